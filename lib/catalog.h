@@ -1,0 +1,77 @@
+/* The SQLite catalog (corpus/catalog.sqlite). Schema: schema/*.sql, compiled
+ * in, applied in order and tracked with PRAGMA user_version; docs/catalog.md
+ * documents every column. Connections use WAL, foreign keys, and a busy
+ * timeout, so several processes may share one catalog file on one machine.
+ *
+ * A catalog handle is not thread-safe: callers serialise access (the ingest
+ * pipeline holds a mutex around every call). Every write function is one
+ * transaction: it is applied whole or not at all. */
+#ifndef CLIPMILL_CATALOG_H
+#define CLIPMILL_CATALOG_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include "decode.h"
+#include "manifest.h"
+#include "stats.h"
+#include "util.h"
+
+typedef struct catalog catalog;
+
+/* Opens or creates the catalog at path and migrates it to the newest schema.
+ * Refuses (-1, e set) a catalog whose user_version is newer than this build
+ * knows. Returns 0 and *out, or -1 with e naming path. */
+int catalog_open(catalog **out, const char *path, cm_error *e);
+void catalog_close(catalog *c);
+sqlite3 *catalog_db(catalog *c);          /* for read queries by tools and tests */
+int catalog_schema_version(void);          /* the newest user_version this build knows */
+
+/* Runs: one row per tool invocation. */
+typedef struct run_counts {
+    int64_t sources_total, sources_done, sources_failed, sources_rejected, sources_skipped;
+    int64_t clips_added;
+    double source_seconds;                 /* seconds of source video decoded in this run */
+} run_counts;
+int catalog_run_begin(catalog *c, const char *tool, const char *args, int64_t *run_id, cm_error *e);
+int catalog_run_end(catalog *c, int64_t run_id, const run_counts *n, int exit_code, cm_error *e);
+
+/* Sources. Status is one of "pending", "rejected", "done", "failed". */
+/* Inserts the source as pending if its id is new; otherwise refreshes its
+ * manifest fields and leaves status, attempts and clips alone. */
+int catalog_source_upsert(catalog *c, const char *source_id, const manifest_entry *m, int64_t run_id, cm_error *e);
+/* Reads status (buffer of 16) and attempts. Returns 0, 1 when not found, -1 on error. */
+int catalog_source_state(catalog *c, const char *source_id, char status[16], int *attempts, cm_error *e);
+/* Marks rejected by the keyword rules, with reason. */
+int catalog_source_reject(catalog *c, const char *source_id, const char *reason, int64_t run_id, cm_error *e);
+/* Marks failed: records probe fields (those known), error text, attempts+1. */
+int catalog_source_fail(catalog *c, const char *source_id, const source_probe *p, const char *error,
+                        int64_t run_id, cm_error *e);
+
+/* One staged clip, as the catalog records it. */
+typedef struct clip_row {
+    int clip_index;
+    double start_s;                        /* start time in the source, seconds */
+    int frames, width, height;
+    int fps_num, fps_den;
+    clip_stats stats;
+    const char *staging;                   /* staging store, relative to the corpus dir, e.g. "staging" */
+    char staging_key[CM_CLIP_ID_MAX];      /* key in the store (the clip id) */
+    const char *codec;                     /* "raw" or "h264" */
+    int64_t bytes;                         /* record size in bytes */
+    uint32_t record_crc;                   /* the record's payload CRC-32 */
+} clip_row;
+
+/* What decoding a source produced. */
+typedef struct source_result {
+    int64_t frames_out;                    /* resampled frames produced */
+    int clips;
+    int tail_frames;                       /* frames after the last whole clip, dropped */
+    double decode_seconds;                 /* wall time spent on this source */
+} source_result;
+
+/* In one transaction: records probe fields and result, replaces the source's
+ * clip rows with clips[0..n), sets status "done", attempts+1, clears error. */
+int catalog_source_done(catalog *c, const char *source_id, const source_probe *p, const source_result *r,
+                        const clip_row *clips, int n, int64_t run_id, cm_error *e);
+
+#endif

@@ -1,0 +1,62 @@
+/* Clip records: the self-describing byte format of one staged clip.
+ * docs/clip-format.md describes every byte. Summary: a 64-byte little-endian
+ * header (magic "CMCR", version, header size, frame count, height, width,
+ * channels, codec, fps, payload size, payload CRC-32, header CRC-32) followed
+ * by the payload: raw uint8 (T,H,W,C), or H.264 (libx264, no B-frames, an IDR
+ * every keyint frames, SPS/PPS before each IDR) with a frame offset table so
+ * any keyint-aligned window decodes alone. */
+#ifndef CLIPMILL_CLIP_RECORD_H
+#define CLIPMILL_CLIP_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "util.h"
+
+#define CLIP_RECORD_MAGIC "CMCR"
+#define CLIP_RECORD_VERSION 1
+#define CLIP_RECORD_HEADER_SIZE 64
+
+typedef enum { CLIP_CODEC_RAW = 0, CLIP_CODEC_H264 = 1 } clip_codec;
+
+typedef struct clip_header {
+    uint32_t frames;       /* T */
+    uint16_t height;       /* H */
+    uint16_t width;        /* W */
+    uint8_t channels;      /* C, 3 for RGB24 */
+    uint8_t codec;         /* clip_codec */
+    uint32_t fps_num, fps_den;
+    uint32_t keyint;       /* h264: an IDR every keyint frames; raw: 0 */
+    uint64_t payload_size; /* bytes after the header */
+    uint32_t payload_crc;  /* CRC-32 of the payload */
+} clip_header;
+
+typedef struct clip_encode_options {
+    clip_codec codec;      /* default CLIP_CODEC_RAW */
+    int keyint;            /* h264 GOP length, default 16 */
+    int crf;               /* h264 quality, default 12 (high quality) */
+} clip_encode_options;
+
+void clip_encode_options_default(clip_encode_options *o);
+
+/* Parses a codec name ("raw", "h264"); returns 0 or -1 for an unknown name. */
+int clip_codec_parse(const char *name, clip_codec *out);
+const char *clip_codec_name(clip_codec c);
+
+/* Encodes T frames (T,H,W,3 uint8 RGB24) into a complete record (header +
+ * payload). On success returns 0 and *out / *out_len own a malloc'd buffer
+ * (free with free()). On failure returns -1 with e set and *out NULL. */
+int clip_record_encode(const uint8_t *frames, int t, int h, int w, int fps_num, int fps_den,
+                       const clip_encode_options *opt, uint8_t **out, size_t *out_len, cm_error *e);
+
+/* Validates a record of len bytes: magic, version, header size, header CRC,
+ * sizes (header.payload_size == len - 64, raw: == T*H*W*C), and, when
+ * check_payload_crc, the payload CRC. Returns 0 and fills hdr, or -1 with e
+ * saying which check failed. Never reads past len. */
+int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int check_payload_crc, cm_error *e);
+
+/* Decodes frames [first, first+count) of a record into out (count*H*W*C bytes).
+ * Validates the record first (including payload CRC). For h264 it decodes from
+ * the IDR at or before `first`. Returns 0, or -1 with e set. */
+int clip_record_decode(const uint8_t *rec, size_t len, int first, int count, uint8_t *out, cm_error *e);
+
+#endif

@@ -1,0 +1,47 @@
+/* Reading a manifest: JSON Lines (one object per line; only "url" required)
+ * or plain text (one path or URL per line). Blank lines and lines starting
+ * with '#' are ignored. JSON is parsed with SQLite's JSON functions. */
+#ifndef CLIPMILL_MANIFEST_H
+#define CLIPMILL_MANIFEST_H
+
+#include "util.h"
+
+typedef struct manifest_entry {
+    int line;              /* 1-based line number in the manifest */
+    char *url;             /* as written: path, file:// URL, or http(s):// URL */
+    char *title;           /* "" when absent (never NULL) */
+    char *description;
+    char *channel;
+    char *domain;          /* "" when absent */
+    char *license;
+    char *sha256;          /* optional expected SHA-256 (hex), "" when absent */
+    double frame_rate;     /* image-sequence input rate, 0 when absent */
+    char *json;            /* the line's JSON object as given (NULL for plain text lines) */
+} manifest_entry;
+
+typedef struct manifest {
+    char *path;            /* the manifest file */
+    char *dir;             /* its directory: relative paths are resolved against it */
+    manifest_entry *entries;
+    int count;
+    int bad_lines;         /* lines that could not be read; each was logged as one error line */
+} manifest;
+
+/* Reads path into m. A malformed line (invalid JSON, not an object, no "url",
+ * wrong field type) is logged as "PATH:LINE: reason" through cm_log, counted
+ * in bad_lines and skipped; the rest is still read. Returns 0, or -1 with e set
+ * when the file itself cannot be read. A url that appears twice is kept once
+ * (the first), and the duplicate logged as a warning. */
+int manifest_read(const char *path, manifest *m, cm_error *e);
+void manifest_free(manifest *m);
+
+/* Kind of a url. */
+typedef enum { URL_LOCAL = 0, URL_HTTP = 1, URL_UNSUPPORTED = 2 } url_kind;
+url_kind manifest_url_kind(const char *url);
+
+/* For a local url (a path, absolute or relative to the manifest's directory,
+ * or file://PATH with %XX escapes), returns a malloc'd filesystem path;
+ * NULL for other kinds. */
+char *manifest_local_path(const manifest *m, const char *url);
+
+#endif

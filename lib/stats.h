@@ -1,0 +1,27 @@
+/* Per-clip statistics, computed from the RGB24 frames while they are in memory.
+ * Definitions and thresholds are in docs/catalog.md (clips table). */
+#ifndef CLIPMILL_STATS_H
+#define CLIPMILL_STATS_H
+
+#include <stdint.h>
+
+typedef struct clip_stats {
+    double luma_mean;      /* mean BT.601 luma over all pixels of all frames, 0..255 */
+    double luma_std;       /* standard deviation of luma over all pixels of all frames */
+    double motion;         /* mean absolute luma difference of consecutive frames, 0..255 */
+    double static_frac;    /* fraction of consecutive frame pairs whose mean abs difference < 1.0 */
+    double black_frac;     /* fraction of frames with >= 98% of pixels of luma < 24 */
+    int hard_cuts;         /* consecutive pairs whose luma histograms differ sharply (scene cuts) */
+    int letterbox_top, letterbox_bottom;   /* rows of near-black bars (in output pixels) */
+    int letterbox_left, letterbox_right;   /* columns of near-black bars */
+    uint64_t phash;        /* 64-bit DCT perceptual hash of the clip's temporal mean frame */
+} clip_stats;
+
+/* Computes s from frames: T frames of h x w x 3 uint8 RGB24, packed (T,H,W,C).
+ * Pure function, thread-safe, never fails for T >= 1, w >= 8, h >= 8. */
+void clip_stats_compute(const uint8_t *frames, int t, int h, int w, clip_stats *s);
+
+/* Hamming distance between two perceptual hashes (0 = identical, 64 = opposite). */
+int clip_phash_distance(uint64_t a, uint64_t b);
+
+#endif

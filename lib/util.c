@@ -1,0 +1,181 @@
+#include "util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavutil/crc.h>
+#include <openssl/evp.h>
+
+void cm_error_set(cm_error *e, const char *fmt, ...)
+{
+    if (!e) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
+void cm_error_clear(cm_error *e)
+{
+    if (e) e->msg[0] = '\0';
+}
+
+static const char *log_program = "clipmill";
+static int log_level = CM_LOG_INFO;
+
+void cm_log_set_program(const char *name) { log_program = name; }
+void cm_log_set_level(int level) { log_level = level; }
+
+void cm_log(int level, const char *fmt, ...)
+{
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    if (level > log_level) return;
+    char line[2048];
+    int n = snprintf(line, sizeof line, "%s: %s: ", log_program, names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2) len = sizeof line - 2;
+    line[len++] = '\n';
+    /* One write() per line: stderr lines from worker threads never interleave. */
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
+
+uint32_t cm_crc32_update(uint32_t crc, const void *data, size_t len)
+{
+    const AVCRC *table = av_crc_get_table(AV_CRC_32_IEEE_LE);
+    /* av_crc with the reflected table computes the zlib CRC when pre/post inverted. */
+    return av_crc(table, crc ^ 0xFFFFFFFFu, data, len) ^ 0xFFFFFFFFu;
+}
+
+uint32_t cm_crc32(const void *data, size_t len) { return cm_crc32_update(0, data, len); }
+
+void cm_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+void cm_source_id(const char *url, char out[CM_SOURCE_ID_LEN + 1])
+{
+    char full[65];
+    cm_sha256_hex(url, strlen(url), full);
+    memcpy(out, full, CM_SOURCE_ID_LEN);
+    out[CM_SOURCE_ID_LEN] = '\0';
+}
+
+void cm_clip_id(const char *source_id, int clip_index, char out[CM_CLIP_ID_MAX])
+{
+    snprintf(out, CM_CLIP_ID_MAX, "%s-%06d", source_id, clip_index);
+}
+
+int cm_mkdir_p(const char *path, cm_error *e)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) {
+        cm_error_set(e, "%s: bad directory path", path);
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char saved = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                cm_error_set(e, "%s: cannot create directory: %s", buf, strerror(errno));
+                return -1;
+            }
+            buf[i] = saved;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cm_error_set(e, "%s: not a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void oom(void)
+{
+    static const char msg[] = "clipmill: out of memory\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    abort();
+}
+
+void *cm_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom();
+    return p;
+}
+
+void *cm_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) oom();
+    return p;
+}
+
+void *cm_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom();
+    return q;
+}
+
+char *cm_xstrdup(const char *s)
+{
+    char *p = strdup(s ? s : "");
+    if (!p) oom();
+    return p;
+}
+
+char *cm_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    while (la > 1 && a[la - 1] == '/') la--;
+    while (lb > 0 && b[0] == '/') { b++; lb--; }
+    char *p = cm_xmalloc(la + lb + 2);
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+double cm_monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void cm_utc_now_iso(char out[32])
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+}

@@ -1,0 +1,56 @@
+/* Small shared helpers: error reporting, logging, hashing, ids, paths, clocks. */
+#ifndef CLIPMILL_UTIL_H
+#define CLIPMILL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CM_ERROR_MAX 512
+
+/* Where a failing function explains itself. Functions that take a cm_error *
+ * fill it on failure (a one-line message without trailing newline, naming the
+ * input) and leave it alone on success. A NULL cm_error * is allowed. */
+typedef struct cm_error {
+    char msg[CM_ERROR_MAX];
+} cm_error;
+
+void cm_error_set(cm_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cm_error_clear(cm_error *e);
+
+/* Log lines go to stderr as "PROGRAM: LEVEL: message\n", one write() per line
+ * so that lines from threads never interleave. */
+enum { CM_LOG_ERROR = 0, CM_LOG_WARN = 1, CM_LOG_INFO = 2, CM_LOG_DEBUG = 3 };
+void cm_log_set_program(const char *name);
+void cm_log_set_level(int level);                     /* default CM_LOG_INFO */
+void cm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* CRC-32 (IEEE 802.3, the zlib/PNG polynomial) through libavutil's av_crc. */
+uint32_t cm_crc32(const void *data, size_t len);
+uint32_t cm_crc32_update(uint32_t crc, const void *data, size_t len); /* start with 0 */
+
+/* SHA-256 through OpenSSL EVP; out receives 64 lowercase hex chars and a NUL. */
+void cm_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Stable ids. A source id is the first 16 hex chars of SHA-256 of the url
+ * exactly as written in the manifest; a clip id is "<source_id>-<index %06d>".
+ * Both are the same on every machine, so partitions can be merged later. */
+#define CM_SOURCE_ID_LEN 16
+#define CM_CLIP_ID_MAX 32
+void cm_source_id(const char *url, char out[CM_SOURCE_ID_LEN + 1]);
+void cm_clip_id(const char *source_id, int clip_index, char out[CM_CLIP_ID_MAX]);
+
+/* mkdir -p; returns 0 or -1 with e set. */
+int cm_mkdir_p(const char *path, cm_error *e);
+/* Joins a and b with one '/'; returns malloc'd string (never NULL: aborts on OOM). */
+char *cm_path_join(const char *a, const char *b);
+/* xmalloc-style helpers: abort with a message on out-of-memory. */
+void *cm_xmalloc(size_t n);
+void *cm_xcalloc(size_t n, size_t size);
+void *cm_xrealloc(void *p, size_t n);
+char *cm_xstrdup(const char *s);
+
+/* Clocks: monotonic seconds, and the current UTC time as ISO 8601 "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+double cm_monotonic_s(void);
+void cm_utc_now_iso(char out[32]);
+
+#endif

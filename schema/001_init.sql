@@ -1,0 +1,2 @@
+-- placeholder, replaced by the catalog work
+SELECT 1;
