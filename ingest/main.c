@@ -1,1 +1,295 @@
-int main(void) { return 0; }
+/* clipmill-ingest: manifest of videos -> staged 16 s clips at 10 FPS, 160x90,
+ * with statistics, recorded in the corpus catalog.
+ *
+ *   clipmill-ingest -C corpus/ manifest.jsonl
+ *   clipmill-ingest export -C corpus/ CLIP_ID --mp4 clip.mp4 --png sheet.png
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "clip_record.h"
+#include "export.h"
+#include "ingest.h"
+#include "store.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: clipmill-ingest [OPTIONS] MANIFEST\n"
+"       clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE]\n"
+"\n"
+"Decodes the videos a manifest lists into fixed-size clips, stages them in\n"
+"DIR/staging (LMDB) and records sources, clips and statistics in\n"
+"DIR/catalog.sqlite. MANIFEST is JSON Lines ({\"url\": ..., \"title\": ...,\n"
+"\"description\": ..., \"channel\": ..., \"domain\": ..., \"license\": ...}) or one\n"
+"path per line. Running it again adds nothing new and retries failed sources.\n"
+"\n"
+"  -C, --corpus DIR        corpus directory (default .)\n"
+"  -j, --jobs N            sources decoded at once (default: number of cores)\n"
+"      --keywords FILE     keyword rules for platformer sources (default: built in)\n"
+"      --no-keyword-filter keep every source regardless of its title\n"
+"      --fps N[/D]         output frame rate (default 10)\n"
+"      --size WxH          output frame size (default 160x90)\n"
+"      --clip-seconds N    clip length in seconds (default 16)\n"
+"      --fit crop|pad      sources of another aspect ratio: centre crop (default) or pad\n"
+"      --codec raw|h264    staged clip payload (default raw)\n"
+"      --crf N             h264 quality, lower is better (default 12)\n"
+"      --max-attempts N    give up on a source after N failed attempts (default 3)\n"
+"      --full-decode       decode every frame, with the loop filter (slower; for checks)\n"
+"  -q, --quiet             no progress output\n"
+"      --progress MODE     auto, tty or plain (default auto)\n"
+"      --progress-interval S  seconds between plain progress lines (default 10)\n"
+"      --json              print a JSON summary of the run on stdout\n"
+"  -v, --verbose           more log output\n"
+"  -h, --help              this help\n"
+"  -V, --version           print the version\n"
+"\n"
+"export options:\n"
+"      --raw FILE          raw RGB24 frames (T,H,W,3)\n"
+"      --mp4 FILE          H.264 MP4, upscaled by --scale (default 4)\n"
+"      --png FILE          contact sheet of every --step'th frame (default 10), --cols per row (default 8)\n"
+"\n"
+"Exit status: 0 all sources done or rejected by the rules; 1 some sources or\n"
+"manifest lines failed (see the catalog's v_failures view); 2 usage error;\n"
+"3 fatal (catalog, staging or manifest unusable).\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static char *join_args(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = cm_xmalloc(n);
+    s[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        if (i) strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+enum {
+    OPT_KEYWORDS = 256, OPT_NO_KEYWORD_FILTER, OPT_FPS, OPT_SIZE, OPT_CLIP_SECONDS, OPT_FIT, OPT_CODEC,
+    OPT_CRF, OPT_MAX_ATTEMPTS, OPT_FULL_DECODE, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_JSON,
+    OPT_RAW, OPT_MP4, OPT_PNG, OPT_SCALE, OPT_STEP, OPT_COLS,
+};
+
+static const struct option long_options[] = {
+    {"corpus", required_argument, 0, 'C'},
+    {"jobs", required_argument, 0, 'j'},
+    {"keywords", required_argument, 0, OPT_KEYWORDS},
+    {"no-keyword-filter", no_argument, 0, OPT_NO_KEYWORD_FILTER},
+    {"fps", required_argument, 0, OPT_FPS},
+    {"size", required_argument, 0, OPT_SIZE},
+    {"clip-seconds", required_argument, 0, OPT_CLIP_SECONDS},
+    {"fit", required_argument, 0, OPT_FIT},
+    {"codec", required_argument, 0, OPT_CODEC},
+    {"crf", required_argument, 0, OPT_CRF},
+    {"max-attempts", required_argument, 0, OPT_MAX_ATTEMPTS},
+    {"full-decode", no_argument, 0, OPT_FULL_DECODE},
+    {"quiet", no_argument, 0, 'q'},
+    {"progress", required_argument, 0, OPT_PROGRESS},
+    {"progress-interval", required_argument, 0, OPT_PROGRESS_INTERVAL},
+    {"json", no_argument, 0, OPT_JSON},
+    {"verbose", no_argument, 0, 'v'},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},
+    {"raw", required_argument, 0, OPT_RAW},
+    {"mp4", required_argument, 0, OPT_MP4},
+    {"png", required_argument, 0, OPT_PNG},
+    {"scale", required_argument, 0, OPT_SCALE},
+    {"step", required_argument, 0, OPT_STEP},
+    {"cols", required_argument, 0, OPT_COLS},
+    {0, 0, 0, 0},
+};
+
+typedef struct export_args {
+    const char *raw, *mp4, *png;
+    int scale, step, cols;
+} export_args;
+
+/* Looks a clip up in the catalog, reads its record from staging and writes
+ * the files asked for. Returns an exit code. */
+static int run_export(const char *corpus, const char *clip_id, const export_args *x)
+{
+    cm_error e = {{0}};
+    catalog *cat = NULL;
+    store *st = NULL;
+    sqlite3_stmt *q = NULL;
+    uint8_t *rec = NULL, *frames = NULL;
+    size_t rec_len = 0;
+    int rc = INGEST_EXIT_FATAL;
+    char *cat_path = cm_path_join(corpus, "catalog.sqlite"), *staging_path = NULL;
+
+    if (catalog_open(&cat, cat_path, &e) != 0) goto fail;
+    if (sqlite3_prepare_v2(catalog_db(cat), "SELECT staging, staging_key FROM clips WHERE clip_id = ?", -1, &q,
+                           NULL) != SQLITE_OK) {
+        cm_error_set(&e, "%s: %s", cat_path, sqlite3_errmsg(catalog_db(cat)));
+        goto fail;
+    }
+    sqlite3_bind_text(q, 1, clip_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_ROW) {
+        cm_error_set(&e, "%s: no clip with id %s in %s", clip_id, clip_id, cat_path);
+        rc = INGEST_EXIT_SOURCES_FAILED;
+        goto fail;
+    }
+    staging_path = cm_path_join(corpus, (const char *)sqlite3_column_text(q, 0));
+    char key[CM_CLIP_ID_MAX];
+    snprintf(key, sizeof key, "%s", (const char *)sqlite3_column_text(q, 1));
+    if (store_open(&st, staging_path, 1, &e) != 0) goto fail;
+    int got = store_get(st, key, &rec, &rec_len, &e);
+    if (got != 0) {
+        if (got == 1) cm_error_set(&e, "%s: clip %s is in the catalog but not in staging", staging_path, key);
+        goto fail;
+    }
+    clip_header h;
+    if (clip_record_parse(rec, rec_len, &h, 1, &e) != 0) goto fail;
+    size_t n = (size_t)h.frames * h.height * h.width * h.channels;
+    frames = cm_xmalloc(n);
+    if (clip_record_decode(rec, rec_len, 0, (int)h.frames, frames, &e) != 0) goto fail;
+    if (x->raw && clip_export_raw(frames, (int)h.frames, h.height, h.width, x->raw, &e) != 0) goto fail;
+    if (x->mp4 && clip_export_mp4(frames, (int)h.frames, h.height, h.width, (int)h.fps_num, (int)h.fps_den,
+                                  x->scale, x->mp4, &e) != 0)
+        goto fail;
+    if (x->png && clip_export_png_sheet(frames, (int)h.frames, h.height, h.width, x->step, x->cols, x->png, &e) != 0)
+        goto fail;
+    printf("%s: %u frames %ux%u at %u/%u fps, %s, %zu bytes\n", clip_id, h.frames, h.width, h.height, h.fps_num,
+           h.fps_den, clip_codec_name((clip_codec)h.codec), rec_len);
+    rc = INGEST_EXIT_OK;
+    goto done;
+fail:
+    cm_log(CM_LOG_ERROR, "%s", e.msg);
+done:
+    sqlite3_finalize(q);
+    free(frames);
+    free(rec);
+    store_close(st);
+    catalog_close(cat);
+    free(cat_path);
+    free(staging_path);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cm_log_set_program("clipmill-ingest");
+    ingest_options o;
+    ingest_options_default(&o);
+    export_args x = {.scale = 4, .step = 10, .cols = 8};
+    int json = 0, is_export = 0;
+    char *args = join_args(argc, argv);
+    o.args = args;
+
+    if (argc > 1 && strcmp(argv[1], "export") == 0) {
+        is_export = 1;
+        argv++;
+        argc--;
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "C:j:qvhV", long_options, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'C': o.corpus_dir = optarg; break;
+        case 'j': bad = parse_int(optarg, 1, 1024, &o.jobs); break;
+        case OPT_KEYWORDS: o.keywords_path = optarg; break;
+        case OPT_NO_KEYWORD_FILTER: o.keyword_filter = 0; break;
+        case OPT_FPS: {
+            int num = 0, den = 1;
+            char *slash = strchr(optarg, '/');
+            if (slash) {
+                *slash = '\0';
+                bad = parse_int(slash + 1, 1, 1000000, &den);
+            }
+            bad = bad || parse_int(optarg, 1, 1000000, &num);
+            if (slash) *slash = '/';
+            o.decode.fps_num = num;
+            o.decode.fps_den = den;
+            break;
+        }
+        case OPT_SIZE: {
+            int w = 0, h = 0;
+            char extra;
+            if (sscanf(optarg, "%dx%d%c", &w, &h, &extra) != 2 || w < 8 || h < 8 || w > 4096 || h > 4096 ||
+                (w & 1) || (h & 1)) {
+                fprintf(stderr, "clipmill-ingest: --size wants WxH, even numbers from 8 to 4096: %s\n", optarg);
+                free(args);
+                return INGEST_EXIT_USAGE;
+            }
+            o.decode.out_w = w;
+            o.decode.out_h = h;
+            break;
+        }
+        case OPT_CLIP_SECONDS: bad = parse_int(optarg, 1, 3600, &o.clip_seconds); break;
+        case OPT_FIT:
+            if (strcmp(optarg, "crop") == 0) o.decode.fit = FIT_CROP;
+            else if (strcmp(optarg, "pad") == 0) o.decode.fit = FIT_PAD;
+            else bad = 1;
+            break;
+        case OPT_CODEC: bad = clip_codec_parse(optarg, &o.encode.codec) != 0; break;
+        case OPT_CRF: bad = parse_int(optarg, 0, 51, &o.encode.crf); break;
+        case OPT_MAX_ATTEMPTS: bad = parse_int(optarg, 1, 1000000, &o.max_attempts); break;
+        case OPT_FULL_DECODE: o.decode.skip_nonref = 0; o.decode.skip_loop_filter = 0; break;
+        case 'q': o.progress = PROGRESS_QUIET; break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "auto") == 0) o.progress = PROGRESS_AUTO;
+            else if (strcmp(optarg, "tty") == 0) o.progress = PROGRESS_TTY;
+            else if (strcmp(optarg, "plain") == 0) o.progress = PROGRESS_PLAIN;
+            else bad = 1;
+            break;
+        case OPT_PROGRESS_INTERVAL: {
+            char *end;
+            o.progress_interval_s = strtod(optarg, &end);
+            bad = end == optarg || *end || o.progress_interval_s <= 0;
+            break;
+        }
+        case OPT_JSON: json = 1; break;
+        case 'v': cm_log_set_level(CM_LOG_DEBUG); break;
+        case 'h': usage(stdout); free(args); return 0;
+        case 'V': printf("clipmill-ingest %s\n", CLIPMILL_VERSION); free(args); return 0;
+        case OPT_RAW: x.raw = optarg; break;
+        case OPT_MP4: x.mp4 = optarg; break;
+        case OPT_PNG: x.png = optarg; break;
+        case OPT_SCALE: bad = parse_int(optarg, 1, 16, &x.scale); break;
+        case OPT_STEP: bad = parse_int(optarg, 1, 100000, &x.step); break;
+        case OPT_COLS: bad = parse_int(optarg, 1, 1000, &x.cols); break;
+        default: usage(stderr); free(args); return INGEST_EXIT_USAGE;
+        }
+        if (bad) {
+            fprintf(stderr, "clipmill-ingest: bad value for option: %s\n", optarg ? optarg : "");
+            free(args);
+            return INGEST_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "clipmill-ingest: expected exactly one %s (try --help)\n", is_export ? "CLIP_ID" : "MANIFEST");
+        free(args);
+        return INGEST_EXIT_USAGE;
+    }
+    int rc;
+    if (is_export) {
+        if (!x.raw && !x.mp4 && !x.png) {
+            fprintf(stderr, "clipmill-ingest: export needs at least one of --raw, --mp4, --png\n");
+            rc = INGEST_EXIT_USAGE;
+        } else {
+            rc = run_export(o.corpus_dir, argv[optind], &x);
+        }
+    } else {
+        ingest_summary s;
+        rc = ingest_run(&o, argv[optind], &s);
+        if (json) ingest_summary_print_json(&s, stdout);
+    }
+    free(args);
+    return rc;
+}

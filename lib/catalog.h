@@ -1,4 +1,4 @@
-/* The SQLite catalog (corpus/catalog.sqlite). Schema: schema/*.sql, compiled
+/* The SQLite catalog (corpus/catalog.sqlite). Schema: the schema/ .sql files, compiled
  * in, applied in order and tracked with PRAGMA user_version; docs/catalog.md
  * documents every column. Connections use WAL, foreign keys, and a busy
  * timeout, so several processes may share one catalog file on one machine.

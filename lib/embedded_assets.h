@@ -7,7 +7,7 @@ struct embedded_asset {
     const char *text;  /* NUL-terminated contents */
 };
 
-/* schema/*.sql in name order; migration N is the file whose name starts with N. */
+/* The schema .sql files in name order; migration N is the N-th file. */
 extern const struct embedded_asset schema_files[];
 /* lib/keywords_default.txt: the platformer keyword rules used without --keywords. */
 extern const char *const keywords_default_txt;

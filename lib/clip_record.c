@@ -1,0 +1,598 @@
+/* Clip records: encode, validate and decode the format in docs/clip-format.md. */
+#include "clip_record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/error.h>
+#include <libavutil/frame.h>
+#include <libavutil/intreadwrite.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+/* Header byte offsets (docs/clip-format.md). */
+enum {
+    OFF_MAGIC = 0,
+    OFF_VERSION = 4,
+    OFF_HEADER_SIZE = 6,
+    OFF_FRAMES = 8,
+    OFF_HEIGHT = 12,
+    OFF_WIDTH = 14,
+    OFF_CHANNELS = 16,
+    OFF_CODEC = 17,
+    OFF_FLAGS = 18,
+    OFF_FPS_NUM = 20,
+    OFF_FPS_DEN = 24,
+    OFF_KEYINT = 28,
+    OFF_PAYLOAD_SIZE = 32,
+    OFF_PAYLOAD_CRC = 40,
+    OFF_RESERVED = 44,
+    OFF_HEADER_CRC = 60,
+};
+
+#define CLIP_CHANNELS 3
+#define DEFAULT_KEYINT 16
+#define DEFAULT_CRF 12
+/* x264 preset: at 160x90 "medium" encodes a 160-frame clip in well under a
+ * second on one core, and slower presets gain little at this size. */
+#define X264_PRESET "medium"
+
+void clip_encode_options_default(clip_encode_options *o)
+{
+    o->codec = CLIP_CODEC_RAW;
+    o->keyint = DEFAULT_KEYINT;
+    o->crf = DEFAULT_CRF;
+}
+
+int clip_codec_parse(const char *name, clip_codec *out)
+{
+    if (name && strcmp(name, "raw") == 0) {
+        *out = CLIP_CODEC_RAW;
+        return 0;
+    }
+    if (name && strcmp(name, "h264") == 0) {
+        *out = CLIP_CODEC_H264;
+        return 0;
+    }
+    return -1;
+}
+
+const char *clip_codec_name(clip_codec c)
+{
+    switch (c) {
+    case CLIP_CODEC_RAW: return "raw";
+    case CLIP_CODEC_H264: return "h264";
+    }
+    return "unknown";
+}
+
+static const char *av_err(int rc, char buf[AV_ERROR_MAX_STRING_SIZE])
+{
+    av_strerror(rc, buf, AV_ERROR_MAX_STRING_SIZE);
+    return buf;
+}
+
+static void write_header(uint8_t *dst, const clip_header *h)
+{
+    memset(dst, 0, CLIP_RECORD_HEADER_SIZE);
+    memcpy(dst + OFF_MAGIC, CLIP_RECORD_MAGIC, 4);
+    AV_WL16(dst + OFF_VERSION, CLIP_RECORD_VERSION);
+    AV_WL16(dst + OFF_HEADER_SIZE, CLIP_RECORD_HEADER_SIZE);
+    AV_WL32(dst + OFF_FRAMES, h->frames);
+    AV_WL16(dst + OFF_HEIGHT, h->height);
+    AV_WL16(dst + OFF_WIDTH, h->width);
+    dst[OFF_CHANNELS] = h->channels;
+    dst[OFF_CODEC] = h->codec;
+    AV_WL16(dst + OFF_FLAGS, 0);
+    AV_WL32(dst + OFF_FPS_NUM, h->fps_num);
+    AV_WL32(dst + OFF_FPS_DEN, h->fps_den);
+    AV_WL32(dst + OFF_KEYINT, h->keyint);
+    AV_WL64(dst + OFF_PAYLOAD_SIZE, h->payload_size);
+    AV_WL32(dst + OFF_PAYLOAD_CRC, h->payload_crc);
+    AV_WL32(dst + OFF_HEADER_CRC, cm_crc32(dst, OFF_HEADER_CRC));
+}
+
+/* RGB24 <-> YUV 4:4:4 converters. Full-range BT.601 both ways: full range
+ * keeps all 256 levels per channel (limited range would squeeze them into
+ * 220/225 and lose precision on the round trip), and the stream signals it
+ * (VUI) so other decoders show the same colours. */
+static struct SwsContext *make_sws(int w, int h, enum AVPixelFormat src, enum AVPixelFormat dst)
+{
+    struct SwsContext *sws = sws_getContext(w, h, src, w, h, dst,
+                                            SWS_POINT | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT |
+                                                SWS_FULL_CHR_H_INP,
+                                            NULL, NULL, NULL);
+    if (!sws) return NULL;
+    const int *coefs = sws_getCoefficients(SWS_CS_ITU601);
+    if (sws_setColorspaceDetails(sws, coefs, 1, coefs, 1, 0, 1 << 16, 1 << 16) < 0) {
+        sws_freeContext(sws);
+        return NULL;
+    }
+    return sws;
+}
+
+typedef struct byte_buf {
+    uint8_t *data;
+    size_t len, cap;
+} byte_buf;
+
+static void buf_append(byte_buf *b, const void *src, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        b->data = cm_xrealloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+}
+
+/* Drains encoder packets into pkts, recording each frame's end offset in
+ * ends[]. With no B-frames the packets come out in frame order; that and the
+ * IDR placement are checked here rather than trusted. */
+static int drain_packets(AVCodecContext *enc, AVPacket *pkt, int t, int keyint, byte_buf *pkts,
+                         uint32_t *ends, int *n_pkts, cm_error *e)
+{
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    for (;;) {
+        int rc = avcodec_receive_packet(enc, pkt);
+        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return 0;
+        if (rc < 0) {
+            cm_error_set(e, "clip record: h264 encode: %s", av_err(rc, eb));
+            return -1;
+        }
+        int i = *n_pkts;
+        if (i >= t || pkt->pts != i || pkt->size <= 0) {
+            cm_error_set(e, "clip record: h264 encoder returned packet pts %lld as packet %d of %d",
+                         (long long)pkt->pts, i, t);
+            av_packet_unref(pkt);
+            return -1;
+        }
+        if (i % keyint == 0 && !(pkt->flags & AV_PKT_FLAG_KEY)) {
+            cm_error_set(e, "clip record: h264 frame %d should be an IDR (keyint %d) but is not", i, keyint);
+            av_packet_unref(pkt);
+            return -1;
+        }
+        if (pkts->len + (size_t)pkt->size > UINT32_MAX) {
+            cm_error_set(e, "clip record: h264 payload exceeds 4 GiB");
+            av_packet_unref(pkt);
+            return -1;
+        }
+        buf_append(pkts, pkt->data, (size_t)pkt->size);
+        ends[i] = (uint32_t)pkts->len;
+        (*n_pkts)++;
+        av_packet_unref(pkt);
+    }
+}
+
+/* Encodes frames into pkts; ends[i] receives the end offset of frame i's packet. */
+static int encode_h264(const uint8_t *frames, int t, int h, int w, int fps_num, int fps_den,
+                       int keyint, int crf, byte_buf *pkts, uint32_t *ends, cm_error *e)
+{
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    int rc = -1, err;
+    AVCodecContext *enc = NULL;
+    AVFrame *frame = NULL;
+    AVPacket *pkt = NULL;
+    struct SwsContext *sws = NULL;
+    AVDictionary *opts = NULL;
+    int n_pkts = 0;
+
+    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
+    if (!codec) {
+        cm_error_set(e, "clip record: libavcodec has no libx264 encoder");
+        goto fail;
+    }
+    enc = avcodec_alloc_context3(codec);
+    frame = av_frame_alloc();
+    pkt = av_packet_alloc();
+    if (!enc || !frame || !pkt) {
+        cm_error_set(e, "clip record: out of memory allocating the h264 encoder");
+        goto fail;
+    }
+    enc->width = w;
+    enc->height = h;
+    enc->pix_fmt = AV_PIX_FMT_YUV444P;
+    enc->time_base = (AVRational){fps_den, fps_num};
+    enc->framerate = (AVRational){fps_num, fps_den};
+    enc->gop_size = keyint;
+    enc->max_b_frames = 0;
+    enc->thread_count = 1;
+    enc->color_range = AVCOL_RANGE_JPEG;
+    enc->colorspace = AVCOL_SPC_SMPTE170M;
+    enc->color_primaries = AVCOL_PRI_SMPTE170M;
+    enc->color_trc = AVCOL_TRC_SMPTE170M;
+    /* No AV_CODEC_FLAG_GLOBAL_HEADER: libx264 then repeats SPS/PPS before
+     * every IDR, so each keyint window is decodable on its own. */
+    av_dict_set(&opts, "preset", X264_PRESET, 0);
+    /* tune psnr: the consumers are models trained on pixel losses, so fidelity
+     * in the MSE sense matters more than psycho-visual sharpness. */
+    av_dict_set(&opts, "tune", "psnr", 0);
+    av_dict_set_int(&opts, "crf", crf, 0);
+    av_dict_set(&opts, "forced-idr", "1", 0);
+    av_dict_set(&opts, "x264-params", "scenecut=0:open-gop=0", 0);
+    if ((err = avcodec_open2(enc, codec, &opts)) < 0) {
+        cm_error_set(e, "clip record: cannot open libx264 (%dx%d): %s", w, h, av_err(err, eb));
+        goto fail;
+    }
+    frame->format = AV_PIX_FMT_YUV444P;
+    frame->width = w;
+    frame->height = h;
+    frame->color_range = AVCOL_RANGE_JPEG;
+    frame->colorspace = AVCOL_SPC_SMPTE170M;
+    if ((err = av_frame_get_buffer(frame, 0)) < 0) {
+        cm_error_set(e, "clip record: cannot allocate a frame: %s", av_err(err, eb));
+        goto fail;
+    }
+    sws = make_sws(w, h, AV_PIX_FMT_RGB24, AV_PIX_FMT_YUV444P);
+    if (!sws) {
+        cm_error_set(e, "clip record: cannot set up RGB24 -> YUV444P conversion at %dx%d", w, h);
+        goto fail;
+    }
+    size_t frame_bytes = (size_t)h * (size_t)w * CLIP_CHANNELS;
+    for (int i = 0; i < t; i++) {
+        if ((err = av_frame_make_writable(frame)) < 0) {
+            cm_error_set(e, "clip record: frame not writable: %s", av_err(err, eb));
+            goto fail;
+        }
+        const uint8_t *src[1] = {frames + (size_t)i * frame_bytes};
+        int src_stride[1] = {w * CLIP_CHANNELS};
+        sws_scale(sws, src, src_stride, 0, h, frame->data, frame->linesize);
+        frame->pts = i;
+        /* Force an IDR on every keyint boundary; x264's own keyint already
+         * agrees, this makes the placement independent of its heuristics. */
+        frame->pict_type = i % keyint == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+        frame->key_frame = i % keyint == 0;
+        if ((err = avcodec_send_frame(enc, frame)) < 0) {
+            cm_error_set(e, "clip record: h264 encode of frame %d: %s", i, av_err(err, eb));
+            goto fail;
+        }
+        if (drain_packets(enc, pkt, t, keyint, pkts, ends, &n_pkts, e) < 0) goto fail;
+    }
+    if ((err = avcodec_send_frame(enc, NULL)) < 0) {
+        cm_error_set(e, "clip record: h264 encoder flush: %s", av_err(err, eb));
+        goto fail;
+    }
+    if (drain_packets(enc, pkt, t, keyint, pkts, ends, &n_pkts, e) < 0) goto fail;
+    if (n_pkts != t) {
+        cm_error_set(e, "clip record: h264 encoder returned %d packets for %d frames", n_pkts, t);
+        goto fail;
+    }
+    rc = 0;
+fail:
+    av_dict_free(&opts);
+    sws_freeContext(sws);
+    av_packet_free(&pkt);
+    av_frame_free(&frame);
+    avcodec_free_context(&enc);
+    return rc;
+}
+
+int clip_record_encode(const uint8_t *frames, int t, int h, int w, int fps_num, int fps_den,
+                       const clip_encode_options *opt, uint8_t **out, size_t *out_len, cm_error *e)
+{
+    clip_encode_options defaults;
+    clip_encode_options_default(&defaults);
+    if (!opt) opt = &defaults;
+    *out = NULL;
+    *out_len = 0;
+    if (t < 1 || h < 1 || w < 1 || h > UINT16_MAX || w > UINT16_MAX) {
+        cm_error_set(e, "clip record: bad clip shape T=%d H=%d W=%d", t, h, w);
+        return -1;
+    }
+    if (fps_num < 1 || fps_den < 1) {
+        cm_error_set(e, "clip record: bad frame rate %d/%d", fps_num, fps_den);
+        return -1;
+    }
+    clip_header hdr = {
+        .frames = (uint32_t)t,
+        .height = (uint16_t)h,
+        .width = (uint16_t)w,
+        .channels = CLIP_CHANNELS,
+        .codec = (uint8_t)opt->codec,
+        .fps_num = (uint32_t)fps_num,
+        .fps_den = (uint32_t)fps_den,
+    };
+    size_t frame_bytes = (size_t)h * (size_t)w * CLIP_CHANNELS;
+    if (opt->codec == CLIP_CODEC_RAW) {
+        size_t payload = frame_bytes * (size_t)t;
+        uint8_t *rec = cm_xmalloc(CLIP_RECORD_HEADER_SIZE + payload);
+        memcpy(rec + CLIP_RECORD_HEADER_SIZE, frames, payload);
+        hdr.payload_size = payload;
+        hdr.payload_crc = cm_crc32(rec + CLIP_RECORD_HEADER_SIZE, payload);
+        write_header(rec, &hdr);
+        *out = rec;
+        *out_len = CLIP_RECORD_HEADER_SIZE + payload;
+        return 0;
+    }
+    if (opt->codec != CLIP_CODEC_H264) {
+        cm_error_set(e, "clip record: unknown codec %d", (int)opt->codec);
+        return -1;
+    }
+    if (opt->keyint < 1 || opt->crf < 0 || opt->crf > 51) {
+        cm_error_set(e, "clip record: bad h264 options keyint=%d crf=%d", opt->keyint, opt->crf);
+        return -1;
+    }
+    byte_buf pkts = {0};
+    uint32_t *ends = cm_xcalloc((size_t)t, sizeof *ends);
+    if (encode_h264(frames, t, h, w, fps_num, fps_den, opt->keyint, opt->crf, &pkts, ends, e) < 0) {
+        free(ends);
+        free(pkts.data);
+        return -1;
+    }
+    size_t index_bytes = 4 * ((size_t)t + 1);
+    size_t payload = index_bytes + pkts.len;
+    uint8_t *rec = cm_xmalloc(CLIP_RECORD_HEADER_SIZE + payload);
+    uint8_t *index = rec + CLIP_RECORD_HEADER_SIZE;
+    AV_WL32(index, 0);
+    for (int i = 0; i < t; i++) AV_WL32(index + 4 * ((size_t)i + 1), ends[i]);
+    if (pkts.len) memcpy(index + index_bytes, pkts.data, pkts.len);
+    free(ends);
+    free(pkts.data);
+    hdr.keyint = (uint32_t)opt->keyint;
+    hdr.payload_size = payload;
+    hdr.payload_crc = cm_crc32(index, payload);
+    write_header(rec, &hdr);
+    *out = rec;
+    *out_len = CLIP_RECORD_HEADER_SIZE + payload;
+    return 0;
+}
+
+int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int check_payload_crc, cm_error *e)
+{
+    if (!rec || len < CLIP_RECORD_HEADER_SIZE) {
+        cm_error_set(e, "clip record: truncated: %zu bytes, the header alone is %d", len,
+                     CLIP_RECORD_HEADER_SIZE);
+        return -1;
+    }
+    if (memcmp(rec + OFF_MAGIC, CLIP_RECORD_MAGIC, 4) != 0) {
+        cm_error_set(e, "clip record: bad magic (not a clip record)");
+        return -1;
+    }
+    /* Version and header size come before the CRC: a newer writer may have
+     * moved the CRC, and "unsupported version" is the useful message then. */
+    unsigned version = AV_RL16(rec + OFF_VERSION);
+    if (version != CLIP_RECORD_VERSION) {
+        cm_error_set(e, "clip record: unsupported version %u (this build reads version %d)", version,
+                     CLIP_RECORD_VERSION);
+        return -1;
+    }
+    unsigned header_size = AV_RL16(rec + OFF_HEADER_SIZE);
+    if (header_size != CLIP_RECORD_HEADER_SIZE) {
+        cm_error_set(e, "clip record: header size %u, expected %d", header_size, CLIP_RECORD_HEADER_SIZE);
+        return -1;
+    }
+    uint32_t stored_crc = AV_RL32(rec + OFF_HEADER_CRC);
+    uint32_t crc = cm_crc32(rec, OFF_HEADER_CRC);
+    if (stored_crc != crc) {
+        cm_error_set(e, "clip record: header CRC mismatch (stored %08x, computed %08x)", stored_crc, crc);
+        return -1;
+    }
+    clip_header h = {
+        .frames = AV_RL32(rec + OFF_FRAMES),
+        .height = AV_RL16(rec + OFF_HEIGHT),
+        .width = AV_RL16(rec + OFF_WIDTH),
+        .channels = rec[OFF_CHANNELS],
+        .codec = rec[OFF_CODEC],
+        .fps_num = AV_RL32(rec + OFF_FPS_NUM),
+        .fps_den = AV_RL32(rec + OFF_FPS_DEN),
+        .keyint = AV_RL32(rec + OFF_KEYINT),
+        .payload_size = AV_RL64(rec + OFF_PAYLOAD_SIZE),
+        .payload_crc = AV_RL32(rec + OFF_PAYLOAD_CRC),
+    };
+    if (h.codec != CLIP_CODEC_RAW && h.codec != CLIP_CODEC_H264) {
+        cm_error_set(e, "clip record: unknown codec %u", h.codec);
+        return -1;
+    }
+    unsigned flags = AV_RL16(rec + OFF_FLAGS);
+    if (flags != 0) {
+        cm_error_set(e, "clip record: unknown flags 0x%04x", flags);
+        return -1;
+    }
+    for (int i = OFF_RESERVED; i < OFF_HEADER_CRC; i++) {
+        if (rec[i] != 0) {
+            cm_error_set(e, "clip record: reserved header byte %d is not zero", i);
+            return -1;
+        }
+    }
+    if (h.frames < 1 || h.height < 1 || h.width < 1 || h.frames > INT32_MAX) {
+        cm_error_set(e, "clip record: bad shape frames=%u height=%u width=%u", h.frames, h.height, h.width);
+        return -1;
+    }
+    if (h.channels != CLIP_CHANNELS) {
+        cm_error_set(e, "clip record: channels %u, only %d (RGB24) is supported", h.channels, CLIP_CHANNELS);
+        return -1;
+    }
+    if (h.fps_num < 1 || h.fps_den < 1) {
+        cm_error_set(e, "clip record: bad fps %u/%u", h.fps_num, h.fps_den);
+        return -1;
+    }
+    if (h.payload_size != len - CLIP_RECORD_HEADER_SIZE) {
+        cm_error_set(e, "clip record: payload size %llu but the record holds %zu payload bytes%s",
+                     (unsigned long long)h.payload_size, len - CLIP_RECORD_HEADER_SIZE,
+                     h.payload_size > len - CLIP_RECORD_HEADER_SIZE ? " (truncated)" : "");
+        return -1;
+    }
+    const uint8_t *payload = rec + CLIP_RECORD_HEADER_SIZE;
+    if (h.codec == CLIP_CODEC_RAW) {
+        if (h.keyint != 0) {
+            cm_error_set(e, "clip record: raw record with keyint %u (must be 0)", h.keyint);
+            return -1;
+        }
+        /* T < 2^31, H,W < 2^16, C = 3: the product fits in 64 bits. */
+        uint64_t expect = (uint64_t)h.frames * h.height * h.width * h.channels;
+        if (h.payload_size != expect) {
+            cm_error_set(e, "clip record: raw payload is %llu bytes, T*H*W*C = %llu",
+                         (unsigned long long)h.payload_size, (unsigned long long)expect);
+            return -1;
+        }
+    } else {
+        if (h.keyint < 1) {
+            cm_error_set(e, "clip record: h264 record with keyint 0");
+            return -1;
+        }
+        uint64_t index_bytes = 4 * ((uint64_t)h.frames + 1);
+        if (h.payload_size < index_bytes) {
+            cm_error_set(e, "clip record: h264 payload %llu bytes is smaller than its frame index (%llu)",
+                         (unsigned long long)h.payload_size, (unsigned long long)index_bytes);
+            return -1;
+        }
+        uint64_t packet_bytes = h.payload_size - index_bytes;
+        uint32_t prev = AV_RL32(payload);
+        if (prev != 0) {
+            cm_error_set(e, "clip record: h264 frame index starts at %u, not 0", prev);
+            return -1;
+        }
+        for (uint32_t i = 1; i <= h.frames; i++) {
+            uint32_t off = AV_RL32(payload + 4 * (size_t)i);
+            if (off <= prev || off > packet_bytes) {
+                cm_error_set(e, "clip record: h264 frame index entry %u (%u) is out of order or past "
+                             "the %llu packet bytes", i, off, (unsigned long long)packet_bytes);
+                return -1;
+            }
+            prev = off;
+        }
+        if (prev != packet_bytes) {
+            cm_error_set(e, "clip record: h264 frame index ends at %u, packets hold %llu bytes", prev,
+                         (unsigned long long)packet_bytes);
+            return -1;
+        }
+    }
+    if (check_payload_crc) {
+        uint32_t pcrc = cm_crc32(payload, (size_t)h.payload_size);
+        if (pcrc != h.payload_crc) {
+            cm_error_set(e, "clip record: payload CRC mismatch (stored %08x, computed %08x)", h.payload_crc, pcrc);
+            return -1;
+        }
+    }
+    if (hdr) *hdr = h;
+    return 0;
+}
+
+/* Copies a decoded YUV444P frame into out as RGB24, after checking it is the
+ * shape the header promised. */
+static int frame_to_rgb(struct SwsContext *sws, const AVFrame *f, const clip_header *h, uint8_t *out, cm_error *e)
+{
+    if (f->width != h->width || f->height != h->height || f->format != AV_PIX_FMT_YUV444P) {
+        cm_error_set(e, "clip record: decoded frame is %dx%d %s, header says %ux%u yuv444p", f->width,
+                     f->height, av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format) : "?",
+                     h->width, h->height);
+        return -1;
+    }
+    uint8_t *dst[1] = {out};
+    int dst_stride[1] = {h->width * CLIP_CHANNELS};
+    sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, h->height, dst, dst_stride);
+    return 0;
+}
+
+static int decode_h264(const uint8_t *payload, const clip_header *h, int first, int count, uint8_t *out,
+                       cm_error *e)
+{
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    int rc = -1, err;
+    AVCodecContext *dec = NULL;
+    AVPacket *pkt = NULL;
+    AVFrame *frame = NULL;
+    struct SwsContext *sws = NULL;
+    size_t frame_bytes = (size_t)h->height * h->width * CLIP_CHANNELS;
+    const uint8_t *packets = payload + 4 * ((size_t)h->frames + 1);
+    int start = first - first % (int)h->keyint;
+    int end = first + count; /* exclusive */
+    int received = start;    /* index of the next frame the decoder returns */
+
+    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+    if (!codec) {
+        cm_error_set(e, "clip record: libavcodec has no h264 decoder");
+        goto fail;
+    }
+    dec = avcodec_alloc_context3(codec);
+    pkt = av_packet_alloc();
+    frame = av_frame_alloc();
+    if (!dec || !pkt || !frame) {
+        cm_error_set(e, "clip record: out of memory allocating the h264 decoder");
+        goto fail;
+    }
+    dec->thread_count = 1;
+    if ((err = avcodec_open2(dec, codec, NULL)) < 0) {
+        cm_error_set(e, "clip record: cannot open the h264 decoder: %s", av_err(err, eb));
+        goto fail;
+    }
+    sws = make_sws(h->width, h->height, AV_PIX_FMT_YUV444P, AV_PIX_FMT_RGB24);
+    if (!sws) {
+        cm_error_set(e, "clip record: cannot set up YUV444P -> RGB24 conversion");
+        goto fail;
+    }
+    for (int i = start; i <= end; i++) {
+        if (i < end) {
+            uint32_t off = AV_RL32(payload + 4 * (size_t)i);
+            uint32_t next = AV_RL32(payload + 4 * ((size_t)i + 1));
+            /* Copied rather than pointed at: the decoder may read up to
+             * AV_INPUT_BUFFER_PADDING_SIZE past the end, which av_new_packet pads. */
+            if ((err = av_new_packet(pkt, (int)(next - off))) < 0) {
+                cm_error_set(e, "clip record: cannot allocate packet %d: %s", i, av_err(err, eb));
+                goto fail;
+            }
+            memcpy(pkt->data, packets + off, next - off);
+            pkt->pts = pkt->dts = i;
+            err = avcodec_send_packet(dec, pkt);
+            av_packet_unref(pkt);
+        } else {
+            err = avcodec_send_packet(dec, NULL);
+        }
+        if (err < 0) {
+            cm_error_set(e, "clip record: h264 decode of frame %d: %s", i, av_err(err, eb));
+            goto fail;
+        }
+        for (;;) {
+            err = avcodec_receive_frame(dec, frame);
+            if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) break;
+            if (err < 0) {
+                cm_error_set(e, "clip record: h264 decode near frame %d: %s", i, av_err(err, eb));
+                goto fail;
+            }
+            if (received >= end || frame->pts != received) {
+                cm_error_set(e, "clip record: h264 decoder returned frame pts %lld, expected %d",
+                             (long long)frame->pts, received);
+                goto fail;
+            }
+            if (received >= first &&
+                frame_to_rgb(sws, frame, h, out + (size_t)(received - first) * frame_bytes, e) < 0)
+                goto fail;
+            received++;
+            av_frame_unref(frame);
+        }
+    }
+    if (received != end) {
+        cm_error_set(e, "clip record: h264 decoder returned %d of %d frames (%d..%d)", received - start,
+                     end - start, start, end - 1);
+        goto fail;
+    }
+    rc = 0;
+fail:
+    sws_freeContext(sws);
+    av_frame_free(&frame);
+    av_packet_free(&pkt);
+    avcodec_free_context(&dec);
+    return rc;
+}
+
+int clip_record_decode(const uint8_t *rec, size_t len, int first, int count, uint8_t *out, cm_error *e)
+{
+    clip_header h;
+    if (clip_record_parse(rec, len, &h, 1, e) < 0) return -1;
+    if (first < 0 || count < 1 || (uint64_t)first + (uint64_t)count > h.frames) {
+        cm_error_set(e, "clip record: window [%d, %d) is outside the record's %u frames", first,
+                     first + count, h.frames);
+        return -1;
+    }
+    const uint8_t *payload = rec + CLIP_RECORD_HEADER_SIZE;
+    if (h.codec == CLIP_CODEC_RAW) {
+        size_t frame_bytes = (size_t)h.height * h.width * h.channels;
+        memcpy(out, payload + (size_t)first * frame_bytes, (size_t)count * frame_bytes);
+        return 0;
+    }
+    return decode_h264(payload, &h, first, count, out, e);
+}

@@ -1,0 +1,63 @@
+/* The ingest pipeline: manifest -> keyword rules -> decode -> resample -> clips
+ * -> statistics -> staging store -> catalog. clipmill-ingest's main() parses
+ * options into ingest_options and calls ingest_run.
+ *
+ * Crash safety, per source: stale staging records of the source (left by a
+ * killed run) are deleted; every clip record is committed to the store; only
+ * then is the catalog transaction that marks the source done and lists its
+ * clips committed. A kill at any point leaves either no trace of the source
+ * in the catalog's clips (and it is redone on the next run, deterministically
+ * producing the same records under the same keys) or all of it. */
+#ifndef CLIPMILL_INGEST_H
+#define CLIPMILL_INGEST_H
+
+#include "catalog.h"
+#include "clip_record.h"
+#include "decode.h"
+#include "progress.h"
+
+/* Exit codes of clipmill-ingest (documented in README). */
+enum {
+    INGEST_EXIT_OK = 0,            /* every source is done or rejected by the keyword rules */
+    INGEST_EXIT_SOURCES_FAILED = 1,/* the run finished, but some sources (or manifest lines) failed */
+    INGEST_EXIT_USAGE = 2,         /* bad command line */
+    INGEST_EXIT_FATAL = 3,         /* could not run at all: catalog, staging or manifest unusable */
+};
+
+typedef struct ingest_options {
+    const char *corpus_dir;
+    const char *keywords_path;     /* NULL: built-in rules */
+    int keyword_filter;            /* 0: --no-keyword-filter */
+    decode_options decode;
+    int clip_seconds;              /* clip length; frames per clip = clip_seconds * fps */
+    clip_encode_options encode;
+    int jobs;                      /* sources decoded at once */
+    int max_attempts;              /* failed sources are retried while attempts < max_attempts */
+    progress_mode progress;
+    double progress_interval_s;    /* plain (non-terminal) progress line period */
+    const char *args;              /* the command line, recorded in the runs table */
+    const char *staging_name;      /* store directory relative to corpus_dir, default "staging" */
+} ingest_options;
+
+void ingest_options_default(ingest_options *o);
+
+typedef struct ingest_summary {
+    run_counts counts;
+    int64_t run_id;
+    int64_t manifest_entries, bad_manifest_lines;
+    int64_t sources_gave_up;       /* failed earlier and out of attempts: not tried again */
+    int64_t frames_decoded, frames_skipped;
+    double wall_seconds;
+    int exit_code;
+} ingest_summary;
+
+/* Runs ingest of manifest_path into o->corpus_dir. Always fills s; returns
+ * s->exit_code. Errors about single sources are logged (one line each) and
+ * recorded in the catalog; the run goes on. */
+int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summary *s);
+
+/* Writes s as one JSON object line to f. */
+#include <stdio.h>
+void ingest_summary_print_json(const ingest_summary *s, FILE *f);
+
+#endif

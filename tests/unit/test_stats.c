@@ -1,0 +1,303 @@
+/* clip_stats_compute on synthetic clips whose statistics are known by
+ * construction, at the pipeline's real clip shape (160 frames of 160x90). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats.h"
+#include "test.h"
+#include "util.h"
+
+enum { T = 160, H = 90, W = 160 };
+
+typedef struct clip {
+    int t, h, w;
+    uint8_t *px;
+} clip;
+
+static clip clip_new(int t, int h, int w)
+{
+    clip c = {t, h, w, cm_xcalloc((size_t)t * h * w * 3, 1)};
+    return c;
+}
+
+static uint8_t *pixel(clip *c, int k, int y, int x)
+{
+    return c->px + (((size_t)k * c->h + y) * c->w + x) * 3;
+}
+
+static void set_grey(clip *c, int k, int y, int x, int v)
+{
+    uint8_t *p = pixel(c, k, y, x);
+    uint8_t g = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    p[0] = p[1] = p[2] = g;
+}
+
+static uint32_t hash32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+
+/* Smooth value noise (16-pixel lattice, bilinear) plus a fine grain: structure
+ * that survives the pHash's 32x32 resize, and texture for motion. Returns 0..1. */
+static double texture(uint32_t seed, double x, double y)
+{
+    int cx = (int)floor(x / 16), cy = (int)floor(y / 16);
+    double fx = x / 16 - cx, fy = y / 16 - cy;
+#define LAT(i, j) ((hash32(seed * 0x9E3779B9U ^ hash32((uint32_t)(cx + (i)) * 73856093U ^ (uint32_t)(cy + (j)) * 19349663U)) & 0xFFFF) / 65535.0)
+    double v = LAT(0, 0) * (1 - fx) * (1 - fy) + LAT(1, 0) * fx * (1 - fy) + LAT(0, 1) * (1 - fx) * fy + LAT(1, 1) * fx * fy;
+#undef LAT
+    double grain = (hash32(seed ^ hash32((uint32_t)(int)x * 2654435761U ^ (uint32_t)(int)y)) & 0xFF) / 255.0;
+    return 0.8 * v + 0.2 * grain;
+}
+
+/* Frame k: content seed scrolled left by offset pixels, luma in [lo, hi]. */
+static void draw_texture_at(clip *c, int k, uint32_t seed, int offset, int lo, int hi)
+{
+    for (int y = 0; y < c->h; y++)
+        for (int x = 0; x < c->w; x++) set_grey(c, k, y, x, lo + (int)lround((hi - lo) * texture(seed, x + offset, y)));
+}
+
+/* Frame k of content seed scrolling at speed px/frame. */
+static void draw_texture(clip *c, int k, uint32_t seed, int speed, int lo, int hi)
+{
+    draw_texture_at(c, k, seed, k * speed, lo, hi);
+}
+
+static clip textured_clip(uint32_t seed, int speed, int lo, int hi)
+{
+    clip c = clip_new(T, H, W);
+    for (int k = 0; k < T; k++) draw_texture(&c, k, seed, speed, lo, hi);
+    return c;
+}
+
+static clip stats_of(clip c, clip_stats *s)
+{
+    clip_stats_compute(c.px, c.t, c.h, c.w, s);
+    return c;
+}
+
+static void test_uniform_grey(void)
+{
+    clip c = clip_new(T, H, W);
+    memset(c.px, 128, (size_t)T * H * W * 3);
+    clip_stats s;
+    stats_of(c, &s);
+    CHECK_MSG(s.luma_mean == 128.0, "mean %f", s.luma_mean);
+    CHECK_MSG(s.luma_std == 0.0, "std %f", s.luma_std);
+    CHECK(s.motion == 0.0);
+    CHECK(s.static_frac == 1.0);
+    CHECK(s.black_frac == 0.0);
+    CHECK(s.hard_cuts == 0);
+    CHECK(s.letterbox_top == 0 && s.letterbox_bottom == 0 && s.letterbox_left == 0 && s.letterbox_right == 0);
+    /* A flat frame has no structure; its hash must not depend on brightness. */
+    clip_stats s2;
+    memset(c.px, 200, (size_t)T * H * W * 3);
+    stats_of(c, &s2);
+    CHECK_MSG(clip_phash_distance(s.phash, s2.phash) == 0, "flat grey hashes %016llx %016llx",
+              (unsigned long long)s.phash, (unsigned long long)s2.phash);
+    free(c.px);
+}
+
+static void test_black(void)
+{
+    clip c = clip_new(T, H, W);
+    for (int k = 0; k < T; k++) /* encoder-black (luma 16) with faint noise: still black */
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) set_grey(&c, k, y, x, 16 + (int)(hash32((uint32_t)(k * 99991 + y * W + x)) % 4));
+    clip_stats s;
+    stats_of(c, &s);
+    CHECK_MSG(s.black_frac == 1.0, "black_frac %f", s.black_frac);
+    CHECK(s.hard_cuts == 0);
+    CHECK_MSG(s.letterbox_top == 0 && s.letterbox_bottom == 0 && s.letterbox_left == 0 && s.letterbox_right == 0,
+              "black clip reports bars %d %d %d %d", s.letterbox_top, s.letterbox_bottom, s.letterbox_left, s.letterbox_right);
+
+    /* Half the frames black: black_frac 0.5, and a mostly-dark frame with 3% lit pixels is not black. */
+    clip d = clip_new(T, H, W);
+    for (int k = 0; k < T; k++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) set_grey(&d, k, y, x, k < T / 2 ? 0 : (y * W + x) % 100 < 3 ? 200 : 0);
+    stats_of(d, &s);
+    CHECK_MSG(s.black_frac == 0.5, "black_frac %f", s.black_frac);
+    free(c.px);
+    free(d.px);
+}
+
+static void test_mean_std_exact(void)
+{
+    /* Pixels alternate 100/200 (pure grey, so luma equals the value): mean 150, std 50. */
+    clip c = clip_new(4, 8, 8);
+    for (int k = 0; k < 4; k++)
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++) set_grey(&c, k, y, x, (x + y) % 2 ? 200 : 100);
+    clip_stats s;
+    stats_of(c, &s);
+    CHECK_MSG(fabs(s.luma_mean - 150.0) < 1e-9 && fabs(s.luma_std - 50.0) < 1e-9, "mean %f std %f", s.luma_mean, s.luma_std);
+    /* Luma weights: pure red 255 -> (77*255+128)>>8 = 77. */
+    memset(c.px, 0, 4 * 8 * 8 * 3);
+    for (size_t i = 0; i < 4 * 8 * 8; i++) c.px[3 * i] = 255;
+    stats_of(c, &s);
+    CHECK_MSG(s.luma_mean == 77.0, "red luma %f", s.luma_mean);
+    free(c.px);
+}
+
+static void test_motion(void)
+{
+    clip_stats s;
+    clip c = stats_of(textured_clip(1, 3, 40, 220), &s);
+    CHECK_MSG(s.motion > 5.0, "motion %f", s.motion);
+    CHECK_MSG(s.static_frac == 0.0, "static_frac %f", s.static_frac);
+    CHECK_MSG(s.hard_cuts == 0, "cuts %d", s.hard_cuts);
+    CHECK(s.luma_std > 10.0);
+    free(c.px);
+
+    /* Fast scrolling (12 px/frame, like a speed-run) is motion, never a cut. */
+    c = stats_of(textured_clip(2, 12, 20, 235), &s);
+    CHECK_MSG(s.hard_cuts == 0, "fast scroll cuts %d (motion %f)", s.hard_cuts, s.motion);
+    CHECK(s.motion > 10.0);
+    free(c.px);
+
+    /* Moving for the first quarter then frozen: static_frac 3/4 of the pairs, minus the boundary. */
+    c = clip_new(T, H, W);
+    for (int k = 0; k < T; k++) draw_texture_at(&c, k, 3, 2 * (k < 40 ? k : 40), 40, 220);
+    stats_of(c, &s);
+    CHECK_MSG(fabs(s.static_frac - 119.0 / 159.0) < 1e-9, "static_frac %f", s.static_frac);
+    free(c.px);
+}
+
+static void test_cuts(void)
+{
+    /* Two different scenes (bright outdoor level, dark cave), switching halfway. */
+    clip c = clip_new(T, H, W);
+    for (int k = 0; k < T; k++) {
+        if (k < T / 2) draw_texture(&c, k, 10, 2, 110, 240);
+        else draw_texture(&c, k, 11, 2, 5, 110);
+    }
+    clip_stats s;
+    stats_of(c, &s);
+    CHECK_MSG(s.hard_cuts == 1, "scene switch: %d cuts", s.hard_cuts);
+
+    /* Fade to black over 10 frames, then black: no cut. */
+    for (int k = 0; k < T; k++) {
+        int level = k < 60 ? 10 : k < 70 ? 69 - k : 0;
+        draw_texture(&c, k, 10, 2, 90 * level / 10, 230 * level / 10);
+    }
+    stats_of(c, &s);
+    CHECK_MSG(s.hard_cuts == 0, "fade: %d cuts", s.hard_cuts);
+    CHECK_MSG(s.black_frac > 0.5, "fade black_frac %f", s.black_frac);
+    free(c.px);
+}
+
+static void test_letterbox(void)
+{
+    clip c = textured_clip(20, 2, 60, 230);
+    /* Bars as encoders leave them: luma ~16 with a little noise, not 0. */
+    for (int k = 0; k < T; k++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                if (y < 12 || y >= H - 12) set_grey(&c, k, y, x, 15 + (int)(hash32((uint32_t)(k * W * H + y * W + x)) % 3));
+    clip_stats s;
+    stats_of(c, &s);
+    CHECK_MSG(s.letterbox_top == 12 && s.letterbox_bottom == 12 && s.letterbox_left == 0 && s.letterbox_right == 0,
+              "letterbox %d %d %d %d", s.letterbox_top, s.letterbox_bottom, s.letterbox_left, s.letterbox_right);
+    CHECK(s.black_frac == 0.0);
+    free(c.px);
+
+    /* Pillarbox: 20 columns left, 24 right. */
+    c = textured_clip(21, 2, 60, 230);
+    for (int k = 0; k < T; k++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                if (x < 20 || x >= W - 24) set_grey(&c, k, y, x, 0);
+    stats_of(c, &s);
+    CHECK_MSG(s.letterbox_top == 0 && s.letterbox_bottom == 0 && s.letterbox_left == 20 && s.letterbox_right == 24,
+              "pillarbox %d %d %d %d", s.letterbox_top, s.letterbox_bottom, s.letterbox_left, s.letterbox_right);
+    free(c.px);
+
+    /* A dark scene that has a few bright pixels in its edge rows is not a bar. */
+    c = clip_new(T, H, W);
+    for (int k = 0; k < T; k++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) set_grey(&c, k, y, x, x % 40 == 5 ? 120 : y > 30 && y < 60 ? 100 : 8);
+    stats_of(c, &s);
+    CHECK_MSG(s.letterbox_top == 0 && s.letterbox_bottom == 0, "dark scene bars %d %d", s.letterbox_top, s.letterbox_bottom);
+    free(c.px);
+}
+
+static void test_phash(void)
+{
+    clip_stats a, a2, b, other;
+    clip ca = stats_of(textured_clip(30, 0, 30, 220), &a);
+    clip ca2 = stats_of(textured_clip(30, 0, 30, 220), &a2);
+    CHECK(clip_phash_distance(a.phash, a2.phash) == 0);
+    CHECK(clip_phash_distance(a.phash, a.phash) == 0);
+    CHECK(clip_phash_distance(0, ~UINT64_C(0)) == 64);
+
+    /* Brightened by 12 and noised by up to +-4 per pixel. */
+    for (size_t i = 0; i < (size_t)T * H * W * 3; i++) {
+        int v = ca2.px[i] + 12 + (int)(hash32((uint32_t)i) % 9) - 4;
+        ca2.px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    stats_of(ca2, &b);
+    int near = clip_phash_distance(a.phash, b.phash);
+    CHECK_MSG(near <= 6, "brightened+noised distance %d", near);
+
+    clip cu = stats_of(textured_clip(31, 0, 30, 220), &other);
+    int far = clip_phash_distance(a.phash, other.phash);
+    CHECK_MSG(far >= 20, "unrelated distance %d", far);
+    printf("phash: same 0, brightened+noised %d, unrelated %d\n", near, far);
+    free(ca.px);
+    free(ca2.px);
+    free(cu.px);
+}
+
+static void test_degenerate_shapes(void)
+{
+    /* One frame: no pairs, so no motion, static by definition. */
+    clip c = textured_clip(40, 1, 0, 255);
+    clip_stats s;
+    clip_stats_compute(c.px, 1, H, W, &s);
+    CHECK(s.motion == 0.0 && s.static_frac == 1.0 && s.hard_cuts == 0);
+    free(c.px);
+    /* The smallest allowed frame, smaller than the pHash grid. */
+    clip tiny = clip_new(3, 8, 8);
+    for (int k = 0; k < 3; k++)
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++) set_grey(&tiny, k, y, x, x * 30);
+    clip_stats_compute(tiny.px, 3, 8, 8, &s);
+    CHECK(s.motion == 0.0 && s.phash != 0);
+    free(tiny.px);
+}
+
+static void report_timing(void)
+{
+    clip c = textured_clip(50, 4, 0, 255);
+    clip_stats s;
+    int reps = 20;
+    double t0 = cm_monotonic_s();
+    for (int i = 0; i < reps; i++) clip_stats_compute(c.px, T, H, W, &s);
+    double per_clip = (cm_monotonic_s() - t0) / reps;
+    printf("clip_stats_compute: %.2f ms per %dx%dx%d clip\n", per_clip * 1e3, T, W, H);
+    free(c.px);
+}
+
+int main(void)
+{
+    test_uniform_grey();
+    test_black();
+    test_mean_std_exact();
+    test_motion();
+    test_cuts();
+    test_letterbox();
+    test_phash();
+    test_degenerate_shapes();
+    report_timing();
+    return test_summary();
+}
