@@ -39,7 +39,10 @@ static void usage(FILE *f)
 "      --codec raw|h264    staged clip payload (default raw)\n"
 "      --crf N             h264 quality, lower is better (default 12)\n"
 "      --max-attempts N    give up on a source after N failed attempts (default 3)\n"
-"      --full-decode       decode every frame, with the loop filter (slower; for checks)\n"
+"      --skip-loop-filter none|nonref|all  skip H.264 deblocking on no frames, on\n"
+"                          non-reference frames (default: no drift, >= 56 dB against full\n"
+"                          decoding), or on all frames (fastest; worst frames ~35 dB)\n"
+"      --full-decode       decode every frame with deblocking (slower; for checks)\n"
 "  -q, --quiet             no progress output\n"
 "      --progress MODE     auto, tty or plain (default auto)\n"
 "      --progress-interval S  seconds between plain progress lines (default 10)\n"
@@ -82,7 +85,7 @@ static char *join_args(int argc, char **argv)
 
 enum {
     OPT_KEYWORDS = 256, OPT_NO_KEYWORD_FILTER, OPT_FPS, OPT_SIZE, OPT_CLIP_SECONDS, OPT_FIT, OPT_CODEC,
-    OPT_CRF, OPT_MAX_ATTEMPTS, OPT_FULL_DECODE, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_JSON,
+    OPT_CRF, OPT_MAX_ATTEMPTS, OPT_FULL_DECODE, OPT_SKIP_LOOP_FILTER, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_JSON,
     OPT_RAW, OPT_MP4, OPT_PNG, OPT_SCALE, OPT_STEP, OPT_COLS,
 };
 
@@ -99,6 +102,7 @@ static const struct option long_options[] = {
     {"crf", required_argument, 0, OPT_CRF},
     {"max-attempts", required_argument, 0, OPT_MAX_ATTEMPTS},
     {"full-decode", no_argument, 0, OPT_FULL_DECODE},
+    {"skip-loop-filter", required_argument, 0, OPT_SKIP_LOOP_FILTER},
     {"quiet", no_argument, 0, 'q'},
     {"progress", required_argument, 0, OPT_PROGRESS},
     {"progress-interval", required_argument, 0, OPT_PROGRESS_INTERVAL},
@@ -241,6 +245,12 @@ int main(int argc, char **argv)
         case OPT_CRF: bad = parse_int(optarg, 0, 51, &o.encode.crf); break;
         case OPT_MAX_ATTEMPTS: bad = parse_int(optarg, 1, 1000000, &o.max_attempts); break;
         case OPT_FULL_DECODE: o.decode.skip_nonref = 0; o.decode.skip_loop_filter = 0; break;
+        case OPT_SKIP_LOOP_FILTER:
+            if (strcmp(optarg, "none") == 0) o.decode.skip_loop_filter = 0;
+            else if (strcmp(optarg, "nonref") == 0) o.decode.skip_loop_filter = 1;
+            else if (strcmp(optarg, "all") == 0) o.decode.skip_loop_filter = 2;
+            else bad = 1;
+            break;
         case 'q': o.progress = PROGRESS_QUIET; break;
         case OPT_PROGRESS:
             if (strcmp(optarg, "auto") == 0) o.progress = PROGRESS_AUTO;

@@ -11,10 +11,15 @@
 
 /* Raw RGB24 bytes, T*H*W*3 (view with: ffplay -f rawvideo -pixel_format rgb24 -video_size WxH -framerate 10 FILE). */
 int clip_export_raw(const uint8_t *frames, int t, int h, int w, const char *path, cm_error *e);
-/* MP4 (H.264 via libx264, yuv444p, lossless-ish) at fps_num/fps_den, viewable in players (scale = integer upscale, e.g. 4). */
+/* MP4 (H.264 High via libx264, crf 12, yuv420p limited-range BT.601, +faststart)
+ * at fps_num/fps_den, playable in browsers and players. Each pixel becomes a
+ * scale x scale block (nearest-neighbour, scale 1..16, e.g. 4); the output
+ * size w*scale x h*scale must be even (yuv420p), so an even scale always works. */
 int clip_export_mp4(const uint8_t *frames, int t, int h, int w, int fps_num, int fps_den, int scale,
                     const char *path, cm_error *e);
-/* PNG contact sheet: every `step`-th frame, `cols` per row, 2-pixel gaps. */
+/* PNG contact sheet (RGB24): frames 0, step, 2*step, ... row-major, `cols` per
+ * row (fewer if there are fewer frames), separated by 2-pixel dark grey
+ * (48,48,48) gaps with no outer border; unused cells of the last row are grey. */
 int clip_export_png_sheet(const uint8_t *frames, int t, int h, int w, int step, int cols,
                           const char *path, cm_error *e);
 

@@ -1,6 +1,9 @@
 /* Reading a manifest: JSON Lines (one object per line; only "url" required)
  * or plain text (one path or URL per line). Blank lines and lines starting
- * with '#' are ignored. JSON is parsed with SQLite's JSON functions. */
+ * with '#' are ignored. JSON is parsed with SQLite's JSON functions. The first
+ * entry decides the kind: when it is a JSON object ('{'), a later line that
+ * is not one is a bad line; in a plain-text manifest a line starting with '{'
+ * is still read as JSON. docs/manifest.md has the details. */
 #ifndef CLIPMILL_MANIFEST_H
 #define CLIPMILL_MANIFEST_H
 

@@ -2,7 +2,7 @@
  * docs/stats.md; the constants below are the ones documented there.
  *
  * One pass over the frames: each frame's integer luma goes into a scratch
- * plane, and everything per frame (sums, black count, histogram, difference
+ * plane, and everything per frame (sums, black count, difference
  * against the previous frame, temporal accumulator) is integer arithmetic on
  * that plane. Only the final ratios and the 32x32 pHash work in floating point. */
 #include "stats.h"
@@ -13,13 +13,15 @@
 
 #include "util.h"
 
-#define HIST_BINS 32                 /* luma >> 3 */
 #define BLACK_PIXEL_LUMA 24          /* a pixel is dark below this */
 #define BLACK_FRAME_NUM 49           /* dark pixels >= 49/50 = 98% of the frame */
 #define BLACK_FRAME_DEN 50
-#define CUT_HIST_L1_NUM 4            /* normalised histogram L1 > 4/5 * 1.0 = 0.8 (max 2.0) */
-#define CUT_HIST_L1_DEN 5
-#define CUT_MEAN_ABS_DIFF 25         /* and mean abs luma difference > 25 */
+#define STATIC_PIXEL_DELTA 8         /* a pixel changed when its luma moves by more than 8 ... */
+#define STATIC_CHANGED_DEN 500       /* ... and a pair is static when < 1/500 = 0.2% of pixels changed */
+#define CUT_MEAN_ABS_DIFF 8          /* a cut: mean abs luma difference > 8 ... */
+#define CUT_SPIKE_RATIO 3            /* ... and > 3x the larger neighbouring difference + 2 ... */
+#define CUT_SPIKE_MARGIN 2
+#define CUT_FLICKER_FRACTION 0.5     /* ... unless the frames around it are alike (a flicker) */
 #define BAR_MEAN_MAX 20              /* a bar row/column has mean luma < 20 ... */
 #define BAR_PEAK_MAX 40              /* ... and no pixel whose temporal mean reaches 40 */
 #define PHASH_SIZE 32
@@ -34,7 +36,6 @@ static inline uint8_t luma_of(const uint8_t *p)
 typedef struct frame_counts {
     uint64_t sum, sum_sq;
     uint64_t dark;                   /* pixels with luma < BLACK_PIXEL_LUMA */
-    uint32_t hist[HIST_BINS];
 } frame_counts;
 
 /* The per-pixel loops below run in blocks of BLOCK pixels with a fixed inner
@@ -68,35 +69,69 @@ static void frame_luma(const uint8_t *restrict rgb, size_t npix, uint8_t *restri
         c->sum += n * v;
         c->sum_sq += n * v * v;
         if (v < BLACK_PIXEL_LUMA) c->dark += n;
-        c->hist[v >> 3] += (uint32_t)n;
     }
 }
 
-/* Adds y into the temporal accumulator acc and returns sum |y - prev|
+/* Adds y into the temporal accumulator acc and returns sum |y - prev|, with
+ * *changed = pixels whose luma moved by more than STATIC_PIXEL_DELTA
  * (prev NULL: first frame, nothing to compare). */
 static uint64_t accumulate_and_diff(const uint8_t *restrict y, const uint8_t *restrict prev, uint32_t *restrict acc,
-                                    size_t npix)
+                                    size_t npix, uint64_t *changed)
 {
     size_t i = 0;
     for (; i + BLOCK <= npix; i += BLOCK)
         for (int j = 0; j < BLOCK; j++) acc[i + j] += y[i + j];
     for (; i < npix; i++) acc[i] += y[i];
+    *changed = 0;
     if (!prev) return 0;
-    uint64_t total = 0;
+    uint64_t total = 0, moved = 0;
     for (i = 0; i + BLOCK <= npix; i += BLOCK) {
-        uint32_t part = 0;
-        for (int j = 0; j < BLOCK; j++) part += (uint32_t)abs((int)y[i + j] - (int)prev[i + j]);
+        uint32_t part = 0, part_moved = 0;
+        for (int j = 0; j < BLOCK; j++) {
+            uint32_t d = (uint32_t)abs((int)y[i + j] - (int)prev[i + j]);
+            part += d;
+            part_moved += d > STATIC_PIXEL_DELTA;
+        }
         total += part;
+        moved += part_moved;
     }
-    for (; i < npix; i++) total += (uint32_t)abs((int)y[i] - (int)prev[i]);
+    for (; i < npix; i++) {
+        uint32_t d = (uint32_t)abs((int)y[i] - (int)prev[i]);
+        total += d;
+        moved += d > STATIC_PIXEL_DELTA;
+    }
+    *changed = moved;
     return total;
 }
 
-static uint64_t hist_l1(const uint32_t *a, const uint32_t *b)
+static uint64_t sum_abs_diff(const uint8_t *a, const uint8_t *b, size_t npix)
 {
-    uint64_t d = 0;
-    for (int i = 0; i < HIST_BINS; i++) d += a[i] > b[i] ? a[i] - b[i] : b[i] - a[i];
-    return d;
+    uint64_t total = 0;
+    for (size_t i = 0; i < npix; i++) total += (uint32_t)abs((int)a[i] - (int)b[i]);
+    return total;
+}
+
+/* Hard cuts: a pair whose difference is an isolated spike (well above both
+ * neighbouring pairs, so steady scrolling and gradual fades do not count),
+ * where the picture after the cut does not return to the one before it
+ * (a one-frame flicker is not a cut). sad[i] compares frames i and i+1. */
+static int count_cuts(const uint8_t *luma, const uint64_t *sad, int t, size_t npix)
+{
+    int cuts = 0;
+    for (int i = 0; i + 1 < t; i++) {
+        double m = (double)sad[i] / (double)npix;
+        double before = i > 0 ? (double)sad[i - 1] / (double)npix : 0;
+        double after = i + 2 < t ? (double)sad[i + 1] / (double)npix : 0;
+        double neighbour = before > after ? before : after;
+        if (m <= CUT_MEAN_ABS_DIFF || m <= CUT_SPIKE_RATIO * neighbour + CUT_SPIKE_MARGIN) continue;
+        if (i > 0 && i + 2 < t) {
+            double across = (double)sum_abs_diff(luma + (size_t)(i + 2) * npix, luma + (size_t)(i - 1) * npix, npix) /
+                            (double)npix;
+            if (across < CUT_FLICKER_FRACTION * m) continue;
+        }
+        cuts++;
+    }
+    return cuts;
 }
 
 /* Is line k (a row when is_row, else a column) of the temporal sum image a bar?
@@ -131,14 +166,18 @@ static void find_bars(const uint64_t *acc, int h, int w, int t, clip_stats *s)
     s->letterbox_right = right;
 }
 
-/* Area-average resampling weights: out[j] = sum_i wt[j][i] * in[i] for a line
- * of n input samples onto PHASH_SIZE outputs (works for n < PHASH_SIZE too). */
-static void area_weights(int n, double *wt /* PHASH_SIZE x n */)
+/* Area-average resampling of n samples onto PHASH_SIZE: output j averages the
+ * input interval [j*n/32, (j+1)*n/32), each input weighted by its overlap.
+ * Works for n < PHASH_SIZE too (an output then covers part of one input).
+ * wt is PHASH_SIZE x n; only wt[j][first[j] .. end[j]-1] can be non-zero. */
+static void area_weights(int n, double *wt, int *first, int *end)
 {
     double scale = (double)n / PHASH_SIZE;
     for (int j = 0; j < PHASH_SIZE; j++) {
         double lo = j * scale, hi = (j + 1) * scale;
-        for (int i = 0; i < n; i++) {
+        first[j] = (int)floor(lo);
+        end[j] = (int)ceil(hi) < n ? (int)ceil(hi) : n;
+        for (int i = first[j]; i < end[j]; i++) {
             double a = i > lo ? i : lo, b = i + 1 < hi ? i + 1 : hi;
             wt[(size_t)j * n + i] = b > a ? (b - a) / scale : 0.0;
         }
@@ -156,25 +195,25 @@ static int cmp_double(const void *a, const void *b)
  * the 63 AC coefficients. */
 static uint64_t mean_image_phash(const uint64_t *acc, int h, int w, int t)
 {
-    double *wx = cm_xmalloc(sizeof(double) * PHASH_SIZE * (size_t)w);
-    double *wy = cm_xmalloc(sizeof(double) * PHASH_SIZE * (size_t)h);
+    double *wx = cm_xcalloc(PHASH_SIZE * (size_t)w, sizeof(double));
+    double *wy = cm_xcalloc(PHASH_SIZE * (size_t)h, sizeof(double));
+    int x_first[PHASH_SIZE], x_end[PHASH_SIZE], y_first[PHASH_SIZE], y_end[PHASH_SIZE];
     double *rows = cm_xmalloc(sizeof(double) * PHASH_SIZE * (size_t)h); /* h x 32 */
-    area_weights(w, wx);
-    area_weights(h, wy);
+    area_weights(w, wx, x_first, x_end);
+    area_weights(h, wy, y_first, y_end);
     for (int y = 0; y < h; y++) {
         const uint64_t *line = acc + (size_t)y * w;
         for (int j = 0; j < PHASH_SIZE; j++) {
             const double *wj = wx + (size_t)j * w;
             double v = 0;
-            for (int x = 0; x < w; x++) v += wj[x] * (double)line[x];
+            for (int x = x_first[j]; x < x_end[j]; x++) v += wj[x] * (double)line[x];
             rows[(size_t)y * PHASH_SIZE + j] = v / t;
         }
     }
     double img[PHASH_SIZE][PHASH_SIZE] = {{0}};
     for (int i = 0; i < PHASH_SIZE; i++) {
         const double *wi = wy + (size_t)i * h;
-        for (int y = 0; y < h; y++) {
-            if (wi[y] == 0.0) continue;
+        for (int y = y_first[i]; y < y_end[i]; y++) {
             for (int j = 0; j < PHASH_SIZE; j++) img[i][j] += wi[y] * rows[(size_t)y * PHASH_SIZE + j];
         }
     }
@@ -217,36 +256,35 @@ void clip_stats_compute(const uint8_t *frames, int t, int h, int w, clip_stats *
     memset(s, 0, sizeof *s);
     if (t < 1 || h < 1 || w < 1) return;
     size_t npix = (size_t)h * w;
-    uint8_t *luma_prev = cm_xmalloc(npix), *luma_cur = cm_xmalloc(npix);
+    /* The whole clip's luma (2.3 MB for 160 frames of 160x90): cut detection
+     * looks at frames on both sides of a pair. */
+    uint8_t *luma = cm_xmalloc(npix * (size_t)t);
+    uint64_t *sad = cm_xcalloc((size_t)t, sizeof(uint64_t));
     /* 32-bit per-pixel sums are what vectorise; they are folded into the
      * 64-bit ones before they could overflow (2^24 frames of 255). */
     uint32_t *acc_recent = cm_xcalloc(npix, sizeof(uint32_t));
     uint64_t *acc = cm_xcalloc(npix, sizeof(uint64_t));
-    frame_counts prev_counts, cur_counts;
+    frame_counts counts;
     uint64_t sum = 0, sum_sq = 0, sad_total = 0;
-    int black_frames = 0, static_pairs = 0, cuts = 0;
+    int black_frames = 0, static_pairs = 0;
 
     for (int k = 0; k < t; k++) {
-        frame_luma(frames + (size_t)k * npix * 3, npix, luma_cur, &cur_counts);
-        sum += cur_counts.sum;
-        sum_sq += cur_counts.sum_sq;
-        if (cur_counts.dark * BLACK_FRAME_DEN >= (uint64_t)BLACK_FRAME_NUM * npix) black_frames++;
-        uint64_t sad = accumulate_and_diff(luma_cur, k > 0 ? luma_prev : NULL, acc_recent, npix);
+        uint8_t *cur = luma + (size_t)k * npix;
+        frame_luma(frames + (size_t)k * npix * 3, npix, cur, &counts);
+        sum += counts.sum;
+        sum_sq += counts.sum_sq;
+        if (counts.dark * BLACK_FRAME_DEN >= (uint64_t)BLACK_FRAME_NUM * npix) black_frames++;
+        uint64_t changed = 0;
+        uint64_t d = accumulate_and_diff(cur, k > 0 ? cur - npix : NULL, acc_recent, npix, &changed);
         if ((k + 1) % (1 << 24) == 0 || k == t - 1) {
             for (size_t i = 0; i < npix; i++) acc[i] += acc_recent[i];
             memset(acc_recent, 0, npix * sizeof(uint32_t));
         }
         if (k > 0) {
-            sad_total += sad;
-            if (sad < npix) static_pairs++;
-            if (sad > (uint64_t)CUT_MEAN_ABS_DIFF * npix &&
-                hist_l1(prev_counts.hist, cur_counts.hist) * CUT_HIST_L1_DEN > (uint64_t)CUT_HIST_L1_NUM * npix)
-                cuts++;
+            sad[k - 1] = d;
+            sad_total += d;
+            if (changed * STATIC_CHANGED_DEN < npix) static_pairs++;
         }
-        uint8_t *swap = luma_prev;
-        luma_prev = luma_cur;
-        luma_cur = swap;
-        prev_counts = cur_counts;
     }
 
     double n_all = (double)npix * t;
@@ -261,12 +299,12 @@ void clip_stats_compute(const uint8_t *frames, int t, int h, int w, clip_stats *
         s->static_frac = 1.0; /* one frame shows no change: as static as it gets */
     }
     s->black_frac = (double)black_frames / t;
-    s->hard_cuts = cuts;
+    s->hard_cuts = count_cuts(luma, sad, t, npix);
     find_bars(acc, h, w, t, s);
     s->phash = mean_image_phash(acc, h, w, t);
 
-    free(luma_prev);
-    free(luma_cur);
+    free(luma);
+    free(sad);
     free(acc_recent);
     free(acc);
 }

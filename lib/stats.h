@@ -1,5 +1,5 @@
 /* Per-clip statistics, computed from the RGB24 frames while they are in memory.
- * Definitions and thresholds are in docs/catalog.md (clips table). */
+ * Definitions, thresholds and their reasons are in docs/stats.md. */
 #ifndef CLIPMILL_STATS_H
 #define CLIPMILL_STATS_H
 

@@ -3,7 +3,11 @@
  * may use one store; LMDB serialises writers. Writes are durable once
  * store_put / store_delete_prefix return 0 (the transaction is committed and
  * synced), which is what lets the catalog be committed after the store
- * without ever pointing at a clip that is not there. */
+ * without ever pointing at a clip that is not there.
+ * Open a given directory at most once per process and share the store *
+ * among threads (an LMDB rule: closing a second handle on the same files in
+ * one process drops the locks of the first). Do not use a store across
+ * fork(); open it in the child. */
 #ifndef CLIPMILL_STORE_H
 #define CLIPMILL_STORE_H
 
@@ -33,11 +37,13 @@ int store_delete_prefix(store *s, const char *prefix, int64_t *deleted, cm_error
 
 /* Calls fn(key, value, len, arg) for every record in key order, inside one
  * read transaction; stops early and returns fn's value when it is non-zero.
- * Returns 0 when all were visited, -1 with e set on an LMDB error. */
+ * value points into the memory map and is valid only during the call; fn must
+ * not write to this store. Returns 0 when all were visited, -1 with e set on
+ * an LMDB error. */
 typedef int (*store_visit_fn)(const char *key, const uint8_t *val, size_t len, void *arg);
 int store_foreach(store *s, store_visit_fn fn, void *arg, cm_error *e);
 
-/* Number of records. */
+/* Number of records, or -1 on an LMDB error. */
 int64_t store_count(store *s);
 
 #endif

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/log.h>
+
 #include "clip_record.h"
-#include "test.h"
+#include "../test.h"
 
 /* Synthetic "natural-ish" content: a drifting gradient background with a
  * low-frequency texture, a moving filled circle and a sliding rectangle, so
@@ -219,6 +221,12 @@ static void test_h264(int t, int keyint)
         CHECK_MSG(p[0] == 0 && p[1] == 0 && (p[2] == 1 || (p[2] == 0 && p[3] == 1)), "frame %d", i);
         int nal = (p[2] == 1 ? p[3] : p[4]) & 0x1f;
         CHECK_MSG(nal == 7, "frame %d starts with NAL type %d, not SPS", i, nal);
+        /* ...and the frame's slice is an IDR (NAL type 5). */
+        uint32_t end = rec[68 + 4 * i] | rec[69 + 4 * i] << 8 | rec[70 + 4 * i] << 16 | (uint32_t)rec[71 + 4 * i] << 24;
+        int idr = 0;
+        for (uint32_t k = off; k + 3 < end; k++)
+            if (pkts[k] == 0 && pkts[k + 1] == 0 && pkts[k + 2] == 1 && (pkts[k + 3] & 0x1f) == 5) idr = 1;
+        CHECK_MSG(idr, "frame %d is not an IDR", i);
     }
 
     uint8_t *full = malloc(n);
@@ -270,12 +278,65 @@ static void test_h264(int t, int keyint)
     free(frames);
 }
 
+/* Real gameplay frames, when the footage directory and the ffmpeg CLI exist:
+ * 48 frames of supertux at 10 fps, 160x90, through an h264 record. */
+static void test_h264_footage(void)
+{
+    const char *dir = getenv("CLIPMILL_FOOTAGE");
+    if (!dir || !*dir) return;
+    char *file = cm_path_join(dir, "supertux_gameplay_01.mp4");
+    FILE *probe = fopen(file, "rb");
+    if (!probe) {
+        free(file);
+        return;
+    }
+    fclose(probe);
+    enum { T = 48, H = 90, W = 160 };
+    size_t n = (size_t)T * H * W * 3;
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -v error -i '%s' -t 4.8 -vf fps=10,scale=160:90:flags=area -pix_fmt rgb24 -f rawvideo -",
+             file);
+    free(file);
+    FILE *p = popen(cmd, "r");
+    uint8_t *frames = malloc(n);
+    size_t got = p ? fread(frames, 1, n, p) : 0;
+    if (p) pclose(p);
+    if (got != n) {
+        printf("footage: ffmpeg CLI gave %zu of %zu bytes, skipping the footage check\n", got, n);
+        free(frames);
+        return;
+    }
+    clip_encode_options o;
+    clip_encode_options_default(&o);
+    o.codec = CLIP_CODEC_H264;
+    uint8_t *rec = NULL, *out = malloc(n);
+    size_t len = 0;
+    cm_error e = {{0}};
+    CHECK_MSG(clip_record_encode(frames, T, H, W, 10, 1, &o, &rec, &len, &e) == 0, "%s", e.msg);
+    if (rec) {
+        CHECK_MSG(clip_record_decode(rec, len, 0, T, out, &e) == 0, "%s", e.msg);
+        double q = psnr(frames, out, n);
+        printf("footage h264: %zu bytes (raw %zu), PSNR %.2f dB\n", len, n + 64, q);
+        CHECK_MSG(q >= 40.0, "footage PSNR %.2f dB", q);
+        uint8_t *win = malloc((size_t)16 * H * W * 3);
+        CHECK(clip_record_decode(rec, len, 16, 16, win, &e) == 0);
+        CHECK(memcmp(win, out + (size_t)16 * H * W * 3, (size_t)16 * H * W * 3) == 0);
+        free(win);
+    }
+    free(rec);
+    free(out);
+    free(frames);
+}
+
 int main(void)
 {
+    av_log_set_level(AV_LOG_ERROR);
     test_codec_names();
     test_raw();
     test_field_errors();
     test_h264(48, 16);
     test_h264(37, 8); /* T not a multiple of keyint */
+    test_h264_footage();
     return test_summary();
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "stats.h"
-#include "test.h"
+#include "../test.h"
 #include "util.h"
 
 enum { T = 160, H = 90, W = 160 };
@@ -192,6 +192,36 @@ static void test_cuts(void)
     stats_of(c, &s);
     CHECK_MSG(s.hard_cuts == 0, "fade: %d cuts", s.hard_cuts);
     CHECK_MSG(s.black_frac > 0.5, "fade black_frac %f", s.black_frac);
+
+    /* A slideshow: three stills of the same brightness, each held for 40+
+     * frames. Histograms barely change, but each switch is a cut. */
+    for (int k = 0; k < T; k++) draw_texture_at(&c, k, 30 + (uint32_t)(k / 50), 0, 40, 220);
+    stats_of(c, &s);
+    CHECK_MSG(s.hard_cuts == 3, "slideshow of 4 stills: %d cuts", s.hard_cuts);
+    CHECK_MSG(s.static_frac > 0.95, "slideshow static_frac %f", s.static_frac);
+
+    /* A one-frame flicker (a still, one different frame, the still again): no cut. */
+    for (int k = 0; k < T; k++) draw_texture_at(&c, k, k == 80 ? 41 : 40, 0, 40, 220);
+    stats_of(c, &s);
+    CHECK_MSG(s.hard_cuts == 0, "flicker: %d cuts", s.hard_cuts);
+    free(c.px);
+}
+
+/* A small sprite (6x8 px, 0.3% of the frame) walking over a still level: the camera does not
+ * move, but the frames are not static. Mean difference stays far below 1. */
+static void test_sprite_on_still_background(void)
+{
+    clip c = clip_new(T, H, W);
+    for (int k = 0; k < T; k++) {
+        draw_texture_at(&c, k, 50, 0, 60, 200);
+        int x0 = 10 + (3 * k) % 140; /* 3 px per frame: a walk at 10 fps */
+        for (int y = 60; y < 68; y++)
+            for (int x = x0; x < x0 + 6; x++) set_grey(&c, k, y, x, 255);
+    }
+    clip_stats s;
+    stats_of(c, &s);
+    CHECK_MSG(s.motion < 1.0, "sprite motion %f", s.motion);
+    CHECK_MSG(s.static_frac < 0.05, "sprite on still background: static_frac %f", s.static_frac);
     free(c.px);
 }
 
@@ -295,6 +325,7 @@ int main(void)
     test_mean_std_exact();
     test_motion();
     test_cuts();
+    test_sprite_on_still_background();
     test_letterbox();
     test_phash();
     test_degenerate_shapes();

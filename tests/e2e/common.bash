@@ -1,0 +1,25 @@
+# Shared helpers for the end-to-end tests (sourced, not run by ctest).
+set -uo pipefail
+BIN=${CLIPMILL_BIN:?CLIPMILL_BIN must point at build/bin}
+TMP=${CLIPMILL_TMP:-$(mktemp -d)}
+rm -rf "$TMP" && mkdir -p "$TMP"
+INGEST="$BIN/clipmill-ingest"
+GEN="$BIN/cm_gen_footage"
+PSNR="$BIN/cm_psnr"
+PASSED=0
+FAILED=0
+
+pass() { PASSED=$((PASSED + 1)); }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*" >&2; }
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() { local d=$1; shift; if "$@"; then pass; else fail "$d"; fi; }
+# check_eq DESCRIPTION GOT WANT
+check_eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi; }
+# check_num DESCRIPTION A OP B (OP is an awk comparison: < <= > >= ==)
+check_num() { if awk -v a="$2" -v b="$4" "BEGIN { exit !(a $3 b) }"; then pass; else fail "$1: $2 $3 $4 is false"; fi; }
+q() { sqlite3 -batch -noheader "$1" "$2"; }
+summary() {
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
+have_ffmpeg() { command -v ffmpeg >/dev/null 2>&1; }
