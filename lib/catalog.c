@@ -163,13 +163,14 @@ int catalog_open(catalog **out, const char *path, cm_error *e)
      * commits, and the file stays consistent either way. */
     sqlite3_stmt *st = NULL;
     if (prepare(c, &st, "PRAGMA journal_mode = WAL", e, "set WAL mode") != 0) goto fail;
-    if (sqlite3_step(st) == SQLITE_ROW) mode_ok = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    else fail_sql(c, e, "set WAL mode");
-    sqlite3_finalize(st);
-    if (!mode_ok) {
-        if (!e || !e->msg[0]) cm_error_set(e, "catalog %s: cannot switch to WAL mode", path);
-        goto fail;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        fail_sql(c, e, "set WAL mode");
+    } else {
+        mode_ok = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+        if (!mode_ok) cm_error_set(e, "catalog %s: cannot switch to WAL mode", path);
     }
+    sqlite3_finalize(st);
+    if (!mode_ok) goto fail;
     if (exec_sql(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", e, "set pragmas") != 0) goto fail;
     if (migrate(c, e) != 0) goto fail;
     *out = c;

@@ -88,7 +88,9 @@ static void process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
     int64_t frames_out = 0, units_reported = 0;
     char failure[CM_ERROR_MAX + 64] = "";
 
-    if (decoder_open(&d, w->path, &o->decode, &probe, &e) != 0) {
+    decode_options dopt = o->decode;
+    if (w->entry->frame_rate > 0) dopt.image_frame_rate = w->entry->frame_rate;
+    if (decoder_open(&d, w->path, &dopt, &probe, &e) != 0) {
         snprintf(failure, sizeof failure, "%s", e.msg);
         goto fail;
     }
