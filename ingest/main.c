@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/log.h>
+
 #include "catalog.h"
 #include "clip_record.h"
 #include "export.h"
@@ -189,6 +191,9 @@ done:
 int main(int argc, char **argv)
 {
     cm_log_set_program("clipmill-ingest");
+    /* FFmpeg's own messages would repeat, in its words, what the one error
+     * line per source already says; -v brings its warnings back. */
+    av_log_set_level(AV_LOG_QUIET);
     ingest_options o;
     ingest_options_default(&o);
     export_args x = {.scale = 4, .step = 10, .cols = 8};
@@ -265,7 +270,10 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_JSON: json = 1; break;
-        case 'v': cm_log_set_level(CM_LOG_DEBUG); break;
+        case 'v':
+            cm_log_set_level(CM_LOG_DEBUG);
+            av_log_set_level(AV_LOG_WARNING);
+            break;
         case 'h': usage(stdout); free(args); return 0;
         case 'V': printf("clipmill-ingest %s\n", CLIPMILL_VERSION); free(args); return 0;
         case OPT_RAW: x.raw = optarg; break;

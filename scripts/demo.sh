@@ -24,8 +24,8 @@ sqlite3 -header -column "$corpus/catalog.sqlite" \
           round(c.static_frac,2) AS static, round(c.luma_mean,1) AS luma, c.hard_cuts AS cuts, c.phash
    FROM clips c JOIN sources s USING (source_id) ORDER BY c.clip_id"
 echo
-echo "== hours by domain and status (view v_hours_by_domain_status) =="
-sqlite3 -header -column "$corpus/catalog.sqlite" "SELECT * FROM v_hours_by_domain_status"
-first=$(sqlite3 "$corpus/catalog.sqlite" "SELECT clip_id FROM clips ORDER BY clip_id LIMIT 1")
+echo "== hours by domain and status (view v_domain_status) =="
+sqlite3 -header -column "$corpus/catalog.sqlite" "SELECT * FROM v_domain_status"
+first=$(sqlite3 "$corpus/catalog.sqlite" "SELECT clip_id FROM clips ORDER BY motion DESC LIMIT 1")
 build/bin/clipmill-ingest export -C "$corpus" "$first" --png "$corpus/$first.png" --mp4 "$corpus/$first.mp4"
 echo "contact sheet: $corpus/$first.png, video: $corpus/$first.mp4"
