@@ -41,6 +41,14 @@ static void usage(FILE *f)
 "      --codec raw|h264    staged clip payload (default raw)\n"
 "      --crf N             h264 quality, lower is better (default 12)\n"
 "      --max-attempts N    give up on a source after N failed attempts (default 3)\n"
+"      --downloads N       http(s) transfers at once (default 8)\n"
+"      --per-host N        transfers at once to one host (default 4)\n"
+"      --max-bytes SIZE    refuse downloads larger than SIZE (e.g. 2G; default no limit)\n"
+"      --max-disk SIZE     pause downloading while SIZE of downloads wait to be decoded\n"
+"      --keep-downloads    keep downloaded files in DIR/downloads after ingesting them\n"
+"      --connect-timeout S seconds to connect (default 30)\n"
+"      --stall-timeout S   abort a transfer slower than 1 KB/s for S seconds (default 30)\n"
+"      --yt-dlp PATH       yt-dlp for video web pages (default: yt-dlp on PATH)\n"
 "      --skip-loop-filter none|nonref|all  skip H.264 deblocking on no frames, on\n"
 "                          non-reference frames (default: no drift, >= 56 dB against full\n"
 "                          decoding), or on all frames (fastest; worst frames ~35 dB)\n"
@@ -72,6 +80,25 @@ static int parse_int(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+/* "1500", "64K", "2M", "1.5G" (powers of 1024) -> bytes; -1 when malformed. */
+static int64_t parse_size(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) return -1;
+    double mult = 1;
+    switch (*end) {
+    case 'k': case 'K': mult = 1024.0; end++; break;
+    case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end) return -1;
+    return (int64_t)(v * mult);
+}
+
 static char *join_args(int argc, char **argv)
 {
     size_t n = 1;
@@ -89,6 +116,8 @@ enum {
     OPT_KEYWORDS = 256, OPT_NO_KEYWORD_FILTER, OPT_FPS, OPT_SIZE, OPT_CLIP_SECONDS, OPT_FIT, OPT_CODEC,
     OPT_CRF, OPT_MAX_ATTEMPTS, OPT_FULL_DECODE, OPT_SKIP_LOOP_FILTER, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_JSON,
     OPT_RAW, OPT_MP4, OPT_PNG, OPT_SCALE, OPT_STEP, OPT_COLS,
+    OPT_DOWNLOADS, OPT_PER_HOST, OPT_MAX_BYTES, OPT_MAX_DISK, OPT_KEEP_DOWNLOADS, OPT_CONNECT_TIMEOUT,
+    OPT_STALL_TIMEOUT, OPT_YTDLP,
 };
 
 static const struct option long_options[] = {
@@ -118,6 +147,14 @@ static const struct option long_options[] = {
     {"scale", required_argument, 0, OPT_SCALE},
     {"step", required_argument, 0, OPT_STEP},
     {"cols", required_argument, 0, OPT_COLS},
+    {"downloads", required_argument, 0, OPT_DOWNLOADS},
+    {"per-host", required_argument, 0, OPT_PER_HOST},
+    {"max-bytes", required_argument, 0, OPT_MAX_BYTES},
+    {"max-disk", required_argument, 0, OPT_MAX_DISK},
+    {"keep-downloads", no_argument, 0, OPT_KEEP_DOWNLOADS},
+    {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
+    {"stall-timeout", required_argument, 0, OPT_STALL_TIMEOUT},
+    {"yt-dlp", required_argument, 0, OPT_YTDLP},
     {0, 0, 0, 0},
 };
 
@@ -282,6 +319,24 @@ int main(int argc, char **argv)
         case OPT_SCALE: bad = parse_int(optarg, 1, 16, &x.scale); break;
         case OPT_STEP: bad = parse_int(optarg, 1, 100000, &x.step); break;
         case OPT_COLS: bad = parse_int(optarg, 1, 1000, &x.cols); break;
+        case OPT_DOWNLOADS: bad = parse_int(optarg, 1, 1024, &o.download.max_parallel); break;
+        case OPT_PER_HOST: bad = parse_int(optarg, 1, 1024, &o.download.max_per_host); break;
+        case OPT_MAX_BYTES: bad = (o.download.max_bytes = parse_size(optarg)) < 0; break;
+        case OPT_MAX_DISK: bad = (o.download.max_disk_bytes = parse_size(optarg)) < 0; break;
+        case OPT_KEEP_DOWNLOADS: o.keep_downloads = 1; break;
+        case OPT_CONNECT_TIMEOUT: {
+            int v = 0;
+            bad = parse_int(optarg, 1, 3600, &v);
+            o.download.connect_timeout_s = v;
+            break;
+        }
+        case OPT_STALL_TIMEOUT: {
+            int v = 0;
+            bad = parse_int(optarg, 1, 3600, &v);
+            o.download.low_speed_time_s = v;
+            break;
+        }
+        case OPT_YTDLP: o.download.ytdlp_path = optarg; break;
         default: usage(stderr); free(args); return INGEST_EXIT_USAGE;
         }
         if (bad) {

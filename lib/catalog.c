@@ -163,7 +163,16 @@ int catalog_open(catalog **out, const char *path, cm_error *e)
      * commits, and the file stays consistent either way. */
     sqlite3_stmt *st = NULL;
     if (prepare(c, &st, "PRAGMA journal_mode = WAL", e, "set WAL mode") != 0) goto fail;
-    if (sqlite3_step(st) != SQLITE_ROW) {
+    /* Switching a new file to WAL needs an exclusive lock, and SQLite reports
+     * SQLITE_BUSY without calling the busy handler when several processes
+     * create one catalog at once: retry for as long as the busy timeout. */
+    int step, tries = 0;
+    while ((step = sqlite3_step(st)) != SQLITE_ROW && (step & 0xff) == SQLITE_BUSY &&
+           tries++ < CATALOG_BUSY_TIMEOUT_MS / 10) {
+        sqlite3_reset(st);
+        sqlite3_sleep(10);
+    }
+    if (step != SQLITE_ROW) {
         fail_sql(c, e, "set WAL mode");
     } else {
         mode_ok = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
@@ -409,6 +418,82 @@ int catalog_source_fail(catalog *c, const char *source_id, const source_probe *p
     sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
     bind_probe(st, 5, p);
     rc = update_one_source_txn(c, st, source_id, e, "source fail") == 0 ? 0 : -1;
+fail:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int catalog_source_downloaded(catalog *c, const char *source_id, const download_result *r, cm_error *e)
+{
+    static const char sql[] =
+        "UPDATE sources SET sha256 = coalesce(?2, sha256), http_status = coalesce(?3, http_status),"
+        " content_type = coalesce(?4, content_type), download_bytes = coalesce(?5, download_bytes),"
+        " download_tries = ?6, download_resumed = ?7, download_seconds = ?8,"
+        " downloaded_via = coalesce(?9, downloaded_via), updated_at = ?10 WHERE source_id = ?1";
+    sqlite3_stmt *st = NULL;
+    char now[32];
+    int rc = -1;
+    cm_utc_now_iso(now);
+    if (prepare(c, &st, sql, e, "source downloaded") != 0) goto fail;
+    sqlite3_bind_text(st, 1, source_id, -1, SQLITE_TRANSIENT);
+    bind_text(st, 2, r->ok ? r->sha256 : "");
+    bind_pos_int(st, 3, r->http_status);
+    bind_text(st, 4, r->content_type);
+    bind_pos_int(st, 5, r->ok ? r->bytes : 0);
+    sqlite3_bind_int(st, 6, r->tries);
+    sqlite3_bind_int(st, 7, r->resumed ? 1 : 0);
+    sqlite3_bind_double(st, 8, r->seconds);
+    bind_text(st, 9, r->ok ? (r->via_ytdlp ? "yt-dlp" : "http") : "");
+    sqlite3_bind_text(st, 10, now, -1, SQLITE_TRANSIENT);
+    rc = update_one_source_txn(c, st, source_id, e, "source downloaded") == 0 ? 0 : -1;
+fail:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int catalog_source_find_done_sha256(catalog *c, const char *sha256, const char *except_id,
+                                    char other[CM_SOURCE_ID_LEN + 1], cm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (prepare(c, &st,
+                "SELECT source_id FROM sources WHERE sha256 = ?1 AND status = 'done' AND source_id != ?2"
+                " ORDER BY created_at, source_id LIMIT 1",
+                e, "find by sha256") != 0)
+        goto fail;
+    sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, except_id ? except_id : "", -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        snprintf(other, CM_SOURCE_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    } else if (step == SQLITE_DONE) {
+        rc = 1;
+    } else {
+        fail_sql(c, e, "find by sha256");
+    }
+fail:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int catalog_source_duplicate(catalog *c, const char *source_id, const char *duplicate_of, int64_t run_id,
+                             cm_error *e)
+{
+    static const char sql[] =
+        "UPDATE sources SET status = 'duplicate', duplicate_of = ?2, error = NULL, reason = NULL,"
+        " attempts = attempts + 1, clips = 0, last_run_id = coalesce(?3, last_run_id), updated_at = ?4"
+        " WHERE source_id = ?1";
+    sqlite3_stmt *st = NULL;
+    char now[32];
+    int rc = -1;
+    cm_utc_now_iso(now);
+    if (prepare(c, &st, sql, e, "source duplicate") != 0) goto fail;
+    sqlite3_bind_text(st, 1, source_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, duplicate_of, -1, SQLITE_TRANSIENT);
+    bind_run(st, 3, run_id);
+    sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
+    rc = update_one_source_txn(c, st, source_id, e, "source duplicate") == 0 ? 0 : -1;
 fail:
     sqlite3_finalize(st);
     return rc;

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include "decode.h"
+#include "download.h"
 #include "manifest.h"
 #include "stats.h"
 #include "util.h"
@@ -35,7 +36,7 @@ typedef struct run_counts {
 int catalog_run_begin(catalog *c, const char *tool, const char *args, int64_t *run_id, cm_error *e);
 int catalog_run_end(catalog *c, int64_t run_id, const run_counts *n, int exit_code, cm_error *e);
 
-/* Sources. Status is one of "pending", "rejected", "done", "failed". */
+/* Sources. Status is one of "pending", "rejected", "done", "failed", "duplicate". */
 /* Inserts the source as pending if its id is new; otherwise refreshes its
  * manifest fields and leaves status, attempts and clips alone. */
 int catalog_source_upsert(catalog *c, const char *source_id, const manifest_entry *m, int64_t run_id, cm_error *e);
@@ -46,6 +47,19 @@ int catalog_source_reject(catalog *c, const char *source_id, const char *reason,
 /* Marks failed: records probe fields (those known), error text, attempts+1. */
 int catalog_source_fail(catalog *c, const char *source_id, const source_probe *p, const char *error,
                         int64_t run_id, cm_error *e);
+
+/* Records what downloading the source gave: SHA-256, HTTP status, content
+ * type, bytes, tries, whether it resumed, time, and how (http or yt-dlp).
+ * Fields a failed download did not learn are left as they were. */
+int catalog_source_downloaded(catalog *c, const char *source_id, const download_result *r, cm_error *e);
+/* Finds a source other than except_id that is done and whose downloaded file
+ * had this SHA-256. Returns 0 (other filled), 1 when there is none, -1 on error. */
+int catalog_source_find_done_sha256(catalog *c, const char *sha256, const char *except_id,
+                                    char other[CM_SOURCE_ID_LEN + 1], cm_error *e);
+/* Marks the source a duplicate of another source (same content): status
+ * "duplicate", duplicate_of set, no clips of its own. */
+int catalog_source_duplicate(catalog *c, const char *source_id, const char *duplicate_of, int64_t run_id,
+                             cm_error *e);
 
 /* One staged clip, as the catalog records it. */
 typedef struct clip_row {

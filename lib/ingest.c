@@ -21,6 +21,7 @@ void ingest_options_default(ingest_options *o)
     decode_options_default(&o->decode);
     o->clip_seconds = 16;
     clip_encode_options_default(&o->encode);
+    download_options_default(&o->download);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     o->jobs = n > 0 ? (int)n : 1;
     o->max_attempts = 3;
@@ -30,12 +31,18 @@ void ingest_options_default(ingest_options *o)
     o->staging_name = "staging";
 }
 
-/* One source that passed the rules and is to be decoded. */
+/* One source that passed the rules and is to be decoded (after downloading
+ * it, for an http(s) url). */
+struct ingest_state;
 typedef struct work_item {
+    struct ingest_state *state;
     const manifest_entry *entry;
     char source_id[CM_SOURCE_ID_LEN + 1];
     char *path;
     int64_t bytes;
+    int remote;                    /* downloaded into corpus/downloads/ */
+    int claimed;                   /* its content is being decoded in this run (dedup by SHA-256) */
+    char sha256[65];               /* of the downloaded file, "" for local files */
 } work_item;
 
 typedef struct ingest_state {
@@ -46,9 +53,14 @@ typedef struct ingest_state {
     int64_t run_id;
     int clip_frames;
 
-    pthread_mutex_t mu;            /* guards cat, next, and the counters below */
+    pthread_mutex_t mu;            /* guards cat, the ready queue, and the counters below */
+    pthread_cond_t ready_cv;       /* signalled when an item becomes ready or the last download ends */
     work_item *items;
-    int n_items, next;
+    int n_items;
+    int *ready;                    /* indices into items, ready to decode: ready[head..tail) */
+    int ready_head, ready_tail;
+    int pending_downloads;
+    downloader *dl;
     ingest_summary *sum;
 } ingest_state;
 
@@ -212,6 +224,58 @@ fail:
     progress_add(S->prog, 0, 0, 0, -units_reported);
 }
 
+/* Takes the next ready item, waiting while downloads may still bring some.
+ * Returns -1 when there is nothing left to do. Called with mu held. */
+static int take_ready_locked(ingest_state *S)
+{
+    while (S->ready_head == S->ready_tail && S->pending_downloads > 0) pthread_cond_wait(&S->ready_cv, &S->mu);
+    if (S->ready_head == S->ready_tail) return -1;
+    return S->ready[S->ready_head++];
+}
+
+static void push_ready_locked(ingest_state *S, int i)
+{
+    S->ready[S->ready_tail++] = i;
+    pthread_cond_signal(&S->ready_cv);
+}
+
+/* For a downloaded item: is its content already ingested (a done source with
+ * the same SHA-256) or being decoded in this run? Then it is recorded as a
+ * duplicate and not decoded again. Called with mu held. Returns 1 if so. */
+static int claim_or_duplicate_locked(ingest_state *S, work_item *w)
+{
+    cm_error e = {{0}};
+    char other[CM_SOURCE_ID_LEN + 1] = "";
+    int found = catalog_source_find_done_sha256(S->cat, w->sha256, w->source_id, other, &e);
+    if (found < 0) cm_log(CM_LOG_ERROR, "%s: catalog: %s", w->entry->url, e.msg);
+    for (int i = 0; found != 0 && i < S->n_items; i++) {
+        work_item *x = &S->items[i];
+        if (x != w && x->claimed && strcmp(x->sha256, w->sha256) == 0) {
+            snprintf(other, sizeof other, "%s", x->source_id);
+            found = 0;
+        }
+    }
+    if (found != 0) {
+        w->claimed = 1;
+        return 0;
+    }
+    if (catalog_source_duplicate(S->cat, w->source_id, other, S->run_id, &e) != 0)
+        cm_log(CM_LOG_ERROR, "%s: catalog: %s", w->entry->url, e.msg);
+    S->sum->duplicates++;
+    cm_log(CM_LOG_INFO, "%s: same content (SHA-256 %.16s...) as source %s: recorded as a duplicate", w->entry->url,
+           w->sha256, other);
+    return 1;
+}
+
+/* Removes a downloaded file once its clips are committed (or it failed), and
+ * gives its bytes back to the downloader's disk budget. */
+static void release_download(ingest_state *S, const work_item *w)
+{
+    if (!w->remote || !w->path) return;
+    if (!S->o->keep_downloads && unlink(w->path) != 0) cm_log(CM_LOG_WARN, "%s: cannot delete: %m", w->path);
+    downloader_release(S->dl, w->bytes);
+}
+
 static void *worker_main(void *arg)
 {
     ingest_state *S = arg;
@@ -219,13 +283,50 @@ static void *worker_main(void *arg)
     uint8_t *clip_buf = cm_xmalloc(clip_bytes);
     for (;;) {
         pthread_mutex_lock(&S->mu);
-        int i = S->next < S->n_items ? S->next++ : -1;
+        int i = take_ready_locked(S);
+        int duplicate = 0;
+        if (i >= 0 && S->items[i].remote) duplicate = claim_or_duplicate_locked(S, &S->items[i]);
         pthread_mutex_unlock(&S->mu);
         if (i < 0) break;
-        process_source(S, &S->items[i], clip_buf);
+        if (duplicate) progress_add(S->prog, 1, 0, 0, S->items[i].bytes);
+        else process_source(S, &S->items[i], clip_buf);
+        release_download(S, &S->items[i]);
     }
     free(clip_buf);
     return NULL;
+}
+
+/* Runs on the downloader's thread when a download has finished for good. */
+static void on_download_done(void *arg, const download_result *r)
+{
+    work_item *w = arg;
+    ingest_state *S = w->state;
+    cm_error e = {{0}};
+    pthread_mutex_lock(&S->mu);
+    if (catalog_source_downloaded(S->cat, w->source_id, r, &e) != 0)
+        cm_log(CM_LOG_ERROR, "%s: catalog: %s", w->entry->url, e.msg);
+    if (r->ok) {
+        S->sum->downloads_ok++;
+        S->sum->download_bytes += r->bytes;
+        S->sum->downloads_resumed += r->resumed;
+        w->path = cm_xstrdup(r->path);
+        w->bytes = r->bytes > 0 ? r->bytes : 1;
+        snprintf(w->sha256, sizeof w->sha256, "%s", r->sha256);
+        push_ready_locked(S, (int)(w - S->items));
+    } else {
+        char msg[CM_ERROR_MAX + 32];
+        snprintf(msg, sizeof msg, "download: %s", r->error);
+        progress_clear_line(S->prog);
+        cm_log(CM_LOG_ERROR, "%s: %s", w->entry->url, msg);
+        if (catalog_source_fail(S->cat, w->source_id, NULL, msg, S->run_id, &e) != 0)
+            cm_log(CM_LOG_ERROR, "%s: catalog: %s", w->entry->url, e.msg);
+        S->sum->downloads_failed++;
+        S->sum->counts.sources_failed++;
+    }
+    S->pending_downloads--;
+    if (S->pending_downloads == 0) pthread_cond_broadcast(&S->ready_cv);
+    pthread_mutex_unlock(&S->mu);
+    if (!r->ok) progress_add(S->prog, 1, 0, 0, 0);
 }
 
 /* Decides what to do with one manifest entry. Returns 1 when it is to be
@@ -239,6 +340,7 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
     char status[16] = "";
     int attempts = 0;
     memset(w, 0, sizeof *w);
+    w->state = S;
     w->entry = me;
     cm_source_id(me->url, w->source_id);
 
@@ -248,7 +350,7 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
         sum->counts.sources_failed++;
         return 0;
     }
-    if (strcmp(status, "done") == 0) {
+    if (strcmp(status, "done") == 0 || strcmp(status, "duplicate") == 0) {
         sum->counts.sources_skipped++;
         return 0;
     }
@@ -268,7 +370,7 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
     }
     const char *why = NULL;
     switch (manifest_url_kind(me->url)) {
-    case URL_HTTP: why = "failed: downloading not supported yet"; break;
+    case URL_HTTP: w->remote = 1; return 1;
     case URL_UNSUPPORTED: why = "unsupported URL scheme (use a path, file://, http:// or https://)"; break;
     case URL_LOCAL: break;
     }
@@ -286,6 +388,16 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
     return 1;
 }
 
+/* The download part of the progress line. */
+static void describe_downloads(void *arg, char *out, size_t n)
+{
+    ingest_state *S = arg;
+    download_stats ds;
+    downloader_get_stats(S->dl, &ds);
+    snprintf(out, n, ", %.1f MB downloaded at %.1f MB/s, %d downloading, %d waiting",
+             (double)ds.bytes_received / 1e6, ds.rate_bytes_s / 1e6, ds.active, ds.waiting);
+}
+
 int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summary *s)
 {
     ingest_state S;
@@ -294,11 +406,12 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     S.o = o;
     S.sum = s;
     pthread_mutex_init(&S.mu, NULL);
+    pthread_cond_init(&S.ready_cv, NULL);
     manifest m;
     memset(&m, 0, sizeof m);
     keyword_rules *kw = NULL;
     cm_error e = {{0}};
-    char *cat_path = NULL, *staging_path = NULL;
+    char *cat_path = NULL, *staging_path = NULL, *downloads_path = NULL;
     double t0 = cm_monotonic_s();
     int rc = INGEST_EXIT_FATAL;
 
@@ -344,7 +457,27 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
         }
     }
 
+    S.ready = cm_xcalloc((size_t)(S.n_items > 0 ? S.n_items : 1), sizeof *S.ready);
+    int n_remote = 0;
+    for (int i = 0; i < S.n_items; i++) {
+        if (S.items[i].remote) n_remote++;
+        else S.ready[S.ready_tail++] = i;
+    }
     S.prog = progress_new("ingest", o->progress, S.n_items, total_bytes, o->progress_interval_s);
+    if (n_remote > 0) {
+        downloads_path = cm_path_join(o->corpus_dir, "downloads");
+        if (downloader_start(&S.dl, downloads_path, &o->download, &e) != 0) {
+            cm_log(CM_LOG_ERROR, "%s", e.msg);
+            rc = INGEST_EXIT_FATAL;
+            goto done;
+        }
+        progress_set_extra(S.prog, describe_downloads, &S);
+        S.pending_downloads = n_remote;
+        for (int i = 0; i < S.n_items; i++) {
+            work_item *w = &S.items[i];
+            if (w->remote) downloader_add(S.dl, w->entry->url, w->source_id, w->entry->sha256, on_download_done, w);
+        }
+    }
     int jobs = o->jobs < 1 ? 1 : o->jobs;
     if (jobs > S.n_items) jobs = S.n_items;
     pthread_t *threads = cm_xcalloc((size_t)(jobs > 0 ? jobs : 1), sizeof *threads);
@@ -354,6 +487,9 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     if (started == 0 && S.n_items > 0) worker_main(&S); /* no threads available: do it here */
     for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
     free(threads);
+    downloader_finish(S.dl);
+    S.dl = NULL;
+    progress_set_extra(S.prog, NULL, NULL);
     progress_finish(S.prog);
     S.prog = NULL;
 
@@ -363,6 +499,11 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     if (catalog_run_end(S.cat, S.run_id, &s->counts, rc, &e) != 0) cm_log(CM_LOG_ERROR, "%s", e.msg);
 
 done:
+    downloader_finish(S.dl);
+    progress_finish(S.prog);
+    free(downloads_path);
+    free(S.ready);
+    pthread_cond_destroy(&S.ready_cv);
     s->wall_seconds = cm_monotonic_s() - t0;
     s->exit_code = rc;
     for (int i = 0; i < S.n_items; i++) free(S.items[i].path);
@@ -384,9 +525,12 @@ void ingest_summary_print_json(const ingest_summary *s, FILE *f)
             ",\"sources_total\":%" PRId64 ",\"sources_done\":%" PRId64 ",\"sources_failed\":%" PRId64
             ",\"sources_rejected\":%" PRId64 ",\"sources_skipped\":%" PRId64 ",\"sources_gave_up\":%" PRId64
             ",\"clips_added\":%" PRId64 ",\"source_seconds\":%.3f,\"wall_seconds\":%.3f"
-            ",\"frames_decoded\":%" PRId64 ",\"frames_skipped\":%" PRId64 ",\"speed_x_realtime\":%.2f}\n",
+            ",\"frames_decoded\":%" PRId64 ",\"frames_skipped\":%" PRId64 ",\"speed_x_realtime\":%.2f"
+            ",\"downloads_ok\":%" PRId64 ",\"downloads_failed\":%" PRId64 ",\"downloads_resumed\":%" PRId64
+            ",\"download_bytes\":%" PRId64 ",\"duplicates\":%" PRId64 "}\n",
             s->run_id, s->exit_code, s->manifest_entries, s->bad_manifest_lines, s->counts.sources_total,
             s->counts.sources_done, s->counts.sources_failed, s->counts.sources_rejected, s->counts.sources_skipped,
             s->sources_gave_up, s->counts.clips_added, s->counts.source_seconds, s->wall_seconds, s->frames_decoded,
-            s->frames_skipped, s->wall_seconds > 0 ? s->counts.source_seconds / s->wall_seconds : 0.0);
+            s->frames_skipped, s->wall_seconds > 0 ? s->counts.source_seconds / s->wall_seconds : 0.0, s->downloads_ok,
+            s->downloads_failed, s->downloads_resumed, s->download_bytes, s->duplicates);
 }

@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "clip_record.h"
 #include "decode.h"
+#include "download.h"
 #include "progress.h"
 
 /* Exit codes of clipmill-ingest (documented in README). */
@@ -37,6 +38,8 @@ typedef struct ingest_options {
     double progress_interval_s;    /* plain (non-terminal) progress line period */
     const char *args;              /* the command line, recorded in the runs table */
     const char *staging_name;      /* store directory relative to corpus_dir, default "staging" */
+    download_options download;     /* http(s) sources */
+    int keep_downloads;            /* 1: keep downloaded files after their clips are committed */
 } ingest_options;
 
 void ingest_options_default(ingest_options *o);
@@ -47,6 +50,8 @@ typedef struct ingest_summary {
     int64_t manifest_entries, bad_manifest_lines;
     int64_t sources_gave_up;       /* failed earlier and out of attempts: not tried again */
     int64_t frames_decoded, frames_skipped;
+    int64_t downloads_ok, downloads_failed, downloads_resumed, download_bytes;
+    int64_t duplicates;            /* sources whose content (SHA-256) was already ingested */
     double wall_seconds;
     int exit_code;
 } ingest_summary;

@@ -17,7 +17,18 @@ struct progress {
     double source_seconds;
     double started, last_draw, plain_interval_s;
     int line_visible;
+    progress_extra_fn extra;
+    void *extra_arg;
 };
+
+void progress_set_extra(progress *p, progress_extra_fn fn, void *arg)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->extra = fn;
+    p->extra_arg = arg;
+    pthread_mutex_unlock(&p->mu);
+}
 
 progress *progress_new(const char *label, progress_mode mode, int64_t sources_total, int64_t total_units,
                        double plain_interval_s)
@@ -57,13 +68,15 @@ static void draw(progress *p, double now, int final)
     } else if (final) {
         format_hms(elapsed, eta, sizeof eta);
     }
-    char line[256];
-    int n = snprintf(line, sizeof line, "%s: %lld/%lld sources, %lld clips, %.2f h of source, %.1fx real time, %s %s",
+    char extra[160] = "";
+    if (p->extra) p->extra(p->extra_arg, extra, sizeof extra);
+    char line[400];
+    int n = snprintf(line, sizeof line, "%s: %lld/%lld sources, %lld clips, %.2f h of source, %.1fx real time%s, %s %s",
                      p->label, (long long)p->sources_done, (long long)p->sources_total, (long long)p->clips,
-                     p->source_seconds / 3600.0, speed, final ? "took" : "ETA", eta);
+                     p->source_seconds / 3600.0, speed, extra, final ? "took" : "ETA", eta);
     if (n < 0) return;
     if ((size_t)n >= sizeof line) n = sizeof line - 1;
-    char buf[300];
+    char buf[420];
     int m;
     if (p->mode == PROGRESS_TTY)
         m = snprintf(buf, sizeof buf, "\r%s\033[K%s", line, final ? "\n" : "");

@@ -4,6 +4,7 @@
 #ifndef CLIPMILL_PROGRESS_H
 #define CLIPMILL_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { PROGRESS_AUTO = 0, PROGRESS_TTY = 1, PROGRESS_PLAIN = 2, PROGRESS_QUIET = 3 } progress_mode;
@@ -16,6 +17,10 @@ progress *progress_new(const char *label, progress_mode mode, int64_t sources_to
                        double plain_interval_s);
 /* Adds to the counters and redraws when due. */
 void progress_add(progress *p, int64_t sources_done, int64_t clips, double source_seconds, int64_t units);
+/* Sets a function that appends to each progress line (e.g. download
+ * figures); called with the progress lock held. NULL removes it. */
+typedef void (*progress_extra_fn)(void *arg, char *out, size_t n);
+void progress_set_extra(progress *p, progress_extra_fn fn, void *arg);
 /* Clears the live line (so an error line prints cleanly), or does nothing. */
 void progress_clear_line(progress *p);
 /* Draws a final line (unless quiet) and frees p. */

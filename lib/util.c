@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libavutil/crc.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 
 void cm_error_set(cm_error *e, const char *fmt, ...)
 {
@@ -54,9 +54,10 @@ void cm_log(int level, const char *fmt, ...)
 
 uint32_t cm_crc32_update(uint32_t crc, const void *data, size_t len)
 {
-    const AVCRC *table = av_crc_get_table(AV_CRC_32_IEEE_LE);
-    /* av_crc with the reflected table computes the zlib CRC when pre/post inverted. */
-    return av_crc(table, crc ^ 0xFFFFFFFFu, data, len) ^ 0xFFFFFFFFu;
+    /* zlib returns its initial value 0 for a NULL buffer, which would drop a
+     * running crc; an empty update must leave it unchanged. */
+    if (len == 0) return crc;
+    return (uint32_t)crc32_z(crc, data, len);
 }
 
 uint32_t cm_crc32(const void *data, size_t len) { return cm_crc32_update(0, data, len); }

@@ -37,7 +37,7 @@ CREATE TABLE sources (
     manifest_json    TEXT,
     -- state
     status           TEXT    NOT NULL DEFAULT 'pending'
-                     CHECK (status IN ('pending', 'rejected', 'done', 'failed')),
+                     CHECK (status IN ('pending', 'rejected', 'done', 'failed', 'duplicate')),
     reason           TEXT,
     error            TEXT,
     attempts         INTEGER NOT NULL DEFAULT 0,
@@ -52,6 +52,16 @@ CREATE TABLE sources (
     duration_s       REAL,
     bytes            INTEGER,
     bit_rate         INTEGER,
+    -- download (http(s) sources)
+    sha256           TEXT    CHECK (sha256 IS NULL OR length(sha256) = 64),
+    duplicate_of     TEXT    REFERENCES sources (source_id),
+    http_status      INTEGER,
+    content_type     TEXT,
+    download_bytes   INTEGER,
+    download_tries   INTEGER,
+    download_resumed INTEGER,
+    download_seconds REAL,
+    downloaded_via   TEXT    CHECK (downloaded_via IS NULL OR downloaded_via IN ('http', 'yt-dlp')),
     -- result of the last successful decode
     frames_out       INTEGER,
     clips            INTEGER,
@@ -67,6 +77,7 @@ CREATE TABLE sources (
 
 CREATE INDEX sources_status ON sources (status);
 CREATE INDEX sources_domain_status ON sources (domain, status);
+CREATE INDEX sources_sha256 ON sources (sha256) WHERE sha256 IS NOT NULL;
 
 CREATE TABLE clips (
     clip_id          TEXT    PRIMARY KEY,

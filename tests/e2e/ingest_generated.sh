@@ -76,7 +76,7 @@ for u in short.mp4 truncated.mp4 text.mp4 empty.mp4 missing.mp4 https://127.0.0.
   check "one error line names $u" grep -q "error: $u" run1.err
 done
 check_eq "short: error says why" "$(q $DB "SELECT error LIKE '%shorter than one clip%' FROM sources WHERE url='short.mp4'")" 1
-check_eq "http: not yet" "$(q $DB "SELECT error FROM sources WHERE url LIKE 'https:%'")" "failed: downloading not supported yet"
+check_eq "https: connection refused is a download error" "$(q $DB "SELECT error LIKE 'download: %' FROM sources WHERE url LIKE 'https:%'")" 1
 check_eq "negating title rejected" "$(status ./gp_cfr.mp4)" rejected
 check_eq "negating reason" "$(q $DB "SELECT reason LIKE '%trailer%' OR reason LIKE '%movie%' OR reason LIKE '%reaction%' FROM sources WHERE url='./gp_cfr.mp4'")" 1
 check_eq "no platformer keyword rejected" "$(q $DB "SELECT status FROM sources WHERE url LIKE 'file://%'")" rejected

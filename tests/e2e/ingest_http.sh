@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# End to end over real HTTP: clipmill-ingest downloads from a server started
+# here on 127.0.0.1 (tests/http_server.py) that misbehaves on request. Every
+# source that succeeds must give clips byte-identical to ingesting the same
+# file from disk; every failure must be recorded with a clear error. Ends with
+# kill -9 in the middle of a download and a rerun that resumes it by Range.
+source "$(dirname "$0")/common.bash"
+SRC=${CLIPMILL_SRC:?}
+PY=/usr/bin/python3
+[ -x $PY ] || { echo "no /usr/bin/python3: skipped"; exit 77; }
+cd "$TMP"
+mkdir -p www
+"$GEN" www/a.mp4 --kind gameplay --seconds 17 --seed 11 >/dev/null || fail "generate a"
+"$GEN" www/b.mp4 --kind gameplay --seconds 17 --seed 12 >/dev/null || fail "generate b"
+"$GEN" www/c.mp4 --kind gameplay --seconds 17 --seed 13 >/dev/null || fail "generate c"
+cp www/a.mp4 www/a_copy.mp4
+head -c 3000000 /dev/urandom > www/big.mp4
+
+$PY "$SRC/tests/http_server.py" --root www --port 0 --port-file port --log server.log --max-seconds 900 &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
+port=$(cat port)
+U="http://127.0.0.1:$port"
+sha_a=$(sha256sum www/a.mp4 | cut -d' ' -f1)
+
+# The same files from disk: the reference clips.
+printf '%s\n' www/a.mp4 www/b.mp4 www/c.mp4 > local.txt
+"$INGEST" -C local -q local.txt || fail "local ingest"
+ref() { q local/catalog.sqlite "SELECT group_concat(record_crc || '/' || phash, ',') FROM (SELECT c.* FROM clips c JOIN sources s USING (source_id) WHERE s.url = 'www/$1' ORDER BY clip_index)"; }
+
+cat > manifest.jsonl <<JSON
+{"url": "$U/a.mp4", "sha256": "$sha_a"}
+{"url": "$U/drop/b.mp4"}
+{"url": "$U/flaky500/2/c.mp4"}
+{"url": "$U/retry429/a_copy.mp4?after=1"}
+{"url": "$U/trickle/b.mp4"}
+{"url": "$U/liecl/c.mp4"}
+{"url": "$U/redirloop/a.mp4"}
+{"url": "$U/redirfile/a.mp4"}
+{"url": "$U/404/a.mp4"}
+{"url": "$U/html/a.mp4"}
+{"url": "$U/big.mp4"}
+{"url": "$U/redirect/c.mp4", "sha256": "0000000000000000000000000000000000000000000000000000000000000000"}
+{"url": "ftp://127.0.0.1/a.mp4"}
+JSON
+"$INGEST" -C c -j 2 --downloads 8 --max-bytes 2M --stall-timeout 2 --connect-timeout 5 --yt-dlp /nonexistent/yt-dlp \
+  --progress plain --json manifest.jsonl > run1.json 2> run1.err
+check_eq "exit status: some sources failed" "$?" 1
+cat run1.err >&2
+DB=c/catalog.sqlite
+st() { q $DB "SELECT status FROM sources WHERE url = '$U/$1'"; }
+err() { q $DB "SELECT error FROM sources WHERE url = '$U/$1'"; }
+got() { q $DB "SELECT group_concat(record_crc || '/' || phash, ',') FROM (SELECT c.* FROM clips c JOIN sources s USING (source_id) WHERE s.url = '$U/$1' ORDER BY clip_index)"; }
+
+check_eq "plain download done" "$(st a.mp4)" done
+check_eq "plain download: clips identical to the file from disk" "$(got a.mp4)" "$(ref a.mp4)"
+check_eq "plain download: sha256 recorded" "$(q $DB "SELECT sha256 FROM sources WHERE url='$U/a.mp4'")" "$sha_a"
+check_eq "dropped connection resumed" "$(st drop/b.mp4)" done
+check_eq "dropped connection: clips identical" "$(got drop/b.mp4)" "$(ref b.mp4)"
+check "server saw a Range request for the dropped file" grep -q '"path":"/drop/b.mp4".*"range":"bytes=[1-9]' server.log
+check_eq "500 then 200: done" "$(st flaky500/2/c.mp4)" done
+check_eq "500 then 200: clips identical" "$(got flaky500/2/c.mp4)" "$(ref c.mp4)"
+check_num "500 then 200: three tries" "$(q $DB "SELECT download_tries FROM sources WHERE url='$U/flaky500/2/c.mp4'")" ">=" 3
+check_eq "429 + Retry-After, same content as a.mp4: duplicate" "$(st 'retry429/a_copy.mp4?after=1')" duplicate
+check_eq "duplicate points at a.mp4" "$(q $DB "SELECT d.url FROM sources s JOIN sources d ON d.source_id = s.duplicate_of WHERE s.url LIKE '%a_copy%'")" "$U/a.mp4"
+check_eq "duplicate has no clips of its own" "$(got 'retry429/a_copy.mp4?after=1')" ""
+for p in trickle/b.mp4 liecl/c.mp4 redirloop/a.mp4 redirfile/a.mp4 404/a.mp4 html/a.mp4 big.mp4 redirect/c.mp4; do
+  check_eq "$p failed" "$(st $p)" failed
+  check "$p: one error line naming it" grep -q "error: $U/$p" run1.err
+done
+check "stall: error says so" bash -c "echo '$(err trickle/b.mp4)' | grep -qi 'stall\|slow\|speed'"
+check_eq "404 recorded" "$(q $DB "SELECT http_status FROM sources WHERE url='$U/404/a.mp4'")" 404
+check "404 not retried" test "$(grep -c '"path":"/404/a.mp4"' server.log)" -eq 1
+check "redirect to file:// refused" bash -c "echo '$(err redirfile/a.mp4)' | grep -qi 'protocol\|redirect'"
+check "html page: yt-dlp message" bash -c "echo '$(err html/a.mp4)' | grep -q 'yt-dlp'"
+check "too big: max-bytes message" bash -c "echo '$(err big.mp4)' | grep -qi 'max-bytes'"
+check "sha256 mismatch message" bash -c "echo '$(err redirect/c.mp4)' | grep -qi 'sha-256\|sha256'"
+check_eq "ftp refused" "$(q $DB "SELECT status FROM sources WHERE url LIKE 'ftp:%'")" failed
+check_eq "downloads deleted once ingested" "$(find c/downloads -type f ! -name '*.part*' | wc -l)" 0
+check "progress shows downloads" grep -q "downloaded" run1.err
+
+# Rerun: nothing new, failed downloads retried once more, done ones not fetched again.
+before=$(grep -c '"path":"/a.mp4"' server.log)
+"$INGEST" -C c -q --max-bytes 2M --stall-timeout 2 --yt-dlp /nonexistent/yt-dlp manifest.jsonl 2>/dev/null
+check_eq "rerun: a.mp4 not downloaded again" "$(grep -c '"path":"/a.mp4"' server.log)" "$before"
+check_eq "rerun: 404 attempts recorded" "$(q $DB "SELECT attempts FROM sources WHERE url='$U/404/a.mp4'")" 2
+
+# kill -9 in the middle of a slow download, then a rerun resumes it with Range.
+echo "{\"url\": \"$U/slow/c.mp4\"}" > slow.jsonl
+"$INGEST" -C k -q slow.jsonl 2>/dev/null &
+pid=$!
+for _ in $(seq 200); do
+  part=$(find k/downloads -name '*.part' -size +20k 2>/dev/null | head -1)
+  [ -n "$part" ] && break
+  sleep 0.1
+done
+kill -9 $pid; wait $pid 2>/dev/null
+check "a partial file was left" test -n "$part"
+partsize=$(stat -c %s "$part" 2>/dev/null || echo 0)
+"$INGEST" -C k -q slow.jsonl 2> k.err
+check_eq "rerun after kill -9: exit status" "$?" 0
+check_eq "rerun after kill -9: done" "$(q k/catalog.sqlite "SELECT status FROM sources")" done
+check_eq "rerun after kill -9: resumed" "$(q k/catalog.sqlite "SELECT download_resumed FROM sources")" 1
+check "server saw Range from the partial size" grep -q "\"path\":\"/slow/c.mp4\".*\"range\":\"bytes=$partsize-" server.log
+check_eq "rerun after kill -9: clips identical" \
+  "$(q k/catalog.sqlite "SELECT group_concat(record_crc || '/' || phash, ',') FROM (SELECT * FROM clips ORDER BY clip_index)")" "$(ref c.mp4)"
+summary
