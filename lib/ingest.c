@@ -74,6 +74,10 @@ static void log_source_error(ingest_state *S, const char *fmt, const char *url, 
 static void record_failure(ingest_state *S, const work_item *w, const source_probe *probe, const char *msg)
 {
     cm_error e = {{0}};
+    /* The line names the source by its url; the decoder's own "PATH: " prefix
+     * would say the same thing twice. */
+    size_t plen = w->path ? strlen(w->path) : 0;
+    if (plen && strncmp(msg, w->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0) msg += plen + 2;
     log_source_error(S, "%s: %s", w->entry->url, msg);
     pthread_mutex_lock(&S->mu);
     if (catalog_source_fail(S->cat, w->source_id, probe, msg, S->run_id, &e) != 0)
