@@ -46,6 +46,8 @@ static void usage(FILE *f)
 "      --max-bytes SIZE    refuse downloads larger than SIZE (e.g. 2G; default no limit)\n"
 "      --max-disk SIZE     pause downloading while SIZE of downloads wait to be decoded\n"
 "      --keep-downloads    keep downloaded files in DIR/downloads after ingesting them\n"
+"      --download-only     only download (and hash, and check for duplicates) the http(s)\n"
+"                          sources into DIR/downloads; a later run decodes them from there\n"
 "      --connect-timeout S seconds to connect (default 30)\n"
 "      --stall-timeout S   abort a transfer slower than 1 KB/s for S seconds (default 30)\n"
 "      --yt-dlp PATH       yt-dlp for video web pages (default: yt-dlp on PATH)\n"
@@ -117,7 +119,7 @@ enum {
     OPT_CRF, OPT_MAX_ATTEMPTS, OPT_FULL_DECODE, OPT_SKIP_LOOP_FILTER, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_JSON,
     OPT_RAW, OPT_MP4, OPT_PNG, OPT_SCALE, OPT_STEP, OPT_COLS,
     OPT_DOWNLOADS, OPT_PER_HOST, OPT_MAX_BYTES, OPT_MAX_DISK, OPT_KEEP_DOWNLOADS, OPT_CONNECT_TIMEOUT,
-    OPT_STALL_TIMEOUT, OPT_YTDLP,
+    OPT_STALL_TIMEOUT, OPT_YTDLP, OPT_DOWNLOAD_ONLY,
 };
 
 static const struct option long_options[] = {
@@ -152,6 +154,7 @@ static const struct option long_options[] = {
     {"max-bytes", required_argument, 0, OPT_MAX_BYTES},
     {"max-disk", required_argument, 0, OPT_MAX_DISK},
     {"keep-downloads", no_argument, 0, OPT_KEEP_DOWNLOADS},
+    {"download-only", no_argument, 0, OPT_DOWNLOAD_ONLY},
     {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
     {"stall-timeout", required_argument, 0, OPT_STALL_TIMEOUT},
     {"yt-dlp", required_argument, 0, OPT_YTDLP},
@@ -324,6 +327,7 @@ int main(int argc, char **argv)
         case OPT_MAX_BYTES: bad = (o.download.max_bytes = parse_size(optarg)) < 0; break;
         case OPT_MAX_DISK: bad = (o.download.max_disk_bytes = parse_size(optarg)) < 0; break;
         case OPT_KEEP_DOWNLOADS: o.keep_downloads = 1; break;
+        case OPT_DOWNLOAD_ONLY: o.download_only = o.keep_downloads = 1; break;
         case OPT_CONNECT_TIMEOUT: {
             int v = 0;
             bad = parse_int(optarg, 1, 3600, &v);

@@ -2,9 +2,10 @@
  * docs/clip-format.md describes every byte. Summary: a 64-byte little-endian
  * header (magic "CMCR", version, header size, frame count, height, width,
  * channels, codec, fps, payload size, payload CRC-32, header CRC-32) followed
- * by the payload: raw uint8 (T,H,W,C), or H.264 (libx264, no B-frames, an IDR
- * every keyint frames, SPS/PPS before each IDR) with a frame offset table so
- * any keyint-aligned window decodes alone. */
+ * by the payload: a table of T per-frame CRC-32s, then raw uint8 (T,H,W,C), or
+ * H.264 (libx264, no B-frames, an IDR every keyint frames, SPS/PPS before each
+ * IDR) with a frame offset table so any keyint-aligned window decodes alone.
+ * The per-frame CRCs let a reader of a few frames check just those frames. */
 #ifndef CLIPMILL_CLIP_RECORD_H
 #define CLIPMILL_CLIP_RECORD_H
 
@@ -34,6 +35,7 @@ typedef struct clip_encode_options {
     clip_codec codec;      /* default CLIP_CODEC_RAW */
     int keyint;            /* h264 GOP length, default 16 */
     int crf;               /* h264 quality, default 12 (high quality) */
+    const char *preset;    /* x264 preset name; NULL (the default): see docs/clip-format.md */
 } clip_encode_options;
 
 void clip_encode_options_default(clip_encode_options *o);
@@ -49,14 +51,33 @@ int clip_record_encode(const uint8_t *frames, int t, int h, int w, int fps_num, 
                        const clip_encode_options *opt, uint8_t **out, size_t *out_len, cm_error *e);
 
 /* Validates a record of len bytes: magic, version, header size, header CRC,
- * sizes (header.payload_size == len - 64, raw: == T*H*W*C), and, when
+ * sizes (header.payload_size == len - 64, raw: == 4*T + T*H*W*C), and, when
  * check_payload_crc, the payload CRC. Returns 0 and fills hdr, or -1 with e
  * saying which check failed. Never reads past len. */
 int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int check_payload_crc, cm_error *e);
 
 /* Decodes frames [first, first+count) of a record into out (count*H*W*C bytes).
- * Validates the record first (including payload CRC). For h264 it decodes from
- * the IDR at or before `first`. Returns 0, or -1 with e set. */
+ * Validates the whole record first, payload CRC included, so it costs a pass
+ * over the payload whatever the window. For h264 it decodes from the IDR at or
+ * before `first`. Returns 0, or -1 with e set (out's contents then unspecified). */
 int clip_record_decode(const uint8_t *rec, size_t len, int first, int count, uint8_t *out, cm_error *e);
+
+/* Reads frames [first, first+count) into out (count*H*W*C bytes), paying only
+ * for those frames: validates the header and sizes like clip_record_parse
+ * without the payload CRC, then checks the frame CRC of each raw frame it
+ * copies, or of each h264 packet it decodes (from the IDR at or before
+ * `first`), before using it. Corruption in frames it does not touch goes
+ * unnoticed. A bad window, a header error or a CRC mismatch returns -1 with e
+ * naming the cause ("frame 37: CRC mismatch ..."); out's contents are then
+ * unspecified. Returns 0 with exactly the frames clip_record_decode gives. */
+int clip_record_read_frames(const uint8_t *rec, size_t len, int first, int count, uint8_t *out, cm_error *e);
+
+/* Reads the n frames idx[0..n) (any order, repeats allowed) into out, frame
+ * idx[k] at out + k*H*W*C, with the checks of clip_record_read_frames. h264
+ * decodes each GOP holding requested frames once, from its IDR to the last
+ * frame requested in it. Returns 0, or -1 with e set (n < 1, an index outside
+ * [0, T), a header error, or "frame K: CRC mismatch"); out is then unspecified. */
+int clip_record_read_frame_list(const uint8_t *rec, size_t len, const int *idx, int n, uint8_t *out,
+                                cm_error *e);
 
 #endif

@@ -6,26 +6,22 @@
  * web page). Everything a job owns is touched only by whoever holds it at the
  * moment, so jobs need no lock; the mutex guards the hand-over lists and the
  * numbers that other threads read. */
-#define _GNU_SOURCE /* asprintf, pipe2 */
-#include "download.h"
+#define _GNU_SOURCE /* asprintf */
+#include "download_internal.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,11 +32,6 @@
 #define CLIPMILL_VERSION "0"
 #endif
 
-extern char **environ;
-
-/* Video is decoded at 160x90, so a small rendition is plenty; video-only
- * formats need no merge (and no ffmpeg) inside yt-dlp. */
-#define YTDLP_FORMAT "bv*[height<=480]/b[height<=480]/wv*/w"
 #define RATE_SAMPLES 8 /* one every 0.5 s: the recent rate covers ~4 s */
 
 enum abort_reason { ABORT_NONE, ABORT_TOO_BIG, ABORT_HTML, ABORT_BAD_RANGE, ABORT_WRITE };
@@ -50,7 +41,7 @@ struct job {
     job *prev, *next;
     downloader *d;
     char *url, *name, *expected_sha256, *host;
-    char *final_path, *part_path, *meta_path;
+    char *final_path, *part_path, *meta_path, *done_meta_path; /* NAME, NAME.part, NAME.part.meta, NAME.meta */
     download_done_fn fn;
     void *arg;
     download_result r;
@@ -157,8 +148,7 @@ static double random_unit(downloader *d) /* xorshift64*, in [0, 1) */
     return (double)((d->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-/* Copies a header value without surrounding blanks or the CRLF. */
-static void copy_value(char *dst, size_t cap, const char *v, size_t len)
+void download_copy_value(char *dst, size_t cap, const char *v, size_t len)
 {
     while (len && (*v == ' ' || *v == '\t')) v++, len--;
     while (len && isspace((unsigned char)v[len - 1])) len--;
@@ -195,46 +185,80 @@ static void digest_hex(EVP_MD_CTX *md, char out[65])
     out[64] = 0;
 }
 
-/* ---- the .part.meta file ---------------------------------------------- */
+int download_sha256_fd(int fd, int64_t len, char out[65])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc = -1;
+    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) errno = ENOMEM;
+    else if ((rc = hash_fd_prefix(md, fd, len)) == 0) digest_hex(md, out);
+    EVP_MD_CTX_free(md);
+    return rc;
+}
 
-typedef struct part_meta {
+/* ---- the meta files: NAME.part.meta and NAME.meta ---------------------- */
+
+#define PART_MAGIC "clipmill-part 1"
+#define DONE_MAGIC "clipmill-file 1"
+
+/* NAME.part.meta has the fields up to total; NAME.meta, written when NAME is
+ * complete, has them all, so a later run can deliver NAME as it is. */
+typedef struct meta {
     char url[4096], etag[256], last_modified[64];
     int64_t total;
-} part_meta;
+    char sha256[65], content_type[128];
+    long http_status;
+    int tries, resumed;
+    double seconds;
+} meta;
 
-static int meta_read(const char *path, part_meta *m)
+static int meta_read(const char *path, const char *magic, meta *m)
 {
     memset(m, 0, sizeof *m);
     m->total = -1;
     FILE *f = fopen(path, "re");
     if (!f) return -1;
     char line[4400];
-    int rc = fgets(line, sizeof line, f) && strcmp(line, "clipmill-part 1\n") == 0 ? 0 : -1;
+    int rc = fgets(line, sizeof line, f) && strncmp(line, magic, strlen(magic)) == 0 && line[strlen(magic)] == '\n'
+                 ? 0 : -1;
     while (rc == 0 && fgets(line, sizeof line, f)) {
-        char *sp = strchr(line, ' ');
-        if (!sp) continue;
-        *sp++ = 0;
-        size_t len = strlen(sp);
-        if (strcmp(line, "url") == 0) copy_value(m->url, sizeof m->url, sp, len);
-        else if (strcmp(line, "etag") == 0) copy_value(m->etag, sizeof m->etag, sp, len);
-        else if (strcmp(line, "last-modified") == 0) copy_value(m->last_modified, sizeof m->last_modified, sp, len);
-        else if (strcmp(line, "total") == 0) m->total = strtoll(sp, NULL, 10);
+        char *v = strchr(line, ' ');
+        if (!v) continue;
+        *v++ = 0;
+        size_t len = strlen(v);
+#define KEY(k) (strcmp(line, k) == 0)
+        if (KEY("url")) download_copy_value(m->url, sizeof m->url, v, len);
+        else if (KEY("etag")) download_copy_value(m->etag, sizeof m->etag, v, len);
+        else if (KEY("last-modified")) download_copy_value(m->last_modified, sizeof m->last_modified, v, len);
+        else if (KEY("total")) m->total = strtoll(v, NULL, 10);
+        else if (KEY("sha256")) download_copy_value(m->sha256, sizeof m->sha256, v, len);
+        else if (KEY("content-type")) download_copy_value(m->content_type, sizeof m->content_type, v, len);
+        else if (KEY("http-status")) m->http_status = strtol(v, NULL, 10);
+        else if (KEY("tries")) m->tries = (int)strtol(v, NULL, 10);
+        else if (KEY("resumed")) m->resumed = (int)strtol(v, NULL, 10);
+        else if (KEY("seconds")) m->seconds = strtod(v, NULL);
+#undef KEY
     }
     fclose(f);
     return rc;
 }
 
-/* Written to a temporary name and renamed, so a kill leaves the old or the new. */
-static int meta_write(const job *j)
+/* Writes NAME.part.meta, or NAME.meta when the job is complete (j->r
+ * filled). Written to a temporary name and renamed, so a kill leaves the old
+ * or the new. */
+static int meta_write(const job *j, int complete)
 {
+    const char *path = complete ? j->done_meta_path : j->meta_path;
     char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp", j->meta_path) < 0) return -1;
+    if (asprintf(&tmp, "%s.tmp", path) < 0) return -1;
     int rc = -1;
     FILE *f = fopen(tmp, "we");
     if (!f) goto done;
-    fprintf(f, "clipmill-part 1\nurl %s\netag %s\nlast-modified %s\ntotal %lld\n", j->url, j->etag,
-            j->last_modified, (long long)j->total);
-    if (fclose(f) != 0 || rename(tmp, j->meta_path) != 0) {
+    fprintf(f, "%s\nurl %s\netag %s\nlast-modified %s\ntotal %lld\n", complete ? DONE_MAGIC : PART_MAGIC, j->url,
+            j->etag, j->last_modified, (long long)j->total);
+    if (complete)
+        fprintf(f, "sha256 %s\ncontent-type %s\nhttp-status %ld\ntries %d\nresumed %d\nseconds %.3f\n", j->r.sha256,
+                j->r.content_type, j->r.http_status, j->r.tries, j->r.resumed, j->r.seconds);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
         unlink(tmp);
         goto done;
     }
@@ -242,6 +266,38 @@ static int meta_write(const job *j)
 done:
     free(tmp);
     return rc;
+}
+
+/* An earlier run (--download-only, --keep-downloads) may have left NAME
+ * complete with its NAME.meta: when that is for this url and NAME still has
+ * the recorded size and SHA-256 (and the expected one, when given), the job
+ * takes NAME as it is, without a request, and returns 1. Otherwise the stale
+ * NAME.meta is removed and the file is downloaded again. */
+static int reuse_complete(job *j)
+{
+    meta m;
+    struct stat st;
+    char got[65];
+    int fd = -1, ok = stat(j->final_path, &st) == 0 && S_ISREG(st.st_mode) &&
+                      meta_read(j->done_meta_path, DONE_MAGIC, &m) == 0 && strcmp(m.url, j->url) == 0 &&
+                      m.total == st.st_size && (fd = open(j->final_path, O_RDONLY | O_CLOEXEC)) >= 0 &&
+                      download_sha256_fd(fd, st.st_size, got) == 0 && strcmp(got, m.sha256) == 0 &&
+                      (!j->expected_sha256 || strcasecmp(j->expected_sha256, got) == 0);
+    if (fd >= 0) close(fd);
+    if (!ok) {
+        unlink(j->done_meta_path);
+        return 0;
+    }
+    j->r.ok = j->r.reused = 1;
+    j->r.bytes = st.st_size;
+    memcpy(j->r.sha256, got, sizeof got);
+    snprintf(j->r.path, sizeof j->r.path, "%s", j->final_path);
+    snprintf(j->r.content_type, sizeof j->r.content_type, "%s", m.content_type);
+    j->r.http_status = m.http_status;
+    j->r.tries = m.tries;
+    j->r.resumed = m.resumed;
+    j->r.seconds = m.seconds;
+    return 1;
 }
 
 static void remove_partial(const job *j)
@@ -290,7 +346,7 @@ static int on_headers_done(job *j)
         j->abort_reason = ABORT_TOO_BIG;
         return 0;
     }
-    if (meta_write(j) != 0) {
+    if (meta_write(j, 0) != 0) {
         j->abort_reason = ABORT_WRITE;
         j->write_errno = errno;
         return 0;
@@ -312,10 +368,10 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
         const char *p = memchr(buf, ' ', len);
         if (p) {
             char line[128];
-            copy_value(line, sizeof line, p, len - (size_t)(p - buf));
+            download_copy_value(line, sizeof line, p, len - (size_t)(p - buf));
             char *end = NULL;
             j->status = strtol(line, &end, 10);
-            copy_value(j->reason, sizeof j->reason, end, strlen(end));
+            download_copy_value(j->reason, sizeof j->reason, end, strlen(end));
         }
         return len;
     }
@@ -331,11 +387,11 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
     const char *v = colon + 1;
     size_t vlen = len - name_len - 1;
     char value[512];
-    copy_value(value, sizeof value, v, vlen);
+    download_copy_value(value, sizeof value, v, vlen);
 #define IS(h) (name_len == sizeof(h) - 1 && strncasecmp(buf, h, name_len) == 0)
-    if (IS("ETag")) copy_value(j->etag, sizeof j->etag, v, vlen);
-    else if (IS("Last-Modified")) copy_value(j->last_modified, sizeof j->last_modified, v, vlen);
-    else if (IS("Content-Type")) copy_value(j->r.content_type, sizeof j->r.content_type, v, vlen);
+    if (IS("ETag")) download_copy_value(j->etag, sizeof j->etag, v, vlen);
+    else if (IS("Last-Modified")) download_copy_value(j->last_modified, sizeof j->last_modified, v, vlen);
+    else if (IS("Content-Type")) download_copy_value(j->r.content_type, sizeof j->r.content_type, v, vlen);
     else if (IS("Content-Length")) j->content_length = strtoll(value, NULL, 10);
     else if (IS("Content-Range")) {
         long long start, end, total;
@@ -398,13 +454,14 @@ static void job_free(job *j)
     free(j->final_path);
     free(j->part_path);
     free(j->meta_path);
+    free(j->done_meta_path);
     free(j);
 }
 
 /* Hands the result to the caller and frees the job. */
 static void job_deliver(downloader *d, job *j)
 {
-    j->r.seconds = cm_monotonic_s() - j->started_at;
+    if (!j->r.reused) j->r.seconds = cm_monotonic_s() - j->started_at;
     if (j->r.ok) {
         pthread_mutex_lock(&d->mu);
         d->disk_bytes += j->r.bytes;
@@ -435,9 +492,14 @@ static void job_fail(downloader *d, job *j, int retryable, const char *fmt, ...)
 }
 
 /* Opens the .part and starts a transfer, resuming when the .part and its
- * meta file allow. Returns 0, or -1 after failing the job. */
+ * meta file allow; on the first attempt, delivers a complete NAME left by an
+ * earlier run instead. Returns 0, or -1 after failing the job. */
 static int attempt_start(downloader *d, job *j)
 {
+    if (j->r.tries == 0 && reuse_complete(j)) {
+        job_deliver(d, j);
+        return 0;
+    }
     j->r.tries++;
     j->fd = open(j->part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     struct stat st;
@@ -445,10 +507,10 @@ static int attempt_start(downloader *d, job *j)
         job_fail(d, j, 1, "cannot open %s: %s", j->part_path, strerror(errno));
         return -1;
     }
-    part_meta m;
+    meta m;
     const char *validator = NULL;
     int64_t have = st.st_size;
-    if (have > 0 && meta_read(j->meta_path, &m) == 0 && (m.total < 0 || have <= m.total) &&
+    if (have > 0 && meta_read(j->meta_path, PART_MAGIC, &m) == 0 && (m.total < 0 || have <= m.total) &&
         (d->o.max_bytes <= 0 || have <= d->o.max_bytes)) {
         /* A weak ETag may not be used in If-Range (RFC 9110 13.1.5). A strong
          * one names the bytes wherever they come from; a date only means
@@ -545,12 +607,15 @@ static void job_complete(downloader *d, job *j)
         job_fail(d, j, 1, "cannot rename %s to %s: %s", j->part_path, j->final_path, strerror(errno));
         return;
     }
-    unlink(j->meta_path);
     j->r.ok = 1;
     j->r.retryable = 0;
-    j->r.bytes = size;
+    j->r.bytes = j->total = size;
     memcpy(j->r.sha256, got, sizeof got);
     snprintf(j->r.path, sizeof j->r.path, "%s", j->final_path);
+    j->r.seconds = cm_monotonic_s() - j->started_at;
+    /* Without NAME.meta, NAME is merely fetched again by a later run. */
+    if (meta_write(j, 1) != 0) cm_log(CM_LOG_DEBUG, "%s: cannot write %s: %m", j->url, j->done_meta_path);
+    unlink(j->meta_path);
     job_deliver(d, j);
 }
 
@@ -559,7 +624,17 @@ static int retryable_status(long s)
     return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
 }
 
-static void *ytdlp_main(void *arg);
+static void *ytdlp_main(void *arg)
+{
+    job *j = arg;
+    downloader *d = j->d;
+    ytdlp_fetch(d->ytdlp, d->dir, j->name, j->url, j->expected_sha256, d->o.ytdlp_timeout_s, &j->r);
+    pthread_mutex_lock(&d->mu);
+    list_append(&d->ytdlp_done, j);
+    pthread_mutex_unlock(&d->mu);
+    curl_multi_wakeup(d->multi);
+    return NULL;
+}
 
 /* The response was a web page: hand it to yt-dlp on a thread of its own. */
 static void job_to_ytdlp(downloader *d, job *j)
@@ -681,161 +756,6 @@ static void attempt_done(downloader *d, job *j, CURLcode res)
     list_append(&d->queue, j);
 }
 
-/* ---- yt-dlp ------------------------------------------------------------ */
-
-/* dir/NAME.EXT as yt-dlp left it: NAME. followed by one extension, not one
- * of its temporary or partial files. */
-static int find_ytdlp_output(const job *j, char *out, size_t cap, int64_t *size)
-{
-    DIR *dir = opendir(j->d->dir);
-    if (!dir) return -1;
-    size_t nlen = strlen(j->name);
-    int found = -1;
-    time_t newest = 0;
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        const char *ext = de->d_name + nlen + 1;
-        if (strncmp(de->d_name, j->name, nlen) != 0 || de->d_name[nlen] != '.' || !*ext || strchr(ext, '.') ||
-            strcmp(ext, "part") == 0 || strcmp(ext, "ytdl") == 0 || strcmp(ext, "temp") == 0)
-            continue;
-        char *p = cm_path_join(j->d->dir, de->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (found < 0 || st.st_mtime >= newest)) {
-            snprintf(out, cap, "%s", p);
-            *size = st.st_size;
-            newest = st.st_mtime;
-            found = 0;
-        }
-        free(p);
-    }
-    closedir(dir);
-    return found;
-}
-
-/* Runs yt-dlp (argument vector, no shell) in its own process group so a
- * timeout also kills what it started (ffmpeg); keeps the last stderr line. */
-static int run_ytdlp(job *j, char *last_line, size_t cap, int *timed_out)
-{
-    downloader *d = j->d;
-    char *out_template = NULL;
-    if (asprintf(&out_template, "%s/%s.%%(ext)s", d->dir, j->name) < 0) return -1;
-    char *argv[] = {d->ytdlp, "--no-playlist", "--no-progress", "--no-mtime", "--socket-timeout", "30",
-                    "-f", YTDLP_FORMAT, "-o", out_template, "--", j->url, NULL};
-    int errpipe[2] = {-1, -1}, status = -1;
-    pid_t pid = -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    last_line[0] = 0;
-    *timed_out = 0;
-    if (pipe2(errpipe, O_CLOEXEC) != 0) goto done;
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, errpipe[1], 2);
-    sigset_t none, deflt;
-    sigemptyset(&none);
-    sigemptyset(&deflt);
-    sigaddset(&deflt, SIGPIPE);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setsigmask(&attr, &none); /* this thread blocks SIGPIPE */
-    posix_spawnattr_setsigdefault(&attr, &deflt);
-    int err = posix_spawn(&pid, d->ytdlp, &fa, &attr, argv, environ);
-    close(errpipe[1]);
-    if (err != 0) {
-        snprintf(last_line, cap, "cannot run %s: %s", d->ytdlp, strerror(err));
-        pid = -1;
-        goto done;
-    }
-    double deadline = cm_monotonic_s() + d->o.ytdlp_timeout_s;
-    char line[1024];
-    size_t used = 0;
-    for (;;) {
-        double left = deadline - cm_monotonic_s();
-        if (left <= 0) {
-            *timed_out = 1;
-            break;
-        }
-        struct pollfd pfd = {errpipe[0], POLLIN, 0};
-        if (poll(&pfd, 1, left > 1 ? 1000 : (int)(left * 1000) + 1) <= 0) continue;
-        char buf[512];
-        ssize_t n = read(errpipe[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n' || buf[i] == '\r') {
-                if (used) copy_value(last_line, cap, line, used);
-                used = 0;
-            } else if (used < sizeof line - 1) {
-                line[used++] = buf[i];
-            }
-        }
-    }
-    while (!*timed_out && waitpid(pid, &status, WNOHANG) == 0) {
-        if (cm_monotonic_s() >= deadline) *timed_out = 1;
-        else usleep(20000);
-    }
-    if (*timed_out) {
-        kill(-pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    }
-done:
-    if (errpipe[0] >= 0) close(errpipe[0]);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    free(out_template);
-    return pid < 0 ? -1 : status;
-}
-
-static void *ytdlp_main(void *arg)
-{
-    job *j = arg;
-    downloader *d = j->d;
-    char last[400];
-    int timed_out = 0, fd = -1;
-    int status = run_ytdlp(j, last, sizeof last, &timed_out);
-    j->r.via_ytdlp = 1;
-    j->r.ok = 0;
-    j->r.retryable = 1;
-    if (timed_out) {
-        snprintf(j->r.error, sizeof j->r.error, "yt-dlp timed out after %.0f s", d->o.ytdlp_timeout_s);
-    } else if (status == -1) {
-        snprintf(j->r.error, sizeof j->r.error, "%s", last[0] ? last : "cannot run yt-dlp");
-    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char how[64];
-        if (WIFEXITED(status)) snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
-        else snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
-        snprintf(j->r.error, sizeof j->r.error, "yt-dlp %s%s%s", how, last[0] ? ": " : "", last);
-        /* The page says the video is gone: asking again will not help. */
-        if (strstr(last, "Unsupported URL") || strstr(last, "unavailable") || strstr(last, "Private video"))
-            j->r.retryable = 0;
-    } else if (find_ytdlp_output(j, j->r.path, sizeof j->r.path, &j->r.bytes) != 0) {
-        snprintf(j->r.error, sizeof j->r.error, "yt-dlp exited with status 0 but left no %s.* file", j->name);
-    } else if ((fd = open(j->r.path, O_RDONLY | O_CLOEXEC)) < 0 ||
-               (EVP_DigestInit_ex(j->md, EVP_sha256(), NULL), hash_fd_prefix(j->md, fd, j->r.bytes)) != 0) {
-        snprintf(j->r.error, sizeof j->r.error, "cannot read the file yt-dlp wrote: %s", strerror(errno));
-    } else {
-        digest_hex(j->md, j->r.sha256);
-        if (j->expected_sha256 && strcasecmp(j->expected_sha256, j->r.sha256) != 0) {
-            snprintf(j->r.error, sizeof j->r.error, "SHA-256 mismatch: expected %s, got %s", j->expected_sha256,
-                     j->r.sha256);
-            j->r.retryable = 0;
-            unlink(j->r.path);
-        } else {
-            j->r.ok = 1;
-            j->r.retryable = 0;
-        }
-    }
-    if (fd >= 0) close(fd);
-    if (!j->r.ok) j->r.path[0] = 0;
-    pthread_mutex_lock(&d->mu);
-    list_append(&d->ytdlp_done, j);
-    pthread_mutex_unlock(&d->mu);
-    curl_multi_wakeup(d->multi);
-    return NULL;
-}
-
 /* ---- the downloader thread --------------------------------------------- */
 
 static int host_active(const downloader *d, const char *host)
@@ -935,21 +855,6 @@ static void *downloader_main(void *arg)
 
 /* ---- public API ---------------------------------------------------------- */
 
-/* Looks for an executable on PATH; returns a malloc'd path or NULL. */
-static char *find_on_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    if (!path) return NULL;
-    char *copy = cm_xstrdup(path), *save = NULL, *found = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
-        char *p = cm_path_join(*dir ? dir : ".", prog);
-        if (access(p, X_OK) == 0) found = p;
-        else free(p);
-    }
-    free(copy);
-    return found;
-}
-
 int downloader_start(downloader **out, const char *dir, const download_options *o, cm_error *e)
 {
     *out = NULL;
@@ -974,11 +879,7 @@ int downloader_start(downloader **out, const char *dir, const download_options *
     if (d->o.backoff_max_s <= 0) d->o.backoff_max_s = def.backoff_max_s;
     if (d->o.ytdlp_timeout_s <= 0) d->o.ytdlp_timeout_s = def.ytdlp_timeout_s;
     d->dir = cm_xstrdup(dir);
-    if (d->o.ytdlp_path && *d->o.ytdlp_path) {
-        if (access(d->o.ytdlp_path, X_OK) == 0) d->ytdlp = cm_xstrdup(d->o.ytdlp_path);
-    } else {
-        d->ytdlp = find_on_path("yt-dlp");
-    }
+    d->ytdlp = ytdlp_locate(d->o.ytdlp_path);
     d->o.ytdlp_path = NULL; /* the caller's string is not ours to keep */
     d->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)d ^ 1;
     pthread_mutex_init(&d->mu, NULL);
@@ -1029,7 +930,8 @@ void downloader_add(downloader *d, const char *url, const char *name, const char
     j->started_at = cm_monotonic_s();
     j->final_path = cm_path_join(d->dir, j->name);
     if (asprintf(&j->part_path, "%s.part", j->final_path) < 0 ||
-        asprintf(&j->meta_path, "%s.part.meta", j->final_path) < 0) {
+        asprintf(&j->meta_path, "%s.part.meta", j->final_path) < 0 ||
+        asprintf(&j->done_meta_path, "%s.meta", j->final_path) < 0) {
         fprintf(stderr, "clipmill: out of memory\n");
         abort();
     }
@@ -1099,4 +1001,14 @@ void downloader_finish(downloader *d)
     free(d->ytdlp);
     free(d->dir);
     free(d);
+}
+
+int download_delete(const char *path)
+{
+    char *record = NULL;
+    if (asprintf(&record, "%s.meta", path) >= 0) {
+        unlink(record);
+        free(record);
+    }
+    return unlink(path);
 }

@@ -6,8 +6,10 @@
  * as one small text file written atomically). A retry, a crash or a kill -9
  * continues a .part file with a Range request (If-Range with the validator),
  * and starts over when the server ignores Range or the validators changed.
- * When complete, the SHA-256 is checked (if expected) and NAME.part is
- * renamed to NAME. See docs/downloads.md. */
+ * When complete, the SHA-256 is checked (if expected), NAME.part is
+ * renamed to NAME, and NAME.meta records the validators and the SHA-256: a
+ * later download of the same url into the same dir delivers NAME as it is,
+ * without a request, while it still has that SHA-256. See docs/downloads.md. */
 #ifndef CLIPMILL_DOWNLOAD_H
 #define CLIPMILL_DOWNLOAD_H
 
@@ -46,6 +48,9 @@ typedef struct download_result {
     double seconds;            /* wall time from start to completion */
     char error[CM_ERROR_MAX];  /* when !ok: one line, e.g. "HTTP 404 Not Found", "larger than --max-bytes (...)" */
     int retryable;             /* when !ok: 1 if a later run may succeed (timeouts, 5xx, 429), 0 if not (404, too big, bad hash) */
+    int reused;                /* 1: dir/NAME was already complete (an earlier run kept it, with its NAME.meta)
+                                  and no request was made; http_status, content_type, tries, resumed and
+                                  seconds are those of the download that fetched it */
 } download_result;
 
 typedef struct download_stats {
@@ -78,6 +83,11 @@ void downloader_add(downloader *d, const char *url, const char *name, const char
 void downloader_release(downloader *d, int64_t bytes);
 
 void downloader_get_stats(downloader *d, download_stats *s);
+
+/* Deletes a complete download (a download_result's path) and the NAME.meta
+ * kept next to it. Returns 0, or -1 with errno set when path could not be
+ * deleted (the NAME.meta is gone either way). */
+int download_delete(const char *path);
 
 /* Waits until every queued download has called back, stops the thread and
  * frees d. NULL is allowed. Downloads held back by max_disk_bytes wait for

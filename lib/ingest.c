@@ -276,7 +276,8 @@ static int claim_or_duplicate_locked(ingest_state *S, work_item *w)
 static void release_download(ingest_state *S, const work_item *w)
 {
     if (!w->remote || !w->path) return;
-    if (!S->o->keep_downloads && unlink(w->path) != 0) cm_log(CM_LOG_WARN, "%s: cannot delete: %m", w->path);
+    int keep = S->o->keep_downloads || S->o->download_only;
+    if (!keep && download_delete(w->path) != 0) cm_log(CM_LOG_WARN, "%s: cannot delete: %m", w->path);
     downloader_release(S->dl, w->bytes);
 }
 
@@ -292,7 +293,7 @@ static void *worker_main(void *arg)
         if (i >= 0 && S->items[i].remote) duplicate = claim_or_duplicate_locked(S, &S->items[i]);
         pthread_mutex_unlock(&S->mu);
         if (i < 0) break;
-        if (duplicate) progress_add(S->prog, 1, 0, 0, S->items[i].bytes);
+        if (duplicate || S->o->download_only) progress_add(S->prog, 1, 0, 0, S->items[i].bytes);
         else process_source(S, &S->items[i], clip_buf);
         release_download(S, &S->items[i]);
     }
@@ -383,6 +384,10 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
         if (catalog_source_fail(S->cat, w->source_id, NULL, why, S->run_id, &e) != 0)
             cm_log(CM_LOG_ERROR, "%s: catalog: %s", me->url, e.msg);
         sum->counts.sources_failed++;
+        return 0;
+    }
+    if (o->download_only) { /* a local file has nothing to download: a later run decodes it */
+        sum->counts.sources_skipped++;
         return 0;
     }
     w->path = manifest_local_path(m, me->url);

@@ -40,6 +40,9 @@ typedef struct ingest_options {
     const char *staging_name;      /* store directory relative to corpus_dir, default "staging" */
     download_options download;     /* http(s) sources */
     int keep_downloads;            /* 1: keep downloaded files after their clips are committed */
+    int download_only;             /* 1: download, hash and duplicate-check http(s) sources into
+                                      corpus_dir/downloads, decode nothing; they stay pending and a
+                                      later run decodes the kept files without fetching them again */
 } ingest_options;
 
 void ingest_options_default(ingest_options *o);

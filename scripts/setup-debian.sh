@@ -7,7 +7,7 @@ packages=(
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libsqlite3-dev sqlite3 liblmdb-dev lmdb-utils libssl-dev
   libcurl4-openssl-dev libopenblas-dev
-  python3 python3-numpy python3-lmdb python3-av bc
+  python3 python3-numpy python3-lmdb python3-av python3-torch libclang-rt-14-dev bc
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -105,4 +105,48 @@ check_eq "rerun after kill -9: resumed" "$(q k/catalog.sqlite "SELECT download_r
 check "server saw Range from the partial size" grep -q "\"path\":\"/slow/c.mp4\".*\"range\":\"bytes=$partsize-" server.log
 check_eq "rerun after kill -9: clips identical" \
   "$(q k/catalog.sqlite "SELECT group_concat(record_crc || '/' || phash, ',') FROM (SELECT * FROM clips ORDER BY clip_index)")" "$(ref c.mp4)"
+
+# --download-only fetches (and hashes, and checks for duplicates) but decodes
+# nothing; a normal run then decodes the kept files without new requests. A
+# kept file that no longer has its recorded SHA-256 is fetched again.
+cat > donly.jsonl <<JSON
+{"url": "$U/a.mp4"}
+{"url": "$U/b.mp4"}
+{"url": "$U/c.mp4"}
+{"url": "$U/a_copy.mp4"}
+{"url": "www/c.mp4"}
+JSON
+D=d/catalog.sqlite
+dst() { q $D "SELECT status FROM sources WHERE url = '$1'"; }
+did() { q $D "SELECT source_id FROM sources WHERE url = '$U/$1'"; }
+dgot() { q $D "SELECT group_concat(record_crc || '/' || phash, ',') FROM (SELECT c.* FROM clips c JOIN sources s USING (source_id) WHERE s.url = '$U/$1' ORDER BY clip_index)"; }
+reqs() { grep -c "\"path\":\"/$1\"" server.log; }
+"$INGEST" -C d -q --download-only --json donly.jsonl > donly1.json 2> donly1.err
+check_eq "download-only: exit status" "$?" 0
+for f in a.mp4 b.mp4 c.mp4; do
+  check_eq "download-only: $f still pending" "$(dst "$U/$f")" pending
+  check "download-only: $f kept" test -f "d/downloads/$(did $f)"
+  check "download-only: $f has its NAME.meta" test -f "d/downloads/$(did $f).meta"
+done
+check_eq "download-only: local file left pending" "$(dst www/c.mp4)" pending
+check_eq "download-only: sha256 recorded" "$(q $D "SELECT sha256 FROM sources WHERE url='$U/a.mp4'")" "$sha_a"
+check_eq "download-only: bytes recorded" "$(q $D "SELECT download_bytes FROM sources WHERE url='$U/a.mp4'")" "$(stat -c %s www/a.mp4)"
+check_eq "download-only: same content as a.mp4 is a duplicate" "$(dst "$U/a_copy.mp4")" duplicate
+check_eq "download-only: no clips" "$(q $D "SELECT count(*) FROM clips")" 0
+check_eq "download-only: nothing staged" "$(q $D "SELECT count(*) FROM sources WHERE status = 'done'")" 0
+printf 'x' >> "d/downloads/$(did b.mp4)" # no longer what was downloaded: fetched again
+ra=$(reqs a.mp4); rb=$(reqs b.mp4); rc=$(reqs c.mp4)
+"$INGEST" -C d -q --json donly.jsonl > donly2.json 2> donly2.err
+check_eq "after download-only: exit status" "$?" 0
+cat donly2.err >&2
+check_eq "after download-only: a.mp4 not requested again" "$(reqs a.mp4)" "$ra"
+check_eq "after download-only: c.mp4 not requested again" "$(reqs c.mp4)" "$rc"
+check_eq "after download-only: altered b.mp4 requested once more" "$(reqs b.mp4)" "$((rb + 1))"
+for f in a.mp4 b.mp4 c.mp4; do
+  check_eq "after download-only: $f done" "$(dst "$U/$f")" done
+  check_eq "after download-only: $f clips identical to the file from disk" "$(dgot $f)" "$(ref $f)"
+  check "after download-only: $f and its NAME.meta deleted" test ! -e "d/downloads/$(did $f)" -a ! -e "d/downloads/$(did $f).meta"
+done
+check_eq "after download-only: local file done" "$(dst www/c.mp4)" done
+check_eq "after download-only: reused file keeps its recorded tries" "$(q $D "SELECT download_tries FROM sources WHERE url='$U/a.mp4'")" 1
 summary

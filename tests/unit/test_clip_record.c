@@ -1,6 +1,8 @@
-/* Clip records: raw and h264 round trips, window decoding, and that every
- * kind of damage (header bit flips, payload bit flips, truncation) is caught
- * without reading out of bounds. */
+/* Clip records: raw and h264 round trips, window and frame-list reads, and
+ * that every kind of damage (every single-bit flip of a small raw and h264
+ * record, truncation) is caught without reading out of bounds: by
+ * clip_record_decode always, and by clip_record_read_frames /
+ * clip_record_read_frame_list exactly when they touch the damaged frame. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,6 +63,8 @@ static int parse_copy(const uint8_t *rec, size_t len, int check_crc, cm_error *e
     return rc;
 }
 
+static uint32_t rl32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
 static void test_codec_names(void)
 {
     clip_codec c;
@@ -71,78 +75,192 @@ static void test_codec_names(void)
     CHECK(strcmp(clip_codec_name(CLIP_CODEC_H264), "h264") == 0);
     clip_encode_options o;
     clip_encode_options_default(&o);
-    CHECK(o.codec == CLIP_CODEC_RAW && o.keyint == 16 && o.crf == 12);
+    CHECK(o.codec == CLIP_CODEC_RAW && o.keyint == 16 && o.crf == 12 && o.preset == NULL);
+}
+
+/* Frames [lo, hi] are the ones a damaged payload byte belongs to: a frame
+ * CRC entry, a raw frame's bytes, an h264 packet, or an h264 offset entry
+ * (the boundary between two packets). lo = -1: the byte is checked by every
+ * read (h264 offset entries 0 and T). Computed on the undamaged record. */
+static void byte_owner(const uint8_t *rec, const clip_header *hd, size_t p, int *lo, int *hi)
+{
+    int t = (int)hd->frames;
+    size_t fb = (size_t)hd->height * hd->width * 3, crc_bytes = 4 * (size_t)t;
+    const uint8_t *index = rec + 64 + crc_bytes;
+    if (p < crc_bytes) {
+        *lo = *hi = (int)(p / 4);
+    } else if (hd->codec == CLIP_CODEC_RAW) {
+        *lo = *hi = (int)((p - crc_bytes) / fb);
+    } else if (p < crc_bytes + 4 * ((size_t)t + 1)) {
+        int j = (int)((p - crc_bytes) / 4);
+        *lo = j == 0 || j == t ? -1 : j - 1;
+        *hi = j;
+    } else {
+        uint32_t q = (uint32_t)(p - crc_bytes - 4 * ((size_t)t + 1));
+        int k = 0;
+        while (rl32(index + 4 * ((size_t)k + 1)) <= q) k++;
+        *lo = *hi = k;
+    }
+}
+
+/* First frame after hi whose read does not feed frame hi to a decoder. */
+static int first_clear_after(const clip_header *hd, int hi)
+{
+    if (hd->codec == CLIP_CODEC_RAW) return hi + 1;
+    return (hi / (int)hd->keyint + 1) * (int)hd->keyint;
+}
+
+/* Flips every bit of the record in turn. Each flip must make
+ * clip_record_decode fail; the partial readers must fail on the frames the
+ * byte belongs to and return exactly `full`'s frames for windows and lists
+ * that do not touch them. Returns the number of broken expectations. */
+static int flip_every_bit(uint8_t *rec, size_t len, const uint8_t *full)
+{
+    clip_header hd;
+    cm_error e = {{0}};
+    if (clip_record_parse(rec, len, &hd, 1, &e) != 0) return 1;
+    int t = (int)hd.frames, bad = 0;
+    size_t fb = (size_t)hd.height * hd.width * 3;
+    uint8_t *buf = malloc((size_t)t * fb);
+    for (size_t byte = 0; byte < len; byte++) {
+        int lo = -1, hi = t - 1;
+        if (byte >= 64) byte_owner(rec, &hd, byte - 64, &lo, &hi);
+        for (int bit = 0; bit < 8; bit++) {
+            rec[byte] ^= (uint8_t)(1 << bit);
+            int ok = clip_record_decode(rec, len, 0, t, buf, &e) == -1;
+            /* A damaged h264 offset table that fails its structure check
+             * (increasing, within the packets) fails every read. */
+            int whole = lo < 0 || (lo != hi && clip_record_parse(rec, len, NULL, 0, &e) != 0);
+            char want[64];
+            if (whole) {
+                ok = ok && clip_record_read_frames(rec, len, 0, t, buf, &e) == -1;
+                int last = t - 1;
+                ok = ok && clip_record_read_frame_list(rec, len, &last, 1, buf, &e) == -1;
+            } else {
+                ok = ok && clip_record_read_frames(rec, len, lo, hi - lo + 1, buf, &e) == -1;
+                snprintf(want, sizeof want, "frame %d: CRC mismatch", lo);
+                ok = ok && strstr(e.msg, want);
+                ok = ok && clip_record_read_frame_list(rec, len, &hi, 1, buf, &e) == -1;
+                /* Reads that do not touch frames lo..hi: a list of every such
+                 * frame, and (once per byte: each h264 read opens a decoder,
+                 * slow under ASan) the window after them, or else before. */
+                int after = first_clear_after(&hd, hi);
+                int first = after < t ? after : 0, count = after < t ? t - after : lo;
+                if (count > 0 && bit == 0) {
+                    ok = ok && clip_record_read_frames(rec, len, first, count, buf, &e) == 0 &&
+                         memcmp(buf, full + (size_t)first * fb, (size_t)count * fb) == 0;
+                }
+                int clear[64], n_clear = 0;
+                for (int i = t - 1; i >= 0 && n_clear < 64; i--)
+                    if (i < lo || i >= after) clear[n_clear++] = i;
+                if (n_clear > 0) {
+                    ok = ok && clip_record_read_frame_list(rec, len, clear, n_clear, buf, &e) == 0;
+                    for (int k = 0; ok && k < n_clear; k++)
+                        ok = memcmp(buf + (size_t)k * fb, full + (size_t)clear[k] * fb, fb) == 0;
+                }
+            }
+            if (!ok && bad++ < 5)
+                fprintf(stderr, "bit flip at byte %zu bit %d (frames %d..%d) mishandled; last error: %s\n",
+                        byte, bit, lo, hi, e.msg);
+            rec[byte] ^= (uint8_t)(1 << bit);
+        }
+    }
+    free(buf);
+    return bad;
+}
+
+/* Every truncation (every cut when `step` is 1) is refused by every reader,
+ * on an exact-size copy so ASan sees any read past the end. */
+static int truncations_accepted(const uint8_t *rec, size_t len, size_t step, int t, size_t fb)
+{
+    int accepted = 0;
+    uint8_t *out = malloc((size_t)t * fb);
+    int idx = 0;
+    cm_error e;
+    for (size_t l = 0; l < len; l += (l < 64 + 8 * (size_t)t + 64 ? 1 : step)) {
+        uint8_t *copy = malloc(l ? l : 1);
+        memcpy(copy, rec, l);
+        clip_header h;
+        accepted += clip_record_parse(copy, l, &h, 1, &e) == 0;
+        accepted += clip_record_parse(copy, l, &h, 0, &e) == 0;
+        accepted += clip_record_decode(copy, l, 0, 1, out, &e) == 0;
+        accepted += clip_record_read_frames(copy, l, 0, 1, out, &e) == 0;
+        accepted += clip_record_read_frame_list(copy, l, &idx, 1, out, &e) == 0;
+        free(copy);
+    }
+    free(out);
+    return accepted;
 }
 
 static void test_raw(void)
 {
     const int t = 8, h = 18, w = 32;
     uint8_t *frames = make_clip(t, h, w);
-    size_t n = (size_t)t * h * w * 3;
+    size_t fb = (size_t)h * w * 3, n = (size_t)t * fb, payload = 4 * (size_t)t + n;
     clip_encode_options o;
     clip_encode_options_default(&o);
     uint8_t *rec = NULL;
     size_t len = 0;
     cm_error e = {{0}};
     CHECK_MSG(clip_record_encode(frames, t, h, w, 10, 1, &o, &rec, &len, &e) == 0, "%s", e.msg);
-    CHECK(len == 64 + n);
+    CHECK(len == 64 + payload);
     /* Byte layout as docs/clip-format.md states it. */
     CHECK(memcmp(rec, "CMCR", 4) == 0);
     CHECK(rec[4] == 1 && rec[5] == 0 && rec[6] == 64 && rec[7] == 0);
     CHECK(rec[8] == t && rec[12] == h && rec[14] == w && rec[16] == 3 && rec[17] == 0);
     CHECK(rec[20] == 10 && rec[24] == 1 && rec[28] == 0);
-    CHECK((rec[32] | rec[33] << 8 | rec[34] << 16) == (int)n);
-    CHECK(memcmp(rec + 64, frames, n) == 0);
+    CHECK(rl32(rec + 32) == payload && rl32(rec + 36) == 0);
+    CHECK(rl32(rec + 40) == cm_crc32(rec + 64, payload));
+    for (int i = 0; i < t; i++) CHECK_MSG(rl32(rec + 64 + 4 * i) == cm_crc32(frames + i * fb, fb), "frame %d", i);
+    CHECK(memcmp(rec + 64 + 4 * t, frames, n) == 0);
 
     clip_header hdr;
     CHECK_MSG(clip_record_parse(rec, len, &hdr, 1, &e) == 0, "%s", e.msg);
     CHECK(hdr.frames == (uint32_t)t && hdr.height == h && hdr.width == w && hdr.channels == 3);
-    CHECK(hdr.codec == CLIP_CODEC_RAW && hdr.fps_num == 10 && hdr.fps_den == 1 && hdr.payload_size == n);
+    CHECK(hdr.codec == CLIP_CODEC_RAW && hdr.fps_num == 10 && hdr.fps_den == 1 && hdr.payload_size == payload);
 
     uint8_t *out = malloc(n);
     CHECK_MSG(clip_record_decode(rec, len, 0, t, out, &e) == 0, "%s", e.msg);
     CHECK(memcmp(out, frames, n) == 0);
-    size_t fb = (size_t)h * w * 3;
     memset(out, 0, n);
     CHECK(clip_record_decode(rec, len, 3, 4, out, &e) == 0);
     CHECK(memcmp(out, frames + 3 * fb, 4 * fb) == 0);
+    memset(out, 0, n);
+    CHECK_MSG(clip_record_read_frames(rec, len, 3, 4, out, &e) == 0, "%s", e.msg);
+    CHECK(memcmp(out, frames + 3 * fb, 4 * fb) == 0);
+    int list[] = {7, 0, 3, 3};
+    memset(out, 0, n);
+    CHECK_MSG(clip_record_read_frame_list(rec, len, list, 4, out, &e) == 0, "%s", e.msg);
+    for (int k = 0; k < 4; k++) CHECK_MSG(memcmp(out + k * fb, frames + list[k] * fb, fb) == 0, "list %d", k);
     CHECK(clip_record_decode(rec, len, 5, 4, out, &e) == -1);
     CHECK(clip_record_decode(rec, len, -1, 2, out, &e) == -1);
     CHECK(clip_record_decode(rec, len, 0, 0, out, &e) == -1);
+    CHECK(clip_record_read_frames(rec, len, 5, 4, out, &e) == -1 && strstr(e.msg, "outside"));
+    CHECK(clip_record_read_frames(rec, len, 0, 0, out, &e) == -1);
+    int outside[] = {0, 8}, negative = -1;
+    CHECK(clip_record_read_frame_list(rec, len, outside, 2, out, &e) == -1 && strstr(e.msg, "frame 8"));
+    CHECK(clip_record_read_frame_list(rec, len, &negative, 1, out, &e) == -1);
+    CHECK(clip_record_read_frame_list(rec, len, list, 0, out, &e) == -1);
 
-    /* Every single-bit flip in the header is caught. */
-    int missed = 0;
-    for (int byte = 0; byte < 64; byte++) {
-        for (int bit = 0; bit < 8; bit++) {
-            rec[byte] ^= (uint8_t)(1 << bit);
-            if (parse_copy(rec, len, 0, &e) == 0) {
-                missed++;
-                fprintf(stderr, "header bit flip at byte %d bit %d not detected\n", byte, bit);
-            }
-            rec[byte] ^= (uint8_t)(1 << bit);
-        }
-    }
-    CHECK(missed == 0);
+    /* Every single-bit flip, header and payload. */
+    CHECK(flip_every_bit(rec, len, frames) == 0);
     CHECK(parse_copy(rec, len, 1, &e) == 0);
-
     /* A payload bit flip passes the header checks but not the payload CRC. */
-    rec[64 + n / 2] ^= 0x10;
+    rec[64 + 4 * t + n / 2] ^= 0x10;
     CHECK(parse_copy(rec, len, 0, &e) == 0);
     CHECK(parse_copy(rec, len, 1, &e) == -1 && strstr(e.msg, "payload CRC"));
-    CHECK(clip_record_decode(rec, len, 0, 1, out, &e) == -1);
-    rec[64 + n / 2] ^= 0x10;
+    CHECK(clip_record_read_frames(rec, len, 4, 1, out, &e) == -1 && strstr(e.msg, "frame 4: CRC mismatch"));
+    rec[64 + 4 * t + n / 2] ^= 0x10;
 
     /* Every truncation is rejected (ASan checks no byte past len is read). */
-    int accepted = 0;
-    for (size_t l = 0; l < len; l++)
-        if (parse_copy(rec, l, 1, &e) == 0) accepted++;
-    CHECK(accepted == 0);
+    CHECK(truncations_accepted(rec, len, 1, t, fb) == 0);
     CHECK(parse_copy(rec, 10, 1, &e) == -1 && strstr(e.msg, "truncated"));
     CHECK(parse_copy(rec, len - 1, 1, &e) == -1 && strstr(e.msg, "payload size"));
     /* Extra trailing bytes are an error too. */
     uint8_t *longer = calloc(1, len + 1);
     memcpy(longer, rec, len);
     CHECK(clip_record_parse(longer, len + 1, NULL, 1, &e) == -1);
+    CHECK(clip_record_read_frames(longer, len + 1, 0, 1, out, &e) == -1);
     free(longer);
 
     free(out);
@@ -190,6 +308,11 @@ static void test_field_errors(void)
     o.codec = CLIP_CODEC_H264;
     o.keyint = 0;
     CHECK(clip_record_encode(frames, 2, 4, 4, 10, 1, &o, &rec, &len, &e) == -1);
+    o.keyint = 16;
+    o.preset = "warpspeed";
+    av_log_set_level(AV_LOG_QUIET); /* libx264 logs the bad preset too */
+    CHECK(clip_record_encode(frames, 2, 16, 16, 10, 1, &o, &rec, &len, &e) == -1 && strstr(e.msg, "warpspeed"));
+    av_log_set_level(AV_LOG_ERROR);
 }
 
 static void test_h264(int t, int keyint)
@@ -213,16 +336,21 @@ static void test_h264(int t, int keyint)
     CHECK_MSG(clip_record_parse(rec, len, &hdr, 1, &e) == 0, "%s", e.msg);
     CHECK(hdr.codec == CLIP_CODEC_H264 && hdr.keyint == (uint32_t)keyint && hdr.frames == (uint32_t)t);
     CHECK(len < n / 4);
+    /* Layout: frame CRCs, offsets, packets; each CRC is its packet's. */
+    const uint8_t *crcs = rec + 64, *index = crcs + 4 * t, *pkts = index + 4 * ((size_t)t + 1);
+    CHECK(rl32(index) == 0 && 64 + 8 * (size_t)t + 4 + rl32(index + 4 * t) == len);
+    for (int i = 0; i < t; i++) {
+        uint32_t off = rl32(index + 4 * i), end = rl32(index + 4 * (i + 1));
+        CHECK_MSG(off < end && rl32(crcs + 4 * i) == cm_crc32(pkts + off, end - off), "frame %d", i);
+    }
     /* Annex B start code and an SPS (NAL type 7) open every keyint-aligned packet. */
-    const uint8_t *pkts = rec + 64 + 4 * ((size_t)t + 1);
     for (int i = 0; i < t; i += keyint) {
-        uint32_t off = rec[64 + 4 * i] | rec[65 + 4 * i] << 8 | rec[66 + 4 * i] << 16 | (uint32_t)rec[67 + 4 * i] << 24;
+        uint32_t off = rl32(index + 4 * i), end = rl32(index + 4 * (i + 1));
         const uint8_t *p = pkts + off;
         CHECK_MSG(p[0] == 0 && p[1] == 0 && (p[2] == 1 || (p[2] == 0 && p[3] == 1)), "frame %d", i);
         int nal = (p[2] == 1 ? p[3] : p[4]) & 0x1f;
         CHECK_MSG(nal == 7, "frame %d starts with NAL type %d, not SPS", i, nal);
         /* ...and the frame's slice is an IDR (NAL type 5). */
-        uint32_t end = rec[68 + 4 * i] | rec[69 + 4 * i] << 8 | rec[70 + 4 * i] << 16 | (uint32_t)rec[71 + 4 * i] << 24;
         int idr = 0;
         for (uint32_t k = off; k + 3 < end; k++)
             if (pkts[k] == 0 && pkts[k + 1] == 0 && pkts[k + 2] == 1 && (pkts[k + 3] & 0x1f) == 5) idr = 1;
@@ -236,7 +364,8 @@ static void test_h264(int t, int keyint)
     CHECK_MSG(p >= 40.0, "PSNR %.2f dB", p);
 
     /* A window starting mid-GOP and one starting on a middle IDR decode,
-     * with a fresh decoder, to exactly the frames of the full decode. */
+     * with a fresh decoder, to exactly the frames of the full decode, through
+     * both readers. */
     int starts[] = {keyint * (t / keyint / 2), keyint * (t / keyint / 2) + 5, t - 16 > 0 ? t - 16 : 0};
     uint8_t *win = malloc(16 * fb);
     for (int k = 0; k < 3; k++) {
@@ -244,35 +373,66 @@ static void test_h264(int t, int keyint)
         memset(win, 0, 16 * fb);
         CHECK_MSG(clip_record_decode(rec, len, first, count, win, &e) == 0, "%s", e.msg);
         CHECK_MSG(memcmp(win, full + (size_t)first * fb, (size_t)count * fb) == 0, "window %d+%d", first, count);
+        memset(win, 0, 16 * fb);
+        CHECK_MSG(clip_record_read_frames(rec, len, first, count, win, &e) == 0, "%s", e.msg);
+        CHECK_MSG(memcmp(win, full + (size_t)first * fb, (size_t)count * fb) == 0, "read %d+%d", first, count);
     }
     /* The last single frame. */
     CHECK(clip_record_decode(rec, len, t - 1, 1, win, &e) == 0);
     CHECK(memcmp(win, full + (size_t)(t - 1) * fb, fb) == 0);
     CHECK(clip_record_decode(rec, len, t - 1, 2, win, &e) == -1);
+    CHECK(clip_record_read_frames(rec, len, t - 1, 2, win, &e) == -1);
 
-    /* Payload damage: the CRC catches it before the decoder sees it. */
+    /* A frame list over several GOPs, unsorted, with a repeat: one decoder
+     * reused across GOPs gives the frames of the full decode. */
+    int list[] = {t - 1, 5, keyint + 1, 0, 5, t / 2, keyint};
+    int nl = (int)(sizeof list / sizeof list[0]);
+    uint8_t *got = malloc((size_t)nl * fb);
+    memset(got, 0, (size_t)nl * fb);
+    CHECK_MSG(clip_record_read_frame_list(rec, len, list, nl, got, &e) == 0, "%s", e.msg);
+    for (int k = 0; k < nl; k++)
+        CHECK_MSG(memcmp(got + k * fb, full + (size_t)list[k] * fb, fb) == 0, "list entry %d (frame %d)", k, list[k]);
+    free(got);
+
+    /* Packet damage: decode's payload CRC catches it before the decoder sees
+     * it; the partial reader names the frame. */
     rec[len - 3] ^= 0x01;
     CHECK(clip_record_decode(rec, len, 0, 1, win, &e) == -1 && strstr(e.msg, "payload CRC"));
+    char want[64];
+    snprintf(want, sizeof want, "frame %d: CRC mismatch", t - 1);
+    CHECK(clip_record_read_frames(rec, len, t - 1, 1, win, &e) == -1 && strstr(e.msg, want));
+    CHECK(clip_record_read_frames(rec, len, 0, 1, win, &e) == 0);
     rec[len - 3] ^= 0x01;
-    /* Header flips. */
-    int missed = 0;
-    for (int byte = 0; byte < 64; byte++)
-        for (int bit = 0; bit < 8; bit++) {
-            rec[byte] ^= (uint8_t)(1 << bit);
-            if (parse_copy(rec, len, 0, &e) == 0) missed++;
-            rec[byte] ^= (uint8_t)(1 << bit);
-        }
-    CHECK(missed == 0);
-    /* A truncated h264 record: every cut inside the index and a sample of
-     * cuts inside the packets. */
-    int accepted = 0;
-    for (size_t l = 0; l < 64 + 4 * ((size_t)t + 1) + 64; l++)
-        if (parse_copy(rec, l, 1, &e) == 0) accepted++;
-    for (size_t l = 64; l < len; l += 97)
-        if (parse_copy(rec, l, 1, &e) == 0) accepted++;
-    CHECK(accepted == 0);
+    /* Truncation: every cut inside the tables and a sample inside the packets. */
+    CHECK(truncations_accepted(rec, len, 97, t, fb) == 0);
 
     free(win);
+    free(full);
+    free(rec);
+    free(frames);
+}
+
+/* Every single-bit flip of a small h264 record (two GOPs of tiny frames,
+ * to keep the ~20k decoder runs fast). */
+static void test_h264_every_flip(void)
+{
+    const int t = 6, h = 16, w = 16;
+    uint8_t *frames = make_clip(t, h, w);
+    clip_encode_options o;
+    clip_encode_options_default(&o);
+    o.codec = CLIP_CODEC_H264;
+    o.keyint = 3;
+    o.crf = 30; /* fewer packet bytes to flip; quality is not the point here */
+    uint8_t *rec = NULL, *full = malloc((size_t)t * h * w * 3);
+    size_t len = 0;
+    cm_error e = {{0}};
+    CHECK_MSG(clip_record_encode(frames, t, h, w, 10, 1, &o, &rec, &len, &e) == 0, "%s", e.msg);
+    if (rec) {
+        CHECK_MSG(clip_record_decode(rec, len, 0, t, full, &e) == 0, "%s", e.msg);
+        printf("h264 bit flips: %zu bytes, %zu flips\n", len, 8 * len);
+        CHECK(flip_every_bit(rec, len, full) == 0);
+        CHECK(truncations_accepted(rec, len, 1, t, (size_t)h * w * 3) == 0);
+    }
     free(full);
     free(rec);
     free(frames);
@@ -322,6 +482,14 @@ static void test_h264_footage(void)
         uint8_t *win = malloc((size_t)16 * H * W * 3);
         CHECK(clip_record_decode(rec, len, 16, 16, win, &e) == 0);
         CHECK(memcmp(win, out + (size_t)16 * H * W * 3, (size_t)16 * H * W * 3) == 0);
+        memset(win, 0, (size_t)16 * H * W * 3);
+        CHECK(clip_record_read_frames(rec, len, 21, 16, win, &e) == 0);
+        CHECK(memcmp(win, out + (size_t)21 * H * W * 3, (size_t)16 * H * W * 3) == 0);
+        int spread[6] = {0, 9, 19, 28, 38, 47};
+        CHECK(clip_record_read_frame_list(rec, len, spread, 6, win, &e) == 0);
+        for (int k = 0; k < 6; k++)
+            CHECK_MSG(memcmp(win + (size_t)k * H * W * 3, out + (size_t)spread[k] * H * W * 3, (size_t)H * W * 3) == 0,
+                      "footage frame %d", spread[k]);
         free(win);
     }
     free(rec);
@@ -337,6 +505,7 @@ int main(void)
     test_field_errors();
     test_h264(48, 16);
     test_h264(37, 8); /* T not a multiple of keyint */
+    test_h264_every_flip();
     test_h264_footage();
     return test_summary();
 }

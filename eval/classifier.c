@@ -1,0 +1,326 @@
+/* clipmill-eval classifier: how well a quality model separates good from bad
+ * labelled clips it did not train on (nor validate on). The models row of the
+ * catalog names the sources and split groups used for training and
+ * validation; every other labelled clip is held out. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "classifier.h"
+#include "eval.h"
+#include "store.h"
+#include "util.h"
+
+void eval_classifier_usage(FILE *f)
+{
+    fprintf(f,
+"usage: clipmill-eval classifier [-C DIR] --model FILE [--json] [--all] [--good A[-B]] [--bad A[-B]]\n"
+"  Scores the labelled clips of DIR/catalog.sqlite that the model neither\n"
+"  trained nor validated on (its models row lists those sources and split\n"
+"  groups) and prints ROC-AUC, PR-AUC, precision/recall/accuracy and the\n"
+"  confusion matrix at the model's threshold, calibration in 10 bins, and the\n"
+"  misclassified clips. --all uses every labelled clip (also when the model is\n"
+"  not registered in this catalog, e.g. models/default.cmm on another corpus).\n"
+"  --good/--bad: the label rule (default: the model's, else 5 and 1).\n");
+}
+
+typedef struct eval_clip {
+    char clip_id[CM_CLIP_ID_MAX];
+    char *url;
+    int y;
+    float s;
+} eval_clip;
+
+static int parse_range(const char *s, int *lo, int *hi)
+{
+    int a, b, n = 0;
+    if (sscanf(s, "%d-%d%n", &a, &b, &n) == 2 && s[n] == '\0') {
+    } else if (sscanf(s, "%d%n", &a, &n) == 1 && s[n] == '\0') {
+        b = a;
+    } else {
+        return -1;
+    }
+    if (a < 1 || b > 5 || a > b) return -1;
+    *lo = a;
+    *hi = b;
+    return 0;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.6g", v);
+    else fputs("null", f);
+}
+
+int eval_classifier_main(int argc, char **argv)
+{
+    const char *corpus = ".", *model_path = NULL;
+    int json = 0, all = 0, good_lo = 0, good_hi = 0, bad_lo = 0, bad_hi = 0;
+    static const struct option opts[] = {
+        {"corpus", required_argument, NULL, 'C'}, {"model", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'},
+        {"good", required_argument, NULL, 'g'}, {"bad", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "C:m:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'C': corpus = optarg; break;
+        case 'm': model_path = optarg; break;
+        case 'j': json = 1; break;
+        case 'a': all = 1; break;
+        case 'g':
+        case 'b':
+            if (parse_range(optarg, ch == 'g' ? &good_lo : &bad_lo, ch == 'g' ? &good_hi : &bad_hi) != 0) {
+                fprintf(stderr, "clipmill-eval: bad --%s '%s'\n", ch == 'g' ? "good" : "bad", optarg);
+                return EVAL_USAGE;
+            }
+            break;
+        case 'h': eval_classifier_usage(stdout); return EVAL_OK;
+        default: eval_classifier_usage(stderr); return EVAL_USAGE;
+        }
+    }
+    if (!model_path || optind < argc) {
+        fprintf(stderr, "clipmill-eval classifier: %s\n", model_path ? "unexpected argument" : "--model FILE is required");
+        return EVAL_USAGE;
+    }
+
+    cm_error e = {{0}};
+    classifier *m = NULL;
+    catalog *c = NULL;
+    sqlite3_stmt *st = NULL;
+    store *stg = NULL;
+    eval_clip *v = NULL;
+    char *sql = NULL, *split_key = NULL;
+    int n = 0, cap = 0, failed = 0, rc = EVAL_FATAL;
+    int64_t model_id = 0;
+    if (classifier_load(&m, model_path, &e) != 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
+        return EVAL_FATAL;
+    }
+    classifier_single_thread();
+    char *db_path = cm_path_join(corpus, "catalog.sqlite");
+    int orc = catalog_open(&c, db_path, &e);
+    free(db_path);
+    if (orc != 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
+        goto done;
+    }
+    sqlite3 *db = catalog_db(c);
+    int found = classifier_find_model(c, m, &model_id, &e);
+    if (found < 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
+        goto done;
+    }
+    if (found == 1 && !all) {
+        cm_log(CM_LOG_WARN, "%s is not registered in this catalog: evaluating on every labelled clip", model_path);
+        all = 1;
+    }
+    /* The model's label rule and split key. */
+    int m_good_lo = 5, m_good_hi = 5, m_bad_lo = 1, m_bad_hi = 1;
+    if (found == 0) {
+        if (sqlite3_prepare_v2(db,
+                               "SELECT json_extract(train_json, '$.good[0]'), json_extract(train_json, '$.good[1]'),"
+                               " json_extract(train_json, '$.bad[0]'), json_extract(train_json, '$.bad[1]'),"
+                               " coalesce(json_extract(train_json, '$.split_key'), 'source_id')"
+                               " FROM models WHERE model_id = ?1",
+                               -1, &st, NULL) != SQLITE_OK ||
+            (sqlite3_bind_int64(st, 1, model_id), sqlite3_step(st)) != SQLITE_ROW) {
+            cm_log(CM_LOG_ERROR, "catalog: model %lld: %s", (long long)model_id, sqlite3_errmsg(db));
+            goto done;
+        }
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            m_good_lo = sqlite3_column_int(st, 0);
+            m_good_hi = sqlite3_column_int(st, 1);
+            m_bad_lo = sqlite3_column_int(st, 2);
+            m_bad_hi = sqlite3_column_int(st, 3);
+        }
+        split_key = cm_xstrdup((const char *)sqlite3_column_text(st, 4));
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (!good_lo) good_lo = m_good_lo, good_hi = m_good_hi;
+    if (!bad_lo) bad_lo = m_bad_lo, bad_hi = m_bad_hi;
+
+    const char *fmt =
+        "WITH tj AS (SELECT train_json AS j FROM models WHERE model_id = ?1),"
+        " used_src AS (SELECT value AS v FROM tj, json_each(tj.j, '$.sources.train')"
+        "              UNION SELECT value FROM tj, json_each(tj.j, '$.sources.val')),"
+        " used_grp AS (SELECT value AS v FROM tj, json_each(tj.j, '$.groups.train')"
+        "              UNION SELECT value FROM tj, json_each(tj.j, '$.groups.val'))"
+        " SELECT c.clip_id, s.url, cl.label BETWEEN ?2 AND ?3, coalesce(c.staging, 'staging'), c.staging_key"
+        " FROM v_clip_label AS cl JOIN clips AS c USING (clip_id) JOIN sources AS s ON s.source_id = c.source_id"
+        " WHERE (cl.label BETWEEN ?2 AND ?3 OR cl.label BETWEEN ?4 AND ?5)"
+        "   AND (?6 OR (c.source_id NOT IN (SELECT v FROM used_src)"
+        "               AND coalesce((SELECT (%s) FROM sources AS x WHERE x.source_id = c.source_id), '')"
+        "                   NOT IN (SELECT v FROM used_grp)))"
+        " ORDER BY c.clip_id";
+    size_t len = strlen(fmt) + (split_key ? strlen(split_key) : 16) + 1;
+    sql = cm_xmalloc(len);
+    snprintf(sql, len, fmt, split_key ? split_key : "source_id");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        cm_log(CM_LOG_ERROR, "catalog: held-out clips: %s", sqlite3_errmsg(db));
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, model_id);
+    sqlite3_bind_int(st, 2, good_lo);
+    sqlite3_bind_int(st, 3, good_hi);
+    sqlite3_bind_int(st, 4, bad_lo);
+    sqlite3_bind_int(st, 5, bad_hi);
+    sqlite3_bind_int(st, 6, all);
+    char *stg_name = NULL;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0), *staging = (const char *)sqlite3_column_text(st, 3);
+        if (!stg || strcmp(stg_name, staging) != 0) {
+            store_close(stg);
+            stg = NULL;
+            free(stg_name);
+            stg_name = cm_xstrdup(staging);
+            char *dir = cm_path_join(corpus, staging);
+            int src = store_open(&stg, dir, 1, &e);
+            free(dir);
+            if (src != 0) {
+                cm_log(CM_LOG_ERROR, "%s", e.msg);
+                free(stg_name);
+                goto done;
+            }
+        }
+        clip_stats cs;
+        uint8_t *rec = NULL;
+        size_t rlen = 0;
+        float s = 0;
+        int got = classifier_clip_stats(c, id, &cs, &e);
+        if (got == 0) got = store_get(stg, (const char *)sqlite3_column_text(st, 4), &rec, &rlen, &e);
+        if (got == 1) cm_error_set(&e, "not in staging store %s", staging);
+        if (got != 0 || classifier_score_record(m, rec, rlen, &cs, &s, &e) != 0) {
+            cm_log(CM_LOG_ERROR, "clip %s: %s", id, e.msg);
+            failed++;
+            free(rec);
+            continue;
+        }
+        free(rec);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            v = cm_xrealloc(v, (size_t)cap * sizeof *v);
+        }
+        snprintf(v[n].clip_id, sizeof v[n].clip_id, "%s", id);
+        v[n].url = cm_xstrdup((const char *)sqlite3_column_text(st, 1));
+        v[n].y = sqlite3_column_int(st, 2);
+        v[n].s = s;
+        n++;
+    }
+    free(stg_name);
+    if (step != SQLITE_DONE) {
+        cm_log(CM_LOG_ERROR, "catalog: held-out clips: %s", sqlite3_errmsg(db));
+        goto done;
+    }
+
+    /* Metrics. */
+    float *s = cm_xmalloc((size_t)(n ? n : 1) * sizeof(float));
+    int *y = cm_xmalloc((size_t)(n ? n : 1) * sizeof(int));
+    int pos = 0, tp = 0, fp = 0, tn = 0, fn = 0;
+    const float thr = classifier_get_info(m)->threshold;
+    int bin_n[10] = {0}, bin_good[10] = {0};
+    double bin_sum[10] = {0};
+    for (int i = 0; i < n; i++) {
+        s[i] = v[i].s;
+        y[i] = v[i].y;
+        pos += y[i];
+        int pred = s[i] >= thr;
+        tp += pred && y[i];
+        fp += pred && !y[i];
+        tn += !pred && !y[i];
+        fn += !pred && y[i];
+        int b = (int)(s[i] * 10);
+        b = b > 9 ? 9 : b < 0 ? 0 : b;
+        bin_n[b]++;
+        bin_good[b] += y[i];
+        bin_sum[b] += s[i];
+    }
+    double auc = classifier_roc_auc(s, y, n), ap = classifier_pr_auc(s, y, n);
+    double precision = tp + fp ? (double)tp / (tp + fp) : NAN, recall = pos ? (double)tp / pos : NAN;
+    double accuracy = n ? (double)(tp + tn) / n : NAN;
+    free(s);
+    free(y);
+    const char *set = all ? "all labelled clips" : "held-out clips (sources and groups not used in training or validation)";
+    if (json) {
+        printf("{\"model\":");
+        json_str(stdout, model_path);
+        printf(",\"sha256\":\"%s\",\"model_id\":", classifier_get_info(m)->sha256);
+        if (found == 0) printf("%lld", (long long)model_id);
+        else printf("null");
+        printf(",\"set\":\"%s\",\"good\":[%d,%d],\"bad\":[%d,%d],\"clips\":%d,\"good_clips\":%d,\"bad_clips\":%d,"
+               "\"failed\":%d,\"roc_auc\":", all ? "all" : "held_out", good_lo, good_hi, bad_lo, bad_hi, n, pos,
+               n - pos, failed);
+        json_num(stdout, auc);
+        printf(",\"pr_auc\":");
+        json_num(stdout, ap);
+        printf(",\"threshold\":%.6g,\"precision\":", thr);
+        json_num(stdout, precision);
+        printf(",\"recall\":");
+        json_num(stdout, recall);
+        printf(",\"accuracy\":");
+        json_num(stdout, accuracy);
+        printf(",\"confusion\":{\"tp\":%d,\"fp\":%d,\"tn\":%d,\"fn\":%d},\"calibration\":[", tp, fp, tn, fn);
+        for (int b = 0, first = 1; b < 10; b++) {
+            if (!bin_n[b]) continue;
+            printf("%s{\"lo\":%.1f,\"hi\":%.1f,\"clips\":%d,\"mean_score\":%.4f,\"good_frac\":%.4f}", first ? "" : ",",
+                   b / 10.0, (b + 1) / 10.0, bin_n[b], bin_sum[b] / bin_n[b], (double)bin_good[b] / bin_n[b]);
+            first = 0;
+        }
+        printf("],\"misclassified\":[");
+        for (int i = 0, first = 1; i < n; i++) {
+            if ((v[i].s >= thr) == (v[i].y != 0)) continue;
+            printf("%s{\"clip_id\":\"%s\",\"url\":", first ? "" : ",", v[i].clip_id);
+            json_str(stdout, v[i].url);
+            printf(",\"good\":%d,\"score\":%.4f}", v[i].y, v[i].s);
+            first = 0;
+        }
+        printf("]}\n");
+    } else {
+        printf("model %s (sha256 %.16s..., %s)\n", model_path, classifier_get_info(m)->sha256,
+               classifier_get_info(m)->arch_text);
+        printf("evaluated on %s: %d clips, %d good (label %d-%d), %d bad (label %d-%d)%s\n", set, n, pos, good_lo,
+               good_hi, n - pos, bad_lo, bad_hi, failed ? ", some unreadable" : "");
+        printf("ROC-AUC %.4f\nPR-AUC  %.4f\n", auc, ap);
+        printf("at threshold %.4f: precision %.4f, recall %.4f, accuracy %.4f\n", thr, precision, recall, accuracy);
+        printf("confusion:        predicted good  predicted bad\n");
+        printf("  labelled good   %14d  %13d\n  labelled bad    %14d  %13d\n", tp, fn, fp, tn);
+        printf("calibration (score bin: clips, mean score, fraction good):\n");
+        for (int b = 0; b < 10; b++)
+            if (bin_n[b])
+                printf("  %.1f-%.1f: %4d  %.3f  %.3f\n", b / 10.0, (b + 1) / 10.0, bin_n[b], bin_sum[b] / bin_n[b],
+                       (double)bin_good[b] / bin_n[b]);
+        for (int i = 0; i < n; i++)
+            if ((v[i].s >= thr) != (v[i].y != 0))
+                printf("misclassified: %s %s labelled %s, score %.4f\n", v[i].clip_id, v[i].url, v[i].y ? "good" : "bad",
+                       v[i].s);
+    }
+    rc = n == 0 ? EVAL_FATAL : failed ? EVAL_PARTIAL : EVAL_OK;
+    if (n == 0) cm_log(CM_LOG_ERROR, "no labelled clips to evaluate on");
+done:
+    sqlite3_finalize(st);
+    store_close(stg);
+    for (int i = 0; i < n; i++) free(v[i].url);
+    free(v);
+    free(sql);
+    free(split_key);
+    catalog_close(c);
+    classifier_free(m);
+    return rc;
+}

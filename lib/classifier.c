@@ -1,0 +1,487 @@
+#include "classifier.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/intreadwrite.h>
+
+#include "classifier_internal.h"
+#include "clip_record.h"
+#include "nn.h"
+
+void openblas_set_num_threads(int num_threads);
+
+struct classifier {
+    classifier_info info;
+    nn_layout pl;                  /* parameter tensors: conv w,b per layer, fc1 w,b, fc2 w,b */
+    float *params, *grads, *adam_m, *adam_v;
+    int adam_t;
+    int t_cw[CLASSIFIER_MAX_CONV], t_cb[CLASSIFIER_MAX_CONV], t_w1, t_b1, t_w2, t_b2;
+    int conv_h[CLASSIFIER_MAX_CONV + 1], conv_w[CLASSIFIER_MAX_CONV + 1], conv_c[CLASSIFIER_MAX_CONV + 1];
+    int feat;                      /* channels of the last conv layer */
+    int cat;                       /* MLP input: 2*feat + n_stats */
+    /* activations (and their gradients when training) for up to cap clips */
+    int cap, training;
+    nn_layout al;
+    float *acts, *dacts, *col;
+    int *argmax;
+    int a_x, a_conv[CLASSIFIER_MAX_CONV], a_gap, a_tp, a_cat, a_h, a_z;
+};
+
+void classifier_arch_default(classifier_arch *a)
+{
+    memset(a, 0, sizeof *a);
+    a->frames = 6;
+    a->clip_h = 90;
+    a->clip_w = 160;
+    a->in_h = 45;
+    a->in_w = 80;
+    a->n_conv = 3;
+    a->conv_channels[0] = 8;
+    a->conv_channels[1] = 16;
+    a->conv_channels[2] = 24;
+    a->kernel = 3;
+    a->stride = 2;
+    a->hidden = 32;
+    a->n_stats = CLASSIFIER_N_STATS;
+    a->pixel_mean = 0.5f;
+    a->pixel_std = 0.25f;
+    for (int i = 0; i < CLASSIFIER_N_STATS; i++) a->stat_std[i] = 1.0f;
+}
+
+void classifier_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
+/* Checks ranges; the message names the offending field. */
+static int arch_check(const classifier_arch *a, cm_error *e)
+{
+#define RANGE(f, lo, hi)                                                                        \
+    if (!(a->f >= (lo) && a->f <= (hi))) {                                                      \
+        cm_error_set(e, "architecture: " #f " = %d outside %d..%d", (int)a->f, (int)(lo), (int)(hi)); \
+        return -1;                                                                              \
+    }
+    RANGE(frames, 2, CLASSIFIER_MAX_FRAMES);
+    RANGE(clip_h, 8, 4096);
+    RANGE(clip_w, 8, 4096);
+    RANGE(n_conv, 1, CLASSIFIER_MAX_CONV);
+    RANGE(kernel, 1, 7);
+    RANGE(stride, 1, 4);
+    RANGE(hidden, 1, 1024);
+    RANGE(n_stats, CLASSIFIER_N_STATS, CLASSIFIER_N_STATS);
+    if (a->in_h != a->clip_h / 2 || a->in_w != a->clip_w / 2) {
+        cm_error_set(e, "architecture: input %dx%d is not half the clip size %dx%d", a->in_w, a->in_h, a->clip_w,
+                     a->clip_h);
+        return -1;
+    }
+    for (int i = 0; i < a->n_conv; i++) RANGE(conv_channels[i], 1, 256);
+#undef RANGE
+    if (a->frames * 2 > CLASSIFIER_MAX_FRAMES) {
+        cm_error_set(e, "architecture: frames = %d, at most %d", a->frames, CLASSIFIER_MAX_FRAMES / 2);
+        return -1;
+    }
+    if (!(a->pixel_std > 0) || !isfinite(a->pixel_mean)) {
+        cm_error_set(e, "architecture: pixel normalisation %g/%g invalid", a->pixel_mean, a->pixel_std);
+        return -1;
+    }
+    for (int i = 0; i < CLASSIFIER_N_STATS; i++)
+        if (!(a->stat_std[i] > 0) || !isfinite(a->stat_std[i]) || !isfinite(a->stat_mean[i])) {
+            cm_error_set(e, "architecture: statistics normalisation %d (%g/%g) invalid", i, a->stat_mean[i],
+                         a->stat_std[i]);
+            return -1;
+        }
+    int h = a->in_h, w = a->in_w;
+    for (int i = 0; i < a->n_conv; i++) {
+        h = nn_conv_out(h, a->kernel, a->stride, a->kernel / 2);
+        w = nn_conv_out(w, a->kernel, a->stride, a->kernel / 2);
+        if (h < 1 || w < 1) {
+            cm_error_set(e, "architecture: conv layer %d has no output (input too small)", i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void describe_arch(const classifier_arch *a, char *out, size_t n)
+{
+    int len = snprintf(out, n, "K%d %dx%d conv", a->frames, a->in_h, a->in_w);
+    for (int i = 0; i < a->n_conv && len < (int)n; i++)
+        len += snprintf(out + len, n - len, "%s%d", i ? "-" : "", a->conv_channels[i]);
+    if (len < (int)n)
+        snprintf(out + len, n - len, " k%ds%d gap+tmeanmax stats%d mlp%d", a->kernel, a->stride, a->n_stats,
+                 a->hidden);
+}
+
+/* Lays out the parameter tensors in the order of the model file. */
+static void build(classifier *m)
+{
+    const classifier_arch *a = &m->info.arch;
+    memset(&m->pl, 0, sizeof m->pl);
+    m->conv_c[0] = CLASSIFIER_IN_CHANNELS;
+    m->conv_h[0] = a->in_h;
+    m->conv_w[0] = a->in_w;
+    for (int i = 0; i < a->n_conv; i++) {
+        int cin = m->conv_c[i], cout = a->conv_channels[i];
+        m->t_cw[i] = nn_layout_add(&m->pl, (size_t)cout * cin * a->kernel * a->kernel);
+        m->t_cb[i] = nn_layout_add(&m->pl, (size_t)cout);
+        m->conv_c[i + 1] = cout;
+        m->conv_h[i + 1] = nn_conv_out(m->conv_h[i], a->kernel, a->stride, a->kernel / 2);
+        m->conv_w[i + 1] = nn_conv_out(m->conv_w[i], a->kernel, a->stride, a->kernel / 2);
+    }
+    m->feat = a->conv_channels[a->n_conv - 1];
+    m->cat = 2 * m->feat + a->n_stats;
+    m->t_w1 = nn_layout_add(&m->pl, (size_t)a->hidden * m->cat);
+    m->t_b1 = nn_layout_add(&m->pl, (size_t)a->hidden);
+    m->t_w2 = nn_layout_add(&m->pl, (size_t)a->hidden);
+    m->t_b2 = nn_layout_add(&m->pl, 1);
+    m->params = nn_layout_alloc(&m->pl);
+    m->info.params = m->pl.total;
+    describe_arch(a, m->info.arch_text, sizeof m->info.arch_text);
+}
+
+int classifier_create(classifier **out, const classifier_arch *a, uint64_t seed, cm_error *e)
+{
+    *out = NULL;
+    if (arch_check(a, e) != 0) return -1;
+    classifier *m = cm_xcalloc(1, sizeof *m);
+    m->info.arch = *a;
+    m->info.seed = seed;
+    m->info.threshold = 0.5f;
+    build(m);
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    for (int i = 0; i < a->n_conv; i++)
+        nn_init_he(&rng, m->params + m->pl.offset[m->t_cw[i]], m->pl.size[m->t_cw[i]],
+                   m->conv_c[i] * a->kernel * a->kernel);
+    nn_init_he(&rng, m->params + m->pl.offset[m->t_w1], m->pl.size[m->t_w1], m->cat);
+    nn_init_he(&rng, m->params + m->pl.offset[m->t_w2], m->pl.size[m->t_w2], a->hidden);
+    *out = m;
+    return 0;
+}
+
+void classifier_free(classifier *m)
+{
+    if (!m) return;
+    free(m->params);
+    free(m->grads);
+    free(m->adam_m);
+    free(m->adam_v);
+    free(m->acts);
+    free(m->dacts);
+    free(m->col);
+    free(m->argmax);
+    free(m);
+}
+
+const classifier_info *classifier_get_info(const classifier *m) { return &m->info; }
+
+void classifier_set_threshold(classifier *m, float threshold, float target_precision)
+{
+    m->info.threshold = threshold;
+    m->info.target_precision = target_precision;
+}
+
+void classifier_set_stat_norm(classifier *m, const float mean[CLASSIFIER_N_STATS], const float std[CLASSIFIER_N_STATS])
+{
+    memcpy(m->info.arch.stat_mean, mean, sizeof m->info.arch.stat_mean);
+    memcpy(m->info.arch.stat_std, std, sizeof m->info.arch.stat_std);
+}
+
+size_t classifier_param_floats(const classifier *m) { return m->pl.total; }
+void classifier_get_params(const classifier *m, float *dst) { memcpy(dst, m->params, m->pl.total * sizeof(float)); }
+void classifier_put_params(classifier *m, const float *src) { memcpy(m->params, src, m->pl.total * sizeof(float)); }
+
+/* ---- batch forward / backward ---- */
+
+void classifier_reserve(classifier *m, int max_clips, int training)
+{
+    if (max_clips <= m->cap && (!training || m->training)) return;
+    const classifier_arch *a = &m->info.arch;
+    const int N = max_clips * a->frames;
+    free(m->acts);
+    free(m->dacts);
+    free(m->col);
+    free(m->argmax);
+    memset(&m->al, 0, sizeof m->al);
+    m->a_x = nn_layout_add(&m->al, (size_t)N * CLASSIFIER_IN_CHANNELS * a->in_h * a->in_w);
+    size_t col = 0;
+    for (int i = 0; i < a->n_conv; i++) {
+        m->a_conv[i] = nn_layout_add(&m->al, (size_t)N * m->conv_c[i + 1] * m->conv_h[i + 1] * m->conv_w[i + 1]);
+        size_t c = (size_t)m->conv_c[i] * a->kernel * a->kernel * m->conv_h[i + 1] * m->conv_w[i + 1];
+        if (c > col) col = c;
+    }
+    m->a_gap = nn_layout_add(&m->al, (size_t)N * m->feat);
+    m->a_tp = nn_layout_add(&m->al, (size_t)max_clips * 2 * m->feat);
+    m->a_cat = nn_layout_add(&m->al, (size_t)max_clips * m->cat);
+    m->a_h = nn_layout_add(&m->al, (size_t)max_clips * a->hidden);
+    m->a_z = nn_layout_add(&m->al, (size_t)max_clips);
+    m->acts = nn_layout_alloc(&m->al);
+    m->dacts = training ? nn_layout_alloc(&m->al) : NULL;
+    m->col = cm_xmalloc(col * sizeof(float));
+    m->argmax = cm_xmalloc((size_t)max_clips * m->feat * sizeof(int));
+    if (training && !m->grads) {
+        m->grads = nn_layout_alloc(&m->pl);
+        m->adam_m = nn_layout_alloc(&m->pl);
+        m->adam_v = nn_layout_alloc(&m->pl);
+    }
+    m->cap = max_clips;
+    m->training = training;
+}
+
+#define ACT(m, t) ((m)->acts + (m)->al.offset[t])
+#define DACT(m, t) ((m)->dacts + (m)->al.offset[t])
+#define PAR(m, t) ((m)->params + (m)->pl.offset[t])
+#define GRAD(m, t) ((m)->grads + (m)->pl.offset[t])
+
+void classifier_load_input(classifier *m, int b, const classifier_input *in, const classifier_aug *aug)
+{
+    const classifier_arch *a = &m->info.arch;
+    const int H = a->in_h, W = a->in_w, K = a->frames;
+    const int dx = aug ? aug->dx : 0, dy = aug ? aug->dy : 0, flip = aug ? aug->flip : 0;
+    const float gain = (aug ? aug->brightness : 1.0f) / (255.0f * a->pixel_std), off = a->pixel_mean / a->pixel_std;
+    const float plain = 1.0f / (255.0f * a->pixel_std);
+    const int C = CLASSIFIER_IN_CHANNELS;
+    float *x = ACT(m, m->a_x) + (size_t)b * K * C * H * W;
+    for (int k = 0; k < K; k++) {
+        const uint8_t *f = in->frames + (size_t)k * H * W * C;
+        for (int y = 0; y < H; y++) {
+            int sy = y + dy;
+            sy = sy < 0 ? 0 : sy >= H ? H - 1 : sy;
+            for (int xx = 0; xx < W; xx++) {
+                int sx = (flip ? W - 1 - xx : xx) + dx;
+                sx = sx < 0 ? 0 : sx >= W ? W - 1 : sx;
+                const uint8_t *p = f + ((size_t)sy * W + sx) * C;
+                for (int c = 0; c < 3; c++) x[(((size_t)k * C + c) * H + y) * W + xx] = p[c] * gain - off;
+                /* The motion channel is not brightened: it measures change. */
+                x[(((size_t)k * C + 3) * H + y) * W + xx] = p[3] * plain - off;
+            }
+        }
+    }
+    float *s = ACT(m, m->a_cat) + (size_t)b * m->cat + 2 * m->feat;
+    for (int i = 0; i < a->n_stats; i++) s[i] = (in->stats[i] - a->stat_mean[i]) / a->stat_std[i];
+}
+
+const float *classifier_forward(classifier *m, int B)
+{
+    const classifier_arch *a = &m->info.arch;
+    const int N = B * a->frames, k = a->kernel, s = a->stride;
+    const float *x = ACT(m, m->a_x);
+    for (int i = 0; i < a->n_conv; i++) {
+        float *o = ACT(m, m->a_conv[i]);
+        conv2d_forward(o, x, PAR(m, m->t_cw[i]), PAR(m, m->t_cb[i]), m->col, N, m->conv_c[i], m->conv_h[i],
+                       m->conv_w[i], m->conv_c[i + 1], k, s, k / 2);
+        size_t n = (size_t)N * m->conv_c[i + 1] * m->conv_h[i + 1] * m->conv_w[i + 1];
+        relu_forward(o, o, n);   /* in place: backward only needs the output's sign */
+        x = o;
+    }
+    const int L = a->n_conv;
+    avgpool_global_forward(ACT(m, m->a_gap), x, N, m->feat, m->conv_h[L] * m->conv_w[L]);
+    timepool_forward(ACT(m, m->a_tp), m->argmax, ACT(m, m->a_gap), B, a->frames, m->feat);
+    float *cat = ACT(m, m->a_cat);
+    for (int b = 0; b < B; b++)
+        memcpy(cat + (size_t)b * m->cat, ACT(m, m->a_tp) + (size_t)b * 2 * m->feat, 2 * m->feat * sizeof(float));
+    float *h = ACT(m, m->a_h);
+    linear_forward(h, cat, PAR(m, m->t_w1), PAR(m, m->t_b1), B, m->cat, a->hidden);
+    relu_forward(h, h, (size_t)B * a->hidden);
+    linear_forward(ACT(m, m->a_z), h, PAR(m, m->t_w2), PAR(m, m->t_b2), B, a->hidden, 1);
+    return ACT(m, m->a_z);
+}
+
+void classifier_backward(classifier *m, const float *dlogits, int B)
+{
+    const classifier_arch *a = &m->info.arch;
+    const int N = B * a->frames, k = a->kernel, s = a->stride, L = a->n_conv;
+    memset(m->grads, 0, m->pl.total * sizeof(float));
+    memset(m->dacts, 0, m->al.total * sizeof(float));
+    float *dh = DACT(m, m->a_h), *dcat = DACT(m, m->a_cat);
+    linear_backward(dh, GRAD(m, m->t_w2), GRAD(m, m->t_b2), dlogits, ACT(m, m->a_h), PAR(m, m->t_w2), B, a->hidden,
+                    1);
+    /* ReLU in place: mask dh by the output's sign. */
+    const float *h = ACT(m, m->a_h);
+    for (size_t i = 0; i < (size_t)B * a->hidden; i++)
+        if (!(h[i] > 0.0f)) dh[i] = 0.0f;
+    linear_backward(dcat, GRAD(m, m->t_w1), GRAD(m, m->t_b1), dh, ACT(m, m->a_cat), PAR(m, m->t_w1), B, m->cat,
+                    a->hidden);
+    float *dtp = DACT(m, m->a_tp);
+    for (int b = 0; b < B; b++)
+        memcpy(dtp + (size_t)b * 2 * m->feat, dcat + (size_t)b * m->cat, 2 * m->feat * sizeof(float));
+    timepool_backward(DACT(m, m->a_gap), dtp, m->argmax, B, a->frames, m->feat);
+    avgpool_global_backward(DACT(m, m->a_conv[L - 1]), DACT(m, m->a_gap), N, m->feat, m->conv_h[L] * m->conv_w[L]);
+    for (int i = L - 1; i >= 0; i--) {
+        float *d = DACT(m, m->a_conv[i]);
+        const float *o = ACT(m, m->a_conv[i]);
+        size_t n = (size_t)N * m->conv_c[i + 1] * m->conv_h[i + 1] * m->conv_w[i + 1];
+        for (size_t j = 0; j < n; j++)
+            if (!(o[j] > 0.0f)) d[j] = 0.0f;
+        const float *inp = i ? ACT(m, m->a_conv[i - 1]) : ACT(m, m->a_x);
+        float *dinp = i ? DACT(m, m->a_conv[i - 1]) : NULL;
+        conv2d_backward(dinp, GRAD(m, m->t_cw[i]), GRAD(m, m->t_cb[i]), d, inp, PAR(m, m->t_cw[i]), m->col, N,
+                        m->conv_c[i], m->conv_h[i], m->conv_w[i], m->conv_c[i + 1], k, s, k / 2);
+    }
+}
+
+void classifier_adam_step(classifier *m, float lr, float weight_decay)
+{
+    m->adam_t++;
+    adam_update(m->params, m->grads, m->adam_m, m->adam_v, m->pl.total, lr, 0.9f, 0.999f, 1e-8f, weight_decay,
+                m->adam_t);
+}
+
+/* ---- features ---- */
+
+void classifier_sample_indices(int t, int k, int *idx)
+{
+    for (int i = 0; i < k; i++) {
+        int f = (int)(((int64_t)(2 * i + 1) * t) / (2 * k));
+        if (f > t - 2) f = t - 2;
+        idx[2 * i] = f;
+        idx[2 * i + 1] = f + 1;
+    }
+}
+
+size_t classifier_scratch_bytes(const classifier_arch *a)
+{
+    return (size_t)2 * a->frames * a->clip_h * a->clip_w * 3;
+}
+
+static float luma(const uint8_t *p) { return 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]; }
+
+void classifier_input_from_frames(const classifier_arch *a, const uint8_t *frames, const clip_stats *st,
+                                  classifier_input *in)
+{
+    const int H = a->clip_h, W = a->clip_w, h = a->in_h, w = a->in_w, K = a->frames, C = CLASSIFIER_IN_CHANNELS;
+    const size_t fb = (size_t)H * W * 3;
+    double coverage = 0;
+    for (int k = 0; k < K; k++) {
+        const uint8_t *f = frames + 2 * k * fb, *g = f + fb;
+        uint8_t *o = in->frames + (size_t)k * h * w * C;
+        int moving = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const uint8_t *p = f + ((size_t)(2 * y) * W + 2 * x) * 3, *q = g + ((size_t)(2 * y) * W + 2 * x) * 3;
+                uint8_t *d = o + ((size_t)y * w + x) * C;
+                for (int c = 0; c < 3; c++) d[c] = (uint8_t)((p[c] + p[c + 3] + p[W * 3 + c] + p[W * 3 + c + 3] + 2) >> 2);
+                float l0 = luma(p) + luma(p + 3) + luma(p + W * 3) + luma(p + W * 3 + 3);
+                float l1 = luma(q) + luma(q + 3) + luma(q + W * 3) + luma(q + W * 3 + 3);
+                float diff = fabsf(l1 - l0);   /* 4x the 2x2 mean difference */
+                d[3] = (uint8_t)(diff > 255.0f ? 255.0f : diff);
+                moving += diff > 8.0f;         /* a mean change of 2 luma levels */
+            }
+        coverage += (double)moving / ((double)h * w);
+    }
+    /* Cheap temporal, colour and texture features from the sampled (downsampled) frames. */
+    enum { GRID = 4 };
+    double diff_sum = 0, diff_max = 0, grad = 0, sat = 0, edges = 0, cell[GRID * GRID] = {0};
+    for (int k = 0; k < K; k++) {
+        const uint8_t *f = in->frames + (size_t)k * h * w * C;
+        double g = 0;
+        int strong = 0;
+        for (int y = 0; y + 1 < h; y++)
+            for (int x = 0; x + 1 < w; x++) {
+                const uint8_t *p = f + ((size_t)y * w + x) * C;
+                float l = luma(p);
+                float gg = fabsf(l - luma(p + C)) + fabsf(l - luma(p + (size_t)w * C));
+                g += gg;
+                strong += gg > 48.0f;
+                int mx = p[0] > p[1] ? p[0] : p[1], mn = p[0] < p[1] ? p[0] : p[1];
+                mx = mx > p[2] ? mx : p[2];
+                mn = mn < p[2] ? mn : p[2];
+                sat += mx ? (double)(mx - mn) / mx : 0;
+                cell[(y * GRID / h) * GRID + x * GRID / w] += p[3];
+            }
+        grad += g / ((double)(h - 1) * (w - 1));
+        edges += (double)strong / ((double)(h - 1) * (w - 1));
+        if (k == 0) continue;
+        const uint8_t *p = f - (size_t)h * w * C;
+        double d = 0;
+        for (size_t i = 0; i < (size_t)h * w; i++) d += fabsf(luma(f + i * C) - luma(p + i * C));
+        d /= (double)h * w;
+        diff_sum += d;
+        if (d > diff_max) diff_max = d;
+    }
+    /* Where the motion is: the share of the motion map in its busiest 2 of
+     * 16 cells (a stream layout's corner, a cursor: near 1; a scrolling
+     * level: near 2/16). */
+    double total = 0, top1 = 0, top2 = 0;
+    for (int i = 0; i < GRID * GRID; i++) {
+        total += cell[i];
+        if (cell[i] > top1) {
+            top2 = top1;
+            top1 = cell[i];
+        } else if (cell[i] > top2) {
+            top2 = cell[i];
+        }
+    }
+    const double n_px = (double)K * (h - 1) * (w - 1);
+    s[8] = log1pf((float)(diff_sum / (K - 1)));
+    s[9] = log1pf((float)diff_max);
+    s[10] = (float)(coverage / K);
+    s[11] = log1pf((float)(grad / K));
+}
+
+void classifier_sample_view(int t, int k, int view, int views, int *idx)
+{
+    for (int i = 0; i < k; i++) {
+        int f = (int)(((int64_t)(2 * i * views + 2 * view + 1) * t) / (2 * (int64_t)k * views));
+        if (f > t - 2) f = t - 2;
+        idx[2 * i] = f;
+        idx[2 * i + 1] = f + 1;
+    }
+}
+
+int classifier_input_from_record_view(const classifier_arch *a, const uint8_t *rec, size_t len, const clip_stats *st,
+                                      int view, int views, uint8_t *frames_scratch, classifier_input *in, cm_error *e)
+{
+    clip_header hdr;
+    if (clip_record_parse(rec, len, &hdr, 0, e) != 0) return -1;
+    if (hdr.width != a->clip_w || hdr.height != a->clip_h || hdr.channels != 3) {
+        cm_error_set(e, "clip is %ux%ux%u, the model wants %dx%dx3", hdr.width, hdr.height, hdr.channels, a->clip_w,
+                     a->clip_h);
+        return -1;
+    }
+    if ((int)hdr.frames < a->frames + 1) {
+        cm_error_set(e, "clip has %u frames, the model samples %d pairs", hdr.frames, a->frames);
+        return -1;
+    }
+    int idx[CLASSIFIER_MAX_FRAMES];
+    if (views > 0) classifier_sample_view((int)hdr.frames, a->frames, view, views, idx);
+    else classifier_sample_indices((int)hdr.frames, a->frames, idx);
+    if (clip_record_read_frame_list(rec, len, idx, 2 * a->frames, frames_scratch, e) != 0) return -1;
+    classifier_input_from_frames(a, frames_scratch, st, in);
+    return 0;
+}
+
+int classifier_input_from_record(const classifier_arch *a, const uint8_t *rec, size_t len, const clip_stats *st,
+                                 uint8_t *frames_scratch, classifier_input *in, cm_error *e)
+{
+    return classifier_input_from_record_view(a, rec, len, st, 0, 0, frames_scratch, in, e);
+}
+
+/* ---- scoring ---- */
+
+float classifier_score_input(classifier *m, const classifier_input *in)
+{
+    classifier_reserve(m, 1, m->training);
+    classifier_load_input(m, 0, in, NULL);
+    return nn_sigmoid(classifier_forward(m, 1)[0]);
+}
+
+int classifier_score_record(classifier *m, const uint8_t *rec, size_t len, const clip_stats *st, float *score,
+                            cm_error *e)
+{
+    const classifier_arch *a = &m->info.arch;
+    uint8_t *scratch = cm_xmalloc(classifier_scratch_bytes(a));
+    classifier_input in = {.frames = cm_xmalloc((size_t)a->frames * a->in_h * a->in_w * CLASSIFIER_IN_CHANNELS)};
+    int rc = classifier_input_from_record(a, rec, len, st, scratch, &in, e);
+    if (rc == 0) *score = classifier_score_input(m, &in);
+    free(scratch);
+    free(in.frames);
+    return rc;
+}

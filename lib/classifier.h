@@ -1,0 +1,226 @@
+/* The clip quality classifier (Genie, appendix B.1): p(good) for a staged
+ * clip, where good means clear gameplay (no menus, stream layouts, desktops,
+ * static or black screens). docs/classifier.md describes the model, features,
+ * training recipe and figures; docs/model-format.md the model file byte for
+ * byte.
+ *
+ * Model: K frames sampled evenly across the clip, each 2x2-averaged to
+ * in_w x in_h RGB, go through a small conv net shared across frames
+ * (conv3x3 stride 2 + ReLU layers, global average pool), pooled over time
+ * (mean and max), concatenated with normalised clip statistics (from the
+ * catalog and from the sampled frames), then a one-hidden-layer MLP gives one
+ * logit; score = sigmoid(logit) in [0, 1]. A clip is kept when score >=
+ * threshold, the threshold picked on validation for a target precision.
+ *
+ * Typical use (clipmill-filter):
+ *
+ *   classifier *m; classifier_load(&m, "models/default.cmm", &e);
+ *   for each clip: store_get(...); classifier_score_record(m, rec, len, &stats, &p, &e);
+ *                  keep = p >= classifier_info(m)->threshold;
+ *   classifier_free(m);
+ *
+ * or classifier_score_corpus() to score every clip of a corpus into the
+ * catalog's scores table. A classifier is not thread-safe (it owns scratch
+ * buffers); load one per thread. Scoring uses OpenBLAS; call
+ * classifier_single_thread() once to keep OpenBLAS from spawning threads
+ * (faster for these small matrices and needed for bit-identical training). */
+#ifndef CLIPMILL_CLASSIFIER_H
+#define CLIPMILL_CLASSIFIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "catalog.h"
+#include "stats.h"
+#include "store.h"
+#include "util.h"
+
+#define CLASSIFIER_MAGIC "CMQM"
+#define CLASSIFIER_VERSION 2   /* 2: statistics 2, 6, 7 are saturation, motion concentration, edge density */
+#define CLASSIFIER_HEADER_SIZE 256
+#define CLASSIFIER_MAX_CONV 4
+#define CLASSIFIER_MAX_FRAMES 32
+#define CLASSIFIER_N_STATS 12      /* statistics features, see docs/classifier.md */
+#define CLASSIFIER_IN_CHANNELS 4   /* R, G, B and motion (|luma difference| to the next frame) */
+#define CLASSIFIER_MAX_TENSORS 12      /* 2 per conv layer + 4 for the MLP */
+
+/* Everything needed to rebuild the network and its input pipeline; stored in
+ * the model file header. */
+typedef struct classifier_arch {
+    int frames;                    /* K, frames sampled per clip */
+    int clip_h, clip_w;            /* expected clip frame size (90 x 160) */
+    int in_h, in_w;                /* network input after 2x2 averaging (45 x 80) */
+    int n_conv;                    /* conv layers, 1..CLASSIFIER_MAX_CONV */
+    int conv_channels[CLASSIFIER_MAX_CONV];
+    int kernel, stride;            /* of every conv layer (3, 2; padding kernel/2) */
+    int hidden;                    /* MLP hidden units */
+    int n_stats;                   /* CLASSIFIER_N_STATS */
+    float pixel_mean, pixel_std;   /* input = (rgb / 255 - pixel_mean) / pixel_std */
+    float stat_mean[CLASSIFIER_N_STATS], stat_std[CLASSIFIER_N_STATS]; /* z-scoring of the raw statistics */
+} classifier_arch;
+
+/* The default architecture: K = 6, 45 x 80 input, conv 8-16-24, hidden 32,
+ * statistics normalisation identity (mean 0, std 1) until training sets it. */
+void classifier_arch_default(classifier_arch *a);
+
+/* What a loaded or trained model is. */
+typedef struct classifier_info {
+    classifier_arch arch;
+    float threshold;               /* keep when score >= threshold */
+    float target_precision;        /* precision the threshold was picked for (0 if none) */
+    uint64_t seed;                 /* training seed */
+    size_t params;                 /* learnable parameters */
+    char sha256[65];               /* of the model file ("" for a model never saved or loaded) */
+    char arch_text[128];           /* e.g. "K6 45x80 conv8-16-24 k3s2 gap+tmeanmax stats12 mlp32" */
+} classifier_info;
+
+typedef struct classifier classifier;
+
+/* A new model with He-initialised weights from seed. Returns 0, or -1 with e
+ * set when the architecture is out of range (the message names the field). */
+int classifier_create(classifier **out, const classifier_arch *a, uint64_t seed, cm_error *e);
+void classifier_free(classifier *m);
+const classifier_info *classifier_get_info(const classifier *m);
+void classifier_set_threshold(classifier *m, float threshold, float target_precision);
+/* Replaces the statistics normalisation constants (training sets them from
+ * the training set). */
+void classifier_set_stat_norm(classifier *m, const float mean[CLASSIFIER_N_STATS], const float std[CLASSIFIER_N_STATS]);
+/* Sets OpenBLAS to one thread (process-wide). */
+void classifier_single_thread(void);
+
+/* ---- model file (docs/model-format.md) ---- */
+
+/* Writes the model to path atomically (path.tmp.PID, fsync, rename) and puts
+ * the file's SHA-256 into sha256 (may be NULL) and into the model's info.
+ * Returns 0, or -1 with e naming path. */
+int classifier_save(classifier *m, const char *path, char sha256[65], cm_error *e);
+/* Reads and validates a model file: magic, version, header size, header
+ * CRC-32, architecture ranges, tensor count and sizes against the
+ * architecture, file size against header + parameters, parameter CRC-32.
+ * Returns 0 and *out, or -1 with e naming path and the failed check. */
+int classifier_load(classifier **out, const char *path, cm_error *e);
+
+/* ---- features ---- */
+
+/* Per-clip model input: K frames at in_h x in_w RGB (uint8, (K,in_h,in_w,3))
+ * and the raw (not yet z-scored) statistics features. Channel 3 is the
+ * motion map: |luma(f_i + 1) - luma(f_i)| * 4, clipped to 255. */
+typedef struct classifier_input {
+    uint8_t *frames;               /* K * in_h * in_w * CLASSIFIER_IN_CHANNELS bytes, owned by the caller */
+    float stats[CLASSIFIER_N_STATS];
+} classifier_input;
+
+/* The 2K frame indices read from a clip of t >= K+1 frames: K pairs of
+ * neighbours (f_i, f_i + 1), f_i = min((2i+1)t / 2K, t-2); the second frame of
+ * a pair gives the motion channel. */
+void classifier_sample_indices(int t, int k, int *idx);
+/* Bytes of the frames_scratch buffer below: 2K frames of clip_h x clip_w x 3. */
+size_t classifier_scratch_bytes(const classifier_arch *a);
+/* Builds the input from a clip record (reading only the K sampled frames,
+ * per-frame CRCs checked) and the clip's catalog statistics. frames_scratch
+ * holds classifier_scratch_bytes(a) bytes. Returns 0, or -1 with e set (a bad
+ * record, a clip of another frame size, fewer than K frames). */
+int classifier_input_from_record(const classifier_arch *a, const uint8_t *rec, size_t len, const clip_stats *st,
+                                 uint8_t *frames_scratch, classifier_input *in, cm_error *e);
+/* The same from the 2K sampled frames already at clip_h x clip_w
+ * ((2K,H,W,3) uint8, in classifier_sample_indices order). */
+void classifier_input_from_frames(const classifier_arch *a, const uint8_t *frames, const clip_stats *st,
+                                  classifier_input *in);
+
+/* ---- scoring ---- */
+
+/* p(good) of one clip's input. */
+float classifier_score_input(classifier *m, const classifier_input *in);
+/* Reads the K sampled frames of a record and scores them. Returns 0 and
+ * *score, or -1 with e set (see classifier_input_from_record). */
+int classifier_score_record(classifier *m, const uint8_t *rec, size_t len, const clip_stats *st, float *score,
+                            cm_error *e);
+
+/* Reads clip_stats from the catalog's clips row of clip_id. Returns 0, 1 when
+ * there is no such clip, -1 with e set. */
+int classifier_clip_stats(catalog *c, const char *clip_id, clip_stats *st, cm_error *e);
+
+/* Registers a saved model in the catalog's models table (name, path, file
+ * SHA-256, arch, params, train_json, metrics_json, threshold, seed) and
+ * returns its model_id. json arguments must be valid JSON ("{}" if none). */
+int classifier_register(catalog *c, const classifier *m, const char *name, const char *path, const char *train_json,
+                        const char *metrics_json, double train_seconds, int64_t run_id, int64_t *model_id,
+                        cm_error *e);
+/* The newest models row whose sha256 is the model's. Returns 0 (found), 1
+ * (not registered), -1 with e set. */
+int classifier_find_model(catalog *c, const classifier *m, int64_t *model_id, cm_error *e);
+
+typedef struct classifier_score_counts {
+    int64_t scored, skipped, failed;   /* skipped: already scored by this model */
+    double seconds;
+} classifier_score_counts;
+/* Scores every clip of the corpus (corpus_dir/catalog's clips, records from
+ * their staging store) with model model_id and writes the scores table, in
+ * transactions of a few hundred clips. rescore = 0 skips clips this model has
+ * scored already. A clip whose record cannot be read is logged and counted
+ * as failed. Returns 0 (even with failed clips), -1 with e set on a catalog
+ * error. */
+int classifier_score_corpus(classifier *m, catalog *c, const char *corpus_dir, int64_t model_id, int64_t run_id,
+                            int rescore, classifier_score_counts *n, cm_error *e);
+
+/* ---- metrics (also used by clipmill-eval) ---- */
+
+/* ROC-AUC of scores s against labels y (1 good, 0 bad), ties counted half;
+ * NaN when one class is absent. */
+double classifier_roc_auc(const float *s, const int *y, int n);
+/* Average precision (area under the precision-recall curve, step-wise). */
+double classifier_pr_auc(const float *s, const int *y, int n);
+/* The lowest threshold whose precision on (s, y) is >= target (more recall),
+ * among the distinct scores; when none reaches it, the threshold of the best
+ * precision. *precision / *recall (may be NULL) receive its values. */
+float classifier_pick_threshold(const float *s, const int *y, int n, double target, double *precision,
+                                double *recall);
+
+/* ---- training (lib/classifier_train.c) ---- */
+
+typedef struct classifier_train_options {
+    const char *corpus_dir;
+    int good_min, good_max;        /* consensus labels counted good (default 5..5) */
+    int bad_min, bad_max;          /* counted bad (default 1..1); others dropped */
+    int epochs;                    /* epoch budget (default 40) */
+    int patience;                  /* early stopping on validation AUC after this many epochs without a gain;
+                                    * 0 (default) trains the fixed budget and keeps the last weights */
+    int batch;                     /* clips per step (default 16) */
+    float lr, weight_decay;        /* Adam (default 2e-3, 1e-4) */
+    uint64_t seed;                 /* split, init, shuffling, augmentation (default 1) */
+    double precision;              /* target precision for the threshold (default 0.95) */
+    double val_frac, test_frac;    /* fractions of split groups per class (default 0.25, 0.25) */
+    const char *split_key;         /* SQL expression over sources columns: the split group (default source_id) */
+    int augment;                   /* crop jitter, brightness, flip (default 1) */
+    classifier_arch arch;
+    FILE *progress;                /* one line per epoch, NULL for none */
+    /* Later additions (classifier_train_options_default sets them). */
+    int views;                     /* frame-position views read per clip; each epoch draws one (default 8) */
+    int group_balance;             /* weight clips so every split group of a class weighs the same (default 1) */
+    int cv_folds;                  /* >= 2: group k-fold cross-validation first (stratified by class;
+                                    * more folds than groups = leave-one-group-out); 0 none (default) */
+} classifier_train_options;
+void classifier_train_options_default(classifier_train_options *o);
+
+typedef struct classifier_train_result {
+    classifier *model;             /* best weights (by validation ROC-AUC), threshold set */
+    char *train_json;              /* malloc'd: label rule, split key, seed, sources per split, counts */
+    char *metrics_json;            /* malloc'd: val/test ROC-AUC, PR-AUC, precision/recall at threshold, epochs */
+    int n_train, n_val, n_test;    /* clips */
+    int best_epoch;
+    double val_auc, test_auc;      /* NaN when undefined */
+    double seconds;
+    /* cross-validation (cv_folds >= 2), NaN otherwise: ROC-AUC of the pooled
+     * out-of-fold scores, and mean / min of the per-fold ROC-AUCs over the
+     * folds holding both classes (cv_auc_folds of them) */
+    int cv_folds, cv_auc_folds;
+    double cv_auc, cv_fold_auc_mean, cv_fold_auc_min;
+} classifier_train_result;
+/* Trains a model on the labelled clips of the corpus. Returns 0 and fills r
+ * (free with classifier_train_result_free), -1 with e set (no labelled clips
+ * of one class, unreadable records, bad split key). */
+int classifier_train(catalog *c, const classifier_train_options *o, classifier_train_result *r, cm_error *e);
+void classifier_train_result_free(classifier_train_result *r);
+
+#endif

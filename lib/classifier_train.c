@@ -1,0 +1,750 @@
+/* Training the clip quality classifier: labelled clips from the catalog,
+ * split by source group, class-balanced loss, augmentation, Adam, early
+ * stopping on validation ROC-AUC, threshold for a target precision. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier.h"
+#include "classifier_internal.h"
+#include "nn.h"
+
+void classifier_train_options_default(classifier_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->corpus_dir = ".";
+    o->good_min = o->good_max = 5;
+    o->bad_min = o->bad_max = 1;
+    o->epochs = 40;
+    o->patience = 0;
+    o->batch = 16;
+    o->lr = 2e-3f;
+    o->weight_decay = 1e-4f;
+    o->seed = 1;
+    o->precision = 0.95;
+    o->val_frac = 0.25;
+    o->test_frac = 0.25;
+    o->split_key = "source_id";
+    o->augment = 1;
+    o->views = 8;
+    o->group_balance = 1;
+    o->cv_folds = 0;
+    classifier_arch_default(&o->arch);
+}
+
+void classifier_train_result_free(classifier_train_result *r)
+{
+    classifier_free(r->model);
+    free(r->train_json);
+    free(r->metrics_json);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- a growing string for JSON ---- */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (b->s && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap = (b->cap + (size_t)n + 1) * 2;
+        b->s = cm_xrealloc(b->s, b->cap);
+        if (b->len == 0) b->s[0] = '\0';
+    }
+}
+
+static void sb_json_str(sbuf *b, const char *s)
+{
+    sb_printf(b, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') sb_printf(b, "\\%c", ch);
+        else if (ch < 0x20) sb_printf(b, "\\u%04x", ch);
+        else sb_printf(b, "%c", ch);
+    }
+    sb_printf(b, "\"");
+}
+
+static void sb_num(sbuf *b, const char *key, double v)
+{
+    sb_printf(b, "\"%s\":", key);
+    if (isfinite(v)) sb_printf(b, "%.6g", v);
+    else sb_printf(b, "null");
+}
+
+/* ---- the data set ---- */
+
+enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_TEST = 2 };
+static const char *split_name[3] = {"train", "val", "test"};
+
+typedef struct dataset {
+    int n;
+    int nv;                        /* inputs per clip: the scoring view, then the training views */
+    char (*clip_id)[CM_CLIP_ID_MAX];
+    char (*source_id)[CM_SOURCE_ID_LEN + 1];
+    char **group;
+    int *y, *split;
+    classifier_input *in;          /* (n, nv); frames point into one allocation */
+    uint8_t *frames;
+} dataset;
+
+static void dataset_free(dataset *d)
+{
+    for (int i = 0; i < d->n; i++) free(d->group[i]);
+    free(d->clip_id);
+    free(d->source_id);
+    free(d->group);
+    free(d->y);
+    free(d->split);
+    free(d->in);
+    free(d->frames);
+}
+
+static int load_dataset(catalog *c, const classifier_train_options *o, dataset *d, cm_error *e)
+{
+    const classifier_arch *a = &o->arch;
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *st = NULL;
+    store *stg = NULL;
+    char *sql = NULL, *stg_name = NULL;
+    int rc = -1, cap = 0;
+    const int nv = 1 + (o->views > 1 ? o->views : 0);
+    const size_t fb = (size_t)a->frames * a->in_h * a->in_w * CLASSIFIER_IN_CHANNELS;
+    uint8_t *scratch = cm_xmalloc(classifier_scratch_bytes(a));
+    memset(d, 0, sizeof *d);
+    d->nv = nv;
+
+    /* The split key is an SQL expression over the clip's sources row. */
+    const char *fmt =
+        "SELECT c.clip_id, c.source_id, (SELECT (%s) FROM sources WHERE sources.source_id = c.source_id),"
+        " cl.label BETWEEN ?1 AND ?2, coalesce(c.staging, 'staging'), c.staging_key,"
+        " c.luma_mean, c.luma_std, c.motion, c.static_frac, c.black_frac, c.hard_cuts,"
+        " c.letterbox_top, c.letterbox_bottom, c.letterbox_left, c.letterbox_right"
+        " FROM v_clip_label AS cl JOIN clips AS c USING (clip_id)"
+        " WHERE cl.label BETWEEN ?1 AND ?2 OR cl.label BETWEEN ?3 AND ?4 ORDER BY c.clip_id";
+    size_t len = strlen(fmt) + strlen(o->split_key) + 1;
+    sql = cm_xmalloc(len);
+    snprintf(sql, len, fmt, o->split_key);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        cm_error_set(e, "catalog: labelled clips (split key '%s'): %s", o->split_key, sqlite3_errmsg(db));
+        goto fail;
+    }
+    sqlite3_bind_int(st, 1, o->good_min);
+    sqlite3_bind_int(st, 2, o->good_max);
+    sqlite3_bind_int(st, 3, o->bad_min);
+    sqlite3_bind_int(st, 4, o->bad_max);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *staging = (const char *)sqlite3_column_text(st, 4);
+        if (!stg || strcmp(stg_name, staging) != 0) {
+            store_close(stg);
+            stg = NULL;
+            free(stg_name);
+            stg_name = cm_xstrdup(staging);
+            char *dir = cm_path_join(o->corpus_dir, staging);
+            int orc = store_open(&stg, dir, 1, e);
+            free(dir);
+            if (orc != 0) goto fail;
+        }
+        if (d->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            d->clip_id = cm_xrealloc(d->clip_id, (size_t)cap * sizeof *d->clip_id);
+            d->source_id = cm_xrealloc(d->source_id, (size_t)cap * sizeof *d->source_id);
+            d->group = cm_xrealloc(d->group, (size_t)cap * sizeof *d->group);
+            d->y = cm_xrealloc(d->y, (size_t)cap * sizeof *d->y);
+            d->split = cm_xrealloc(d->split, (size_t)cap * sizeof *d->split);
+            d->in = cm_xrealloc(d->in, (size_t)cap * nv * sizeof *d->in);
+            d->frames = cm_xrealloc(d->frames, (size_t)cap * nv * fb);
+        }
+        int i = d->n;
+        snprintf(d->clip_id[i], sizeof d->clip_id[i], "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(d->source_id[i], sizeof d->source_id[i], "%s", (const char *)sqlite3_column_text(st, 1));
+        const char *g = (const char *)sqlite3_column_text(st, 2);
+        d->group[i] = cm_xstrdup(g ? g : d->source_id[i]);
+        d->y[i] = sqlite3_column_int(st, 3);
+        clip_stats cs;
+        memset(&cs, 0, sizeof cs);
+        cs.luma_mean = sqlite3_column_double(st, 6);
+        cs.luma_std = sqlite3_column_double(st, 7);
+        cs.motion = sqlite3_column_double(st, 8);
+        cs.static_frac = sqlite3_column_double(st, 9);
+        cs.black_frac = sqlite3_column_double(st, 10);
+        cs.hard_cuts = sqlite3_column_int(st, 11);
+        cs.letterbox_top = sqlite3_column_int(st, 12);
+        cs.letterbox_bottom = sqlite3_column_int(st, 13);
+        cs.letterbox_left = sqlite3_column_int(st, 14);
+        cs.letterbox_right = sqlite3_column_int(st, 15);
+        uint8_t *rec = NULL;
+        size_t rlen = 0;
+        int got = store_get(stg, (const char *)sqlite3_column_text(st, 5), &rec, &rlen, e);
+        if (got == 1) cm_error_set(e, "clip %s: not in staging store %s", d->clip_id[i], staging);
+        if (got != 0) {
+            free(d->group[i]);
+            goto fail;
+        }
+        cm_error re = {{0}};
+        int ok = 0;
+        for (int v = 0; v < nv && ok == 0; v++) {
+            classifier_input *in = &d->in[(size_t)i * nv + v];
+            in->frames = d->frames + ((size_t)i * nv + v) * fb;
+            ok = classifier_input_from_record_view(a, rec, rlen, &cs, v - 1, v ? nv - 1 : 0, scratch, in, &re);
+        }
+        free(rec);
+        if (ok != 0) {
+            cm_error_set(e, "clip %s: %s", d->clip_id[i], re.msg);
+            free(d->group[i]);
+            goto fail;
+        }
+        d->n++;
+    }
+    if (step != SQLITE_DONE) {
+        cm_error_set(e, "catalog: labelled clips: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    /* frames moved with realloc: point the inputs at their final place. */
+    for (size_t i = 0; i < (size_t)d->n * nv; i++) d->in[i].frames = d->frames + i * fb;
+    if (getenv("CM_DUMP")) { FILE *df = fopen(getenv("CM_DUMP"), "w");
+        for (int i = 0; i < d->n; i++) { fprintf(df, "%s\t%d", d->group[i], d->y[i]);
+            for (int k = 0; k < CLASSIFIER_N_STATS; k++) fprintf(df, "\t%g", d->in[(size_t)i * nv].stats[k]); fprintf(df, "\n"); }
+        fclose(df); }
+    rc = 0;
+fail:
+    sqlite3_finalize(st);
+    store_close(stg);
+    free(stg_name);
+    free(sql);
+    free(scratch);
+    if (rc != 0) dataset_free(d);
+    return rc;
+}
+
+/* ---- split by group, stratified by the group's majority class ---- */
+
+typedef struct group_ref {
+    const char *key;
+    uint64_t hash;
+    int good, bad;
+} group_ref;
+
+static int by_hash(const void *a, const void *b)
+{
+    const group_ref *x = a, *y = b;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static uint64_t group_hash(uint64_t seed, const char *key)
+{
+    size_t n = strlen(key) + 32;
+    char *s = cm_xmalloc(n), hex[65];
+    snprintf(s, n, "%llu:%s", (unsigned long long)seed, key);
+    cm_sha256_hex(s, strlen(s), hex);
+    free(s);
+    return strtoull((char[17]){hex[0], hex[1], hex[2], hex[3], hex[4], hex[5], hex[6], hex[7], hex[8], hex[9],
+                                hex[10], hex[11], hex[12], hex[13], hex[14], hex[15], 0},
+                    NULL, 16);
+}
+
+static void split_groups(dataset *d, const classifier_train_options *o)
+{
+    group_ref *g = cm_xcalloc((size_t)(d->n ? d->n : 1), sizeof *g);
+    int ng = 0;
+    for (int i = 0; i < d->n; i++) {
+        int j = 0;
+        while (j < ng && strcmp(g[j].key, d->group[i]) != 0) j++;
+        if (j == ng) {
+            g[ng].key = d->group[i];
+            g[ng].hash = group_hash(o->seed, d->group[i]);
+            ng++;
+        }
+        if (d->y[i]) g[j].good++;
+        else g[j].bad++;
+    }
+    qsort(g, (size_t)ng, sizeof *g, by_hash);
+    int *gsplit = cm_xcalloc((size_t)(ng ? ng : 1), sizeof *gsplit);
+    for (int cls = 0; cls <= 1; cls++) {
+        int nc = 0;
+        for (int j = 0; j < ng; j++) nc += (g[j].good >= g[j].bad) == cls;
+        int n_test = o->test_frac > 0 && nc >= 3 ? (int)lround(nc * o->test_frac) : 0;
+        if (o->test_frac > 0 && nc >= 3 && n_test < 1) n_test = 1;
+        int n_val = o->val_frac > 0 && nc - n_test >= 2 ? (int)lround(nc * o->val_frac) : 0;
+        if (o->val_frac > 0 && nc - n_test >= 2 && n_val < 1) n_val = 1;
+        while (n_test + n_val > nc - 1 && n_test + n_val > 0) {
+            if (n_test >= n_val && n_test > 0) n_test--;
+            else n_val--;
+        }
+        int k = 0;
+        for (int j = 0; j < ng; j++) {
+            if ((g[j].good >= g[j].bad) != cls) continue;
+            gsplit[j] = k < n_test ? SPLIT_TEST : k < n_test + n_val ? SPLIT_VAL : SPLIT_TRAIN;
+            k++;
+        }
+    }
+    for (int i = 0; i < d->n; i++)
+        for (int j = 0; j < ng; j++)
+            if (strcmp(g[j].key, d->group[i]) == 0) d->split[i] = gsplit[j];
+    free(gsplit);
+    free(g);
+}
+
+/* ---- scoring subsets ---- */
+
+/* Scores clips idx[0..n) without augmentation into s. */
+static void score_set(classifier *m, const dataset *d, const int *idx, int n, int B, float *s)
+{
+    for (int i = 0; i < n; i += B) {
+        int nb = n - i < B ? n - i : B;
+        for (int b = 0; b < nb; b++) classifier_load_input(m, b, &d->in[(size_t)idx[i + b] * d->nv], NULL);
+        const float *z = classifier_forward(m, nb);
+        for (int b = 0; b < nb; b++) s[i + b] = nn_sigmoid(z[b]);
+    }
+}
+
+typedef struct subset {
+    int n;
+    int *idx, *y;
+    float *s;
+    double auc, loss;
+} subset;
+
+static void subset_make(subset *ss, const dataset *d, int which)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->idx = cm_xmalloc((size_t)(d->n ? d->n : 1) * sizeof(int));
+    ss->y = cm_xmalloc((size_t)(d->n ? d->n : 1) * sizeof(int));
+    ss->s = cm_xmalloc((size_t)(d->n ? d->n : 1) * sizeof(float));
+    for (int i = 0; i < d->n; i++)
+        if (d->split[i] == which) {
+            ss->y[ss->n] = d->y[i];
+            ss->idx[ss->n++] = i;
+        }
+}
+
+static void subset_eval(subset *ss, classifier *m, const dataset *d, int B)
+{
+    score_set(m, d, ss->idx, ss->n, B, ss->s);
+    ss->auc = classifier_roc_auc(ss->s, ss->y, ss->n);
+    double l = 0;
+    for (int i = 0; i < ss->n; i++) {
+        double p = fmin(fmax(ss->s[i], 1e-7), 1 - 1e-7);
+        l -= ss->y[i] ? log(p) : log(1 - p);
+    }
+    ss->loss = ss->n ? l / ss->n : NAN;
+}
+
+static void subset_free(subset *ss)
+{
+    free(ss->idx);
+    free(ss->y);
+    free(ss->s);
+}
+
+static int has_both(const subset *ss)
+{
+    int g = 0, b = 0;
+    for (int i = 0; i < ss->n; i++) {
+        if (ss->y[i]) g++;
+        else b++;
+    }
+    return g > 0 && b > 0;
+}
+
+/* Sources (distinct, in clip order) and groups of one split as JSON arrays. */
+static void json_split_lists(sbuf *b, const dataset *d, int which, int groups)
+{
+    sb_printf(b, "[");
+    int first = 1;
+    for (int i = 0; i < d->n; i++) {
+        if (d->split[i] != which) continue;
+        const char *v = groups ? d->group[i] : d->source_id[i];
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = d->split[j] == which && strcmp(groups ? d->group[j] : d->source_id[j], v) == 0;
+        if (seen) continue;
+        if (!first) sb_printf(b, ",");
+        sb_json_str(b, v);
+        first = 0;
+    }
+    sb_printf(b, "]");
+}
+
+/* ---- training ---- */
+
+/* Dense group numbers of the clips (gid[i]), returns the number of groups. */
+static int group_ids(const dataset *d, int *gid)
+{
+    int ng = 0;
+    for (int i = 0; i < d->n; i++) {
+        int j = 0;
+        while (j < i && strcmp(d->group[j], d->group[i]) != 0) j++;
+        gid[i] = j < i ? gid[j] : ng++;
+    }
+    return ng;
+}
+
+/* Loss weights of the training clips: each class carries half of the loss
+ * and, with group_balance, every group of a class the same share of it (one
+ * recording re-encoded seven times must not outweigh seven recordings).
+ * Weights average 1 over the clips. */
+static void clip_weights(const dataset *d, const subset *tr, int group_balance, float *w)
+{
+    int *gid = cm_xmalloc((size_t)d->n * sizeof(int));
+    int ng = group_ids(d, gid);
+    int *gn = cm_xcalloc((size_t)ng, sizeof(int));
+    int groups_of[2] = {0, 0}, clips_of[2] = {0, 0};
+    for (int i = 0; i < tr->n; i++) {
+        int g = gid[tr->idx[i]];
+        if (gn[g]++ == 0) groups_of[tr->y[i]]++;
+        clips_of[tr->y[i]]++;
+    }
+    for (int i = 0; i < tr->n; i++) {
+        int y = tr->y[i];
+        w[i] = group_balance ? (float)tr->n / (2.0f * groups_of[y] * gn[gid[tr->idx[i]]])
+                             : (float)tr->n / (2.0f * clips_of[y]);
+    }
+    free(gn);
+    free(gid);
+}
+
+/* Trains one model from seed on the clips of tr; with o->patience > 0 and a
+ * validation set holding both classes, keeps the weights of the best
+ * validation epoch, else trains the fixed budget. Returns the model (NULL
+ * with e set on a bad architecture); *best_epoch receives the epoch kept. */
+static classifier *fit(const dataset *d, subset *tr, subset *va, const classifier_train_options *o, uint64_t seed,
+                       FILE *progress, int *best_epoch, cm_error *e)
+{
+    classifier *m = NULL;
+    /* Statistics normalisation from the training clips (all their views). */
+    classifier_arch arch = o->arch;
+    for (int k = 0; k < CLASSIFIER_N_STATS; k++) {
+        double s = 0, s2 = 0;
+        for (int i = 0; i < tr->n; i++)
+            for (int v = 0; v < d->nv; v++) {
+                double x = d->in[(size_t)tr->idx[i] * d->nv + v].stats[k];
+                s += x;
+                s2 += x * x;
+            }
+        double cnt = (double)tr->n * d->nv, mean = s / cnt, var = s2 / cnt - mean * mean;
+        arch.stat_mean[k] = (float)mean;
+        arch.stat_std[k] = var > 1e-6 ? (float)sqrt(var) : 1.0f;
+    }
+    if (classifier_create(&m, &arch, seed, e) != 0) return NULL;
+    const int B = o->batch > 0 ? o->batch : 16;
+    classifier_reserve(m, B, 1);
+    float *w = cm_xmalloc((size_t)tr->n * sizeof(float));
+    clip_weights(d, tr, o->group_balance, w);
+    nn_rng rng;
+    nn_rng_seed(&rng, seed * 0x9E3779B97F4A7C15ULL + 1);
+    int *order = cm_xmalloc((size_t)tr->n * sizeof(int));
+    for (int i = 0; i < tr->n; i++) order[i] = i;
+    float *target = cm_xmalloc((size_t)B * sizeof(float)), *weight = cm_xmalloc((size_t)B * sizeof(float));
+    float *dz = cm_xmalloc((size_t)B * sizeof(float));
+    const size_t np = classifier_param_floats(m);
+    float *best = cm_xmalloc(np * sizeof(float));
+    classifier_get_params(m, best);
+    const int early = o->patience > 0 && va && has_both(va);
+    double best_auc = -1, best_loss = INFINITY;
+    int since_best = 0;
+    *best_epoch = 0;
+
+    for (int ep = 1; ep <= o->epochs; ep++) {
+        double te0 = cm_monotonic_s(), loss_sum = 0;
+        int steps = 0;
+        for (int i = tr->n - 1; i > 0; i--) {
+            int j = (int)(nn_rng_u64(&rng) % (uint64_t)(i + 1));
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        for (int i = 0; i < tr->n; i += B) {
+            int nb = tr->n - i < B ? tr->n - i : B;
+            for (int b = 0; b < nb; b++) {
+                int k = order[i + b];
+                /* A fresh view of the clip each epoch: other frame positions. */
+                int v = d->nv > 1 ? (int)(nn_rng_u64(&rng) % (uint64_t)d->nv) : 0;
+                classifier_aug aug = {0, 0, 0, 1.0f};
+                if (o->augment) {
+                    aug.dx = (int)(nn_rng_u64(&rng) % 5) - 2;
+                    aug.dy = (int)(nn_rng_u64(&rng) % 5) - 2;
+                    aug.flip = (int)(nn_rng_u64(&rng) & 1);
+                    aug.brightness = 0.85f + 0.3f * nn_rng_uniform(&rng);
+                }
+                classifier_load_input(m, b, &d->in[(size_t)tr->idx[k] * d->nv + v], &aug);
+                target[b] = (float)tr->y[k];
+                weight[b] = w[k];
+            }
+            const float *z = classifier_forward(m, nb);
+            loss_sum += bce_logits_forward(z, target, weight, nb);
+            bce_logits_backward(dz, z, target, weight, nb);
+            classifier_backward(m, dz, nb);
+            classifier_adam_step(m, o->lr, o->weight_decay);
+            steps++;
+        }
+        int better = 0;
+        if (early) {
+            subset_eval(va, m, d, B);
+            /* Ties (common on small sets, where AUC reaches 1) go to the lower loss. */
+            better = va->auc > best_auc || (va->auc == best_auc && va->loss < best_loss);
+            if (better) {
+                best_auc = va->auc;
+                best_loss = va->loss;
+                *best_epoch = ep;
+                since_best = 0;
+                classifier_get_params(m, best);
+            } else {
+                since_best++;
+            }
+        } else {
+            *best_epoch = ep;
+        }
+        if (progress) {
+            fprintf(progress, "epoch %d/%d: loss %.4f", ep, o->epochs, loss_sum / steps);
+            if (va && va->n && has_both(va)) {
+                if (!early) subset_eval(va, m, d, B);
+                fprintf(progress, ", val AUC %.4f, val loss %.4f", va->auc, va->loss);
+            }
+            fprintf(progress, ", %.2f s%s\n", cm_monotonic_s() - te0, better ? " *" : "");
+            fflush(progress);
+        }
+        if (early && since_best >= o->patience) break;
+    }
+    if (early) classifier_put_params(m, best);
+    free(best);
+    free(order);
+    free(target);
+    free(weight);
+    free(dz);
+    free(w);
+    return m;
+}
+
+/* Group k-fold cross-validation: groups ordered by the seeded hash, dealt
+ * round-robin to the folds within each class (so every fold holds both
+ * classes when k <= the groups of either class); each fold is scored by a
+ * model trained on all the other folds. oof receives the out-of-fold score of
+ * every clip. */
+static int cross_validate(const dataset *d, const classifier_train_options *o, classifier_train_result *r,
+                          float *oof, cm_error *e)
+{
+    int *gid = cm_xmalloc((size_t)d->n * sizeof(int));
+    int ng = group_ids(d, gid);
+    group_ref *g = cm_xcalloc((size_t)ng, sizeof *g);
+    int *gfold = cm_xmalloc((size_t)ng * sizeof(int)), *y = cm_xmalloc((size_t)d->n * sizeof(int));
+    for (int i = 0; i < d->n; i++) {
+        group_ref *x = &g[gid[i]];
+        x->key = d->group[i];
+        x->hash = group_hash(o->seed, d->group[i]);
+        if (d->y[i]) x->good++;
+        else x->bad++;
+    }
+    int *rank = cm_xmalloc((size_t)ng * sizeof(int));
+    for (int j = 0; j < ng; j++) rank[j] = j;
+    /* order group numbers by hash (insertion sort: ~tens of groups) */
+    for (int j = 1; j < ng; j++)
+        for (int k = j; k > 0 && by_hash(&g[rank[k - 1]], &g[rank[k]]) > 0; k--) {
+            int t = rank[k];
+            rank[k] = rank[k - 1];
+            rank[k - 1] = t;
+        }
+    const int K = o->cv_folds < ng ? o->cv_folds : ng;
+    /* good groups first, then bad ones continuing where they stopped: folds stay even */
+    int next = 0;
+    for (int cls = 1; cls >= 0; cls--)
+        for (int j = 0; j < ng; j++)
+            if ((g[rank[j]].good >= g[rank[j]].bad) == cls) gfold[rank[j]] = next++ % K;
+    int rc = -1, folds_with_both = 0;
+    double sum = 0, min = INFINITY;
+    for (int f = 0; f < K; f++) {
+        subset tr, ho;
+        memset(&tr, 0, sizeof tr);
+        memset(&ho, 0, sizeof ho);
+        tr.idx = cm_xmalloc((size_t)d->n * sizeof(int));
+        tr.y = cm_xmalloc((size_t)d->n * sizeof(int));
+        ho.idx = cm_xmalloc((size_t)d->n * sizeof(int));
+        ho.y = cm_xmalloc((size_t)d->n * sizeof(int));
+        ho.s = cm_xmalloc((size_t)d->n * sizeof(float));
+        tr.s = NULL;
+        for (int i = 0; i < d->n; i++) {
+            subset *t = gfold[gid[i]] == f ? &ho : &tr;
+            t->y[t->n] = d->y[i];
+            t->idx[t->n++] = i;
+        }
+        int be = 0;
+        classifier *m = has_both(&tr) ? fit(d, &tr, NULL, o, o->seed * 1000003ULL + (uint64_t)f + 1, NULL, &be, e)
+                                      : NULL;
+        if (!m) {
+            if (!has_both(&tr)) cm_error_set(e, "cross-validation fold %d: training folds lack a class", f + 1);
+            subset_free(&tr);
+            subset_free(&ho);
+            goto fail;
+        }
+        score_set(m, d, ho.idx, ho.n, o->batch > 0 ? o->batch : 16, ho.s);
+        for (int i = 0; i < ho.n; i++) {
+            oof[ho.idx[i]] = ho.s[i];
+            y[ho.idx[i]] = ho.y[i];
+        }
+        double auc = classifier_roc_auc(ho.s, ho.y, ho.n);
+        if (isfinite(auc)) {
+            folds_with_both++;
+            sum += auc;
+            if (auc < min) min = auc;
+        }
+        if (o->progress) {
+            fprintf(o->progress, "cv fold %d/%d: %d clips held out (", f + 1, K, ho.n);
+            int first = 1;
+            for (int j = 0; j < ng; j++)
+                if (gfold[rank[j]] == f) {
+                    fprintf(o->progress, "%s%s", first ? "" : " ", g[rank[j]].key);
+                    first = 0;
+                }
+            fprintf(o->progress, "), ROC-AUC %.4f\n", auc);
+            fflush(o->progress);
+        }
+        classifier_free(m);
+        subset_free(&tr);
+        subset_free(&ho);
+    }
+    r->cv_folds = K;
+    r->cv_auc_folds = folds_with_both;
+    r->cv_auc = classifier_roc_auc(oof, y, d->n);
+    r->cv_fold_auc_mean = folds_with_both ? sum / folds_with_both : NAN;
+    r->cv_fold_auc_min = folds_with_both ? min : NAN;
+    rc = 0;
+fail:
+    free(rank);
+    free(gfold);
+    free(g);
+    free(gid);
+    free(y);
+    return rc;
+}
+
+int classifier_train(catalog *c, const classifier_train_options *o, classifier_train_result *r, cm_error *e)
+{
+    dataset d;
+    classifier *m = NULL;
+    subset tr = {0}, va = {0}, te = {0};
+    float *oof = NULL;
+    int rc = -1;
+    double t0 = cm_monotonic_s();
+    memset(r, 0, sizeof *r);
+    r->cv_auc = r->cv_fold_auc_mean = r->cv_fold_auc_min = NAN;
+    classifier_single_thread();
+    if (load_dataset(c, o, &d, e) != 0) return -1;
+    split_groups(&d, o);
+    subset_make(&tr, &d, SPLIT_TRAIN);
+    subset_make(&va, &d, SPLIT_VAL);
+    subset_make(&te, &d, SPLIT_TEST);
+    if (!has_both(&tr)) {
+        cm_error_set(e, "training needs clips labelled good (%d..%d) and bad (%d..%d); the training split has %d clips "
+                     "of one class or none", o->good_min, o->good_max, o->bad_min, o->bad_max, tr.n);
+        goto fail;
+    }
+    if (o->cv_folds >= 2) {
+        oof = cm_xmalloc((size_t)d.n * sizeof(float));
+        if (cross_validate(&d, o, r, oof, e) != 0) goto fail;
+        if (o->progress)
+            fprintf(o->progress, "cv: %d folds, pooled out-of-fold ROC-AUC %.4f, per-fold ROC-AUC mean %.4f min %.4f "
+                    "(%d folds with both classes)\n", r->cv_folds, r->cv_auc, r->cv_fold_auc_mean,
+                    r->cv_fold_auc_min, r->cv_auc_folds);
+    }
+    int best_epoch = 0;
+    if (!(m = fit(&d, &tr, &va, o, o->seed, o->progress, &best_epoch, e))) goto fail;
+    const int B = o->batch > 0 ? o->batch : 16;
+    const int use_val = has_both(&va);
+
+    /* Threshold: on the out-of-fold scores when cross-validated (every
+     * labelled clip, scored by a model that never saw its group), else on
+     * validation (training clips when validation lacks a class). */
+    subset_eval(&tr, m, &d, B);
+    if (va.n) subset_eval(&va, m, &d, B);
+    if (te.n) subset_eval(&te, m, &d, B);
+    double thr_p = 0, thr_r = 0;
+    float thr;
+    const char *thr_from;
+    if (oof) {
+        thr = classifier_pick_threshold(oof, d.y, d.n, o->precision, &thr_p, &thr_r);
+        thr_from = "cv";
+    } else {
+        subset *thr_set = use_val ? &va : &tr;
+        thr = classifier_pick_threshold(thr_set->s, thr_set->y, thr_set->n, o->precision, &thr_p, &thr_r);
+        thr_from = use_val ? "val" : "train";
+    }
+    classifier_set_threshold(m, thr, (float)o->precision);
+
+    sbuf tj = {0}, mj = {0};
+    sb_printf(&tj, "{\"good\":[%d,%d],\"bad\":[%d,%d],\"split_key\":", o->good_min, o->good_max, o->bad_min,
+              o->bad_max);
+    sb_json_str(&tj, o->split_key);
+    sb_printf(&tj, ",\"seed\":%llu,\"val_frac\":%g,\"test_frac\":%g,\"augment\":%d,\"epochs\":%d,\"patience\":%d,"
+                   "\"views\":%d,\"group_balance\":%d,\"batch\":%d,\"lr\":%g,\"weight_decay\":%g,"
+                   "\"clips\":{\"train\":%d,\"val\":%d,\"test\":%d}",
+              (unsigned long long)o->seed, o->val_frac, o->test_frac, o->augment, o->epochs, o->patience,
+              d.nv - 1, o->group_balance, B, o->lr, o->weight_decay, tr.n, va.n, te.n);
+    for (int g = 0; g <= 1; g++) {
+        sb_printf(&tj, ",\"%s\":{", g ? "groups" : "sources");
+        for (int s = 0; s < 3; s++) {
+            sb_printf(&tj, "%s\"%s\":", s ? "," : "", split_name[s]);
+            json_split_lists(&tj, &d, s, g);
+        }
+        sb_printf(&tj, "}");
+    }
+    sb_printf(&tj, "}");
+
+    sb_printf(&mj, "{\"best_epoch\":%d,", best_epoch);
+    sb_num(&mj, "train_auc", tr.auc);
+    sb_printf(&mj, ",");
+    sb_num(&mj, "val_auc", va.n ? va.auc : NAN);
+    sb_printf(&mj, ",");
+    sb_num(&mj, "val_pr_auc", va.n ? classifier_pr_auc(va.s, va.y, va.n) : NAN);
+    sb_printf(&mj, ",");
+    sb_num(&mj, "val_loss", va.n ? va.loss : NAN);
+    sb_printf(&mj, ",");
+    sb_num(&mj, "test_auc", te.n ? te.auc : NAN);
+    sb_printf(&mj, ",");
+    sb_num(&mj, "test_pr_auc", te.n ? classifier_pr_auc(te.s, te.y, te.n) : NAN);
+    sb_printf(&mj, ",\"cv_folds\":%d,", r->cv_folds);
+    sb_num(&mj, "cv_auc", r->cv_auc);
+    sb_printf(&mj, ",");
+    sb_num(&mj, "cv_fold_auc_mean", r->cv_fold_auc_mean);
+    sb_printf(&mj, ",");
+    sb_num(&mj, "cv_fold_auc_min", r->cv_fold_auc_min);
+    sb_printf(&mj, ",\"threshold\":%.6g,\"threshold_from\":\"%s\",", thr, thr_from);
+    sb_num(&mj, "threshold_precision", thr_p);
+    sb_printf(&mj, ",");
+    sb_num(&mj, "threshold_recall", thr_r);
+    sb_printf(&mj, "}");
+
+    r->model = m;
+    m = NULL;
+    r->train_json = tj.s;
+    r->metrics_json = mj.s;
+    r->n_train = tr.n;
+    r->n_val = va.n;
+    r->n_test = te.n;
+    r->best_epoch = best_epoch;
+    r->val_auc = va.n ? va.auc : NAN;
+    r->test_auc = te.n ? te.auc : NAN;
+    r->seconds = cm_monotonic_s() - t0;
+    rc = 0;
+fail:
+    free(oof);
+    classifier_free(m);
+    subset_free(&tr);
+    subset_free(&va);
+    subset_free(&te);
+    dataset_free(&d);
+    return rc;
+}

@@ -1,0 +1,85 @@
+/* clipmill dataset reader: random access to the clips of a dataset written by
+ * clipmill-shard (docs/shard-format.md), for training loaders.
+ *
+ *   #include <clipmill/reader.h>      // pkg-config --cflags --libs clipmill-reader
+ *
+ * A reader opens one split of one dataset (DIR/manifest.json and the LMDB
+ * shards it lists). All functions are safe to call from many threads at once
+ * on one reader. A reader survives fork(): the first call in a child process
+ * reopens the shards (LMDB environments must not be used across fork), so a
+ * loader may open it before forking its workers.
+ *
+ * Every read checks what it returns: the record's header CRC, and the CRC of
+ * every frame it touches (raw) or of the whole payload (h264), against the
+ * checksums in the shard's metadata record; a corrupt record gives -1 and a
+ * message naming the shard file, the record index and the clip id, never
+ * garbage. Functions returning int return 0 on success and -1 on error, with
+ * a one-line message in err (err_size bytes, may be NULL/0). docs/reader.md
+ * has the details. */
+#ifndef CLIPMILL_READER_H
+#define CLIPMILL_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(CLIPMILL_READER_BUILD)
+#define CMR_API __attribute__((visibility("default")))
+#else
+#define CMR_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CMR_ERROR_MAX 512          /* a message never needs more */
+
+typedef struct cmr_reader cmr_reader;
+
+/* The shape every clip of the split shares. */
+typedef struct cmr_info {
+    int64_t clips;                 /* clips in the split */
+    int32_t frames;                /* T per clip */
+    int32_t height, width, channels;
+    int32_t fps_num, fps_den;
+    int32_t codec;                 /* 0 raw, 1 h264 */
+} cmr_info;
+
+/* The library's version, e.g. "0.1.0". */
+CMR_API const char *cmr_version(void);
+
+/* Opens split ("train", "val" or "test") of the dataset in dataset_dir.
+ * Reads manifest.json, opens every shard of the split read-only and checks
+ * its metadata record against the manifest (shard hashes are not computed
+ * here: `clipmill-shard verify` does that). Returns 0 and *out, or -1. */
+CMR_API int cmr_open(cmr_reader **out, const char *dataset_dir, const char *split, char *err, size_t err_size);
+CMR_API void cmr_close(cmr_reader *r);
+
+CMR_API int64_t cmr_count(const cmr_reader *r);
+CMR_API void cmr_get_info(const cmr_reader *r, cmr_info *info);
+
+/* Copies the catalog clip id of clip `index` (0-based, shuffled order) into
+ * out (NUL-terminated, at most out_size bytes; 32 always suffice). */
+CMR_API int cmr_clip_id(const cmr_reader *r, int64_t index, char *out, size_t out_size, char *err, size_t err_size);
+
+/* Bytes a window of t frames takes with the height padded to a multiple of
+ * pad_multiple (0 or 1: no padding): t * Hp * W * C. */
+CMR_API size_t cmr_window_bytes(const cmr_reader *r, int t, int pad_multiple);
+
+/* Reads the whole clip `index` into out, (T, H, W, C) uint8; out_size must be
+ * at least T*H*W*C. */
+CMR_API int cmr_read_clip(cmr_reader *r, int64_t index, uint8_t *out, size_t out_size, char *err, size_t err_size);
+
+/* Reads frames start, start+stride, ..., start+(t-1)*stride of clip `index`
+ * into out as (t, Hp, W, C) uint8, Hp = H rounded up to a multiple of
+ * pad_multiple; rows H..Hp-1 of every frame are zero (e.g. 90 -> 92 for a
+ * patch of 4). A window that would run past the clip's last frame is an
+ * error (windows never cross clips). out_size >= cmr_window_bytes(r, t, pad). */
+CMR_API int cmr_read_window(cmr_reader *r, int64_t index, int start, int t, int stride, int pad_multiple,
+                            uint8_t *out, size_t out_size, char *err, size_t err_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

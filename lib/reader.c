@@ -1,0 +1,341 @@
+/* The public dataset reader (lib/clipmill/reader.h). Built into libclipmill
+ * and, with -fvisibility=hidden and CLIPMILL_READER_BUILD, into
+ * libclipmill_reader.so, which exports only the cmr_ functions.
+ *
+ * LMDB: every shard environment is opened MDB_RDONLY | MDB_NOLOCK |
+ * MDB_NOSUBDIR | MDB_NOTLS. NOLOCK is safe because a finished dataset is
+ * immutable (clipmill-shard writes shards under temporary names in a
+ * temporary directory and never opens a finished one for writing), so there
+ * is no writer to coordinate with; it also means no lock file, no reader
+ * slot table (so no maxreaders limit for loader workers) and datasets on
+ * read-only file systems. NOTLS lets any thread run a read transaction. */
+#include "clipmill/reader.h"
+
+#include <inttypes.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clip_record.h"
+#include "dataset.h"
+#include "util.h"
+
+typedef struct reader_shard {
+    char *path;
+    MDB_env *env;
+    MDB_dbi dbi;
+    shard_meta meta;
+    int64_t first;                 /* index of its first clip in the split */
+} reader_shard;
+
+struct cmr_reader {
+    char *dir;
+    int split;
+    dataset_manifest man;
+    cmr_info info;
+    int n_shards;
+    reader_shard *shards;
+    pid_t pid;                     /* the process that opened the environments */
+    pthread_mutex_t reopen_mu;
+};
+
+static void set_err(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t err_size, const char *fmt, ...)
+{
+    if (!err || err_size == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+}
+
+CMR_API const char *cmr_version(void)
+{
+    return CLIPMILL_VERSION;
+}
+
+static void close_envs(cmr_reader *r)
+{
+    for (int i = 0; i < r->n_shards; i++) {
+        if (r->shards[i].env) mdb_env_close(r->shards[i].env);
+        r->shards[i].env = NULL;
+    }
+}
+
+/* Opens shard s's environment and (when load_meta) reads its metadata. */
+static int open_shard(reader_shard *s, int load_meta, cm_error *e)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0) rc = mdb_env_set_mapsize(s->env, 0); /* 0: the file's own size */
+    if (rc == 0) rc = mdb_env_open(s->env, s->path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NOTLS, 0444);
+    if (rc == 0) rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
+    if (rc != 0) {
+        cm_error_set(e, "%s: %s", s->path, mdb_strerror(rc));
+        goto fail;
+    }
+    if (load_meta) {
+        uint8_t key[SHARD_KEY_SIZE];
+        shard_key(SHARD_META_KEY, key);
+        MDB_val k = {SHARD_KEY_SIZE, key}, v;
+        rc = mdb_get(txn, s->dbi, &k, &v);
+        if (rc != 0) {
+            cm_error_set(e, "%s: metadata record: %s", s->path, mdb_strerror(rc));
+            goto fail;
+        }
+        cm_error me = {{0}};
+        if (shard_meta_parse(v.mv_data, v.mv_size, &s->meta, &me) != 0) {
+            cm_error_set(e, "%s: %s", s->path, me.msg);
+            goto fail;
+        }
+    }
+    mdb_txn_abort(txn);
+    return 0;
+fail:
+    if (txn) mdb_txn_abort(txn);
+    if (s->env) mdb_env_close(s->env);
+    s->env = NULL;
+    return -1;
+}
+
+CMR_API void cmr_close(cmr_reader *r)
+{
+    if (!r) return;
+    /* Environments inherited over fork are closed too: with MDB_NOLOCK that
+     * only unmaps and closes descriptors, touching no shared state. */
+    close_envs(r);
+    for (int i = 0; i < r->n_shards; i++) {
+        shard_meta_free(&r->shards[i].meta);
+        free(r->shards[i].path);
+    }
+    free(r->shards);
+    dataset_manifest_free(&r->man);
+    pthread_mutex_destroy(&r->reopen_mu);
+    free(r->dir);
+    free(r);
+}
+
+CMR_API int cmr_open(cmr_reader **out, const char *dataset_dir, const char *split, char *err, size_t err_size)
+{
+    cm_error e = {{0}};
+    *out = NULL;
+    cmr_reader *r = cm_xcalloc(1, sizeof *r);
+    pthread_mutex_init(&r->reopen_mu, NULL);
+    r->dir = cm_xstrdup(dataset_dir);
+    r->pid = getpid();
+    r->split = dataset_split_parse(split ? split : "");
+    if (r->split < 0) {
+        cm_error_set(&e, "%s: unknown split \"%s\" (train, val or test)", dataset_dir, split ? split : "");
+        goto fail;
+    }
+    if (dataset_manifest_read(dataset_dir, &r->man, &e) != 0) goto fail;
+    const dataset_manifest *m = &r->man;
+    clip_codec codec;
+    clip_codec_parse(m->codec, &codec);
+    r->info = (cmr_info){
+        .clips = m->split[r->split].clips, .frames = m->frames, .height = m->height, .width = m->width,
+        .channels = m->channels, .fps_num = m->fps_num, .fps_den = m->fps_den, .codec = (int32_t)codec,
+    };
+    int n = m->split[r->split].n_shards;
+    r->shards = cm_xcalloc(n ? (size_t)n : 1, sizeof *r->shards);
+    int64_t first = 0;
+    for (int i = 0; i < n; i++) {
+        const dataset_shard_file *f = &m->split[r->split].shards[i];
+        reader_shard *s = &r->shards[i];
+        s->path = cm_path_join(dataset_dir, f->file);
+        s->first = first;
+        r->n_shards = i + 1;
+        if (open_shard(s, 1, &e) != 0) goto fail;
+        const shard_meta *sm = &s->meta;
+        if (sm->clip_count != f->clips || sm->frames != (uint32_t)m->frames || sm->height != m->height ||
+            sm->width != m->width || sm->channels != m->channels || sm->codec != (uint8_t)codec ||
+            sm->split != r->split || sm->shard_index != (uint32_t)i) {
+            cm_error_set(&e, "%s: metadata does not match manifest.json (clips, shape, codec, split or index)",
+                         s->path);
+            goto fail;
+        }
+        first += f->clips;
+    }
+    *out = r;
+    return 0;
+fail:
+    set_err(err, err_size, "%s", e.msg);
+    cmr_close(r);
+    return -1;
+}
+
+CMR_API int64_t cmr_count(const cmr_reader *r)
+{
+    return r->info.clips;
+}
+
+CMR_API void cmr_get_info(const cmr_reader *r, cmr_info *info)
+{
+    *info = r->info;
+}
+
+CMR_API size_t cmr_window_bytes(const cmr_reader *r, int t, int pad_multiple)
+{
+    size_t hp = (size_t)r->info.height;
+    if (pad_multiple > 1) hp = (hp + (size_t)pad_multiple - 1) / (size_t)pad_multiple * (size_t)pad_multiple;
+    return (t > 0 ? (size_t)t : 0) * hp * (size_t)r->info.width * (size_t)r->info.channels;
+}
+
+/* The shard holding clip index (binary search over first indices). */
+static reader_shard *find_shard(const cmr_reader *r, int64_t index, int64_t *local)
+{
+    int lo = 0, hi = r->n_shards - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (r->shards[mid].first <= index) lo = mid;
+        else hi = mid - 1;
+    }
+    reader_shard *s = &r->shards[lo];
+    *local = index - s->first;
+    return s;
+}
+
+CMR_API int cmr_clip_id(const cmr_reader *r, int64_t index, char *out, size_t out_size, char *err, size_t err_size)
+{
+    if (index < 0 || index >= r->info.clips) {
+        set_err(err, err_size, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index,
+                r->info.clips);
+        return -1;
+    }
+    int64_t local;
+    const reader_shard *s = find_shard(r, index, &local);
+    snprintf(out, out_size, "%s", s->meta.ids[local]);
+    return 0;
+}
+
+/* After fork() the child must not use the parent's environments. */
+static int ensure_process(cmr_reader *r, cm_error *e)
+{
+    pid_t now = getpid();
+    if (__atomic_load_n(&r->pid, __ATOMIC_ACQUIRE) == now) return 0;
+    int rc = 0;
+    pthread_mutex_lock(&r->reopen_mu);
+    if (r->pid != now) {
+        close_envs(r);
+        for (int i = 0; i < r->n_shards && rc == 0; i++) rc = open_shard(&r->shards[i], 0, e);
+        if (rc == 0) __atomic_store_n(&r->pid, now, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&r->reopen_mu);
+    return rc;
+}
+
+/* Frames start + k*stride, k < t, of clip index, into out with rows padded to
+ * hp. The record is read in place from the memory map. */
+static int read_frames(cmr_reader *r, int64_t index, int start, int t, int stride, int hp, uint8_t *out,
+                       size_t out_size, cm_error *e)
+{
+    const cmr_info *in = &r->info;
+    if (index < 0 || index >= in->clips) {
+        cm_error_set(e, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index, in->clips);
+        return -1;
+    }
+    if (t < 1 || stride < 1 || start < 0 || (int64_t)start + (int64_t)(t - 1) * stride >= in->frames) {
+        cm_error_set(e, "%s: window start %d, %d frames, stride %d does not fit in a clip of %d frames", r->dir,
+                     start, t, stride, in->frames);
+        return -1;
+    }
+    size_t row = (size_t)in->width * in->channels, frame = row * (size_t)in->height, out_frame = row * (size_t)hp;
+    if (out_size < out_frame * (size_t)t) {
+        cm_error_set(e, "%s: output buffer of %zu bytes is smaller than the %zu the window needs", r->dir, out_size,
+                     out_frame * (size_t)t);
+        return -1;
+    }
+    if (ensure_process(r, e) != 0) return -1;
+    int64_t local;
+    reader_shard *s = find_shard(r, index, &local);
+    MDB_txn *txn = NULL;
+    uint8_t key[SHARD_KEY_SIZE];
+    shard_key((uint64_t)local, key);
+    MDB_val k = {SHARD_KEY_SIZE, key}, v;
+    uint8_t *decoded = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) rc = mdb_get(txn, s->dbi, &k, &v);
+    if (rc != 0) {
+        cm_error_set(e, "%s: record %" PRId64 " (clip %s): %s", s->path, local, s->meta.ids[local], mdb_strerror(rc));
+        goto fail;
+    }
+    const uint8_t *rec = v.mv_data;
+    clip_header h;
+    cm_error pe = {{0}};
+    if (clip_record_parse(rec, v.mv_size, &h, 0, &pe) != 0) goto corrupt;
+    if (v.mv_size != s->meta.rec_bytes[local] || h.payload_crc != s->meta.payload_crc[local]) {
+        cm_error_set(&pe, "record size or payload CRC differs from the shard metadata");
+        goto corrupt;
+    }
+    if (h.frames != (uint32_t)in->frames || h.height != in->height || h.width != in->width ||
+        h.codec != (uint8_t)in->codec) {
+        cm_error_set(&pe, "record shape or codec differs from the dataset");
+        goto corrupt;
+    }
+    int idx_stack[64], *idx = t <= 64 ? idx_stack : malloc((size_t)t * sizeof *idx);
+    if (!idx) {
+        cm_error_set(e, "%s: out of memory", r->dir);
+        goto fail;
+    }
+    for (int i = 0; i < t; i++) idx[i] = start + i * stride;
+    int got = 0;
+    if (out_frame == frame) {
+        got = clip_record_read_frame_list(rec, v.mv_size, idx, t, out, &pe);
+    } else if (h.codec == CLIP_CODEC_RAW) {
+        /* Raw frames go straight into their padded slots. */
+        for (int i = 0; i < t && got == 0; i++) {
+            uint8_t *o = out + (size_t)i * out_frame;
+            got = clip_record_read_frame_list(rec, v.mv_size, &idx[i], 1, o, &pe);
+            memset(o + frame, 0, out_frame - frame);
+        }
+    } else {
+        /* h264: decode each GOP once into a scratch buffer, then pad. */
+        decoded = malloc((size_t)t * frame);
+        got = decoded ? clip_record_read_frame_list(rec, v.mv_size, idx, t, decoded, &pe) : -1;
+        if (!decoded) cm_error_set(&pe, "out of memory");
+        for (int i = 0; i < t && got == 0; i++) {
+            uint8_t *o = out + (size_t)i * out_frame;
+            memcpy(o, decoded + (size_t)i * frame, frame);
+            memset(o + frame, 0, out_frame - frame);
+        }
+    }
+    if (idx != idx_stack) free(idx);
+    if (got != 0) goto corrupt;
+    free(decoded);
+    mdb_txn_abort(txn);
+    return 0;
+corrupt:
+    cm_error_set(e, "%s: record %" PRId64 " (clip %s): corrupt: %s", s->path, local, s->meta.ids[local], pe.msg);
+fail:
+    free(decoded);
+    if (txn) mdb_txn_abort(txn);
+    return -1;
+}
+
+CMR_API int cmr_read_clip(cmr_reader *r, int64_t index, uint8_t *out, size_t out_size, char *err, size_t err_size)
+{
+    cm_error e = {{0}};
+    if (read_frames(r, index, 0, r->info.frames, 1, r->info.height, out, out_size, &e) != 0) {
+        set_err(err, err_size, "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+CMR_API int cmr_read_window(cmr_reader *r, int64_t index, int start, int t, int stride, int pad_multiple,
+                            uint8_t *out, size_t out_size, char *err, size_t err_size)
+{
+    cm_error e = {{0}};
+    int hp = r->info.height;
+    if (pad_multiple > 1) hp = (hp + pad_multiple - 1) / pad_multiple * pad_multiple;
+    if (pad_multiple < 0 || read_frames(r, index, start, t, stride, hp, out, out_size, &e) != 0) {
+        set_err(err, err_size, "%s", pad_multiple < 0 ? "negative pad_multiple" : e.msg);
+        return -1;
+    }
+    return 0;
+}

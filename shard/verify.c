@@ -1,0 +1,131 @@
+/* clipmill-shard verify: every shard's SHA-256 and size against
+ * manifest.json, then every record: the clip-record checks with the payload
+ * CRC, the record's size and CRC against the shard metadata, and every
+ * per-frame CRC. Problems are printed one per line, naming file and record. */
+#include <inttypes.h>
+#include <lmdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "shard.h"
+#include "util.h"
+
+typedef struct verify_counts {
+    int64_t shards, clips, problems, split_clips[SPLIT_COUNT];
+} verify_counts;
+
+static void problem(verify_counts *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(verify_counts *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    n->problems++;
+}
+
+static void verify_records(const char *path, const dataset_manifest *man, int split, int index,
+                           const dataset_shard_file *f, verify_counts *n)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    shard_meta meta;
+    memset(&meta, 0, sizeof meta);
+    int rc = mdb_env_create(&env);
+    if (rc == 0) rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR, 0444);
+    if (rc == 0) rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+    if (rc != 0) {
+        problem(n, "%s: cannot open: %s", path, mdb_strerror(rc));
+        goto done;
+    }
+    uint8_t key[SHARD_KEY_SIZE];
+    shard_key(SHARD_META_KEY, key);
+    MDB_val k = {SHARD_KEY_SIZE, key}, v;
+    cm_error e = {{0}};
+    if ((rc = mdb_get(txn, dbi, &k, &v)) != 0) {
+        problem(n, "%s: metadata record: %s", path, mdb_strerror(rc));
+        goto done;
+    }
+    if (shard_meta_parse(v.mv_data, v.mv_size, &meta, &e) != 0) {
+        problem(n, "%s: %s", path, e.msg);
+        goto done;
+    }
+    clip_codec codec;
+    clip_codec_parse(man->codec, &codec);
+    if (meta.clip_count != f->clips || meta.split != split || meta.shard_index != (uint32_t)index ||
+        meta.frames != (uint32_t)man->frames || meta.height != man->height || meta.width != man->width ||
+        meta.codec != (uint8_t)codec)
+        problem(n, "%s: metadata does not match manifest.json", path);
+    MDB_stat st;
+    if (mdb_stat(txn, dbi, &st) == 0 && st.ms_entries != (size_t)meta.clip_count + 1)
+        problem(n, "%s: %zu entries, the metadata lists %u clips", path, st.ms_entries, meta.clip_count);
+    for (uint32_t i = 0; i < meta.clip_count; i++) {
+        shard_key(i, key);
+        k = (MDB_val){SHARD_KEY_SIZE, key};
+        const char *id = meta.ids[i];
+        if ((rc = mdb_get(txn, dbi, &k, &v)) != 0) {
+            problem(n, "%s: record %u (clip %s): %s", path, i, id, mdb_strerror(rc));
+            continue;
+        }
+        clip_header h;
+        if (clip_record_parse(v.mv_data, v.mv_size, &h, 1, &e) != 0) {
+            problem(n, "%s: record %u (clip %s): %s", path, i, id, e.msg);
+            continue;
+        }
+        if (v.mv_size != meta.rec_bytes[i] || h.payload_crc != meta.payload_crc[i] || h.frames != meta.frames) {
+            problem(n, "%s: record %u (clip %s): size, payload CRC or frames differ from the shard metadata", path,
+                    i, id);
+            continue;
+        }
+        n->clips++;
+        n->split_clips[split]++;
+    }
+done:
+    if (txn) mdb_txn_abort(txn);
+    if (env) mdb_env_close(env);
+    shard_meta_free(&meta);
+}
+
+int shard_verify(const char *dir, int quiet)
+{
+    dataset_manifest man;
+    cm_error e = {{0}};
+    verify_counts n = {0};
+    if (dataset_manifest_read(dir, &man, &e) != 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
+        return SHARD_EXIT_FATAL;
+    }
+    for (int s = 0; s < SPLIT_COUNT; s++) {
+        for (int i = 0; i < man.split[s].n_shards; i++) {
+            const dataset_shard_file *f = &man.split[s].shards[i];
+            char *path = cm_path_join(dir, f->file), sha[65];
+            int64_t bytes = 0;
+            n.shards++;
+            if (dataset_file_sha256(path, sha, &bytes, &e) != 0) {
+                problem(&n, "%s", e.msg);
+            } else {
+                if (strcmp(sha, f->sha256) != 0)
+                    problem(&n, "%s: SHA-256 %s differs from manifest.json's %s", path, sha, f->sha256);
+                if (bytes != f->bytes)
+                    problem(&n, "%s: %" PRId64 " bytes, manifest.json says %" PRId64, path, bytes, f->bytes);
+                verify_records(path, &man, s, i, f, &n);
+            }
+            free(path);
+        }
+    }
+    int64_t want = man.split[0].clips + man.split[1].clips + man.split[2].clips;
+    if (n.problems == 0 && n.clips != want)
+        problem(&n, "%s: %" PRId64 " clips verified, manifest.json lists %" PRId64, dir, n.clips, want);
+    if (!quiet || n.problems)
+        printf("%s: %" PRId64 " shards, %" PRId64 " clips verified (train %" PRId64 ", val %" PRId64 ", test %" PRId64
+               "), %" PRId64 " problems\n", dir, n.shards, n.clips, n.split_clips[0], n.split_clips[1],
+               n.split_clips[2], n.problems);
+    dataset_manifest_free(&man);
+    return n.problems ? SHARD_EXIT_FAILED : SHARD_EXIT_OK;
+}

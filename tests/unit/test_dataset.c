@@ -1,0 +1,111 @@
+/* Shard metadata records and manifest.json parsing (lib/dataset.h). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "test.h"
+
+static void test_meta_roundtrip(void)
+{
+    char ids[3][SHARD_CLIP_ID_SIZE] = {"aaaaaaaaaaaaaaaa-000000", "bbbbbbbbbbbbbbbb-000001", "cccccccccccccccc-000002"};
+    uint64_t sizes[3] = {100, 200, 300};
+    uint32_t crcs[3] = {1, 0xdeadbeef, 3};
+    shard_meta m = {.clip_count = 3, .shard_index = 7, .frames = 160, .height = 90, .width = 160, .channels = 3,
+                    .codec = CLIP_CODEC_H264, .split = SPLIT_VAL, .fps_num = 10, .fps_den = 1, .record_bytes = 600,
+                    .ids = ids, .rec_bytes = sizes, .payload_crc = crcs};
+    uint8_t *buf;
+    size_t len;
+    shard_meta_encode(&m, &buf, &len);
+    CHECK(len == shard_meta_size(3) && len == 64 + 3 * 48);
+    shard_meta got;
+    cm_error e = {{0}};
+    CHECK(shard_meta_parse(buf, len, &got, &e) == 0);
+    CHECK(got.clip_count == 3 && got.shard_index == 7 && got.frames == 160 && got.height == 90 && got.width == 160);
+    CHECK(got.codec == CLIP_CODEC_H264 && got.split == SPLIT_VAL && got.fps_num == 10 && got.record_bytes == 600);
+    CHECK(strcmp(got.ids[1], ids[1]) == 0 && got.rec_bytes[2] == 300 && got.payload_crc[1] == 0xdeadbeef);
+    shard_meta_free(&got);
+
+    /* Every single-bit flip anywhere is detected; every truncation too. */
+    int undetected = 0;
+    for (size_t bit = 0; bit < len * 8; bit++) {
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        if (shard_meta_parse(buf, len, &got, &e) == 0) {
+            undetected++;
+            shard_meta_free(&got);
+        }
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    CHECK_MSG(undetected == 0, "%d bit flips not detected", undetected);
+    int truncations = 0;
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *t = malloc(n ? n : 1); /* exact size: ASan sees any over-read */
+        memcpy(t, buf, n);
+        if (shard_meta_parse(t, n, &got, &e) == 0) truncations++;
+        free(t);
+    }
+    CHECK(truncations == 0);
+    CHECK(shard_meta_parse(buf, len - 1, &got, &e) != 0 && strstr(e.msg, "truncated") == NULL);
+    free(buf);
+
+    uint8_t key[8];
+    shard_key(258, key);
+    CHECK(key[6] == 1 && key[7] == 2 && key[0] == 0);
+    shard_key(SHARD_META_KEY, key);
+    CHECK(key[0] == 0xff && key[7] == 0xff);
+}
+
+static const char good_manifest[] =
+    "{\"format\": \"clipmill-dataset\", \"format_version\": 1, \"codec\": \"h264\", \"fps_num\": 10, \"fps_den\": 1,"
+    " \"frames_per_clip\": 160, \"height\": 90, \"width\": 160, \"channels\": 3, \"splits\": {"
+    " \"train\": {\"clips\": 5, \"hours\": 0.02, \"shards\": ["
+    "   {\"file\": \"train/shard-00000.mdb\", \"clips\": 3, \"bytes\": 10, \"sha256\": \"" 
+    "0000000000000000000000000000000000000000000000000000000000000000\"},"
+    "   {\"file\": \"train/shard-00001.mdb\", \"clips\": 2, \"bytes\": 11, \"sha256\": \""
+    "1111111111111111111111111111111111111111111111111111111111111111\"}]},"
+    " \"val\": {\"clips\": 0, \"hours\": 0, \"shards\": []}, \"test\": {\"clips\": 0, \"hours\": 0, \"shards\": []}}}";
+
+static void test_manifest(void)
+{
+    dataset_manifest m;
+    cm_error e = {{0}};
+    CHECK_MSG(dataset_manifest_parse(good_manifest, strlen(good_manifest), "m", &m, &e) == 0, "%s", e.msg);
+    CHECK(m.split[SPLIT_TRAIN].clips == 5 && m.split[SPLIT_TRAIN].n_shards == 2 && m.split[SPLIT_VAL].n_shards == 0);
+    CHECK(strcmp(m.split[0].shards[1].file, "train/shard-00001.mdb") == 0 && m.split[0].shards[1].bytes == 11);
+    CHECK(strcmp(m.codec, "h264") == 0 && m.frames == 160 && m.height == 90);
+    dataset_manifest_free(&m);
+
+    struct { const char *from, *to, *why; } bad[] = {
+        {"\"clips\": 5", "\"clips\": 6", "shards hold"},
+        {"train/shard-00000.mdb", "../../etc/passwd", "bad file"},
+        {"\"format_version\": 1", "\"format_version\": 2", "format_version"},
+        {"\"h264\"", "\"mpeg\"", "codec"},
+        {"\"channels\": 3", "\"channels\": 4", "frame size"},
+        {"clipmill-dataset", "something-else", "format"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[sizeof good_manifest + 64];
+        const char *at = strstr(good_manifest, bad[i].from);
+        size_t pre = (size_t)(at - good_manifest);
+        snprintf(text, sizeof text, "%.*s%s%s", (int)pre, good_manifest, bad[i].to, at + strlen(bad[i].from));
+        CHECK_MSG(dataset_manifest_parse(text, strlen(text), "m", &m, &e) != 0 && strstr(e.msg, bad[i].why),
+                  "case %zu: %s", i, e.msg);
+    }
+    for (size_t n = 0; n < strlen(good_manifest); n += 7)
+        CHECK(dataset_manifest_parse(good_manifest, n, "m", &m, &e) != 0);
+    CHECK(dataset_manifest_read("/nonexistent-dir", &m, &e) != 0 && strstr(e.msg, "/nonexistent-dir/manifest.json"));
+
+    char *s = NULL;
+    size_t len = 0, cap = 0;
+    dataset_json_string(&s, &len, &cap, "a\"b\\c\nd\x01");
+    CHECK(strcmp(s, "\"a\\\"b\\\\c\\nd\\u0001\"") == 0);
+    free(s);
+}
+
+int main(void)
+{
+    test_meta_roundtrip();
+    test_manifest();
+    CHECK(dataset_split_parse("val") == SPLIT_VAL && dataset_split_parse("dev") == -1);
+    return test_summary();
+}
