@@ -238,6 +238,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog of 5 drops connections when a
+    # client opens 8 at once; they then wait a second to retry.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         pass  # clients dropping connections mid-body are expected here
