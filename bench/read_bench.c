@@ -1,6 +1,11 @@
 /* Random 16-frame windows per second through the C reader, one thread, and
- * memcpy of the same bytes from the same clips as the ceiling.
- *   read_bench DATASET_DIR SPLIT SECONDS
+ * memcpy of the same bytes from the same clips as the ceiling. Each case runs
+ * in ROUNDS interleaved rounds; the medians are reported, per wall-clock
+ * second and per second of this thread's CPU time (the per-core rate, less
+ * disturbed by other load on a shared machine). h264 also reports windows
+ * starting on a multiple of 16 (the default keyint: no frames decoded before
+ * the window).
+ *   read_bench DATASET_DIR SPLIT SECONDS [ROUNDS]
  * Build: see bench/read.sh. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,20 +14,37 @@
 
 #include "clipmill/reader.h"
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+enum { CASE_READER, CASE_ALIGNED, CASE_MEMCPY, N_CASES };
+static const char *case_names[N_CASES] = {"reader", "reader, GOP-aligned starts", "memcpy"};
+
 int main(int argc, char **argv)
 {
-    if (argc != 4) return 2;
+    if (argc != 4 && argc != 5) return 2;
     char err[CMR_ERROR_MAX];
     cmr_reader *r;
     if (cmr_open(&r, argv[1], argv[2], err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
-    double secs = atof(argv[3]);
+    int rounds = argc == 5 ? atoi(argv[4]) : 5;
+    if (rounds < 1 || rounds > 100) return 2;
+    double secs = atof(argv[3]) / rounds;
     cmr_info in;
     cmr_get_info(r, &in);
     size_t wb = cmr_window_bytes(r, 16, 0), cb = cmr_window_bytes(r, in.frames, 0);
@@ -31,28 +53,45 @@ int main(int argc, char **argv)
     int n = (int)(in.clips < 64 ? in.clips : 64);
     uint8_t *clips = malloc(cb * (size_t)n);
     for (int i = 0; i < n; i++) cmr_read_clip(r, i, clips + cb * (size_t)i, cb, NULL, 0);
+    double wall[N_CASES][100], cpu[N_CASES][100];
     srand(1);
-    long k = 0;
-    double t0 = now();
-    while (now() - t0 < secs) {
-        for (int j = 0; j < 64; j++, k++) {
-            int c = rand() % (int)in.clips, s = rand() % (in.frames - 15);
-            if (cmr_read_window(r, c, s, 16, 1, 0, win, wb, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    for (int round = 0; round < rounds; round++) {
+        for (int c = 0; c < N_CASES; c++) {
+            if (c == CASE_ALIGNED && in.codec == 0) continue;
+            long k = 0;
+            double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+            while (clock_s(CLOCK_MONOTONIC) - w0 < secs) {
+                for (int j = 0; j < 16; j++, k++) {
+                    int clip = rand() % (c == CASE_MEMCPY ? n : (int)in.clips), s = rand() % (in.frames - 15);
+                    if (c == CASE_ALIGNED) s -= s % 16;
+                    if (c == CASE_MEMCPY) {
+                        memcpy(win, clips + cb * (size_t)clip + wb / 16 * (size_t)s, wb);
+                        __asm__ volatile("" : : "r"(win) : "memory");
+                    } else if (cmr_read_window(r, clip, s, 16, 1, 0, win, wb, err, sizeof err) != 0) {
+                        fprintf(stderr, "%s\n", err);
+                        return 1;
+                    }
+                }
+            }
+            wall[c][round] = k / (clock_s(CLOCK_MONOTONIC) - w0);
+            cpu[c][round] = k / (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0);
         }
     }
-    double reader = k / (now() - t0);
-    long m = 0;
-    t0 = now();
-    while (now() - t0 < secs) {
-        for (int j = 0; j < 256; j++, m++) {
-            int c = rand() % n, s = rand() % (in.frames - 15);
-            memcpy(win, clips + cb * (size_t)c + wb / 16 * (size_t)s, wb);
-            __asm__ volatile("" : : "r"(win) : "memory");
+    double med_wall[N_CASES], med_cpu[N_CASES];
+    for (int c = 0; c < N_CASES; c++) {
+        if (c == CASE_ALIGNED && in.codec == 0) continue;
+        double lo = wall[c][0], hi = wall[c][0];
+        for (int i = 1; i < rounds; i++) {
+            lo = wall[c][i] < lo ? wall[c][i] : lo;
+            hi = wall[c][i] > hi ? wall[c][i] : hi;
         }
+        med_wall[c] = median(wall[c], rounds);
+        med_cpu[c] = median(cpu[c], rounds);
+        printf("%s %s %s: median %.0f windows/s %.2f GB/s (wall; rounds %.0f..%.0f) | %.0f windows per CPU-s\n",
+               argv[1], argv[2], case_names[c], med_wall[c], med_wall[c] * wb / 1e9, lo, hi, med_cpu[c]);
     }
-    double copy = m / (now() - t0);
-    printf("%s %s: reader %.0f windows/s %.2f GB/s | memcpy %.0f windows/s %.2f GB/s | ratio %.2f\n",
-           argv[1], argv[2], reader, reader * wb / 1e9, copy, copy * wb / 1e9, copy / reader);
+    printf("%s: memcpy / reader: %.2fx wall, %.2fx CPU\n", argv[1], med_wall[CASE_MEMCPY] / med_wall[CASE_READER],
+           med_cpu[CASE_MEMCPY] / med_cpu[CASE_READER]);
     free(win);
     free(clips);
     cmr_close(r);

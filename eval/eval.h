@@ -12,5 +12,7 @@ enum { EVAL_OK = 0, EVAL_PARTIAL = 1, EVAL_USAGE = 2, EVAL_FATAL = 3 };
 /* clipmill-eval classifier -C DIR --model FILE [--json] [--all] */
 int eval_classifier_main(int argc, char **argv);
 void eval_classifier_usage(FILE *f);
+int eval_report_main(int argc, char **argv);
+void eval_report_usage(FILE *f);
 
 #endif

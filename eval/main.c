@@ -20,6 +20,7 @@ typedef struct subcommand {
 static const subcommand subcommands[] = {
     {"classifier", eval_classifier_main, eval_classifier_usage,
      "ROC-AUC, PR-AUC, confusion matrix and calibration of a quality model on held-out labelled clips"},
+    {"report", eval_report_main, eval_report_usage, "one self-contained HTML report: funnel, hours, scores, ROC, contact sheets"},
 };
 static const int n_subcommands = sizeof subcommands / sizeof subcommands[0];
 

@@ -15,6 +15,7 @@
 #include "clip_record.h"
 #include "export.h"
 #include "ingest.h"
+#include "partition.h"
 #include "store.h"
 #include "util.h"
 
@@ -23,6 +24,7 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: clipmill-ingest [OPTIONS] MANIFEST\n"
 "       clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE]\n"
+"       clipmill-ingest merge [-C DIR] [--json]   (see clipmill-ingest merge --help)\n"
 "\n"
 "Decodes the videos a manifest lists into fixed-size clips, stages them in\n"
 "DIR/staging (LMDB) and records sources, clips and statistics in\n"
@@ -32,6 +34,10 @@ static void usage(FILE *f)
 "\n"
 "  -C, --corpus DIR        corpus directory (default .)\n"
 "  -j, --jobs N            sources decoded at once (default: number of cores)\n"
+"      --partition K/N     only the sources of partition K of N (a hash of the source\n"
+"                          id), into DIR/parts/K-of-N; in a Slurm array task K/N\n"
+"                          defaults to the task's index and count. Merge the parts\n"
+"                          with clipmill-ingest merge. --partition none: not partitioned\n"
 "      --keywords FILE     keyword rules for platformer sources (default: built in)\n"
 "      --no-keyword-filter keep every source regardless of its title\n"
 "      --fps N[/D]         output frame rate (default 10)\n"
@@ -119,7 +125,7 @@ enum {
     OPT_CRF, OPT_MAX_ATTEMPTS, OPT_FULL_DECODE, OPT_SKIP_LOOP_FILTER, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_JSON,
     OPT_RAW, OPT_MP4, OPT_PNG, OPT_SCALE, OPT_STEP, OPT_COLS,
     OPT_DOWNLOADS, OPT_PER_HOST, OPT_MAX_BYTES, OPT_MAX_DISK, OPT_KEEP_DOWNLOADS, OPT_CONNECT_TIMEOUT,
-    OPT_STALL_TIMEOUT, OPT_YTDLP, OPT_DOWNLOAD_ONLY,
+    OPT_STALL_TIMEOUT, OPT_YTDLP, OPT_DOWNLOAD_ONLY, OPT_PARTITION,
 };
 
 static const struct option long_options[] = {
@@ -158,6 +164,7 @@ static const struct option long_options[] = {
     {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
     {"stall-timeout", required_argument, 0, OPT_STALL_TIMEOUT},
     {"yt-dlp", required_argument, 0, OPT_YTDLP},
+    {"partition", required_argument, 0, OPT_PARTITION},
     {0, 0, 0, 0},
 };
 
@@ -228,6 +235,30 @@ done:
     return rc;
 }
 
+/* --partition K/N, or the Slurm array task's, or none: a partitioned run
+ * works in DIR/parts/K-of-N, a corpus of its own (*part_corpus, freed by the
+ * caller). Returns an exit code. */
+static int apply_partition(ingest_options *o, const char *arg, char **part_corpus)
+{
+    partition p = {0, 0};
+    cm_error e = {{0}};
+    if (arg && strcmp(arg, "none") == 0) return INGEST_EXIT_OK;
+    if ((arg ? partition_parse(arg, &p, &e) : partition_from_slurm_env(&p, &e)) < 0) {
+        fprintf(stderr, "clipmill-ingest: %s\n", e.msg);
+        return INGEST_EXIT_USAGE;
+    }
+    if (p.count == 0) return INGEST_EXIT_OK;
+    char dir[64];
+    partition_dir(&p, dir, sizeof dir);
+    *part_corpus = cm_path_join(o->corpus_dir, dir);
+    o->corpus_dir = *part_corpus;
+    o->partition_index = p.index;
+    o->partition_count = p.count;
+    return INGEST_EXIT_OK;
+}
+
+int merge_main(int argc, char **argv); /* ingest/merge.c */
+
 int main(int argc, char **argv)
 {
     cm_log_set_program("clipmill-ingest");
@@ -241,6 +272,11 @@ int main(int argc, char **argv)
     char *args = join_args(argc, argv);
     o.args = args;
 
+    if (argc > 1 && strcmp(argv[1], "merge") == 0) {
+        free(args);
+        return merge_main(argc - 1, argv + 1);
+    }
+    const char *partition_arg = NULL;
     if (argc > 1 && strcmp(argv[1], "export") == 0) {
         is_export = 1;
         argv++;
@@ -341,6 +377,7 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_YTDLP: o.download.ytdlp_path = optarg; break;
+        case OPT_PARTITION: partition_arg = optarg; break;
         default: usage(stderr); free(args); return INGEST_EXIT_USAGE;
         }
         if (bad) {
@@ -363,9 +400,14 @@ int main(int argc, char **argv)
             rc = run_export(o.corpus_dir, argv[optind], &x);
         }
     } else {
-        ingest_summary s;
-        rc = ingest_run(&o, argv[optind], &s);
-        if (json) ingest_summary_print_json(&s, stdout);
+        char *part_corpus = NULL;
+        rc = apply_partition(&o, partition_arg, &part_corpus);
+        if (rc == INGEST_EXIT_OK) {
+            ingest_summary s;
+            rc = ingest_run(&o, argv[optind], &s);
+            if (json) ingest_summary_print_json(&s, stdout);
+        }
+        free(part_corpus);
     }
     free(args);
     return rc;

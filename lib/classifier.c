@@ -376,28 +376,17 @@ void classifier_input_from_frames(const classifier_arch *a, const uint8_t *frame
             }
         coverage += (double)moving / ((double)h * w);
     }
-    /* Cheap temporal, colour and texture features from the sampled (downsampled) frames. */
-    enum { GRID = 4 };
-    double diff_sum = 0, diff_max = 0, grad = 0, sat = 0, edges = 0, cell[GRID * GRID] = {0};
+    /* Cheap temporal and texture features from the sampled (downsampled) frames. */
+    double diff_sum = 0, diff_max = 0, grad = 0;
     for (int k = 0; k < K; k++) {
         const uint8_t *f = in->frames + (size_t)k * h * w * C;
         double g = 0;
-        int strong = 0;
         for (int y = 0; y + 1 < h; y++)
             for (int x = 0; x + 1 < w; x++) {
-                const uint8_t *p = f + ((size_t)y * w + x) * C;
-                float l = luma(p);
-                float gg = fabsf(l - luma(p + C)) + fabsf(l - luma(p + (size_t)w * C));
-                g += gg;
-                strong += gg > 48.0f;
-                int mx = p[0] > p[1] ? p[0] : p[1], mn = p[0] < p[1] ? p[0] : p[1];
-                mx = mx > p[2] ? mx : p[2];
-                mn = mn < p[2] ? mn : p[2];
-                sat += mx ? (double)(mx - mn) / mx : 0;
-                cell[(y * GRID / h) * GRID + x * GRID / w] += p[3];
+                float l = luma(f + ((size_t)y * w + x) * C);
+                g += fabsf(l - luma(f + ((size_t)y * w + x + 1) * C)) + fabsf(l - luma(f + ((size_t)(y + 1) * w + x) * C));
             }
         grad += g / ((double)(h - 1) * (w - 1));
-        edges += (double)strong / ((double)(h - 1) * (w - 1));
         if (k == 0) continue;
         const uint8_t *p = f - (size_t)h * w * C;
         double d = 0;
@@ -406,20 +395,15 @@ void classifier_input_from_frames(const classifier_arch *a, const uint8_t *frame
         diff_sum += d;
         if (d > diff_max) diff_max = d;
     }
-    /* Where the motion is: the share of the motion map in its busiest 2 of
-     * 16 cells (a stream layout's corner, a cursor: near 1; a scrolling
-     * level: near 2/16). */
-    double total = 0, top1 = 0, top2 = 0;
-    for (int i = 0; i < GRID * GRID; i++) {
-        total += cell[i];
-        if (cell[i] > top1) {
-            top2 = top1;
-            top1 = cell[i];
-        } else if (cell[i] > top2) {
-            top2 = cell[i];
-        }
-    }
-    const double n_px = (double)K * (h - 1) * (w - 1);
+    float *s = in->stats;
+    s[0] = log1pf((float)st->motion);
+    s[1] = (float)st->static_frac;
+    s[2] = (float)st->black_frac;
+    s[3] = (float)st->luma_mean / 255.0f;
+    s[4] = (float)st->luma_std / 255.0f;
+    s[5] = log1pf((float)st->hard_cuts);
+    s[6] = (float)(st->letterbox_top + st->letterbox_bottom) / (float)H;
+    s[7] = (float)(st->letterbox_left + st->letterbox_right) / (float)W;
     s[8] = log1pf((float)(diff_sum / (K - 1)));
     s[9] = log1pf((float)diff_max);
     s[10] = (float)(coverage / K);

@@ -37,7 +37,7 @@
 #include "util.h"
 
 #define CLASSIFIER_MAGIC "CMQM"
-#define CLASSIFIER_VERSION 2   /* 2: statistics 2, 6, 7 are saturation, motion concentration, edge density */
+#define CLASSIFIER_VERSION 1
 #define CLASSIFIER_HEADER_SIZE 256
 #define CLASSIFIER_MAX_CONV 4
 #define CLASSIFIER_MAX_FRAMES 32

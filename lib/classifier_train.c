@@ -215,10 +215,6 @@ static int load_dataset(catalog *c, const classifier_train_options *o, dataset *
     }
     /* frames moved with realloc: point the inputs at their final place. */
     for (size_t i = 0; i < (size_t)d->n * nv; i++) d->in[i].frames = d->frames + i * fb;
-    if (getenv("CM_DUMP")) { FILE *df = fopen(getenv("CM_DUMP"), "w");
-        for (int i = 0; i < d->n; i++) { fprintf(df, "%s\t%d", d->group[i], d->y[i]);
-            for (int k = 0; k < CLASSIFIER_N_STATS; k++) fprintf(df, "\t%g", d->in[(size_t)i * nv].stats[k]); fprintf(df, "\n"); }
-        fclose(df); }
     rc = 0;
 fail:
     sqlite3_finalize(st);

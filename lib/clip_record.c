@@ -557,134 +557,173 @@ static int check_packet_crcs(const payload_view *v, int start, int end, cm_error
     return 0;
 }
 
-/* One h264 decoder reused for several runs of frames, each starting on an
- * IDR (a run ends with a drain and a flush, so the next starts clean). */
-typedef struct h264_reader {
-    const clip_header *h;
-    payload_view v;
+/* What one thread keeps between h264 reads: opening a decoder and building a
+ * swscale context cost more than decoding a 16-frame window at 160x90, so
+ * both live as long as the context. Each run of frames starts on an IDR that
+ * carries its own SPS/PPS and ends drained to EOF and flushed, so no state of
+ * one run (reference frames, POC, the draining flag) reaches the next: a run
+ * decodes the same as it would in a fresh decoder. */
+struct clip_reader_ctx {
     AVCodecContext *dec;
     AVPacket *pkt;
     AVFrame *frame;
-    struct SwsContext *sws;
-} h264_reader;
+    int dec_width, dec_height;      /* the shape dec was opened for */
+    struct SwsContext *sws;         /* YUV444P -> RGB24 at sws_width x sws_height */
+    int sws_width, sws_height;
+};
 
-/* Where a run puts decoded frame i: an RGB24 buffer, or NULL to drop it. */
-typedef uint8_t *(*frame_dest_fn)(void *ctx, int i);
-
-static void h264_close(h264_reader *r)
+clip_reader_ctx *clip_reader_ctx_new(void)
 {
-    sws_freeContext(r->sws);
-    av_frame_free(&r->frame);
-    av_packet_free(&r->pkt);
-    avcodec_free_context(&r->dec);
+    return cm_xcalloc(1, sizeof(clip_reader_ctx));
 }
 
-static int h264_open(h264_reader *r, const uint8_t *rec, const clip_header *h, cm_error *e)
+static void ctx_close_decoder(clip_reader_ctx *c)
+{
+    av_frame_free(&c->frame);
+    av_packet_free(&c->pkt);
+    avcodec_free_context(&c->dec);
+}
+
+void clip_reader_ctx_free(clip_reader_ctx *c)
+{
+    if (!c) return;
+    ctx_close_decoder(c);
+    sws_freeContext(c->sws);
+    free(c);
+}
+
+/* Readies c's decoder and converter for records of h's shape: reused when the
+ * shape matches, (re)opened otherwise. libavcodec's h264 decoder would follow
+ * a new SPS by itself; reopening on a shape change keeps that path trivial. */
+static int ctx_prepare(clip_reader_ctx *c, const clip_header *h, cm_error *e)
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
     int err;
-    *r = (h264_reader){.h = h, .v = view_payload(rec, h)};
-    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
-    if (!codec) {
-        cm_error_set(e, "clip record: libavcodec has no h264 decoder");
-        goto fail;
+    if (c->dec && (c->dec_width != h->width || c->dec_height != h->height)) ctx_close_decoder(c);
+    if (!c->dec) {
+        const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+        if (!codec) {
+            cm_error_set(e, "clip record: libavcodec has no h264 decoder");
+            return -1;
+        }
+        c->dec = avcodec_alloc_context3(codec);
+        c->pkt = av_packet_alloc();
+        c->frame = av_frame_alloc();
+        if (!c->dec || !c->pkt || !c->frame) {
+            cm_error_set(e, "clip record: out of memory allocating the h264 decoder");
+            goto fail;
+        }
+        /* One thread: frame threading would add a frame of latency and
+         * thread start-up per context for 160x90 pictures that take ~0.2 ms. */
+        c->dec->thread_count = 1;
+        if ((err = avcodec_open2(c->dec, codec, NULL)) < 0) {
+            cm_error_set(e, "clip record: cannot open the h264 decoder: %s", av_err(err, eb));
+            goto fail;
+        }
+        c->dec_width = h->width;
+        c->dec_height = h->height;
     }
-    r->dec = avcodec_alloc_context3(codec);
-    r->pkt = av_packet_alloc();
-    r->frame = av_frame_alloc();
-    if (!r->dec || !r->pkt || !r->frame) {
-        cm_error_set(e, "clip record: out of memory allocating the h264 decoder");
-        goto fail;
-    }
-    r->dec->thread_count = 1;
-    if ((err = avcodec_open2(r->dec, codec, NULL)) < 0) {
-        cm_error_set(e, "clip record: cannot open the h264 decoder: %s", av_err(err, eb));
-        goto fail;
-    }
-    r->sws = make_sws(h->width, h->height, AV_PIX_FMT_YUV444P, AV_PIX_FMT_RGB24);
-    if (!r->sws) {
-        cm_error_set(e, "clip record: cannot set up YUV444P -> RGB24 conversion");
-        goto fail;
+    if (!c->sws || c->sws_width != h->width || c->sws_height != h->height) {
+        /* Not sws_getCachedContext: a context it rebuilds loses the
+         * colorspace details make_sws sets. */
+        sws_freeContext(c->sws);
+        c->sws = make_sws(h->width, h->height, AV_PIX_FMT_YUV444P, AV_PIX_FMT_RGB24);
+        if (!c->sws) {
+            cm_error_set(e, "clip record: cannot set up YUV444P -> RGB24 conversion");
+            return -1;
+        }
+        c->sws_width = h->width;
+        c->sws_height = h->height;
     }
     return 0;
 fail:
-    h264_close(r);
+    ctx_close_decoder(c);
     return -1;
 }
 
-/* Decodes frames [start, end), start on an IDR, handing each to dest. */
-static int h264_run(h264_reader *r, int start, int end, frame_dest_fn dest, void *ctx, cm_error *e)
+/* Where a run puts decoded frame i: an RGB24 buffer, or NULL to drop it. */
+typedef uint8_t *(*frame_dest_fn)(void *dest_ctx, int i);
+
+/* Decodes frames [start, end) of a record, start on an IDR, handing each to
+ * dest. A failed run closes the decoder, so the next starts from a clean one
+ * whatever state the failure left. */
+static int h264_run(clip_reader_ctx *c, const clip_header *h, const payload_view *v, int start, int end,
+                    frame_dest_fn dest, void *dest_ctx, cm_error *e)
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
     int err;
     int received = start; /* index of the next frame the decoder returns */
     for (int i = start; i <= end; i++) {
         if (i < end) {
-            uint32_t off = AV_RL32(r->v.index + 4 * (size_t)i);
-            uint32_t next = AV_RL32(r->v.index + 4 * ((size_t)i + 1));
+            uint32_t off = AV_RL32(v->index + 4 * (size_t)i);
+            uint32_t next = AV_RL32(v->index + 4 * ((size_t)i + 1));
             /* Copied rather than pointed at: the decoder may read up to
              * AV_INPUT_BUFFER_PADDING_SIZE past the end, which av_new_packet pads. */
-            if ((err = av_new_packet(r->pkt, (int)(next - off))) < 0) {
+            if ((err = av_new_packet(c->pkt, (int)(next - off))) < 0) {
                 cm_error_set(e, "clip record: cannot allocate packet %d: %s", i, av_err(err, eb));
-                return -1;
+                goto fail;
             }
-            memcpy(r->pkt->data, r->v.packets + off, next - off);
-            r->pkt->pts = r->pkt->dts = i;
-            err = avcodec_send_packet(r->dec, r->pkt);
-            av_packet_unref(r->pkt);
+            memcpy(c->pkt->data, v->packets + off, next - off);
+            c->pkt->pts = c->pkt->dts = i;
+            err = avcodec_send_packet(c->dec, c->pkt);
+            av_packet_unref(c->pkt);
         } else {
-            err = avcodec_send_packet(r->dec, NULL);
+            err = avcodec_send_packet(c->dec, NULL);
         }
         if (err < 0) {
             cm_error_set(e, "clip record: h264 decode of frame %d: %s", i, av_err(err, eb));
-            return -1;
+            goto fail;
         }
         for (;;) {
-            err = avcodec_receive_frame(r->dec, r->frame);
+            err = avcodec_receive_frame(c->dec, c->frame);
             if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) break;
             if (err < 0) {
                 cm_error_set(e, "clip record: h264 decode near frame %d: %s", i, av_err(err, eb));
-                return -1;
+                goto fail;
             }
-            if (received >= end || r->frame->pts != received) {
+            if (received >= end || c->frame->pts != received) {
                 cm_error_set(e, "clip record: h264 decoder returned frame pts %lld, expected %d",
-                             (long long)r->frame->pts, received);
-                av_frame_unref(r->frame);
-                return -1;
+                             (long long)c->frame->pts, received);
+                av_frame_unref(c->frame);
+                goto fail;
             }
-            uint8_t *out = dest(ctx, received);
-            int rc = out ? frame_to_rgb(r->sws, r->frame, r->h, out, e) : 0;
-            av_frame_unref(r->frame);
-            if (rc < 0) return -1;
+            uint8_t *out = dest(dest_ctx, received);
+            int rc = out ? frame_to_rgb(c->sws, c->frame, h, out, e) : 0;
+            av_frame_unref(c->frame);
+            if (rc < 0) goto fail;
             received++;
         }
     }
     if (received != end) {
         cm_error_set(e, "clip record: h264 decoder returned %d of %d frames (%d..%d)", received - start,
                      end - start, start, end - 1);
-        return -1;
+        goto fail;
     }
     /* Drained to EOF; a flush makes the decoder accept the next run. */
-    avcodec_flush_buffers(r->dec);
+    avcodec_flush_buffers(c->dec);
     return 0;
+fail:
+    ctx_close_decoder(c);
+    return -1;
 }
 
 typedef struct window_dest {
     int first;
     uint8_t *out;
-    size_t frame_bytes;
+    size_t stride;     /* bytes from one output frame to the next */
 } window_dest;
 
-static uint8_t *window_frame(void *ctx, int i)
+static uint8_t *window_frame(void *dest_ctx, int i)
 {
-    window_dest *w = ctx;
-    return i < w->first ? NULL : w->out + (size_t)(i - w->first) * w->frame_bytes;
+    window_dest *w = dest_ctx;
+    return i < w->first ? NULL : w->out + (size_t)(i - w->first) * w->stride;
 }
 
 /* Frames [first, first+count) of a parsed record into out; check_crc: verify
- * the frame CRC of every raw frame copied or h264 packet decoded. */
-static int read_window(const uint8_t *rec, const clip_header *h, int first, int count, uint8_t *out,
-                       int check_crc, cm_error *e)
+ * the frame CRC of every raw frame copied or h264 packet decoded. c may be
+ * NULL: an h264 read then uses a context of its own. */
+static int read_window(clip_reader_ctx *c, const uint8_t *rec, const clip_header *h, int first, int count,
+                       uint8_t *out, int check_crc, cm_error *e)
 {
     if (first < 0 || count < 1 || (uint64_t)first + (uint64_t)count > h->frames) {
         cm_error_set(e, "clip record: window [%d, %d) is outside the record's %u frames", first,
@@ -699,11 +738,12 @@ static int read_window(const uint8_t *rec, const clip_header *h, int first, int 
     }
     int start = first - first % (int)h->keyint;
     if (check_crc && check_packet_crcs(&v, start, first + count, e) < 0) return -1;
-    h264_reader r;
-    if (h264_open(&r, rec, h, e) < 0) return -1;
+    clip_reader_ctx *own = c ? NULL : clip_reader_ctx_new();
+    if (own) c = own;
     window_dest w = {first, out, v.frame_bytes};
-    int rc = h264_run(&r, start, first + count, window_frame, &w, e);
-    h264_close(&r);
+    int rc = ctx_prepare(c, h, e);
+    if (rc == 0) rc = h264_run(c, h, &v, start, first + count, window_frame, &w, e);
+    clip_reader_ctx_free(own);
     return rc;
 }
 
@@ -712,14 +752,20 @@ int clip_record_decode(const uint8_t *rec, size_t len, int first, int count, uin
     clip_header h;
     if (clip_record_parse(rec, len, &h, 1, e) < 0) return -1;
     /* The payload CRC covers every frame CRC's bytes already. */
-    return read_window(rec, &h, first, count, out, 0, e);
+    return read_window(NULL, rec, &h, first, count, out, 0, e);
+}
+
+int clip_record_read_frames_ctx(clip_reader_ctx *c, const uint8_t *rec, size_t len, int first, int count,
+                                uint8_t *out, cm_error *e)
+{
+    clip_header h;
+    if (clip_record_parse(rec, len, &h, 0, e) < 0) return -1;
+    return read_window(c, rec, &h, first, count, out, 1, e);
 }
 
 int clip_record_read_frames(const uint8_t *rec, size_t len, int first, int count, uint8_t *out, cm_error *e)
 {
-    clip_header h;
-    if (clip_record_parse(rec, len, &h, 0, e) < 0) return -1;
-    return read_window(rec, &h, first, count, out, 1, e);
+    return clip_record_read_frames_ctx(NULL, rec, len, first, count, out, e);
 }
 
 /* A requested frame and its slot in the caller's output. */
@@ -738,16 +784,16 @@ typedef struct list_dest {
     const wanted_frame *wanted;
     int n, next; /* wanted[next] is the first not yet delivered */
     uint8_t *out;
-    size_t frame_bytes;
+    size_t stride;
 } list_dest;
 
 /* Frames arrive in increasing order, so a cursor over the sorted requests
  * finds each one's slot; a duplicate request is copied afterwards. */
-static uint8_t *list_frame(void *ctx, int i)
+static uint8_t *list_frame(void *dest_ctx, int i)
 {
-    list_dest *d = ctx;
+    list_dest *d = dest_ctx;
     while (d->next < d->n && d->wanted[d->next].frame < i) d->next++;
-    if (d->next < d->n && d->wanted[d->next].frame == i) return d->out + (size_t)d->wanted[d->next].slot * d->frame_bytes;
+    if (d->next < d->n && d->wanted[d->next].frame == i) return d->out + (size_t)d->wanted[d->next].slot * d->stride;
     return NULL;
 }
 
@@ -764,8 +810,8 @@ static int next_gop_run(const wanted_frame *wanted, int n, int k, int keyint, in
 
 /* One decoder run per GOP holding requested frames, after checking the CRC
  * of every packet those runs feed. */
-static int read_list_h264(const uint8_t *rec, const clip_header *h, const wanted_frame *wanted, int n,
-                          uint8_t *out, cm_error *e)
+static int read_list_h264(clip_reader_ctx *c, const uint8_t *rec, const clip_header *h,
+                          const wanted_frame *wanted, int n, uint8_t *out, size_t stride, cm_error *e)
 {
     int keyint = (int)h->keyint, start, end;
     payload_view v = view_payload(rec, h);
@@ -773,19 +819,31 @@ static int read_list_h264(const uint8_t *rec, const clip_header *h, const wanted
         k = next_gop_run(wanted, n, k, keyint, &start, &end);
         if (check_packet_crcs(&v, start, end, e) < 0) return -1;
     }
-    h264_reader r;
-    if (h264_open(&r, rec, h, e) < 0) return -1;
-    list_dest d = {wanted, n, 0, out, v.frame_bytes};
+    if (ctx_prepare(c, h, e) < 0) return -1;
+    list_dest d = {wanted, n, 0, out, stride};
     int rc = 0;
     for (int k = 0; k < n && rc == 0;) {
         k = next_gop_run(wanted, n, k, keyint, &start, &end);
-        rc = h264_run(&r, start, end, list_frame, &d, e);
+        rc = h264_run(c, h, &v, start, end, list_frame, &d, e);
     }
-    h264_close(&r);
     return rc;
 }
 
-int clip_record_read_frame_list(const uint8_t *rec, size_t len, const int *idx, int n, uint8_t *out, cm_error *e)
+/* Requests in frame order; already sorted (a window) needs no sort. */
+static wanted_frame *sort_requests(const int *idx, int n, wanted_frame *stack, int stack_n)
+{
+    wanted_frame *wanted = n <= stack_n ? stack : cm_xmalloc((size_t)n * sizeof *wanted);
+    int sorted = 1;
+    for (int k = 0; k < n; k++) {
+        wanted[k] = (wanted_frame){idx[k], k};
+        if (k && idx[k] < idx[k - 1]) sorted = 0;
+    }
+    if (!sorted) qsort(wanted, (size_t)n, sizeof *wanted, compare_wanted);
+    return wanted;
+}
+
+int clip_record_read_frame_list_ctx(clip_reader_ctx *c, const uint8_t *rec, size_t len, const int *idx, int n,
+                                    uint8_t *out, size_t out_stride, cm_error *e)
 {
     clip_header h;
     if (clip_record_parse(rec, len, &h, 0, e) < 0) return -1;
@@ -801,19 +859,30 @@ int clip_record_read_frame_list(const uint8_t *rec, size_t len, const int *idx, 
         }
     }
     payload_view v = view_payload(rec, &h);
+    size_t stride = out_stride ? out_stride : v.frame_bytes;
+    if (stride < v.frame_bytes) {
+        cm_error_set(e, "clip record: output frame stride %zu is below the %zu bytes of a frame", out_stride,
+                     v.frame_bytes);
+        return -1;
+    }
     if (h.codec == CLIP_CODEC_RAW) {
         for (int k = 0; k < n; k++)
-            if (read_raw_frame(&v, idx[k], out + (size_t)k * v.frame_bytes, 1, e) < 0) return -1;
+            if (read_raw_frame(&v, idx[k], out + (size_t)k * stride, 1, e) < 0) return -1;
         return 0;
     }
-    wanted_frame *wanted = cm_xmalloc((size_t)n * sizeof *wanted);
-    for (int k = 0; k < n; k++) wanted[k] = (wanted_frame){idx[k], k};
-    qsort(wanted, (size_t)n, sizeof *wanted, compare_wanted);
-    int rc = read_list_h264(rec, &h, wanted, n, out, e);
+    wanted_frame stack[64];
+    wanted_frame *wanted = sort_requests(idx, n, stack, 64);
+    clip_reader_ctx *own = c ? NULL : clip_reader_ctx_new();
+    int rc = read_list_h264(c ? c : own, rec, &h, wanted, n, out, stride, e);
     for (int k = 1; k < n && rc == 0; k++)
         if (wanted[k].frame == wanted[k - 1].frame)
-            memcpy(out + (size_t)wanted[k].slot * v.frame_bytes, out + (size_t)wanted[k - 1].slot * v.frame_bytes,
-                   v.frame_bytes);
-    free(wanted);
+            memcpy(out + (size_t)wanted[k].slot * stride, out + (size_t)wanted[k - 1].slot * stride, v.frame_bytes);
+    clip_reader_ctx_free(own);
+    if (wanted != stack) free(wanted);
     return rc;
+}
+
+int clip_record_read_frame_list(const uint8_t *rec, size_t len, const int *idx, int n, uint8_t *out, cm_error *e)
+{
+    return clip_record_read_frame_list_ctx(NULL, rec, len, idx, n, out, 0, e);
 }

@@ -80,4 +80,27 @@ int clip_record_read_frames(const uint8_t *rec, size_t len, int first, int count
 int clip_record_read_frame_list(const uint8_t *rec, size_t len, const int *idx, int n, uint8_t *out,
                                 cm_error *e);
 
+/* A reusable h264 decoding context for one thread at a time: keeps an open
+ * libavcodec decoder and a swscale converter between reads (opening them costs
+ * more than decoding a 16-frame 160x90 window). Reads through a context give
+ * byte for byte the frames of reads without one. Not safe to share between
+ * threads at once; a forked child may keep using its thread's context.
+ * clip_reader_ctx_new never returns NULL (aborts on out-of-memory, like
+ * cm_xmalloc); the decoder is opened on the first h264 read. _free(NULL) is a
+ * no-op. */
+typedef struct clip_reader_ctx clip_reader_ctx;
+clip_reader_ctx *clip_reader_ctx_new(void);
+void clip_reader_ctx_free(clip_reader_ctx *ctx);
+
+/* clip_record_read_frames through ctx (NULL: a temporary context). */
+int clip_record_read_frames_ctx(clip_reader_ctx *ctx, const uint8_t *rec, size_t len, int first, int count,
+                                uint8_t *out, cm_error *e);
+
+/* clip_record_read_frame_list through ctx (NULL: a temporary context), frame
+ * idx[k] at out + k*out_stride; out_stride 0 means H*W*C, a smaller nonzero
+ * stride is an error. Bytes between frames are left untouched (a caller
+ * padding rows fills them). */
+int clip_record_read_frame_list_ctx(clip_reader_ctx *ctx, const uint8_t *rec, size_t len, const int *idx, int n,
+                                    uint8_t *out, size_t out_stride, cm_error *e);
+
 #endif

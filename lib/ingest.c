@@ -9,6 +9,7 @@
 
 #include "keywords.h"
 #include "manifest.h"
+#include "partition.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -348,6 +349,10 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
     w->state = S;
     w->entry = me;
     cm_source_id(me->url, w->source_id);
+    if (o->partition_count > 0 && partition_of_source(w->source_id, o->partition_count) != o->partition_index) {
+        sum->counts.sources_total--; /* another task's share */
+        return 0;
+    }
 
     if (catalog_source_upsert(S->cat, w->source_id, me, S->run_id, &e) != 0 ||
         catalog_source_state(S->cat, w->source_id, status, &attempts, &e) < 0) {
@@ -438,6 +443,23 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     staging_path = cm_path_join(o->corpus_dir, o->staging_name);
     if (catalog_open(&S.cat, cat_path, &e) != 0 || store_open(&S.st, staging_path, 0, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
+        goto done;
+    }
+    corpus_settings settings;
+    if (corpus_settings_describe(&settings, o->decode.fps_num, o->decode.fps_den, o->decode.out_w, o->decode.out_h,
+                                 S.clip_frames, clip_codec_name(o->encode.codec), o->encode.crf,
+                                 o->decode.fit == FIT_PAD ? "pad" : "crop", o->keyword_filter, o->keywords_path,
+                                 &e) != 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
+        goto done;
+    }
+    int differ = corpus_settings_check(S.cat, &settings, 0, &e);
+    if (differ != 0) {
+        if (differ > 0)
+            cm_log(CM_LOG_ERROR, "%s: made with other settings, refusing to add to it: %s (use another corpus"
+                   " directory, or the settings it was made with)", cat_path, e.msg);
+        else
+            cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
     if (o->keyword_filter && keyword_rules_load(&kw, o->keywords_path, &e) != 0) {

@@ -43,6 +43,10 @@ typedef struct ingest_options {
     int download_only;             /* 1: download, hash and duplicate-check http(s) sources into
                                       corpus_dir/downloads, decode nothing; they stay pending and a
                                       later run decodes the kept files without fetching them again */
+    int partition_index;           /* partition_count > 0: only the sources whose
+                                      partition_of_source(id, partition_count) is partition_index
+                                      (lib/partition.h); the others are not even recorded */
+    int partition_count;
 } ingest_options;
 
 void ingest_options_default(ingest_options *o);

@@ -213,6 +213,50 @@ CMR_API int cmr_clip_id(const cmr_reader *r, int64_t index, char *out, size_t ou
     return 0;
 }
 
+/* One h264 decoding context per thread, made on the thread's first read and
+ * freed when it exits. Per thread rather than per reader and without a lock:
+ * nothing is shared, and a child forked while other threads were reading
+ * inherits no lock held and no context in use (only the forking thread's,
+ * which was idle in fork()). */
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_key_once = PTHREAD_ONCE_INIT;
+static int ctx_key_ok;
+
+static void free_thread_ctx(void *ctx)
+{
+    clip_reader_ctx_free(ctx);
+}
+
+static void make_ctx_key(void)
+{
+    ctx_key_ok = pthread_key_create(&ctx_key, free_thread_ctx) == 0;
+}
+
+/* The calling thread's context; NULL only if no key could be created. */
+static clip_reader_ctx *thread_ctx(void)
+{
+    pthread_once(&ctx_key_once, make_ctx_key);
+    if (!ctx_key_ok) return NULL;
+    clip_reader_ctx *ctx = pthread_getspecific(ctx_key);
+    if (!ctx) {
+        ctx = clip_reader_ctx_new();
+        if (pthread_setspecific(ctx_key, ctx) != 0) {
+            clip_reader_ctx_free(ctx);
+            return NULL;
+        }
+    }
+    return ctx;
+}
+
+/* The main thread never runs key destructors; free its context at exit (or
+ * at dlclose of libclipmill_reader.so) so leak checkers stay quiet. */
+__attribute__((destructor)) static void free_main_thread_ctx(void)
+{
+    if (!ctx_key_ok) return;
+    clip_reader_ctx_free(pthread_getspecific(ctx_key));
+    pthread_setspecific(ctx_key, NULL);
+}
+
 /* After fork() the child must not use the parent's environments. */
 static int ensure_process(cmr_reader *r, cm_error *e)
 {
@@ -257,7 +301,6 @@ static int read_frames(cmr_reader *r, int64_t index, int start, int t, int strid
     uint8_t key[SHARD_KEY_SIZE];
     shard_key((uint64_t)local, key);
     MDB_val k = {SHARD_KEY_SIZE, key}, v;
-    uint8_t *decoded = NULL;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc == 0) rc = mdb_get(txn, s->dbi, &k, &v);
     if (rc != 0) {
@@ -278,41 +321,25 @@ static int read_frames(cmr_reader *r, int64_t index, int start, int t, int strid
         goto corrupt;
     }
     int idx_stack[64], *idx = t <= 64 ? idx_stack : malloc((size_t)t * sizeof *idx);
-    if (!idx) {
+    clip_reader_ctx *ctx = thread_ctx();
+    if (!idx || !ctx) {
+        if (idx != idx_stack) free(idx);
         cm_error_set(e, "%s: out of memory", r->dir);
         goto fail;
     }
     for (int i = 0; i < t; i++) idx[i] = start + i * stride;
-    int got = 0;
-    if (out_frame == frame) {
-        got = clip_record_read_frame_list(rec, v.mv_size, idx, t, out, &pe);
-    } else if (h.codec == CLIP_CODEC_RAW) {
-        /* Raw frames go straight into their padded slots. */
-        for (int i = 0; i < t && got == 0; i++) {
-            uint8_t *o = out + (size_t)i * out_frame;
-            got = clip_record_read_frame_list(rec, v.mv_size, &idx[i], 1, o, &pe);
-            memset(o + frame, 0, out_frame - frame);
-        }
-    } else {
-        /* h264: decode each GOP once into a scratch buffer, then pad. */
-        decoded = malloc((size_t)t * frame);
-        got = decoded ? clip_record_read_frame_list(rec, v.mv_size, idx, t, decoded, &pe) : -1;
-        if (!decoded) cm_error_set(&pe, "out of memory");
-        for (int i = 0; i < t && got == 0; i++) {
-            uint8_t *o = out + (size_t)i * out_frame;
-            memcpy(o, decoded + (size_t)i * frame, frame);
-            memset(o + frame, 0, out_frame - frame);
-        }
-    }
+    /* Frames land in their padded slots directly: raw frames are copied once
+     * from the map and CRC-checked there, h264 frames converted there. */
+    int got = clip_record_read_frame_list_ctx(ctx, rec, v.mv_size, idx, t, out, out_frame, &pe);
+    for (int i = 0; i < t && got == 0 && out_frame > frame; i++)
+        memset(out + (size_t)i * out_frame + frame, 0, out_frame - frame);
     if (idx != idx_stack) free(idx);
     if (got != 0) goto corrupt;
-    free(decoded);
     mdb_txn_abort(txn);
     return 0;
 corrupt:
     cm_error_set(e, "%s: record %" PRId64 " (clip %s): corrupt: %s", s->path, local, s->meta.ids[local], pe.msg);
 fail:
-    free(decoded);
     if (txn) mdb_txn_abort(txn);
     return -1;
 }

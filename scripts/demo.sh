@@ -29,3 +29,15 @@ sqlite3 -header -column "$corpus/catalog.sqlite" "SELECT * FROM v_domain_status"
 first=$(sqlite3 "$corpus/catalog.sqlite" "SELECT clip_id FROM clips ORDER BY motion DESC LIMIT 1")
 build/bin/clipmill-ingest export -C "$corpus" "$first" --png "$corpus/$first.png" --mp4 "$corpus/$first.mp4"
 echo "contact sheet: $corpus/$first.png, video: $corpus/$first.mp4"
+echo
+echo "== filter: rules + quality classifier (models/default.cmm) =="
+set +e
+build/bin/clipmill-filter -C "$corpus" --model models/default.cmm -q
+status=$?
+set -e
+[ "$status" -le 1 ] || exit "$status"
+sqlite3 -header -column "$corpus/catalog.sqlite" \
+  "SELECT decision, reason, clips, hours FROM v_decisions_summary ORDER BY decision DESC, clips DESC"
+build/bin/clipmill-eval report -C "$corpus" -o "$corpus/report.html"
+echo "report: $corpus/report.html (open it in a browser)"
+echo "label clips: build/bin/clipmill-train label -C $corpus --labeler \$USER  (then open the printed URL)"

@@ -6,8 +6,10 @@ packages=(
   build-essential cmake pkg-config clang
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libsqlite3-dev sqlite3 liblmdb-dev lmdb-utils libssl-dev
-  libcurl4-openssl-dev libopenblas-dev
+  libcurl4-openssl-dev libopenblas-dev libisal-dev
   python3 python3-numpy python3-lmdb python3-av python3-torch libclang-rt-14-dev bc
+  libmicrohttpd-dev chromium curl
+  munge slurmctld slurmd slurm-client
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "classifier.h"
 #include "labels.h"
+#include "label_server.h"
 #include "util.h"
 
 enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 "usage: clipmill-train [OPTIONS]\n"
 "       clipmill-train labels import [-C DIR] [--labeler NAME] FILE.csv\n"
 "       clipmill-train labels export [-C DIR] [FILE.csv]\n"
+"       clipmill-train label [-C DIR] [--port N] [--labeler NAME] [--active --model FILE]\n"
 "\n"
 "Trains the clip quality classifier (Genie appendix B.1) on the clips of\n"
 "DIR/catalog.sqlite that people labelled 1 (worst) .. 5 (best): consensus\n"
@@ -206,6 +208,7 @@ int main(int argc, char **argv)
 {
     cm_log_set_program("clipmill-train");
     if (argc > 1 && strcmp(argv[1], "labels") == 0) return labels_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "label") == 0) return label_server_main(argc - 1, argv + 1);
 
     classifier_train_options o;
     classifier_train_options_default(&o);

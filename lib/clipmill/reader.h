@@ -9,9 +9,10 @@
  * reopens the shards (LMDB environments must not be used across fork), so a
  * loader may open it before forking its workers.
  *
- * Every read checks what it returns: the record's header CRC, and the CRC of
- * every frame it touches (raw) or of the whole payload (h264), against the
- * checksums in the shard's metadata record; a corrupt record gives -1 and a
+ * Every read checks what it returns: the record's header CRC, its size and
+ * payload CRC field against the shard's metadata record, and the CRC of
+ * every frame it copies (raw) or packet it decodes (h264, from the IDR at or
+ * before the first frame wanted); a corrupt record gives -1 and a
  * message naming the shard file, the record index and the clip id, never
  * garbage. Functions returning int return 0 on success and -1 on error, with
  * a one-line message in err (err_size bytes, may be NULL/0). docs/reader.md

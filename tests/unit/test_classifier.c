@@ -11,6 +11,7 @@
 
 #include "catalog.h"
 #include "classifier.h"
+#include "classifier_internal.h"
 #include "clip_record.h"
 #include "labels.h"
 #include "stats.h"
@@ -136,6 +137,30 @@ static void check_model_file(void)
     free(bad);
     free(path);
     classifier_free(m);
+}
+
+/* Training views tile each of the K segments; the scoring positions are the
+ * middle ones. */
+static void check_views(void)
+{
+    int a[CLASSIFIER_MAX_FRAMES], b[CLASSIFIER_MAX_FRAMES];
+    classifier_sample_indices(160, 6, a);
+    classifier_sample_view(160, 6, 0, 1, b);
+    CHECK(memcmp(a, b, sizeof(int) * 12) == 0);
+    int seen[160] = {0};
+    for (int v = 0; v < 8; v++) {
+        classifier_sample_view(160, 6, v, 8, b);
+        for (int i = 0; i < 6; i++) {
+            CHECK_MSG(b[2 * i] >= i * 160 / 6 && b[2 * i] < (i + 1) * 160 / 6 + 1 && b[2 * i + 1] == b[2 * i] + 1,
+                      "view %d pair %d at %d", v, i, b[2 * i]);
+            seen[b[2 * i]]++;
+        }
+    }
+    int distinct = 0;
+    for (int i = 0; i < 160; i++) distinct += seen[i] > 0;
+    CHECK_MSG(distinct == 48, "8 views x 6 pairs: %d distinct positions", distinct);
+    classifier_sample_view(13, 6, 7, 8, b);   /* short clip: the pair stays inside */
+    CHECK(b[11] <= 12);
 }
 
 static void check_metrics(void)
@@ -333,6 +358,26 @@ static void check_training(catalog *c, const char *dir)
     classifier_train_result_free(&r1);
     classifier_train_result_free(&r2);
     classifier_train_result_free(&r3);
+
+    /* Group cross-validation: every source is one group here; 2 folds, each
+     * holding both classes; the easy classes separate out of fold too. */
+    o.seed = 3;
+    o.cv_folds = 2;
+    o.epochs = 6;
+    classifier_train_result rc;
+    CHECK_MSG(classifier_train(c, &o, &rc, &e) == 0, "%s", e.msg);
+    CHECK_MSG(rc.cv_folds == 2 && rc.cv_auc_folds == 2, "folds %d, with both classes %d", rc.cv_folds, rc.cv_auc_folds);
+    CHECK_MSG(rc.cv_auc >= 0.99 && rc.cv_fold_auc_min >= 0.99 && rc.cv_fold_auc_mean >= rc.cv_fold_auc_min,
+              "cv AUC %g, fold mean %g min %g", rc.cv_auc, rc.cv_fold_auc_mean, rc.cv_fold_auc_min);
+    CHECK(rc.metrics_json && strstr(rc.metrics_json, "\"threshold_from\":\"cv\"") && strstr(rc.metrics_json, "\"cv_folds\":2"));
+    classifier_train_result_free(&rc);
+    /* Leave-one-group-out: more folds than groups. */
+    o.cv_folds = 1000;
+    o.epochs = 1;
+    CHECK_MSG(classifier_train(c, &o, &rc, &e) == 0, "%s", e.msg);
+    CHECK_MSG(rc.cv_folds == N_SRC && rc.cv_auc_folds == 0 && isnan(rc.cv_fold_auc_mean) && isfinite(rc.cv_auc),
+              "LOGO folds %d (%d with both classes), auc %g", rc.cv_folds, rc.cv_auc_folds, rc.cv_auc);
+    classifier_train_result_free(&rc);
     free(p1);
     free(p2);
     free(p3);
@@ -340,6 +385,7 @@ static void check_training(catalog *c, const char *dir)
 
 int main(void)
 {
+    check_views();
     classifier_single_thread();
     check_model_file();
     check_metrics();

@@ -1,0 +1,611 @@
+/* clipmill-eval report: one self-contained HTML page about a corpus (the
+ * funnel from manifest to kept clips, hours by domain and channel, scores,
+ * ROC, rejection reasons, statistic distributions, contact sheets of the
+ * best, worst and borderline clips). Plots are inline SVG, images are PNG
+ * data URIs: the file makes no request and runs no script. docs/report.md. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "catalog.h"
+#include "classifier.h"
+#include "clip_record.h"
+#include "eval.h"
+#include "export.h"
+#include "store.h"
+#include "util.h"
+
+void eval_report_usage(FILE *f)
+{
+    fprintf(f,
+"usage: clipmill-eval report [-C DIR] [-o FILE] [--model-id N] [--sheets N]\n"
+"  Writes one self-contained HTML report (inline SVG plots, PNG contact sheets\n"
+"  as data URIs; no scripts, no external requests) about DIR/catalog.sqlite to\n"
+"  FILE (default DIR/report.html): the funnel manifest -> keyword rules ->\n"
+"  decoded -> clips -> kept, hours by domain and channel, the score histogram\n"
+"  with the threshold, the ROC curve on labelled clips (label >= 4 good, <= 2\n"
+"  bad), reasons for rejection, statistic distributions and contact sheets of\n"
+"  the N best, worst and borderline clips (default 4). Scores are those of\n"
+"  --model-id (default: the model of most decisions, else the newest model).\n");
+}
+
+/* ---- small helpers ---- */
+
+static void html_text(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* Runs sql (one optional int64 parameter ?1) and returns its first column as a double (NAN when NULL / error). */
+static double q1(sqlite3 *db, const char *sql, int64_t p1)
+{
+    sqlite3_stmt *st = NULL;
+    double v = NAN;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_bind_parameter_count(st) >= 1) sqlite3_bind_int64(st, 1, p1);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            v = sqlite3_column_double(st, 0);
+    } else {
+        cm_log(CM_LOG_WARN, "report query failed: %s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+typedef struct series {
+    double *v;
+    int n, cap;
+} series;
+
+static void series_push(series *s, double v)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 256;
+        s->v = cm_xrealloc(s->v, (size_t)s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = v;
+}
+
+static series query_series(sqlite3 *db, const char *sql, int64_t p1)
+{
+    series s = {0};
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return s;
+    if (sqlite3_bind_parameter_count(st) >= 1) sqlite3_bind_int64(st, 1, p1);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) series_push(&s, sqlite3_column_double(st, 0));
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* ---- SVG plots ---- */
+
+enum { PW = 420, PH = 220, ML = 44, MR = 12, MT = 12, MB = 36 };
+
+static void svg_axes(FILE *f, double x0, double x1, double ymax, const char *xlabel, const char *ylabel)
+{
+    const int iw = PW - ML - MR, ih = PH - MT - MB;
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d' class='plot'>\n",
+            PW, PH, PW, PH);
+    fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='#fff' stroke='#999'/>\n", ML, MT, iw, ih);
+    for (int i = 0; i <= 4; i++) {
+        double fx = i / 4.0;
+        fprintf(f, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%.3g</text>\n", ML + fx * iw,
+                MT + ih + 13, x0 + fx * (x1 - x0));
+        fprintf(f, "<text x='%d' y='%.1f' font-size='10' text-anchor='end'>%.3g</text>\n", ML - 4,
+                MT + ih - fx * ih + 3, fx * ymax);
+    }
+    fprintf(f, "<text x='%d' y='%d' font-size='11' text-anchor='middle'>", ML + iw / 2, PH - 4);
+    html_text(f, xlabel);
+    fprintf(f, "</text>\n<text x='11' y='%d' font-size='11' text-anchor='middle' transform='rotate(-90 11 %d)'>",
+            MT + ih / 2, MT + ih / 2);
+    html_text(f, ylabel);
+    fputs("</text>\n", f);
+}
+
+/* Histogram of s over [lo, hi] in `bins` bins; a red line at mark unless NaN. */
+static void svg_histogram(FILE *f, const series *s, double lo, double hi, int bins, double mark, const char *xlabel)
+{
+    const int iw = PW - ML - MR, ih = PH - MT - MB;
+    int count[64] = {0}, top = 1;
+    if (bins > 64) bins = 64;
+    if (!(hi > lo)) hi = lo + 1;
+    for (int i = 0; i < s->n; i++) {
+        int b = (int)floor((s->v[i] - lo) / (hi - lo) * bins);
+        if (b < 0) b = 0;
+        if (b >= bins) b = bins - 1;
+        count[b]++;
+    }
+    for (int b = 0; b < bins; b++)
+        if (count[b] > top) top = count[b];
+    svg_axes(f, lo, hi, top, xlabel, "clips");
+    for (int b = 0; b < bins; b++) {
+        double h = (double)count[b] / top * ih;
+        fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#4a7bb7'><title>%d</title></rect>\n",
+                ML + (double)b / bins * iw + 0.5, MT + ih - h, (double)iw / bins - 1, h, count[b]);
+    }
+    if (!isnan(mark)) {
+        double x = ML + (mark - lo) / (hi - lo) * iw;
+        fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#d62728' stroke-width='2'/>"
+                   "<text x='%.1f' y='%d' font-size='10' fill='#d62728'>threshold %.3f</text>\n",
+                x, MT, x, MT + ih, x + 3, MT + 11, mark);
+    }
+    fputs("</svg>\n", f);
+}
+
+typedef struct horiz_bar {
+    char label[96];
+    double value;
+} horiz_bar;
+
+static void svg_bars(FILE *f, const horiz_bar *b, int n, const char *unit)
+{
+    const int row = 18, lw = 170, bw = 230, h = n * row + 8;
+    double top = 0;
+    for (int i = 0; i < n; i++)
+        if (b[i].value > top) top = b[i].value;
+    if (top <= 0) top = 1;
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' class='plot'>\n", lw + bw + 70, h);
+    for (int i = 0; i < n; i++) {
+        double w = b[i].value / top * bw;
+        fprintf(f, "<text x='%d' y='%d' font-size='11' text-anchor='end'>", lw - 6, 4 + i * row + 13);
+        html_text(f, b[i].label);
+        fprintf(f, "</text><rect x='%d' y='%d' width='%.1f' height='%d' fill='#4a7bb7'/>"
+                   "<text x='%.1f' y='%d' font-size='10'>%.3g %s</text>\n",
+                lw, 4 + i * row + 2, w, row - 4, lw + w + 4, 4 + i * row + 13, b[i].value, unit);
+    }
+    fputs("</svg>\n", f);
+}
+
+typedef struct scored_label {
+    double s;
+    int y;
+} scored_label;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    double x = ((const scored_label *)a)->s, y = ((const scored_label *)b)->s;
+    return (x < y) - (x > y);
+}
+
+static void svg_roc(FILE *f, scored_label *p, int n, double *auc_out)
+{
+    const int iw = PW - ML - MR, ih = PH - MT - MB;
+    int pos = 0, neg = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i].y) pos++;
+        else neg++;
+    }
+    qsort(p, (size_t)n, sizeof *p, by_score_desc);
+    svg_axes(f, 0, 1, 1, "false positive rate", "true positive rate");
+    fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#bbb' stroke-dasharray='4 3'/>\n", ML, MT + ih,
+            ML + iw, MT);
+    fprintf(f, "<polyline fill='none' stroke='#d62728' stroke-width='2' points='%d,%d", ML, MT + ih);
+    int tp = 0, fp = 0;
+    double auc = 0;
+    for (int i = 0; i < n;) {
+        int j = i, dtp = 0, dfp = 0;
+        for (; j < n && p[j].s == p[i].s; j++) {   /* ties move diagonally */
+            if (p[j].y) dtp++;
+            else dfp++;
+        }
+        auc += (double)dfp / neg * ((tp + dtp / 2.0) / pos);
+        tp += dtp;
+        fp += dfp;
+        i = j;
+        fprintf(f, " %.1f,%.1f", ML + (double)fp / neg * iw, MT + ih - (double)tp / pos * ih);
+    }
+    fputs("'/>\n</svg>\n", f);
+    *auc_out = auc;
+}
+
+/* ---- contact sheets ---- */
+
+/* Writes <img> of an 8-frame contact sheet of clip_id as a PNG data URI. */
+static int contact_sheet(FILE *f, sqlite3 *db, const char *corpus, const char *clip_id, cm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    store *sto = NULL;
+    uint8_t *rec = NULL, *frames = NULL, *png = NULL;
+    unsigned char *b64 = NULL;
+    char tmp[] = "/tmp/clipmill-report-XXXXXX";
+    int fd = -1, rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(staging, 'staging'), staging_key FROM clips WHERE clip_id = ?1", -1,
+                           &st, NULL) != SQLITE_OK) {
+        cm_error_set(e, "catalog: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        cm_error_set(e, "clip %s: not in the catalog", clip_id);
+        goto fail;
+    }
+    char *dir = cm_path_join(corpus, (const char *)sqlite3_column_text(st, 0));
+    int orc = store_open(&sto, dir, 1, e);
+    free(dir);
+    size_t len = 0;
+    if (orc != 0) goto fail;
+    int got = store_get(sto, (const char *)sqlite3_column_text(st, 1), &rec, &len, e);
+    if (got != 0) {
+        if (got == 1) cm_error_set(e, "clip %s: not staged", clip_id);
+        goto fail;
+    }
+    clip_header h;
+    if (clip_record_parse(rec, len, &h, 0, e) != 0) goto fail;
+    enum { N_SHEET = 8 };
+    int idx[N_SHEET];
+    for (int i = 0; i < N_SHEET; i++) idx[i] = (int)((2 * i + 1) * (int64_t)h.frames / (2 * N_SHEET));
+    const size_t fb = (size_t)h.height * h.width * 3;
+    frames = cm_xmalloc(N_SHEET * fb);
+    if (clip_record_read_frame_list(rec, len, idx, N_SHEET, frames, e) != 0) goto fail;
+    if ((fd = mkstemp(tmp)) < 0) {
+        cm_error_set(e, "%s: %m", tmp);
+        goto fail;
+    }
+    if (clip_export_png_sheet(frames, N_SHEET, h.height, h.width, 1, 4, tmp, e) != 0) goto fail;
+    FILE *pf = fopen(tmp, "rb");
+    if (!pf) {
+        cm_error_set(e, "%s: %m", tmp);
+        goto fail;
+    }
+    fseek(pf, 0, SEEK_END);
+    long n = ftell(pf);
+    fseek(pf, 0, SEEK_SET);
+    png = cm_xmalloc(n > 0 ? (size_t)n : 1);
+    size_t rd = n > 0 ? fread(png, 1, (size_t)n, pf) : 0;
+    fclose(pf);
+    if (n <= 0 || rd != (size_t)n) {
+        cm_error_set(e, "%s: short read", tmp);
+        goto fail;
+    }
+    b64 = cm_xmalloc(4 * ((size_t)n + 2) / 3 + 1);
+    EVP_EncodeBlock(b64, png, (int)n);
+    fprintf(f, "<img alt='%s' src='data:image/png;base64,%s'>", clip_id, b64);
+    rc = 0;
+fail:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    sqlite3_finalize(st);
+    store_close(sto);
+    free(rec);
+    free(frames);
+    free(png);
+    free(b64);
+    return rc;
+}
+
+/* One gallery: the clips `sql` (?1 = model id) lists as clip_id, score, decision, reason. */
+static int gallery(FILE *f, sqlite3 *db, const char *corpus, const char *title, const char *sql, int64_t model_id,
+                   int *bad_images)
+{
+    sqlite3_stmt *st = NULL;
+    fprintf(f, "<h3>%s</h3>\n<div class='gallery'>\n", title);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        cm_log(CM_LOG_ERROR, "report: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, model_id);
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        cm_error e = {{0}};
+        fputs("<figure>", f);
+        if (contact_sheet(f, db, corpus, id, &e) != 0) {
+            cm_log(CM_LOG_WARN, "report: contact sheet of %s: %s", id, e.msg);
+            fputs("<div class='missing'>(no image: ", f);
+            html_text(f, e.msg);
+            fputs(")</div>", f);
+            (*bad_images)++;
+        }
+        fprintf(f, "<figcaption>%s &middot; score %.3f &middot; %s", id, sqlite3_column_double(st, 1),
+                sqlite3_column_type(st, 2) == SQLITE_NULL ? "undecided" : (const char *)sqlite3_column_text(st, 2));
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            fputs(" (", f);
+            html_text(f, (const char *)sqlite3_column_text(st, 3));
+            fputs(")", f);
+        }
+        fputs("</figcaption></figure>\n", f);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (n == 0) fputs("<p>No scored clips.</p>\n", f);
+    fputs("</div>\n", f);
+    return 0;
+}
+
+/* A two-or-more column table from sql (?1 = model id), header from the column names. */
+static void sql_table(FILE *f, sqlite3 *db, const char *sql, int64_t p1, horiz_bar *bars, int *n_bars, int max_bars,
+                      int bar_label_col, int bar_value_col)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        cm_log(CM_LOG_WARN, "report query failed: %s", sqlite3_errmsg(db));
+        return;
+    }
+    if (sqlite3_bind_parameter_count(st) >= 1) sqlite3_bind_int64(st, 1, p1);
+    int nc = sqlite3_column_count(st);
+    fputs("<table><tr>", f);
+    for (int c = 0; c < nc; c++) {
+        fputs("<th>", f);
+        html_text(f, sqlite3_column_name(st, c));
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    if (n_bars) *n_bars = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        fputs("<tr>", f);
+        for (int c = 0; c < nc; c++) {
+            fputs(sqlite3_column_type(st, c) == SQLITE_TEXT ? "<td>" : "<td class='num'>", f);
+            const char *t = (const char *)sqlite3_column_text(st, c);
+            html_text(f, t ? t : "");
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
+        if (bars && *n_bars < max_bars) {
+            const char *l = (const char *)sqlite3_column_text(st, bar_label_col);
+            snprintf(bars[*n_bars].label, sizeof bars[*n_bars].label, "%s", l ? l : "(none)");
+            bars[(*n_bars)++].value = sqlite3_column_double(st, bar_value_col);
+        }
+    }
+    fputs("</table>\n", f);
+    sqlite3_finalize(st);
+}
+
+static const char *const css =
+    "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}"
+    "h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}"
+    "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}"
+    ".row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.row>div{max-width:540px}.plot{display:block}"
+    ".gallery{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figure img{display:block;width:326px;"
+    "image-rendering:pixelated;border:1px solid #ccc}figcaption{font-size:11px;color:#555;max-width:326px}"
+    ".missing{width:326px;height:92px;background:#fee;color:#900;font-size:11px}.stat{margin:0}"
+    ".stat h4{margin:4px 0;font-size:13px}";
+
+int eval_report_main(int argc, char **argv)
+{
+    const char *corpus = ".", *out_path = NULL;
+    int64_t model_id = 0;
+    int sheets = 4;
+    static const struct option opts[] = {
+        {"corpus", required_argument, NULL, 'C'}, {"output", required_argument, NULL, 'o'},
+        {"model-id", required_argument, NULL, 'M'}, {"sheets", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "C:o:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'C': corpus = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 'M': model_id = strtoll(optarg, NULL, 10); break;
+        case 'S':
+            sheets = atoi(optarg);
+            if (sheets < 0 || sheets > 50) {
+                fprintf(stderr, "clipmill-eval report: bad --sheets '%s'\n", optarg);
+                return EVAL_USAGE;
+            }
+            break;
+        case 'h': eval_report_usage(stdout); return EVAL_OK;
+        default: fprintf(stderr, "Try 'clipmill-eval report --help'.\n"); return EVAL_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "clipmill-eval report: unexpected argument '%s'\n", argv[optind]);
+        return EVAL_USAGE;
+    }
+    char *cat_path = cm_path_join(corpus, "catalog.sqlite");
+    char *default_out = cm_path_join(corpus, "report.html");
+    if (!out_path) out_path = default_out;
+    catalog *c = NULL;
+    cm_error e = {{0}};
+    FILE *f = NULL;
+    char *tmp_path = NULL;
+    int rc = EVAL_FATAL, bad_images = 0;
+    if (access(cat_path, F_OK) != 0) {
+        cm_log(CM_LOG_ERROR, "%s: no catalog", cat_path);
+        goto done;
+    }
+    if (catalog_open(&c, cat_path, &e) != 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
+        goto done;
+    }
+    sqlite3 *db = catalog_db(c);
+    if (model_id <= 0) {
+        double m = q1(db, "SELECT model_id FROM decisions WHERE model_id IS NOT NULL GROUP BY model_id"
+                          " ORDER BY count(*) DESC LIMIT 1", 0);
+        if (isnan(m)) m = q1(db, "SELECT max(model_id) FROM models", 0);
+        model_id = isnan(m) ? 0 : (int64_t)m;
+    }
+    double threshold = q1(db, "SELECT threshold FROM decisions WHERE model_id = ?1 GROUP BY threshold"
+                              " ORDER BY count(*) DESC LIMIT 1", model_id);
+    if (isnan(threshold)) threshold = q1(db, "SELECT threshold FROM models WHERE model_id = ?1", model_id);
+
+    size_t n = strlen(out_path) + 32;
+    tmp_path = cm_xmalloc(n);
+    snprintf(tmp_path, n, "%s.tmp.%d", out_path, (int)getpid());
+    if (!(f = fopen(tmp_path, "w"))) {
+        cm_log(CM_LOG_ERROR, "%s: cannot create: %m", tmp_path);
+        goto done;
+    }
+    char now[32];
+    cm_utc_now_iso(now);
+    fprintf(f, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+               "<meta name='viewport' content='width=device-width'><title>clipmill report: ");
+    html_text(f, corpus);
+    fprintf(f, "</title><style>%s</style></head><body>\n<h1>clipmill corpus report</h1>\n<p>Corpus <code>", css);
+    html_text(f, corpus);
+    fprintf(f, "</code>, generated %s.", now);
+    {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT name, arch, threshold, sha256 FROM models WHERE model_id = ?1", -1, &st,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, model_id);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                fprintf(f, " Model #%lld <b>", (long long)model_id);
+                html_text(f, (const char *)sqlite3_column_text(st, 0));
+                fputs("</b> (", f);
+                html_text(f, (const char *)sqlite3_column_text(st, 1));
+                fprintf(f, ", sha256 %.12s&hellip;), decision threshold %.4f.", sqlite3_column_text(st, 3),
+                        threshold);
+            } else {
+                fputs(" No model has scored this corpus yet (run clipmill-filter).", f);
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    fputs("</p>\n", f);
+
+    /* Funnel. */
+    fputs("<h2 id='funnel'>Funnel: manifest to kept clips</h2>\n", f);
+    horiz_bar bars[40];
+    int nb = 0;
+    sql_table(f, db,
+              "SELECT 'manifest sources' AS step, count(*) AS items, round(sum(duration_s) / 3600.0, 3) AS hours"
+              " FROM sources"
+              " UNION ALL SELECT 'passed keyword rules', count(*), round(sum(duration_s) / 3600.0, 3) FROM sources"
+              "  WHERE status != 'rejected'"
+              " UNION ALL SELECT 'decoded ok', count(*), round(sum(duration_s) / 3600.0, 3) FROM sources"
+              "  WHERE status = 'done'"
+              " UNION ALL SELECT 'clips', count(*), round(sum(duration_s) / 3600.0, 3) FROM clips"
+              " UNION ALL SELECT 'kept clips', count(*), round(sum(c.duration_s) / 3600.0, 3)"
+              "  FROM decisions JOIN clips AS c USING (clip_id) WHERE decision = 'keep'",
+              0, bars, &nb, 40, 0, 1);
+    fputs("<p>Hours of sources are their probed durations (unknown for sources never opened); clips and kept"
+          " clips count clip hours.</p>\n", f);
+    svg_bars(f, bars, nb, "");
+
+    /* Hours by domain and channel. */
+    fputs("<h2 id='hours'>Hours by domain and channel</h2>\n<div class='row'><div>\n", f);
+    const char *by_sql =
+        "SELECT coalesce(s.%s, '(none)') AS %s, count(c.clip_id) AS clips,"
+        " round(sum(c.duration_s) / 3600.0, 3) AS hours,"
+        " round(sum(CASE WHEN d.decision = 'keep' THEN c.duration_s ELSE 0 END) / 3600.0, 3) AS kept_hours"
+        " FROM clips AS c JOIN sources AS s USING (source_id) LEFT JOIN decisions AS d USING (clip_id)"
+        " GROUP BY 1 ORDER BY hours DESC, 1 LIMIT 30";
+    char sql[1024];
+    snprintf(sql, sizeof sql, by_sql, "domain", "domain");
+    sql_table(f, db, sql, 0, bars, &nb, 20, 0, 2);
+    svg_bars(f, bars, nb, "h");
+    fputs("</div><div>\n", f);
+    snprintf(sql, sizeof sql, by_sql, "channel", "channel");
+    sql_table(f, db, sql, 0, bars, &nb, 20, 0, 2);
+    svg_bars(f, bars, nb, "h");
+    fputs("</div></div>\n", f);
+
+    /* Scores and ROC. */
+    fputs("<h2 id='scores'>Scores</h2>\n<div class='row'><div><h4>Score histogram</h4>\n", f);
+    series sc = query_series(db, "SELECT score FROM scores WHERE model_id = ?1", model_id);
+    svg_histogram(f, &sc, 0, 1, 20, threshold, "p(good)");
+    fprintf(f, "<p>%d clips scored.</p></div><div><h4>ROC on labelled clips</h4>\n", sc.n);
+    free(sc.v);
+    {
+        sqlite3_stmt *st = NULL;
+        scored_label *p = NULL;
+        int np = 0, cap = 0, pos = 0;
+        if (sqlite3_prepare_v2(db, "SELECT s.score, l.label >= 4 FROM scores AS s JOIN v_clip_label AS l USING"
+                                   " (clip_id) WHERE s.model_id = ?1 AND l.label != 3", -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, model_id);
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                if (np == cap) p = cm_xrealloc(p, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *p);
+                p[np].s = sqlite3_column_double(st, 0);
+                pos += p[np++].y = sqlite3_column_int(st, 1);
+            }
+        }
+        sqlite3_finalize(st);
+        if (pos > 0 && pos < np) {
+            double auc = 0;
+            svg_roc(f, p, np, &auc);
+            fprintf(f, "<p>%d labelled clips (%d good: label &ge; 4, %d bad: label &le; 2), ROC-AUC %.4f. Labelled"
+                       " clips include those the model trained on, so this is optimistic; see"
+                       " <code>clipmill-eval classifier</code> for held-out figures.</p>\n",
+                    np, pos, np - pos, auc);
+        } else {
+            fprintf(f, "<p>Needs scored clips labelled both good and bad (have %d labelled, %d good).</p>\n", np,
+                    pos);
+        }
+        free(p);
+    }
+    fputs("</div></div>\n", f);
+
+    /* Reasons for rejection. */
+    fputs("<h2 id='reasons'>Decisions and reasons</h2>\n", f);
+    sql_table(f, db,
+              "SELECT decision, coalesce(reason, '') AS reason, count(*) AS clips,"
+              " round(sum(c.duration_s) / 3600.0, 3) AS hours FROM decisions JOIN clips AS c USING (clip_id)"
+              " GROUP BY 1, 2 ORDER BY decision DESC, clips DESC",
+              0, bars, &nb, 20, 1, 2);
+    svg_bars(f, bars, nb, "clips");
+
+    /* Statistic distributions. */
+    fputs("<h2 id='stats'>Clip statistics</h2>\n<div class='row'>\n", f);
+    static const struct {
+        const char *col, *label;
+        double lo, hi;
+    } stat_plots[] = {
+        {"motion", "motion (mean |dY| per pair)", 0, 20}, {"static_frac", "static_frac", 0, 1},
+        {"luma_mean", "luma_mean", 0, 255}, {"luma_std", "luma_std", 0, 100},
+        {"black_frac", "black_frac", 0, 1}, {"hard_cuts", "hard_cuts", 0, 20},
+    };
+    for (size_t i = 0; i < sizeof stat_plots / sizeof stat_plots[0]; i++) {
+        snprintf(sql, sizeof sql, "SELECT %s FROM clips", stat_plots[i].col);
+        series s = query_series(db, sql, 0);
+        fprintf(f, "<div class='stat'><h4>%s</h4>\n", stat_plots[i].label);
+        svg_histogram(f, &s, stat_plots[i].lo, stat_plots[i].hi, 20, NAN, stat_plots[i].col);
+        fputs("</div>\n", f);
+        free(s.v);
+    }
+    fputs("</div>\n", f);
+
+    /* Contact sheets. */
+    fputs("<h2 id='sheets'>Contact sheets</h2>\n<p>8 frames evenly spread over each clip.</p>\n", f);
+    if (sheets > 0) {
+        const char *gsql = "SELECT s.clip_id, s.score, d.decision, d.reason FROM scores AS s"
+                           " LEFT JOIN decisions AS d USING (clip_id) WHERE s.model_id = ?1 ORDER BY %s LIMIT %d";
+        char order[128];
+        snprintf(sql, sizeof sql, gsql, "s.score DESC, s.clip_id", sheets);
+        gallery(f, db, corpus, "Best scores", sql, model_id, &bad_images);
+        snprintf(sql, sizeof sql, gsql, "s.score ASC, s.clip_id", sheets);
+        gallery(f, db, corpus, "Worst scores", sql, model_id, &bad_images);
+        snprintf(order, sizeof order, "abs(s.score - %.9g), s.clip_id", isnan(threshold) ? 0.5 : threshold);
+        snprintf(sql, sizeof sql, gsql, order, sheets);
+        gallery(f, db, corpus, "Borderline (closest to the threshold)", sql, model_id, &bad_images);
+    }
+    fputs("</body></html>\n", f);
+    if (ferror(f) | (fflush(f) != 0) | (fsync(fileno(f)) != 0)) {
+        cm_log(CM_LOG_ERROR, "%s: write error: %m", tmp_path);
+        goto done;
+    }
+    fclose(f);
+    f = NULL;
+    if (rename(tmp_path, out_path) != 0) {
+        cm_log(CM_LOG_ERROR, "%s: cannot rename to %s: %m", tmp_path, out_path);
+        goto done;
+    }
+    fprintf(stderr, "clipmill-eval: wrote %s\n", out_path);
+    rc = bad_images ? EVAL_PARTIAL : EVAL_OK;
+done:
+    if (f) {
+        fclose(f);
+        unlink(tmp_path);
+    }
+    free(tmp_path);
+    free(cat_path);
+    free(default_out);
+    catalog_close(c);
+    return rc;
+}

@@ -1,0 +1,187 @@
+#include "partition.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+int partition_of_source(const char *source_id, int count)
+{
+    if (count <= 1) return 0;
+    char hex[65];
+    cm_sha256_hex(source_id, strlen(source_id), hex);
+    hex[16] = '\0'; /* the first 8 bytes */
+    return (int)(strtoull(hex, NULL, 16) % (uint64_t)count);
+}
+
+static int parse_nonneg(const char *s, const char *end, long *out)
+{
+    char *stop;
+    if (s == end || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    long v = strtol(s, &stop, 10);
+    if (stop != end || errno || v < 0 || v > PARTITION_MAX) return -1;
+    *out = v;
+    return 0;
+}
+
+int partition_parse(const char *text, partition *p, cm_error *e)
+{
+    const char *slash = strchr(text, '/');
+    long k = -1, n = -1;
+    if (!slash || parse_nonneg(text, slash, &k) != 0 || parse_nonneg(slash + 1, slash + 1 + strlen(slash + 1), &n) != 0 ||
+        n < 1 || k >= n) {
+        cm_error_set(e, "partition %s: want K/N with 0 <= K < N <= %d", text, PARTITION_MAX);
+        return -1;
+    }
+    p->index = (int)k;
+    p->count = (int)n;
+    return 0;
+}
+
+int partition_from_slurm_env(partition *p, cm_error *e)
+{
+    const char *id = getenv("SLURM_ARRAY_TASK_ID"), *count = getenv("SLURM_ARRAY_TASK_COUNT");
+    const char *min = getenv("SLURM_ARRAY_TASK_MIN"), *max = getenv("SLURM_ARRAY_TASK_MAX");
+    long k = 0, n = 0, lo = 0, hi = -1;
+    p->index = p->count = 0;
+    if (!id || !*id) return 0;
+    if (!count || parse_nonneg(id, id + strlen(id), &k) != 0 || parse_nonneg(count, count + strlen(count), &n) != 0 ||
+        (min && *min && parse_nonneg(min, min + strlen(min), &lo) != 0) ||
+        (max && *max && parse_nonneg(max, max + strlen(max), &hi) != 0)) {
+        cm_error_set(e, "SLURM_ARRAY_TASK_ID=%s, SLURM_ARRAY_TASK_COUNT=%s: not numbers", id,
+                     count ? count : "(unset)");
+        return -1;
+    }
+    if (hi < 0) hi = n - 1;
+    /* A resubmitted subset (--array=17) says COUNT=1: taking that as N would
+     * silently make a different partitioning. */
+    if (n < 1 || lo != 0 || hi != n - 1 || k >= n) {
+        cm_error_set(e, "array task %ld of an array %ld-%ld of %ld tasks: the partition is only implied by a whole"
+                     " array 0-(N-1); give --partition %ld/N (e.g. when resubmitting some indices)",
+                     k, lo, hi, n, k);
+        return -1;
+    }
+    p->index = (int)k;
+    p->count = (int)n;
+    return 1;
+}
+
+void partition_dir(const partition *p, char *out, size_t n) { snprintf(out, n, "parts/%d-of-%d", p->index, p->count); }
+
+static void put_setting(corpus_settings *s, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void put_setting(corpus_settings *s, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s->name[s->n] = name;
+    vsnprintf(s->value[s->n], sizeof s->value[s->n], fmt, ap);
+    va_end(ap);
+    s->n++;
+}
+
+int corpus_settings_describe(corpus_settings *s, int fps_num, int fps_den, int width, int height, int clip_frames,
+                             const char *codec, int crf, const char *fit, int keyword_filter,
+                             const char *keywords_path, cm_error *e)
+{
+    memset(s, 0, sizeof *s);
+    put_setting(s, "fps", "%d/%d", fps_num, fps_den);
+    put_setting(s, "size", "%dx%d", width, height);
+    put_setting(s, "clip_frames", "%d", clip_frames);
+    /* crf changes the bytes of h264 records only. */
+    if (strcmp(codec, "h264") == 0) put_setting(s, "codec", "h264 crf %d", crf);
+    else put_setting(s, "codec", "%s", codec);
+    put_setting(s, "fit", "%s", fit);
+    if (!keyword_filter) {
+        put_setting(s, "keyword_rules", "off");
+    } else if (!keywords_path) {
+        put_setting(s, "keyword_rules", "built-in");
+    } else {
+        FILE *f = fopen(keywords_path, "rb");
+        if (!f) {
+            cm_error_set(e, "%s: %s", keywords_path, strerror(errno));
+            return -1;
+        }
+        unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
+        unsigned int md_len = 0;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        size_t got;
+        while (ok && (got = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(ctx, buf, got);
+        ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &md_len);
+        EVP_MD_CTX_free(ctx);
+        fclose(f);
+        if (!ok) {
+            cm_error_set(e, "%s: cannot read or hash the keywords file", keywords_path);
+            return -1;
+        }
+        char hex[65];
+        for (unsigned i = 0; i < md_len && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        put_setting(s, "keyword_rules", "sha256:%s", hex);
+    }
+    return 0;
+}
+
+int corpus_settings_check(catalog *c, const corpus_settings *s, int64_t run_id, cm_error *e)
+{
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *get = NULL, *put = NULL;
+    char now[32];
+    int rc = -1, differ = 0;
+    size_t used = 0;
+    cm_utc_now_iso(now);
+    /* BEGIN IMMEDIATE: two processes starting on a new catalog at once must
+     * not both record (different) settings. */
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT value FROM settings WHERE name = ?1", -1, &get, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO settings (name, value, recorded_at, run_id) VALUES (?1, ?2, ?3, ?4)", -1,
+                           &put, NULL) != SQLITE_OK) {
+        cm_error_set(e, "catalog settings: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    e->msg[0] = '\0';
+    for (int i = 0; i < s->n; i++) {
+        sqlite3_bind_text(get, 1, s->name[i], -1, SQLITE_STATIC);
+        int step = sqlite3_step(get);
+        if (step == SQLITE_ROW) {
+            const char *have = (const char *)sqlite3_column_text(get, 0);
+            if (strcmp(have, s->value[i]) != 0 && used < sizeof e->msg) {
+                used += (size_t)snprintf(e->msg + used, sizeof e->msg - used, "%s%s is %s here, %s in the catalog",
+                                         differ ? "; " : "", s->name[i], s->value[i], have);
+                differ++;
+            }
+        } else if (step == SQLITE_DONE) {
+            sqlite3_bind_text(put, 1, s->name[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(put, 2, s->value[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(put, 3, now, -1, SQLITE_STATIC);
+            if (run_id > 0) sqlite3_bind_int64(put, 4, run_id);
+            else sqlite3_bind_null(put, 4);
+            if (sqlite3_step(put) != SQLITE_DONE) step = SQLITE_ERROR;
+            sqlite3_reset(put);
+        }
+        sqlite3_reset(get);
+        if (step != SQLITE_ROW && step != SQLITE_DONE) {
+            cm_error_set(e, "catalog settings: %s", sqlite3_errmsg(db));
+            goto fail;
+        }
+    }
+    if (differ) {
+        rc = 1;
+        goto fail;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        cm_error_set(e, "catalog settings: commit: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    rc = 0;
+fail:
+    sqlite3_finalize(get);
+    sqlite3_finalize(put);
+    if (rc != 0 && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}

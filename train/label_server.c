@@ -1,0 +1,584 @@
+/* clipmill-train label: a labelling page served on 127.0.0.1 with
+ * libmicrohttpd. Each clip plays as an animated sprite sheet (one PNG of 80
+ * frames drawn onto a canvas by the page's script: works in every browser,
+ * headless included, with no video codec). Keys 1-5 label, s skips, u or
+ * Backspace undoes; every label is written to the catalog (lib/labels.h)
+ * before the page shows the next clip. docs/labelling.md.
+ *
+ * Routes (nothing else is served, and no route maps to a file path):
+ *   GET  /                       the page
+ *   GET  /api/next?labeler=NAME[&skip=ID,ID...]   the next clip for NAME (JSON)
+ *   GET  /sheet/CLIP_ID.png      the clip's sprite sheet
+ *   POST /api/label?clip=ID&label=N&labeler=NAME
+ *   POST /api/undo?clip=ID&labeler=NAME
+ * The daemon runs a pool of threads; one mutex guards the catalog handle. */
+#include "label_server.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "catalog.h"
+#include "classifier.h"
+#include "clip_record.h"
+#include "export.h"
+#include "labels.h"
+#include "store.h"
+#include "util.h"
+
+enum { SHEET_FRAMES = 80, SHEET_COLS = 10, MAX_SKIP = 256 };
+
+typedef struct label_server {
+    const char *corpus;
+    const char *default_labeler;
+    catalog *cat;
+    pthread_mutex_t lock;       /* cat and the stores */
+    store *stores[8];
+    char *store_names[8];
+    int n_stores;
+    int64_t run_id;
+    int64_t model_id;           /* > 0 with --active: scores of this model order the queue */
+    double threshold;
+    uint64_t seed;
+} label_server;
+
+void label_server_usage(FILE *f)
+{
+    fprintf(f,
+"usage: clipmill-train label [-C DIR] [--port N] [--labeler NAME] [--active --model FILE] [--seed S]\n"
+"  Serves a labelling page at http://127.0.0.1:N/ (default port 8080; 0 picks a\n"
+"  free one; the URL is printed on stdout). Each clip plays as a moving\n"
+"  preview; keys 1 (worst) .. 5 (best) label it, s skips, u or Backspace\n"
+"  undoes. Each label is stored in the catalog at once, with the labeler's\n"
+"  name (--labeler, or ?labeler=NAME in the URL, or typed into the page) and\n"
+"  time. Clips come unlabelled first, in a random order seeded per labeler;\n"
+"  with --active --model FILE, clips whose score is nearest the model's\n"
+"  threshold come first (clips the model has not scored are scored at start).\n"
+"  Only 127.0.0.1 is bound. Stops on Ctrl-C / SIGTERM.\n");
+}
+
+/* ---- helpers ---- */
+
+static int valid_clip_id(const char *s)
+{
+    if (!s || !*s || strlen(s) >= CM_CLIP_ID_MAX) return 0;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || *s == '-')) return 0;
+    return 1;
+}
+
+static int valid_labeler(const char *s)
+{
+    if (!s || strlen(s) > 64) return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\' || *s == '<' || *s == '>' || *s == '&') return 0;
+    return 1;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return (h ^ 0xff) * UINT64_C(0x100000001b3);
+}
+
+/* splitmix64's finaliser: FNV leaves the high bits barely touched by the last
+ * characters, and clip ids of one source differ only there. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
+                             size_t len, enum MHD_ResponseMemoryMode mode)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, char *json_malloced)
+{
+    return reply(conn, status, "application/json", json_malloced, strlen(json_malloced), MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+    char *j = cm_xmalloc(strlen(msg) * 6 + 32);
+    char *p = j + sprintf(j, "{\"error\":\"");
+    for (const char *s = msg; *s; s++) {
+        if (*s == '"' || *s == '\\') p += sprintf(p, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) p += sprintf(p, "\\u%04x", *s);
+        else *p++ = *s;
+    }
+    strcpy(p, "\"}");
+    return reply_json(conn, status, j);
+}
+
+static store *server_store(label_server *s, const char *name, cm_error *e)
+{
+    for (int i = 0; i < s->n_stores; i++)
+        if (strcmp(s->store_names[i], name) == 0) return s->stores[i];
+    if (s->n_stores == 8 || strchr(name, '/') || strstr(name, "..")) {
+        cm_error_set(e, "staging store '%s' refused", name);
+        return NULL;
+    }
+    char *dir = cm_path_join(s->corpus, name);
+    store *st = NULL;
+    int rc = store_open(&st, dir, 1, e);
+    free(dir);
+    if (rc != 0) return NULL;
+    s->store_names[s->n_stores] = cm_xstrdup(name);
+    s->stores[s->n_stores++] = st;
+    return st;
+}
+
+/* ---- routes ---- */
+
+/* The next clip for labeler: one nobody labelled first, then one this labeler
+ * has not; among those, by |score - threshold| with --active, else by a
+ * hash of (seed, labeler, clip id), which is a random order fixed per labeler. */
+static enum MHD_Result route_next(label_server *s, struct MHD_Connection *conn, const char *labeler,
+                                  const char *skip)
+{
+    sqlite3 *db = catalog_db(s->cat);
+    sqlite3_stmt *st = NULL;
+    char best[CM_CLIP_ID_MAX] = "";
+    int best_any = 2, remaining = 0, mine = 0;
+    double best_key = INFINITY, best_score = NAN;
+    const uint64_t base = fnv1a(UINT64_C(0xcbf29ce484222325) ^ s->seed, labeler);
+    pthread_mutex_lock(&s->lock);
+    int rc = sqlite3_prepare_v2(db,
+        "SELECT c.clip_id,"
+        " EXISTS (SELECT 1 FROM labels AS l WHERE l.clip_id = c.clip_id AND l.undone_at IS NULL),"
+        " sc.score"
+        " FROM clips AS c LEFT JOIN scores AS sc ON sc.model_id = ?1 AND sc.clip_id = c.clip_id"
+        " WHERE NOT EXISTS (SELECT 1 FROM labels AS l WHERE l.clip_id = c.clip_id AND l.labeler = ?2"
+        "                   AND l.undone_at IS NULL)",
+        -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, s->model_id);
+        sqlite3_bind_text(st, 2, labeler, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *id = (const char *)sqlite3_column_text(st, 0);
+            remaining++;
+            if (skip && *skip) {
+                const char *hit = strstr(skip, id);
+                size_t n = strlen(id);
+                if (hit && (hit == skip || hit[-1] == ',') && (hit[n] == ',' || hit[n] == '\0')) continue;
+            }
+            int any = sqlite3_column_int(st, 1);
+            int has_score = sqlite3_column_type(st, 2) != SQLITE_NULL;
+            double score = has_score ? sqlite3_column_double(st, 2) : NAN;
+            double key = s->model_id > 0 && has_score ? fabs(score - s->threshold)
+                                                      : 1.0 + (double)(mix64(fnv1a(base, id)) >> 11) / 9007199254740992.0;
+            if (any < best_any || (any == best_any && key < best_key)) {
+                best_any = any;
+                best_key = key;
+                best_score = score;
+                snprintf(best, sizeof best, "%s", id);
+            }
+        }
+    }
+    int ok = rc == SQLITE_DONE;
+    sqlite3_finalize(st);
+    if (ok) {
+        sqlite3_stmt *cnt = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM v_labels_current WHERE labeler = ?1", -1, &cnt, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_text(cnt, 1, labeler, -1, SQLITE_STATIC);
+            if (sqlite3_step(cnt) == SQLITE_ROW) mine = sqlite3_column_int(cnt, 0);
+        }
+        sqlite3_finalize(cnt);
+    }
+    const char *err = ok ? NULL : sqlite3_errmsg(db);
+    char errbuf[256];
+    if (err) snprintf(errbuf, sizeof errbuf, "catalog: %s", err);
+    pthread_mutex_unlock(&s->lock);
+    if (!ok) return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, errbuf);
+    char *j = cm_xmalloc(512);
+    if (!best[0]) {
+        snprintf(j, 512, "{\"clip_id\":null,\"remaining\":%d,\"mine\":%d}", remaining, mine);
+    } else {
+        char score[32] = "null";
+        if (!isnan(best_score)) snprintf(score, sizeof score, "%.4f", best_score);
+        snprintf(j, 512,
+                 "{\"clip_id\":\"%s\",\"sheet\":\"/sheet/%s.png\",\"frames\":%d,\"cols\":%d,\"gap\":2,"
+                 "\"fps\":5,\"score\":%s,\"labelled_by_others\":%s,\"remaining\":%d,\"mine\":%d}",
+                 best, best, SHEET_FRAMES, SHEET_COLS, score, best_any ? "true" : "false", remaining, mine);
+    }
+    return reply_json(conn, MHD_HTTP_OK, j);
+}
+
+/* Reads 80 of the clip's frames (every other one at 10 FPS) into a PNG sheet. */
+static enum MHD_Result route_sheet(label_server *s, struct MHD_Connection *conn, const char *clip_id)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t *rec = NULL, *frames = NULL, *png = NULL;
+    size_t len = 0;
+    long n = 0;
+    cm_error e = {{0}};
+    char tmp[] = "/tmp/clipmill-label-XXXXXX";
+    int fd = -1, status = MHD_HTTP_INTERNAL_SERVER_ERROR, got = -1;
+    clip_header h;
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(catalog_db(s->cat),
+                           "SELECT coalesce(staging, 'staging'), staging_key FROM clips WHERE clip_id = ?1", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            store *sto = server_store(s, (const char *)sqlite3_column_text(st, 0), &e);
+            got = sto ? store_get(sto, (const char *)sqlite3_column_text(st, 1), &rec, &len, &e) : -1;
+            if (got == 1) cm_error_set(&e, "clip %s is not staged", clip_id);
+        } else {
+            cm_error_set(&e, "no clip %s", clip_id);
+            got = 1;
+        }
+    } else {
+        cm_error_set(&e, "catalog: %s", sqlite3_errmsg(catalog_db(s->cat)));
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    if (got != 0) {
+        if (got == 1) status = MHD_HTTP_NOT_FOUND;
+        goto fail;
+    }
+    if (clip_record_parse(rec, len, &h, 0, &e) != 0) goto fail;
+    int idx[SHEET_FRAMES];
+    for (int i = 0; i < SHEET_FRAMES; i++) idx[i] = (int)((int64_t)i * h.frames / SHEET_FRAMES);
+    frames = cm_xmalloc((size_t)SHEET_FRAMES * h.height * h.width * 3);
+    if (clip_record_read_frame_list(rec, len, idx, SHEET_FRAMES, frames, &e) != 0) goto fail;
+    if ((fd = mkstemp(tmp)) < 0) {
+        cm_error_set(&e, "%s: %m", tmp);
+        goto fail;
+    }
+    if (clip_export_png_sheet(frames, SHEET_FRAMES, h.height, h.width, 1, SHEET_COLS, tmp, &e) != 0) goto fail;
+    FILE *f = fopen(tmp, "rb");
+    if (!f) {
+        cm_error_set(&e, "%s: %m", tmp);
+        goto fail;
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    png = cm_xmalloc(n > 0 ? (size_t)n : 1);
+    size_t rd = n > 0 ? fread(png, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (n <= 0 || rd != (size_t)n) {
+        cm_error_set(&e, "%s: short read", tmp);
+        goto fail;
+    }
+    close(fd);
+    unlink(tmp);
+    free(rec);
+    free(frames);
+    return reply(conn, MHD_HTTP_OK, "image/png", png, (size_t)n, MHD_RESPMEM_MUST_FREE);
+fail:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    free(rec);
+    free(frames);
+    free(png);
+    cm_log(CM_LOG_WARN, "sheet %s: %s", clip_id, e.msg);
+    return reply_error(conn, status, e.msg);
+}
+
+static enum MHD_Result route_label(label_server *s, struct MHD_Connection *conn, const char *clip_id,
+                                   const char *labeler, const char *label_s, int undo)
+{
+    int label = 0;
+    if (!undo) {
+        if (!label_s || strlen(label_s) != 1 || label_s[0] < '1' || label_s[0] > '5')
+            return reply_error(conn, MHD_HTTP_BAD_REQUEST, "label must be 1..5");
+        label = label_s[0] - '0';
+    }
+    cm_error e = {{0}};
+    pthread_mutex_lock(&s->lock);
+    int rc = undo ? labels_undo(s->cat, clip_id, labeler, &e)
+                  : labels_set(s->cat, clip_id, label, labeler, "web", s->run_id, &e);
+    pthread_mutex_unlock(&s->lock);
+    if (rc < 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
+        return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, e.msg);
+    }
+    if (rc == 1)
+        return reply_error(conn, undo ? MHD_HTTP_CONFLICT : MHD_HTTP_NOT_FOUND,
+                           undo ? "nothing to undo" : "no such clip");
+    char *j = cm_xmalloc(256);
+    snprintf(j, 256, "{\"ok\":true,\"clip_id\":\"%s\",\"label\":%d,\"undo\":%s}", clip_id, label,
+             undo ? "true" : "false");
+    return reply_json(conn, MHD_HTTP_OK, j);
+}
+
+/* The page. Its script keeps nothing the server needs: a label is posted the
+ * moment its key is pressed and the next clip is asked for only once the
+ * server has confirmed it, so closing the tab loses nothing. */
+static const char label_page_html[] =
+"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>clipmill labelling</title>"
+"<link rel='icon' href='data:,'>\n"
+"<style>body{font:15px system-ui,sans-serif;background:#1d1f21;color:#ddd;margin:0;padding:20px;text-align:center}"
+"canvas{image-rendering:pixelated;background:#000;border:1px solid #444;max-width:100%}"
+"#keys span{display:inline-block;border:1px solid #666;border-radius:4px;padding:2px 8px;margin:2px}"
+"#status{min-height:1.4em;color:#9c9}#err{color:#f77;min-height:1.4em}input{width:10em}</style></head><body>\n"
+"<h1 style='font-size:18px'>clipmill labelling</h1>\n"
+"<p>Labeler <input id='who' autocomplete='off'> <span id='count'></span></p>\n"
+"<canvas id='view' width='640' height='360'></canvas><img id='clip' alt='' style='display:none'>\n"
+"<p id='info'></p><p id='keys'><span>1</span> worst &hellip; <span>5</span> best &middot; <span>s</span> skip"
+" &middot; <span>u</span>/<span>&#9003;</span> undo</p><p id='status'></p><p id='err'></p>\n"
+"<script>\n"
+"'use strict';\n"
+"const S = window.clipmillLabel = {ready: false, acks: 0, last: null};\n"
+"const q = new URLSearchParams(location.search);\n"
+"const who = document.getElementById('who'), img = document.getElementById('clip');\n"
+"const cv = document.getElementById('view'), ctx = cv.getContext('2d');\n"
+"who.value = q.get('labeler') || localStorage.getItem('clipmill-labeler') || '';\n"
+"let cur = null, frame = 0, timer = null, busy = false;\n"
+"const skipped = [], history = [];\n"
+"function status(t) { document.getElementById('status').textContent = t; }\n"
+"function error(t) { document.getElementById('err').textContent = t; }\n"
+"function lab() { return encodeURIComponent(who.value.trim()); }\n"
+"function draw() {\n"
+"  if (!cur || !img.naturalWidth) return;\n"
+"  const fw = (img.naturalWidth - (cur.cols - 1) * cur.gap) / cur.cols;\n"
+"  const rows = Math.ceil(cur.frames / cur.cols);\n"
+"  const fh = (img.naturalHeight - (rows - 1) * cur.gap) / rows;\n"
+"  if (cv.width !== fw * 4) { cv.width = fw * 4; cv.height = fh * 4; }\n"
+"  ctx.imageSmoothingEnabled = false;\n"
+"  const c = frame % cur.cols, r = Math.floor(frame / cur.cols);\n"
+"  ctx.drawImage(img, c * (fw + cur.gap), r * (fh + cur.gap), fw, fh, 0, 0, cv.width, cv.height);\n"
+"  frame = (frame + 1) % cur.frames;\n"
+"}\n"
+"async function next() {\n"
+"  busy = true; S.ready = false;\n"
+"  try {\n"
+"    const r = await fetch('/api/next?labeler=' + lab() + '&skip=' + skipped.slice(-200).join(','));\n"
+"    const j = await r.json();\n"
+"    if (!r.ok) throw new Error(j.error || r.status);\n"
+"    document.getElementById('count').textContent = j.mine + ' labelled by you, ' + j.remaining + ' to go';\n"
+"    cur = j.clip_id ? j : null; frame = 0;\n"
+"    if (!cur) { ctx.clearRect(0, 0, cv.width, cv.height); document.getElementById('info').textContent ="
+" 'Nothing left to label.'; S.ready = true; return; }\n"
+"    document.getElementById('info').textContent = cur.clip_id + (cur.score === null ? '' : ' \\u00b7 score ' +"
+" cur.score.toFixed(3)) + (cur.labelled_by_others ? ' \\u00b7 labelled by others' : '');\n"
+"    await new Promise((ok, bad) => { img.onload = ok; img.onerror = () => bad(new Error('preview failed'));"
+" img.src = cur.sheet; });\n"
+"    clearInterval(timer); draw(); timer = setInterval(draw, 1000 / cur.fps);\n"
+"    S.ready = true; error('');\n"
+"  } catch (e) { error('Could not load the next clip: ' + e.message + ' (retrying)'); setTimeout(next, 2000); }\n"
+"  finally { busy = false; }\n"
+"}\n"
+"async function post(path, clip, extra) {\n"
+"  const r = await fetch(path + '?clip=' + clip + '&labeler=' + lab() + (extra || ''), {method: 'POST'});\n"
+"  const j = await r.json();\n"
+"  if (!r.ok) throw new Error(j.error || r.status);\n"
+"  return j;\n"
+"}\n"
+"async function key(ev) {\n"
+"  if (ev.target === who || busy) return;\n"
+"  const k = ev.key;\n"
+"  try {\n"
+"    if (k >= '1' && k <= '5' && cur) {\n"
+"      busy = true; S.ready = false;\n"
+"      S.last = await post('/api/label', cur.clip_id, '&label=' + k);\n"
+"      history.push(cur.clip_id); status('Labelled ' + cur.clip_id + ': ' + k);\n"
+"    } else if (k === 's' && cur) {\n"
+"      skipped.push(cur.clip_id); S.last = {skip: cur.clip_id}; status('Skipped ' + cur.clip_id);\n"
+"    } else if ((k === 'u' || k === 'Backspace') && history.length) {\n"
+"      ev.preventDefault(); busy = true;\n"
+"      const id = history.pop();\n"
+"      S.last = await post('/api/undo', id);\n"
+"      const i = skipped.indexOf(id); if (i >= 0) skipped.splice(i, 1);\n"
+"      status('Undone: ' + id);\n"
+"    } else return;\n"
+"    S.acks++;\n"
+"    await next();\n"
+"  } catch (e) { busy = false; error('Not saved: ' + e.message); }\n"
+"}\n"
+"document.addEventListener('keydown', key);\n"
+"who.addEventListener('change', () => { localStorage.setItem('clipmill-labeler', who.value.trim());"
+" history.length = 0; next(); });\n"
+"next();\n"
+"</script></body></html>\n";
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    label_server *s = cls;
+    static int first_call_marker;
+    if (*con_cls == NULL) {    /* headers only so far: answer once the (ignored) body is in */
+        *con_cls = &first_call_marker;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {   /* requests carry their arguments in the query string */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    const int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    const int post = strcmp(method, "POST") == 0;
+    const char *labeler = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "labeler");
+    if (!labeler || !*labeler) labeler = s->default_labeler;
+    if (!valid_labeler(labeler)) return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad labeler name");
+    if (get && strcmp(url, "/") == 0)
+        return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", (void *)label_page_html,
+                     strlen(label_page_html), MHD_RESPMEM_PERSISTENT);
+    if (get && strcmp(url, "/api/next") == 0)
+        return route_next(s, conn, labeler, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "skip"));
+    if (get && strncmp(url, "/sheet/", 7) == 0) {
+        char id[CM_CLIP_ID_MAX + 8];
+        size_t n = strlen(url + 7);
+        if (n > 4 && n < sizeof id && strcmp(url + 7 + n - 4, ".png") == 0) {
+            memcpy(id, url + 7, n - 4);
+            id[n - 4] = '\0';
+            if (valid_clip_id(id)) return route_sheet(s, conn, id);
+        }
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+    }
+    if (post && (strcmp(url, "/api/label") == 0 || strcmp(url, "/api/undo") == 0)) {
+        const char *clip = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "clip");
+        if (!valid_clip_id(clip)) return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad clip id");
+        return route_label(s, conn, clip, labeler,
+                           MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "label"),
+                           strcmp(url, "/api/undo") == 0);
+    }
+    if (!get && !post) return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+    return reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+/* ---- main ---- */
+
+static int prepare_active(label_server *s, const char *model_path, cm_error *e)
+{
+    classifier *m = NULL;
+    int rc = -1;
+    if (classifier_load(&m, model_path, e) != 0) goto fail;
+    int found = classifier_find_model(s->cat, m, &s->model_id, e);
+    if (found < 0) goto fail;
+    if (found == 1 && classifier_register(s->cat, m, "label-active", model_path, "{}", "{}", 0, s->run_id,
+                                          &s->model_id, e) != 0)
+        goto fail;
+    s->threshold = classifier_get_info(m)->threshold;
+    classifier_single_thread();
+    classifier_score_counts n;
+    if (classifier_score_corpus(m, s->cat, s->corpus, s->model_id, s->run_id, 0, &n, e) != 0) goto fail;
+    fprintf(stderr, "clipmill-train: active labelling with model_id %lld (threshold %.4f): %lld clips scored now, "
+                    "%lld already\n", (long long)s->model_id, s->threshold, (long long)n.scored,
+            (long long)n.skipped);
+    rc = 0;
+fail:
+    classifier_free(m);
+    return rc;
+}
+
+int label_server_main(int argc, char **argv)
+{
+    label_server s = {.corpus = ".", .default_labeler = ""};
+    const char *model_path = NULL;
+    int port = 8080, active = 0;
+    static const struct option opts[] = {
+        {"corpus", required_argument, NULL, 'C'}, {"port", required_argument, NULL, 'p'},
+        {"labeler", required_argument, NULL, 'l'}, {"active", no_argument, NULL, 'a'},
+        {"model", required_argument, NULL, 'm'}, {"seed", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "C:p:h", opts, NULL)) != -1) {
+        char *end;
+        switch (ch) {
+        case 'C': s.corpus = optarg; break;
+        case 'p':
+            port = (int)strtol(optarg, &end, 10);
+            if (end == optarg || *end || port < 0 || port > 65535) {
+                fprintf(stderr, "clipmill-train label: bad --port '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'l': s.default_labeler = optarg; break;
+        case 'a': active = 1; break;
+        case 'm': model_path = optarg; break;
+        case 's': s.seed = strtoull(optarg, NULL, 10); break;
+        case 'h': label_server_usage(stdout); return 0;
+        default: fprintf(stderr, "Try 'clipmill-train label --help'.\n"); return 2;
+        }
+    }
+    if (optind < argc || (active && !model_path) || !valid_labeler(s.default_labeler)) {
+        fprintf(stderr, "clipmill-train label: %s\nTry 'clipmill-train label --help'.\n",
+                optind < argc ? "unexpected argument" : active && !model_path ? "--active needs --model FILE"
+                                                                               : "bad --labeler");
+        return 2;
+    }
+    cm_error e = {{0}};
+    struct MHD_Daemon *d = NULL;
+    int rc = 3;
+    pthread_mutex_init(&s.lock, NULL);
+    char *path = cm_path_join(s.corpus, "catalog.sqlite");
+    if (access(path, F_OK) != 0) {
+        cm_log(CM_LOG_ERROR, "%s: no catalog (run clipmill-ingest first)", path);
+        goto done;
+    }
+    if (catalog_open(&s.cat, path, &e) != 0) goto fail;
+    char args[256];
+    snprintf(args, sizeof args, "label --labeler %s%s", s.default_labeler, active ? " --active" : "");
+    if (catalog_run_begin(s.cat, "clipmill-train", args, &s.run_id, &e) != 0) goto fail;
+    if (active && prepare_active(&s, model_path, &e) != 0) goto fail;
+
+    /* SIGINT / SIGTERM are taken by sigwait below, not by the pool threads. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, handle, &s,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 4U,
+                         MHD_OPTION_CONNECTION_TIMEOUT, 60U, MHD_OPTION_END);
+    if (!d) {
+        cm_error_set(&e, "cannot listen on 127.0.0.1:%d", port);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    printf("http://127.0.0.1:%u/%s%s\n", info ? info->port : (unsigned)port, s.default_labeler[0] ? "?labeler=" : "",
+           s.default_labeler);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "clipmill-train: label server stopped (signal %d)\n", sig);
+    rc = 0;
+    goto done;
+fail:
+    cm_log(CM_LOG_ERROR, "%s", e.msg);
+done:
+    if (d) MHD_stop_daemon(d);
+    if (s.cat && s.run_id > 0) {
+        run_counts counts = {0};
+        catalog_run_end(s.cat, s.run_id, &counts, rc, &e);
+    }
+    for (int i = 0; i < s.n_stores; i++) {
+        store_close(s.stores[i]);
+        free(s.store_names[i]);
+    }
+    catalog_close(s.cat);
+    pthread_mutex_destroy(&s.lock);
+    free(path);
+    return rc;
+}
