@@ -27,7 +27,6 @@
 #include "util.h"
 
 enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
-enum { MAX_STORES = 8 };
 
 static void usage(FILE *f)
 {
@@ -82,7 +81,7 @@ typedef struct filter_job {
     const char *model_path;
     catalog *cat;
     int64_t model_id, run_id;
-    store *stores[MAX_STORES];
+    store **stores;                /* one per staging store (partition) named by the clips */
     filter_clip *clips;
     int *todo;                  /* indices into clips of those to score */
     int n_todo;
@@ -234,7 +233,7 @@ static void stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *has_ph
 
 /* Reads every clip in "earlier" order (sources by first ingest, then clip
  * index) with its score by model_id, and opens the staging stores they name. */
-static int list_clips(filter_job *j, const char *corpus, char **store_names, int *n_stores, int *n_clips, cm_error *e)
+static int list_clips(filter_job *j, const char *corpus, char ***store_names, int *n_stores, int *n_clips, cm_error *e)
 {
     sqlite3 *db = catalog_db(j->cat);
     sqlite3_stmt *sel = NULL;
@@ -270,14 +269,11 @@ static int list_clips(filter_job *j, const char *corpus, char **store_names, int
         c->source_no = last_source_no;
         const char *sname = (const char *)sqlite3_column_text(sel, 2);
         int k;
-        for (k = 0; k < *n_stores && strcmp(store_names[k], sname) != 0; k++) {
+        for (k = 0; k < *n_stores && strcmp((*store_names)[k], sname) != 0; k++) {
         }
         if (k == *n_stores) {
-            if (k == MAX_STORES) {
-                cm_error_set(e, "more than %d staging stores", MAX_STORES);
-                n++;
-                goto fail;
-            }
+            j->stores = cm_xrealloc(j->stores, (size_t)(k + 1) * sizeof *j->stores);
+            *store_names = cm_xrealloc(*store_names, (size_t)(k + 1) * sizeof **store_names);
             char *dir = cm_path_join(corpus, sname);
             int orc = store_open(&j->stores[k], dir, 1, e);
             free(dir);
@@ -285,7 +281,7 @@ static int list_clips(filter_job *j, const char *corpus, char **store_names, int
                 n++;
                 goto fail;
             }
-            store_names[(*n_stores)++] = cm_xstrdup(sname);
+            (*store_names)[(*n_stores)++] = cm_xstrdup(sname);
         }
         c->store_no = k;
         c->key = cm_xstrdup((const char *)sqlite3_column_text(sel, 3));
@@ -510,7 +506,7 @@ int main(int argc, char **argv)
     /* Crash injection for tests/e2e/filter_*.sh: a kill at a known point. */
     const char *crash = getenv("CLIPMILL_FILTER_CRASH_AFTER");
     if (crash) j.crash_after = strtol(crash, NULL, 10);
-    char *store_names[MAX_STORES] = {0};
+    char **store_names = NULL;
     int n_stores = 0, n_clips = 0, rc = EXIT_FATAL;
     int64_t run_id = 0;
     double t0 = cm_monotonic_s();
@@ -541,7 +537,7 @@ int main(int argc, char **argv)
     }
     const float threshold = threshold_opt >= 0 ? (float)threshold_opt : classifier_get_info(m)->threshold;
 
-    if (list_clips(&j, corpus, store_names, &n_stores, &n_clips, &e) != 0) goto fail;
+    if (list_clips(&j, corpus, &store_names, &n_stores, &n_clips, &e) != 0) goto fail;
     j.todo = cm_xmalloc((size_t)(n_clips ? n_clips : 1) * sizeof *j.todo);
     for (int i = 0; i < n_clips; i++)
         if (rescore || !j.clips[i].scored) j.todo[j.n_todo++] = i;
@@ -604,6 +600,8 @@ done:
         store_close(j.stores[i]);
         free(store_names[i]);
     }
+    free(j.stores);
+    free(store_names);
     classifier_free(m);
     catalog_close(cat);
     pthread_mutex_destroy(&j.db_lock);

@@ -35,10 +35,15 @@ int store_open(store **out, const char *dir, int readonly, cm_error *e)
     s->readonly = readonly;
     *out = NULL;
 
+    size_t map_size = STORE_MAP_SIZE;
     if (readonly) {
         char *data = cm_path_join(dir, "data.mdb");
         struct stat st;
         int exists = stat(data, &st) == 0;
+        /* A reader maps only what is there (LMDB raises it to the used size):
+         * a merged corpus opens hundreds of partition stores at once, and
+         * hundreds of 1 TiB maps do not fit in a 47-bit address space. */
+        if (exists) map_size = ((size_t)st.st_size + ((size_t)1 << 20)) & ~(((size_t)1 << 20) - 1);
         int err = errno;
         free(data);
         if (!exists) {
@@ -52,7 +57,7 @@ int store_open(store **out, const char *dir, int readonly, cm_error *e)
         cm_error_set(e, "%s: mdb_env_create: %s", dir, mdb_strerror(rc));
         goto fail;
     }
-    if ((rc = mdb_env_set_mapsize(s->env, STORE_MAP_SIZE)) != 0 ||
+    if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
         (rc = mdb_env_set_maxreaders(s->env, STORE_MAX_READERS)) != 0) {
         cm_error_set(e, "%s: configuring LMDB: %s", dir, mdb_strerror(rc));
         goto fail;

@@ -61,7 +61,7 @@ typedef struct build_state {
     shard_out *shards[SPLIT_COUNT];
     int n_shards[SPLIT_COUNT];
     int64_t split_clips[SPLIT_COUNT];
-    struct { char *dir; store *st; } stores[8];
+    struct { char *dir; store *st; } *stores;  /* one per staging store (partition) seen, grown as needed */
     int n_stores;
 } build_state;
 
@@ -211,15 +211,12 @@ static store *staging_store(build_state *B, const char *staging, cm_error *e)
 {
     for (int i = 0; i < B->n_stores; i++)
         if (strcmp(B->stores[i].dir, staging) == 0) return B->stores[i].st;
-    if (B->n_stores == (int)(sizeof B->stores / sizeof B->stores[0])) {
-        cm_error_set(e, "more than 8 staging stores");
-        return NULL;
-    }
     char *path = cm_path_join(B->o->corpus_dir, staging);
     store *st = NULL;
     int rc = store_open(&st, path, 1, e);
     free(path);
     if (rc != 0) return NULL;
+    B->stores = cm_xrealloc(B->stores, (size_t)(B->n_stores + 1) * sizeof *B->stores);
     B->stores[B->n_stores].dir = cm_xstrdup(staging);
     B->stores[B->n_stores++].st = st;
     return st;
@@ -870,6 +867,7 @@ done:
         store_close(B.stores[i].st);
         free(B.stores[i].dir);
     }
+    free(B.stores);
     for (int i = 0; i < B.n; i++) free(B.clips[i].staging);
     for (int s = 0; s < SPLIT_COUNT; s++) free(B.shards[s]);
     free(B.clips);
