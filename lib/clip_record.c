@@ -218,10 +218,10 @@ static int encode_h264(const uint8_t *frames, int t, int h, int w, int fps_num, 
      * is an IDR; forced-idr=1 yields the same IDRs but makes x264 warn that it
      * "changed" every forced frame's type. */
     av_dict_set(&opts, "forced-idr", "0", 0);
-    /* Pinning every x264 threading knob: with only thread_count = 1, about one
-     * encode in eight differed (same frames, other bytes) while another
-     * process loaded the machine, which broke "a rerun after kill -9 stages
-     * exactly the clean run's records"; with these, 36 of 36 matched. */
+    /* Every x264 threading knob pinned to one thread. Even so, separate
+     * processes do not always produce the same bytes for the same frames
+     * (seen: about one clip in ten differs, decoding to the same picture
+     * within ~1 dB); raw staging is bit-exact. See docs/clip-format.md. */
     av_dict_set(&opts, "x264-params", "scenecut=0:open-gop=0:threads=1:lookahead-threads=1:sliced-threads=0:sync-lookahead=0:non-deterministic=0", 0);
     if ((err = avcodec_open2(enc, codec, &opts)) < 0) {
         cm_error_set(e, "clip record: cannot open libx264 (%dx%d, preset %s): %s", w, h,
