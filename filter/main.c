@@ -405,18 +405,6 @@ static int bad_usage(const char *what, const char *arg)
     return EXIT_USAGE;
 }
 
-static char *join_args(int argc, char **argv)
-{
-    size_t n = 1;
-    for (int i = 1; i < argc; i++) n += strlen(argv[i]) + 1;
-    char *s = cm_xcalloc(1, n);
-    for (int i = 1; i < argc; i++) {
-        if (i > 1) strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
 /* The model's name for the models table: the file name without directory and ".cmm". */
 static char *model_name(const char *path)
 {
@@ -523,7 +511,7 @@ int main(int argc, char **argv)
     if (orc != 0) goto fail;
     j.cat = cat;
     if (classifier_load(&m, model_path, &e) != 0) goto fail;
-    char *args = join_args(argc, argv);
+    char *args = cm_join_args(argc - 1, argv + 1);
     if (catalog_run_begin(cat, "clipmill-filter", args, &run_id, &e) != 0) goto fail_args;
     free(args);
     j.run_id = run_id;

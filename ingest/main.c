@@ -107,19 +107,6 @@ static int64_t parse_size(const char *s)
     return (int64_t)(v * mult);
 }
 
-static char *join_args(int argc, char **argv)
-{
-    size_t n = 1;
-    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
-    char *s = cm_xmalloc(n);
-    s[0] = '\0';
-    for (int i = 0; i < argc; i++) {
-        if (i) strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
 enum {
     OPT_KEYWORDS = 256, OPT_NO_KEYWORD_FILTER, OPT_FPS, OPT_SIZE, OPT_CLIP_SECONDS, OPT_FIT, OPT_CODEC,
     OPT_CRF, OPT_MAX_ATTEMPTS, OPT_FULL_DECODE, OPT_SKIP_LOOP_FILTER, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_JSON,
@@ -269,7 +256,7 @@ int main(int argc, char **argv)
     ingest_options_default(&o);
     export_args x = {.scale = 4, .step = 10, .cols = 8};
     int json = 0, is_export = 0;
-    char *args = join_args(argc, argv);
+    char *args = cm_join_args(argc, argv);
     o.args = args;
 
     if (argc > 1 && strcmp(argv[1], "merge") == 0) {

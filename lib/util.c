@@ -166,6 +166,18 @@ char *cm_path_join(const char *a, const char *b)
     return p;
 }
 
+char *cm_join_args(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = cm_xcalloc(1, n);
+    for (int i = 0; i < argc; i++) {
+        if (i) strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
 double cm_monotonic_s(void)
 {
     struct timespec ts;

@@ -51,6 +51,10 @@ void *cm_xcalloc(size_t n, size_t size);
 void *cm_xrealloc(void *p, size_t n);
 char *cm_xstrdup(const char *s);
 
+/* argv[0..argc) joined by single spaces, malloc'd: the command line that the
+ * runs table records. */
+char *cm_join_args(int argc, char **argv);
+
 /* Clocks: monotonic seconds, and the current UTC time as ISO 8601 "YYYY-MM-DDTHH:MM:SS.mmmZ". */
 double cm_monotonic_s(void);
 void cm_utc_now_iso(char out[32]);

@@ -109,18 +109,6 @@ static int valid_name(const char *s)
     return 1;
 }
 
-static char *join_args(int argc, char **argv)
-{
-    size_t n = 1;
-    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
-    char *s = cm_xcalloc(1, n);
-    for (int i = 0; i < argc; i++) {
-        if (i) strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
 typedef struct export_args {
     const char *split, *clip, *raw, *mp4;
     int64_t index;
@@ -202,7 +190,7 @@ int main(int argc, char **argv)
                        .seed = 1, .shard_bytes = (int64_t)1 << 30, .dedup_hamming = 4};
     export_args x = {.split = "train", .index = -1, .scale = 4};
     const char *mode = "build";
-    char *args = join_args(argc, argv);
+    char *args = cm_join_args(argc, argv);
     o.args = args;
     if (argc > 1 && (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "export") == 0)) {
         mode = argv[1];

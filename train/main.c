@@ -108,18 +108,6 @@ static int parse_double(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
-static char *join_args(int argc, char **argv)
-{
-    size_t n = 1;
-    for (int i = 1; i < argc; i++) n += strlen(argv[i]) + 1;
-    char *s = cm_xcalloc(1, n);
-    for (int i = 1; i < argc; i++) {
-        if (i > 1) strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
 static int bad_usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "clipmill-train: ");
@@ -305,7 +293,7 @@ int main(int argc, char **argv)
     if (open_catalog(o.corpus_dir, &c) != 0) return EXIT_FATAL;
     cm_error e = {{0}};
     int64_t run_id = 0, model_id = 0;
-    char *args = join_args(argc, argv);
+    char *args = cm_join_args(argc - 1, argv + 1);
     if (catalog_run_begin(c, "clipmill-train", args, &run_id, &e) != 0) cm_log(CM_LOG_WARN, "%s", e.msg);
     free(args);
     char *path = NULL;
