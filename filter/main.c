@@ -2,14 +2,17 @@
  * decides keep / reject per clip (rule checks first, then the score against
  * the model's threshold). docs/filter.md describes the rules and figures.
  *
- *   clipmill-filter -C corpus --model models/default.cmm [--threshold T] [-j N]
+ *   clipmill-filter -C corpus --model models/default.cmm [--threshold T] [-j N] [--partition K/N]
  *
  * Scoring runs on N threads, each with its own model copy and LMDB read
  * transactions; scores are written to the catalog under one mutex in
  * transactions of BATCH clips, so a killed run keeps what it committed and a
  * rerun scores only the rest. Decisions are recomputed for every clip at the
- * end in one transaction (they are cheap and depend on all clips through the
- * duplicate rule), which makes a resumed run decide exactly like a clean one. */
+ * end in one transaction (lib/decide.h: they are cheap and depend on all clips
+ * through the duplicate rule), which makes a resumed run decide exactly like a
+ * clean one. With --partition K/N the run is on the part corpus/parts/K-of-N
+ * alone, a corpus of its own; clipmill-ingest merge folds the parts' scores
+ * and decisions together and redoes the duplicate rule across them. */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +24,8 @@
 
 #include "catalog.h"
 #include "classifier.h"
+#include "decide.h"
+#include "partition.h"
 #include "progress.h"
 #include "rules.h"
 #include "store.h"
@@ -42,6 +47,11 @@ static void usage(FILE *f)
 "crash) only does what is left.\n"
 "\n"
 "  -C, --corpus DIR          corpus directory (default .)\n"
+"      --partition K/N       only part K of N, DIR/parts/K-of-N (made by clipmill-ingest\n"
+"                            --partition K/N); in a Slurm array task K/N defaults to the\n"
+"                            task's index and count. Decisions there see only that\n"
+"                            part: clipmill-ingest merge folds the parts and redoes the\n"
+"                            duplicate rule across them. --partition none: the corpus itself\n"
 "  -m, --model FILE          quality model (e.g. models/default.cmm); registered in\n"
 "                            the catalog's models table if it is not yet\n"
 "  -t, --threshold T         keep when score >= T (default: the model's threshold)\n"
@@ -52,8 +62,9 @@ static void usage(FILE *f)
 "      --luma-min L          reject when luma_mean < L (default 16)\n"
 "      --cuts-max N          reject when hard cuts per 16 s >= N (default 4)\n"
 "      --letterbox-max F     reject when bars cover > F of the height or width (default 0.10)\n"
-"      --dup-distance D      reject when the pHash is within D bits of an earlier clip of\n"
-"                            another source (default 4; -1 turns the rule off)\n"
+"      --dup-distance D      reject when the pHash is within D bits of a clip of another\n"
+"                            source that comes first in clip_id order and is not rejected\n"
+"                            itself (default 4; -1 turns the rule off)\n"
 "      --batch N             clips per score transaction (default 64)\n"
 "      --json                print a JSON summary on stdout\n"
 "  -q, --quiet               no progress line\n"
@@ -66,7 +77,6 @@ static void usage(FILE *f)
 
 typedef struct filter_clip {
     char clip_id[CM_CLIP_ID_MAX];
-    int64_t source_no;          /* the source's position in "earlier" order */
     int store_no;
     char *key;
     clip_stats stats;
@@ -213,41 +223,20 @@ done:
     return NULL;
 }
 
-static void stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *has_phash)
-{
-    memset(s, 0, sizeof *s);
-    s->luma_mean = sqlite3_column_double(st, col + 0);
-    s->luma_std = sqlite3_column_double(st, col + 1);
-    s->motion = sqlite3_column_double(st, col + 2);
-    s->static_frac = sqlite3_column_double(st, col + 3);
-    s->black_frac = sqlite3_column_double(st, col + 4);
-    s->hard_cuts = sqlite3_column_int(st, col + 5);
-    s->letterbox_top = sqlite3_column_int(st, col + 6);
-    s->letterbox_bottom = sqlite3_column_int(st, col + 7);
-    s->letterbox_left = sqlite3_column_int(st, col + 8);
-    s->letterbox_right = sqlite3_column_int(st, col + 9);
-    const char *ph = (const char *)sqlite3_column_text(st, col + 10);
-    *has_phash = ph && strlen(ph) == 16;
-    if (*has_phash) s->phash = strtoull(ph, NULL, 16);
-}
-
-/* Reads every clip in "earlier" order (sources by first ingest, then clip
- * index) with its score by model_id, and opens the staging stores they name. */
+/* Reads every clip with its score by model_id, and opens the staging stores
+ * they name. */
 static int list_clips(filter_job *j, const char *corpus, char ***store_names, int *n_stores, int *n_clips, cm_error *e)
 {
     sqlite3 *db = catalog_db(j->cat);
     sqlite3_stmt *sel = NULL;
     int rc = -1, cap = 0, n = 0, step;
-    int64_t last_source_no = -1;
-    char last_source[CM_SOURCE_ID_LEN + 1] = "";
     if (sqlite3_prepare_v2(db,
-            "SELECT c.clip_id, c.source_id, coalesce(c.staging, 'staging'), c.staging_key,"
+            "SELECT c.clip_id, coalesce(c.staging, 'staging'), c.staging_key,"
             " c.luma_mean, c.luma_std, c.motion, c.static_frac, c.black_frac, c.hard_cuts,"
             " c.letterbox_top, c.letterbox_bottom, c.letterbox_left, c.letterbox_right, c.phash,"
             " coalesce(c.duration_s, c.frames / nullif(c.fps, 0), 0), c.width, c.height, sc.score"
-            " FROM clips AS c JOIN sources AS s USING (source_id)"
-            " LEFT JOIN scores AS sc ON sc.model_id = ?1 AND sc.clip_id = c.clip_id"
-            " ORDER BY coalesce(s.first_run_id, 0), s.created_at, c.source_id, c.clip_index",
+            " FROM clips AS c LEFT JOIN scores AS sc ON sc.model_id = ?1 AND sc.clip_id = c.clip_id"
+            " ORDER BY c.clip_id",
             -1, &sel, NULL) != SQLITE_OK) {
         cm_error_set(e, "catalog: listing clips: %s", sqlite3_errmsg(db));
         goto fail;
@@ -261,13 +250,7 @@ static int list_clips(filter_job *j, const char *corpus, char ***store_names, in
         filter_clip *c = &j->clips[n];
         memset(c, 0, sizeof *c);
         snprintf(c->clip_id, sizeof c->clip_id, "%s", (const char *)sqlite3_column_text(sel, 0));
-        const char *src = (const char *)sqlite3_column_text(sel, 1);
-        if (strcmp(src, last_source) != 0) {
-            snprintf(last_source, sizeof last_source, "%s", src);
-            last_source_no++;
-        }
-        c->source_no = last_source_no;
-        const char *sname = (const char *)sqlite3_column_text(sel, 2);
+        const char *sname = (const char *)sqlite3_column_text(sel, 1);
         int k;
         for (k = 0; k < *n_stores && strcmp((*store_names)[k], sname) != 0; k++) {
         }
@@ -284,13 +267,13 @@ static int list_clips(filter_job *j, const char *corpus, char ***store_names, in
             (*store_names)[(*n_stores)++] = cm_xstrdup(sname);
         }
         c->store_no = k;
-        c->key = cm_xstrdup((const char *)sqlite3_column_text(sel, 3));
-        stats_from_row(sel, 4, &c->stats, &c->has_phash);
-        c->duration_s = sqlite3_column_double(sel, 15);
-        c->width = sqlite3_column_int(sel, 16);
-        c->height = sqlite3_column_int(sel, 17);
-        c->scored = sqlite3_column_type(sel, 18) != SQLITE_NULL;
-        c->score = (float)sqlite3_column_double(sel, 18);
+        c->key = cm_xstrdup((const char *)sqlite3_column_text(sel, 2));
+        decide_stats_from_row(sel, 3, &c->stats, &c->has_phash);
+        c->duration_s = sqlite3_column_double(sel, 14);
+        c->width = sqlite3_column_int(sel, 15);
+        c->height = sqlite3_column_int(sel, 16);
+        c->scored = sqlite3_column_type(sel, 17) != SQLITE_NULL;
+        c->score = (float)sqlite3_column_double(sel, 17);
         n++;
     }
     if (step != SQLITE_DONE) {
@@ -301,92 +284,6 @@ static int list_clips(filter_job *j, const char *corpus, char ***store_names, in
 fail:
     *n_clips = n;
     sqlite3_finalize(sel);
-    return rc;
-}
-
-typedef struct decision_counts {
-    int64_t kept, rejected, undecided, changed;
-    int64_t by_reason[RULES_COUNT + 1];   /* rules, then "low_score" */
-} decision_counts;
-
-/* Decides every clip and writes the decisions that changed, in one transaction. */
-static int write_decisions(filter_job *j, int n_clips, const rules_config *rc_cfg, float threshold,
-                           decision_counts *dc, cm_error *e)
-{
-    sqlite3 *db = catalog_db(j->cat);
-    sqlite3_stmt *up = NULL;
-    int rc = -1, in_txn = 0;
-    phash_index *ix = rc_cfg->phash_distance_max >= 0 ? phash_index_new(rc_cfg->phash_distance_max) : NULL;
-    char now[32];
-    cm_utc_now_iso(now);
-    memset(dc, 0, sizeof *dc);
-    if (exec(db, "BEGIN IMMEDIATE", e) != 0) goto fail;
-    in_txn = 1;
-    /* Only a changed decision is rewritten, so decided_at says when it last changed. */
-    if (sqlite3_prepare_v2(db,
-            "INSERT INTO decisions (clip_id, model_id, decision, reason, score, threshold, decided_at, run_id)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-            " ON CONFLICT (clip_id) DO UPDATE SET model_id = excluded.model_id, decision = excluded.decision,"
-            " reason = excluded.reason, score = excluded.score, threshold = excluded.threshold,"
-            " decided_at = excluded.decided_at, run_id = excluded.run_id"
-            " WHERE model_id IS NOT excluded.model_id OR decision IS NOT excluded.decision"
-            " OR reason IS NOT excluded.reason OR score IS NOT excluded.score"
-            " OR threshold IS NOT excluded.threshold",
-            -1, &up, NULL) != SQLITE_OK) {
-        cm_error_set(e, "catalog: %s", sqlite3_errmsg(db));
-        goto fail;
-    }
-    for (int i = 0; i < n_clips; i++) {
-        filter_clip *c = &j->clips[i];
-        unsigned failed = rules_check(rc_cfg, &c->stats, c->duration_s, c->width, c->height);
-        /* Only clips without another rule failure enter the duplicate index:
-         * a black or static clip is no original for a later clip to copy. */
-        if (ix && c->has_phash && !failed) {
-            if (phash_index_find(ix, c->stats.phash, c->source_no, NULL, NULL) >= 0) failed |= RULE_DUPLICATE;
-            else phash_index_add(ix, c->stats.phash, c->source_no);
-        }
-        const char *reason = rules_reason(failed);
-        int keep = 0;
-        if (!reason && !c->scored) {
-            dc->undecided++;
-            continue;
-        }
-        if (!reason) {
-            keep = c->score >= threshold;
-            reason = keep ? "good_score" : "low_score";
-        }
-        if (keep) {
-            dc->kept++;
-        } else {
-            dc->rejected++;
-            int r = 0;
-            while (r < RULES_COUNT && !(failed & (1u << r))) r++;
-            dc->by_reason[r]++;
-        }
-        sqlite3_reset(up);
-        sqlite3_bind_text(up, 1, c->clip_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(up, 2, j->model_id);
-        sqlite3_bind_text(up, 3, keep ? "keep" : "reject", -1, SQLITE_STATIC);
-        sqlite3_bind_text(up, 4, reason, -1, SQLITE_STATIC);
-        if (c->scored) sqlite3_bind_double(up, 5, c->score);
-        else sqlite3_bind_null(up, 5);
-        sqlite3_bind_double(up, 6, threshold);
-        sqlite3_bind_text(up, 7, now, -1, SQLITE_STATIC);
-        if (j->run_id > 0) sqlite3_bind_int64(up, 8, j->run_id);
-        else sqlite3_bind_null(up, 8);
-        if (sqlite3_step(up) != SQLITE_DONE) {
-            cm_error_set(e, "catalog: writing decision of %s: %s", c->clip_id, sqlite3_errmsg(db));
-            goto fail;
-        }
-        dc->changed += sqlite3_changes(db);
-    }
-    if (exec(db, "COMMIT", e) != 0) goto fail;
-    in_txn = 0;
-    rc = 0;
-fail:
-    if (in_txn) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_finalize(up);
-    phash_index_free(ix);
     return rc;
 }
 
@@ -415,12 +312,13 @@ static char *model_name(const char *path)
     return name;
 }
 
-enum { OPT_JSON = 256, OPT_BATCH, OPT_RESCORE, OPT_STATIC, OPT_BLACK, OPT_LUMA, OPT_CUTS, OPT_LETTERBOX, OPT_DUP };
+enum { OPT_JSON = 256, OPT_BATCH, OPT_RESCORE, OPT_STATIC, OPT_BLACK, OPT_LUMA, OPT_CUTS, OPT_LETTERBOX, OPT_DUP,
+       OPT_PARTITION };
 
 int main(int argc, char **argv)
 {
     cm_log_set_program("clipmill-filter");
-    const char *corpus = ".", *model_path = NULL;
+    const char *corpus = ".", *model_path = NULL, *partition_arg = NULL;
     double threshold_opt = -1, dv;
     int jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), batch = 64, json = 0, quiet = 0, rescore = 0;
     rules_config rcfg;
@@ -432,7 +330,7 @@ int main(int argc, char **argv)
         {"black-max", required_argument, NULL, OPT_BLACK}, {"luma-min", required_argument, NULL, OPT_LUMA},
         {"cuts-max", required_argument, NULL, OPT_CUTS}, {"letterbox-max", required_argument, NULL, OPT_LETTERBOX},
         {"dup-distance", required_argument, NULL, OPT_DUP}, {"json", no_argument, NULL, OPT_JSON},
-        {"batch", required_argument, NULL, OPT_BATCH},
+        {"batch", required_argument, NULL, OPT_BATCH}, {"partition", required_argument, NULL, OPT_PARTITION},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -440,6 +338,7 @@ int main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "C:m:t:j:qhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'C': corpus = optarg; break;
+        case OPT_PARTITION: partition_arg = optarg; break;
         case 'm': model_path = optarg; break;
         case 't':
             if (parse_double(optarg, 0, 1, &threshold_opt) != 0) return bad_usage("--threshold (0..1)", optarg);
@@ -485,6 +384,20 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (jobs < 1) jobs = 1;
+    /* The same rules, and the same error lines, as clipmill-ingest's. */
+    partition part;
+    cm_error pe = {{0}};
+    int parted = partition_resolve(partition_arg, &part, &pe);
+    if (parted < 0) {
+        fprintf(stderr, "clipmill-filter: %s\n", pe.msg);
+        return EXIT_USAGE;
+    }
+    char *part_corpus = NULL;
+    if (parted) {
+        char dir[64];
+        partition_dir(&part, dir, sizeof dir);
+        corpus = part_corpus = cm_path_join(corpus, dir);
+    }
     classifier_single_thread();
 
     cm_error e = {{0}};
@@ -547,8 +460,11 @@ int main(int argc, char **argv)
         e = j.fatal_error;
         goto fail;
     }
-    decision_counts dc;
-    if (write_decisions(&j, n_clips, &rcfg, threshold, &dc, &e) != 0) goto fail;
+    decide_rules dr = {.threshold = threshold, .rules = rcfg};
+    snprintf(dr.model_sha256, sizeof dr.model_sha256, "%s", classifier_get_info(m)->sha256);
+    cm_utc_now_iso(dr.decided_at);
+    decide_counts dc;
+    if (decide_clips(cat, j.model_id, &dr, run_id, &dc, &e) != 0) goto fail;
     const double seconds = cm_monotonic_s() - t0;
     const long scored = atomic_load(&j.scored), failed = atomic_load(&j.failed);
     rc = failed ? EXIT_PARTIAL : EXIT_OK;
@@ -593,5 +509,6 @@ done:
     classifier_free(m);
     catalog_close(cat);
     pthread_mutex_destroy(&j.db_lock);
+    free(part_corpus);
     return rc;
 }

@@ -229,12 +229,12 @@ static int apply_partition(ingest_options *o, const char *arg, char **part_corpu
 {
     partition p = {0, 0};
     cm_error e = {{0}};
-    if (arg && strcmp(arg, "none") == 0) return INGEST_EXIT_OK;
-    if ((arg ? partition_parse(arg, &p, &e) : partition_from_slurm_env(&p, &e)) < 0) {
+    int got = partition_resolve(arg, &p, &e);
+    if (got < 0) {
         fprintf(stderr, "clipmill-ingest: %s\n", e.msg);
         return INGEST_EXIT_USAGE;
     }
-    if (p.count == 0) return INGEST_EXIT_OK;
+    if (got == 0) return INGEST_EXIT_OK;
     char dir[64];
     partition_dir(&p, dir, sizeof dir);
     *part_corpus = cm_path_join(o->corpus_dir, dir);

@@ -21,14 +21,20 @@ static void merge_usage(FILE *f)
 "DIR/catalog.sqlite, one transaction per part. Clips stay in their part's\n"
 "staging store; the merged catalog points at it (clips.staging). Merging again\n"
 "gives the same catalog. A part made with other settings or another schema\n"
-"version is refused and not merged.\n"
+"version is refused and not merged. Parts filtered by clipmill-filter --partition\n"
+"bring their scores and decisions; after the last part the near-duplicate rule\n"
+"is redone across all parts (from the merged statistics and scores, nothing is\n"
+"rescored), so the decisions are those of one clipmill-filter of the corpus.\n"
+"Parts filtered with different models or options are merged, but not\n"
+"redecided (exit status 1).\n"
 "\n"
 "  -C, --corpus DIR   corpus directory (default .)\n"
 "      --json         print a JSON summary on stdout\n"
 "  -q, --quiet        no line per part\n"
 "\n"
-"Exit status: 0 every part merged; 1 some part refused or failed; 2 usage\n"
-"error; 3 fatal (no parts, or the corpus catalog unusable).\n");
+"Exit status: 0 every part merged; 1 some part refused or failed, or the\n"
+"parts were filtered differently; 2 usage error; 3 fatal (no parts, or the\n"
+"corpus catalog unusable).\n");
 }
 
 int merge_main(int argc, char **argv)
@@ -60,8 +66,13 @@ int merge_main(int argc, char **argv)
     if (rc < 0) cm_log(CM_LOG_ERROR, "%s", e.msg);
     if (json)
         printf("{\"parts\":%d,\"parts_merged\":%d,\"parts_refused\":%d,\"parts_failed\":%d,\"sources\":%" PRId64
-               ",\"clips\":%" PRId64 ",\"runs_added\":%" PRId64 ",\"clips_in_catalog\":%" PRId64 ",\"seconds\":%.3f}\n",
+               ",\"clips\":%" PRId64 ",\"runs_added\":%" PRId64 ",\"clips_in_catalog\":%" PRId64
+               ",\"scores\":%" PRId64 ",\"decisions\":%" PRId64 ",\"parts_filtered\":%d,\"redecided\":%s"
+               ",\"decisions_changed\":%" PRId64 ",\"kept\":%" PRId64 ",\"rejected\":%" PRId64
+               ",\"duplicates\":%" PRId64 ",\"undecided\":%" PRId64 ",\"decide_seconds\":%.3f"
+               ",\"seconds\":%.3f}\n",
                s.parts, s.parts_merged, s.parts_refused, s.parts_failed, s.sources, s.clips, s.runs_added,
-               s.clips_in_catalog, s.seconds);
+               s.clips_in_catalog, s.scores, s.decisions, s.parts_filtered, s.redecided ? "true" : "false",
+               s.decisions_changed, s.kept, s.rejected, s.duplicates, s.undecided, s.decide_seconds, s.seconds);
     return rc < 0 ? INGEST_EXIT_FATAL : rc > 0 ? INGEST_EXIT_SOURCES_FAILED : INGEST_EXIT_OK;
 }

@@ -2,6 +2,7 @@
  * SELECT ... ON CONFLICT DO UPDATE, built from the tables' own column lists
  * (both sides have the same schema version, so the same columns). */
 #include "merge.h"
+#include "decide.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -12,6 +13,11 @@
 /* Run ids of the part as ids of this catalog, through merged_runs. ?1 is the
  * part's name. */
 #define MAP_RUN(col) "(SELECT r.run_id FROM main.merged_runs AS r WHERE r.part = ?1 AND r.part_run_id = p." col ")"
+/* Model ids of the part as ids of this catalog: the same file (SHA-256),
+ * the newest registration of it, as classifier_find_model picks. */
+#define MAP_MODEL(col)                                                                                              \
+    "(SELECT max(m.model_id) FROM main.models AS m JOIN part.models AS pm ON pm.sha256 = m.sha256"                   \
+    " WHERE pm.model_id = p." col ")"
 
 static int sql_fail(sqlite3 *db, cm_error *e, const char *part, const char *what)
 {
@@ -45,8 +51,23 @@ static int64_t count_rows(sqlite3 *db, const char *sql)
     return n;
 }
 
+/* Is name one of the comma-separated column names of key? */
+static int key_has(const char *key, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *k = key; *k;) {
+        const char *end = strchr(k, ',');
+        size_t len = end ? (size_t)(end - k) : strlen(k);
+        if (len == n && strncmp(k, name, n) == 0) return 1;
+        if (!end) break;
+        k = end + 1;
+    }
+    return 0;
+}
+
 /* "INSERT INTO main.T (cols) SELECT exprs FROM part.T AS p WHERE true ON
- * CONFLICT (key) DO UPDATE SET col = excluded.col, ...": every column copied
+ * CONFLICT (key) DO UPDATE SET col = excluded.col, ...": key is one column
+ * name or several separated by commas ("model_id,clip_id"); every column copied
  * as it is, except those given an expression in over[] (pairs of column name
  * and SQL expression, NULL-terminated) and those given an upsert rule in
  * keep[] (pairs of name and SET expression). Returns a sqlite3_malloc'd
@@ -70,7 +91,7 @@ static char *upsert_sql(sqlite3 *db, const char *table, const char *key, const c
         sqlite3_str_appendf(names, "%s\"%w\"", n ? ", " : "", name);
         if (expr) sqlite3_str_appendf(values, "%s%s", n ? ", " : "", expr);
         else sqlite3_str_appendf(values, "%sp.\"%w\"", n ? ", " : "", name);
-        if (strcmp(name, key) != 0) {
+        if (!key_has(key, name)) {
             if (rule) sqlite3_str_appendf(set, "%s\"%w\" = %s", n_set ? ", " : "", name, rule);
             else sqlite3_str_appendf(set, "%s\"%w\" = excluded.\"%w\"", n_set ? ", " : "", name, name);
             n_set++;
@@ -80,10 +101,21 @@ static char *upsert_sql(sqlite3 *db, const char *table, const char *key, const c
     sqlite3_finalize(cols);
     char *cn = sqlite3_str_finish(names), *cv = sqlite3_str_finish(values), *cs = sqlite3_str_finish(set);
     char *sql = NULL;
-    if (ok && n > 0 && cn && cv && cs)
+    sqlite3_str *conflict = sqlite3_str_new(db);
+    for (const char *k = key; *k;) {
+        char one[64];
+        const char *end = strchr(k, ',');
+        snprintf(one, sizeof one, "%.*s", (int)(end ? (size_t)(end - k) : strlen(k)), k);
+        sqlite3_str_appendf(conflict, "%s\"%w\"", k == key ? "" : ", ", one);
+        if (!end) break;
+        k = end + 1;
+    }
+    char *ck = sqlite3_str_finish(conflict);
+    if (ok && n > 0 && cn && cv && cs && ck)
         sql = sqlite3_mprintf("INSERT INTO main.\"%w\" (%s) SELECT %s FROM part.\"%w\" AS p WHERE true"
-                              " ON CONFLICT (\"%w\") DO UPDATE SET %s",
-                              table, cn, cv, table, key, cs);
+                              " ON CONFLICT (%s) DO UPDATE SET %s",
+                              table, cn, cv, table, ck, cs);
+    sqlite3_free(ck);
     sqlite3_free(cn);
     sqlite3_free(cv);
     sqlite3_free(cs);
@@ -155,6 +187,47 @@ fail:
     return rc;
 }
 
+/* Models the part used that the corpus does not know (by SHA-256) are
+ * added under new ids; the others are the corpus's own rows, which MAP_MODEL
+ * finds. So a model registered in every part is one row here. */
+static int merge_models(sqlite3 *db, const char *part, cm_error *e)
+{
+    sqlite3_stmt *cols = NULL;
+    sqlite3_str *names = sqlite3_str_new(db), *values = sqlite3_str_new(db);
+    char *cn = NULL, *cv = NULL, *sql = NULL;
+    int rc = -1, n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('models', 'main') WHERE name != 'model_id'"
+                               " ORDER BY cid", -1, &cols, NULL) != SQLITE_OK)
+        goto fail;
+    while (sqlite3_step(cols) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(cols, 0);
+        sqlite3_str_appendf(names, "%s\"%w\"", n ? ", " : "", name);
+        if (strcmp(name, "run_id") == 0) sqlite3_str_appendf(values, "%s%s", n ? ", " : "", MAP_RUN("run_id"));
+        else sqlite3_str_appendf(values, "%sp.\"%w\"", n ? ", " : "", name);
+        n++;
+    }
+    cn = sqlite3_str_finish(names);
+    cv = sqlite3_str_finish(values);
+    names = values = NULL;
+    if (!cn || !cv) goto fail;
+    /* In part model_id order, so that the ids given here do not depend on anything but the part. */
+    sql = sqlite3_mprintf("INSERT INTO main.models (%s) SELECT %s FROM part.models AS p"
+                          " WHERE p.model_id = (SELECT max(x.model_id) FROM part.models AS x WHERE x.sha256 = p.sha256)"
+                          " AND NOT EXISTS (SELECT 1 FROM main.models AS m WHERE m.sha256 = p.sha256)"
+                          " ORDER BY p.model_id", cn, cv);
+    if (!sql) goto fail;
+    rc = exec_bound(db, sql, part, e, "merging models");
+fail:
+    if (rc != 0 && !e->msg[0]) sql_fail(db, e, part, "merging models");
+    sqlite3_free(sqlite3_str_finish(names));
+    sqlite3_free(sqlite3_str_finish(values));
+    sqlite3_free(cn);
+    sqlite3_free(cv);
+    sqlite3_free(sql);
+    sqlite3_finalize(cols);
+    return rc;
+}
+
 /* Is the attached part mergeable? Returns 0, or 1 with e saying why not. */
 static int check_part(sqlite3 *db, const char *part, cm_error *e)
 {
@@ -185,8 +258,11 @@ static int check_part(sqlite3 *db, const char *part, cm_error *e)
     return differ ? 1 : 0;
 }
 
-int merge_part(catalog *c, const char *part_catalog_path, const char *part_name, merge_summary *s, cm_error *e)
+int merge_part(catalog *c, const char *part_catalog_path, const char *part_name, merge_summary *s,
+               decide_rules *rules, int *has_rules, cm_error *e)
 {
+    static const char *const score_exprs[] = {
+        "model_id", MAP_MODEL("model_id"), "run_id", MAP_RUN("run_id"), NULL};
     static const char *const source_rules[] = {
         "first_run_id", "coalesce(sources.first_run_id, excluded.first_run_id)", NULL};
     static const char *const source_exprs[] = {
@@ -194,8 +270,9 @@ int merge_part(catalog *c, const char *part_catalog_path, const char *part_name,
     static const char *const clip_exprs[] = {
         "staging", "?1 || '/' || coalesce(p.staging, 'staging')", "run_id", MAP_RUN("run_id"), NULL};
     sqlite3 *db = catalog_db(c);
-    char *sql_sources = NULL, *sql_clips = NULL;
+    char *sql_sources = NULL, *sql_clips = NULL, *sql_scores = NULL, *sql_decisions = NULL;
     int rc = -1, attached = 0;
+    *has_rules = 0;
     char *attach = sqlite3_mprintf("ATTACH %Q AS part", part_catalog_path);
     if (!attach || sqlite3_exec(db, attach, NULL, NULL, NULL) != SQLITE_OK) {
         sql_fail(db, e, part_catalog_path, "attach");
@@ -213,19 +290,46 @@ int merge_part(catalog *c, const char *part_catalog_path, const char *part_name,
     }
     sql_sources = upsert_sql(db, "sources", "source_id", source_exprs, source_rules);
     sql_clips = upsert_sql(db, "clips", "clip_id", clip_exprs, NULL);
-    if (!sql_sources || !sql_clips) {
+    sql_scores = upsert_sql(db, "scores", "model_id,clip_id", score_exprs, NULL);
+    sql_decisions = upsert_sql(db, "decisions", "clip_id", score_exprs, NULL);
+    if (!sql_sources || !sql_clips || !sql_scores || !sql_decisions) {
         sql_fail(db, e, part_name, "reading the schema");
         goto fail;
     }
     if (exec_bound(db, "INSERT OR IGNORE INTO main.settings (name, value, recorded_at, run_id)"
                        " SELECT name, value, recorded_at, NULL FROM part.settings", part_name, e, "settings") != 0 ||
         merge_runs(db, part_name, s, e) != 0 ||
-        exec_bound(db, sql_sources, part_name, e, "merging sources") != 0 ||
-        /* The part is the truth about its sources: clip rows it no longer has go. */
-        exec_bound(db, "DELETE FROM main.clips WHERE source_id IN (SELECT source_id FROM part.sources)"
-                       " AND clip_id NOT IN (SELECT clip_id FROM part.clips)", part_name, e, "removing old clips") != 0 ||
+        exec_bound(db, sql_sources, part_name, e, "merging sources") != 0)
+        goto fail;
+    /* The part is the truth about its sources: clip rows it no longer has go,
+     * and their scores and decisions with them (or the deferred foreign keys
+     * would fail the commit). */
+#define GONE_CLIPS "(SELECT clip_id FROM main.clips WHERE source_id IN (SELECT source_id FROM part.sources)" \
+                   " AND clip_id NOT IN (SELECT clip_id FROM part.clips))"
+    if (exec_bound(db, "DELETE FROM main.scores WHERE clip_id IN " GONE_CLIPS, part_name, e, "removing old scores") != 0 ||
+        exec_bound(db, "DELETE FROM main.decisions WHERE clip_id IN " GONE_CLIPS, part_name, e,
+                   "removing old decisions") != 0 ||
+        exec_bound(db, "DELETE FROM main.clips WHERE clip_id IN " GONE_CLIPS, part_name, e, "removing old clips") != 0 ||
         exec_bound(db, sql_clips, part_name, e, "merging clips") != 0)
         goto fail;
+#undef GONE_CLIPS
+    /* Scores and decisions of a filtered part (clipmill-filter --partition).
+     * A part whose filter has finished is the truth about its clips'
+     * decisions too; one never filtered leaves the corpus's alone (they may
+     * come from a clipmill-filter of the merged corpus). */
+    int got_rules = decide_rules_read(db, "part", rules, e);
+    if (got_rules < 0) goto fail;
+    if (merge_models(db, part_name, e) != 0 ||
+        exec_bound(db, sql_scores, part_name, e, "merging scores") != 0 ||
+        (got_rules &&
+         exec_bound(db, "DELETE FROM main.decisions WHERE clip_id IN (SELECT clip_id FROM part.clips)"
+                        " AND clip_id NOT IN (SELECT clip_id FROM part.decisions)", part_name, e,
+                    "removing old decisions") != 0) ||
+        exec_bound(db, sql_decisions, part_name, e, "merging decisions") != 0)
+        goto fail;
+    *has_rules = got_rules;
+    int64_t n_scores = count_rows(db, "SELECT count(*) FROM part.scores");
+    int64_t n_decisions = count_rows(db, "SELECT count(*) FROM part.decisions");
     int64_t n_sources = count_rows(db, "SELECT count(*) FROM part.sources");
     int64_t n_clips = count_rows(db, "SELECT count(*) FROM part.clips");
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -234,6 +338,8 @@ int merge_part(catalog *c, const char *part_catalog_path, const char *part_name,
     }
     s->sources += n_sources;
     s->clips += n_clips;
+    s->scores += n_scores;
+    s->decisions += n_decisions;
     rc = 0;
 fail:
     if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -241,6 +347,8 @@ fail:
     sqlite3_free(attach);
     sqlite3_free(sql_sources);
     sqlite3_free(sql_clips);
+    sqlite3_free(sql_scores);
+    sqlite3_free(sql_decisions);
     return rc;
 }
 
@@ -256,6 +364,71 @@ static int part_order(const void *a, const void *b)
     return (x->k > y->k) - (x->k < y->k);
 }
 
+/* The near-duplicate rule across parts: a filter task saw only its part, so
+ * a clip may copy one of another part. Every part filtered alike (the same
+ * model, threshold and rules in decision_rules) is redecided here in one
+ * transaction by decide_clips, the code clipmill-filter itself ends with,
+ * from the merged statistics and scores: no record is read and nothing is
+ * rescored. decided_at of a changed decision is the newest part's, so that
+ * merging again gives the same catalog. Returns 0 (done, or no part was
+ * filtered), 1 when the parts were filtered differently (logged, nothing
+ * redecided), -1 on an error (e set). */
+static int redecide(catalog *c, const part_ref *parts, const decide_rules *rules, const int *has_rules,
+                    const int *merged, int n, merge_summary *s, cm_error *e)
+{
+    int first = -1;
+    for (int i = 0; i < n; i++) {
+        if (!merged[i] || !has_rules[i]) continue;
+        s->parts_filtered++;
+        char why[160];
+        if (first < 0) {
+            first = i;
+        } else if (decide_rules_compare(&rules[first], &rules[i], why, sizeof why) != 0) {
+            cm_log(CM_LOG_ERROR, "%s and %s were filtered differently (%s): decisions not redone across parts;"
+                   " filter every part with the same model and options", parts[first].name, parts[i].name, why);
+            return 1;
+        }
+    }
+    if (first < 0) return 0;
+    decide_rules d = rules[first];
+    for (int i = 0; i < n; i++) {
+        if (!merged[i]) continue;
+        if (!has_rules[i])
+            cm_log(CM_LOG_WARN, "%s: not filtered yet (no decisions): its clips stay undecided until it is", parts[i].name);
+        else if (strcmp(rules[i].decided_at, d.decided_at) > 0)
+            snprintf(d.decided_at, sizeof d.decided_at, "%s", rules[i].decided_at);
+    }
+    double t0 = cm_monotonic_s();
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *st = NULL;
+    int64_t model_id = -1;
+    if (sqlite3_prepare_v2(db, "SELECT max(model_id) FROM models WHERE sha256 = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, d.model_sha256, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            model_id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (model_id < 0) {
+        cm_error_set(e, "redeciding: the parts' model (sha256 %.12s...) is not in the merged models table",
+                     d.model_sha256);
+        return -1;
+    }
+    decide_counts dc;
+    if (decide_clips(c, model_id, &d, 0, &dc, e) != 0) return -1;
+    s->redecided = 1;
+    s->decisions_changed = dc.changed;
+    s->duplicates = dc.by_reason[__builtin_ctz(RULE_DUPLICATE)];
+    s->kept = dc.kept;
+    s->rejected = dc.rejected;
+    s->undecided = dc.undecided;
+    s->decide_seconds = cm_monotonic_s() - t0;
+    cm_log(CM_LOG_INFO, "decisions over %d filtered parts: %lld clips, %lld kept, %lld rejected (%lld duplicate),"
+           " %lld undecided; %lld changed by the duplicate rule across parts (%.3f s)", s->parts_filtered,
+           (long long)dc.clips, (long long)dc.kept, (long long)dc.rejected, (long long)dc.by_reason[__builtin_ctz(RULE_DUPLICATE)],
+           (long long)dc.undecided, (long long)dc.changed, s->decide_seconds);
+    return 0;
+}
+
 int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
 {
     memset(s, 0, sizeof *s);
@@ -263,6 +436,8 @@ int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
     char *parts_dir = cm_path_join(corpus_dir, "parts"), *cat_path = cm_path_join(corpus_dir, "catalog.sqlite");
     catalog *c = NULL;
     part_ref *parts = NULL;
+    decide_rules *rules = NULL;
+    int *has_rules = NULL, *merged = NULL;
     int rc = -1, cap = 0;
     DIR *d = opendir(parts_dir);
     if (!d) {
@@ -293,15 +468,19 @@ int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
         goto done;
     }
     qsort(parts, (size_t)s->parts, sizeof *parts, part_order);
+    rules = cm_xcalloc((size_t)s->parts, sizeof *rules);
+    has_rules = cm_xcalloc((size_t)s->parts, sizeof *has_rules);
+    merged = cm_xcalloc((size_t)s->parts, sizeof *merged);
     if (catalog_open(&c, cat_path, e) != 0) goto done;
     rc = 0;
     for (int i = 0; i < s->parts; i++) {
         char *cp = cm_path_join(corpus_dir, parts[i].name), *part_cat = cm_path_join(cp, "catalog.sqlite");
         int64_t sources0 = s->sources, clips0 = s->clips;
         cm_error pe = {{0}};
-        int got = merge_part(c, part_cat, parts[i].name, s, &pe);
+        int got = merge_part(c, part_cat, parts[i].name, s, &rules[i], &has_rules[i], &pe);
         if (got == 0) {
             s->parts_merged++;
+            merged[i] = 1;
             cm_log(CM_LOG_INFO, "%s: merged %lld sources, %lld clips", parts[i].name, (long long)(s->sources - sources0),
                    (long long)(s->clips - clips0));
         } else {
@@ -313,8 +492,13 @@ int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
         free(cp);
         free(part_cat);
     }
+    int rd = redecide(c, parts, rules, has_rules, merged, s->parts, s, e);
+    if (rd != 0) rc = rd < 0 ? -1 : 1;
     s->clips_in_catalog = count_rows(catalog_db(c), "SELECT count(*) FROM clips");
 done:
+    free(rules);
+    free(has_rules);
+    free(merged);
     catalog_close(c);
     free(parts);
     free(parts_dir);

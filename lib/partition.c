@@ -71,6 +71,14 @@ int partition_from_slurm_env(partition *p, cm_error *e)
     return 1;
 }
 
+int partition_resolve(const char *arg, partition *p, cm_error *e)
+{
+    p->index = p->count = 0;
+    if (arg && strcmp(arg, "none") == 0) return 0;
+    if (!arg) return partition_from_slurm_env(p, e);
+    return partition_parse(arg, p, e) == 0 ? 1 : -1;
+}
+
 void partition_dir(const partition *p, char *out, size_t n) { snprintf(out, n, "parts/%d-of-%d", p->index, p->count); }
 
 static void put_setting(corpus_settings *s, const char *name, const char *fmt, ...)

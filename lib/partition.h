@@ -37,6 +37,15 @@ int partition_parse(const char *text, partition *p, cm_error *e);
  * offset, or a resubmitted subset like --array=17, where N is not known). */
 int partition_from_slurm_env(partition *p, cm_error *e);
 
+/* The partition a tool runs as, the one rule clipmill-ingest and
+ * clipmill-filter share: arg "none" means not partitioned, whatever the
+ * environment says; another arg is parsed as K/N (partition_parse); NULL
+ * means the Slurm array task's (partition_from_slurm_env), or not partitioned
+ * outside an array. Returns 1 (partitioned, p set), 0 (not partitioned,
+ * p->count = 0), or -1 with e set to the one-line reason (for the tool to
+ * print after its name; a usage error). */
+int partition_resolve(const char *arg, partition *p, cm_error *e);
+
 /* The part's directory relative to the corpus, "parts/K-of-N". */
 void partition_dir(const partition *p, char *out, size_t n);
 

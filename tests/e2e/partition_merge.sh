@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Partitioned ingest without Slurm: 4 partitions as plain background processes
 # (--partition K/4, and one through SLURM_ARRAY_TASK_ID/COUNT), one killed with
-# kill -9 mid-run and rerun, merged twice, then filtered and sharded. The
-# result must equal a single-process run: clip rows, source rows, staged
-# record bytes, filter decisions, dataset clips and shard bytes. Also: each
+# kill -9 mid-run and rerun, merged twice, then filtered per part (again one
+# task from the array variables, one killed and rerun), merged, and sharded.
+# The result must equal a single-process run: clip rows, source rows, staged
+# record bytes, scores, filter decisions, dataset clips and shard bytes. Also: each
 # source in exactly the part its SHA-256 names, settings and schema version
 # refusals, usage errors.
 source "$(dirname "$0")/common.bash"
@@ -102,14 +103,49 @@ id=$(head -1 clips.single | cut -d'|' -f1)
 "$INGEST" export -C $P "$id" --raw a.rgb >/dev/null && "$INGEST" export -C single "$id" --raw b.rgb >/dev/null
 check "export from the merged corpus" cmp -s a.rgb b.rgb
 
-# --- filter and shard read every part's staging
+# --- the filter per part (4 tasks at once: one through the array variables,
+# one killed with kill -9 mid-run and rerun), merged: the decisions of a
+# single-process filter, near-duplicate rule included
 if [ -x "$FILTER" ] && [ -f "$MODEL" ]; then
-  # --dup-distance -1: the filter's duplicate rule calls the clip of the later
-  # run the duplicate, and the parts of one array are different runs.
-  for c in single $P; do "$FILTER" -C $c --model "$MODEL" -j 2 -q --dup-distance -1 || fail "filter $c"; done
+  "$FILTER" -C single --model "$MODEL" -j 2 -q || fail "filter single"
+  for k in 0 1 2 3; do
+    if [ $k = 2 ]; then
+      SLURM_ARRAY_TASK_ID=$k SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=3 SLURM_ARRAY_TASK_COUNT=4 \
+        "$FILTER" -C $P --model "$MODEL" -j 1 -q 2>/dev/null &
+    elif [ $k = $KILL ]; then
+      CLIPMILL_FILTER_CRASH_AFTER=2 "$FILTER" -C $P --partition $k/4 --model "$MODEL" -j 1 --batch 1 -q 2>/dev/null &
+    else
+      "$FILTER" -C $P --partition $k/4 --model "$MODEL" -j 1 -q 2>/dev/null &
+    fi
+  done
+  wait
+  check_eq "killed filter task: some scores committed, no decisions" \
+    "$(q $KP/catalog.sqlite "SELECT (SELECT count(*) FROM scores) >= 2, (SELECT count(*) FROM decisions), (SELECT count(*) FROM decision_rules)")" "1|0|0"
+  "$FILTER" -C $P --partition $KILL/4 --model "$MODEL" -j 1 -q --json > refilter.json 2>/dev/null
+  check_eq "rerun of the killed filter task" "$?" 0
+  check "it scored only what was left" grep -q '"skipped":[1-9]' refilter.json
+  check_eq "the filter tasks wrote nothing in the corpus catalog" \
+    "$(q $P/catalog.sqlite "SELECT (SELECT count(*) FROM scores), (SELECT count(*) FROM decisions)")" "0|0"
+  for k in 0 1 2 3; do
+    db=$P/parts/$k-of-4/catalog.sqlite
+    check_eq "part $k: a score and a decision for each of its decided clips" \
+      "$(q $db "SELECT count(*) FROM decisions WHERE clip_id NOT IN (SELECT clip_id FROM clips)")|$(q $db "SELECT count(*) FROM decision_rules")" "0|1"
+  done
+  "$INGEST" merge -C $P -q --json > merge5.json
+  check_eq "merge of the filtered parts" "$?" 0
+  check "the merge redecided across parts" grep -q '"parts_filtered":4,"redecided":true' merge5.json
+  DEC="SELECT clip_id, decision, reason, score, threshold FROM decisions ORDER BY clip_id"
   check_num "filter kept some clips" "$(q $P/catalog.sqlite "SELECT count(*) FROM decisions WHERE decision = 'keep'")" ">" 0
-  check_eq "filter decisions equal" "$(q $P/catalog.sqlite "SELECT clip_id, decision, reason, score FROM decisions ORDER BY clip_id")" \
-    "$(q single/catalog.sqlite "SELECT clip_id, decision, reason, score FROM decisions ORDER BY clip_id")"
+  check_eq "filter decisions equal" "$(q $P/catalog.sqlite "$DEC")" "$(q single/catalog.sqlite "$DEC")"
+  check_eq "scores equal" "$(q $P/catalog.sqlite "SELECT s.clip_id, s.score, m.sha256 FROM scores s JOIN models m USING (model_id) ORDER BY 1")" \
+    "$(q single/catalog.sqlite "SELECT s.clip_id, s.score, m.sha256 FROM scores s JOIN models m USING (model_id) ORDER BY 1")"
+  check_eq "one model row for the model of four parts" "$(q $P/catalog.sqlite "SELECT count(*) FROM models")" 1
+  sqlite3 $P/catalog.sqlite .dump > dump5.sql
+  "$INGEST" merge -C $P -q --json > merge6.json
+  sqlite3 $P/catalog.sqlite .dump > dump6.sql
+  check "merging the filtered parts twice gives the same catalog" cmp -s dump5.sql dump6.sql
+  "$FILTER" -C $P --model "$MODEL" -j 2 -q --json > refilter2.json
+  check "a filter of the merged corpus rescores and changes nothing" grep -q '"scored":0,.*"changed":0' refilter2.json
 fi
 for c in single $P; do
   "$SHARD" -C $c -q --dataset d1 --split 0.6,0.2,0.2 --seed 7 || fail "shard $c"
