@@ -247,6 +247,8 @@ static int load_record(build_state *B, const sel_clip *c, uint8_t **out, size_t 
         clip_encode_options_default(&opt);
         opt.codec = B->o->codec;
         if (B->o->crf >= 0) opt.crf = B->o->crf;
+        if (B->o->keyint > 0) opt.keyint = B->o->keyint;
+        if (B->o->cabac >= 0) opt.cabac = B->o->cabac;
         uint8_t *re = NULL;
         size_t re_len = 0;
         if (clip_record_decode(rec, rec_len, 0, (int)h->frames, frames, &pe) != 0 ||

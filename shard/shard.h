@@ -18,7 +18,9 @@ typedef struct build_options {
     const char *corpus_dir;
     const char *name;
     clip_codec codec;
-    int crf;
+    int crf;                       /* h264 re-encode settings; < 0: the clip_record defaults */
+    int keyint;
+    int cabac;
     double split[3];               /* train, val, test fractions, summing to 1 */
     uint64_t seed;
     int64_t shard_bytes;

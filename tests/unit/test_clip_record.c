@@ -75,7 +75,7 @@ static void test_codec_names(void)
     CHECK(strcmp(clip_codec_name(CLIP_CODEC_H264), "h264") == 0);
     clip_encode_options o;
     clip_encode_options_default(&o);
-    CHECK(o.codec == CLIP_CODEC_RAW && o.keyint == 16 && o.crf == 12 && o.preset == NULL);
+    CHECK(o.codec == CLIP_CODEC_RAW && o.keyint == 8 && o.crf == 12 && o.preset == NULL && o.cabac == 0);
 }
 
 /* Frames [lo, hi] are the ones a damaged payload byte belongs to: a frame
@@ -315,7 +315,21 @@ static void test_field_errors(void)
     av_log_set_level(AV_LOG_ERROR);
 }
 
-static void test_h264(int t, int keyint)
+/* The entropy_coding_mode_flag of the first PPS (NAL type 8) in
+ * pkts[off, end): 1 CABAC, 0 CAVLC, -1 no PPS or ids other than 0. With
+ * pic_parameter_set_id and seq_parameter_set_id 0 (one '1' bit each as
+ * ue(v)) the flag is the third bit of the PPS payload. */
+static int pps_cabac(const uint8_t *pkts, uint32_t off, uint32_t end)
+{
+    for (uint32_t k = off; k + 4 < end; k++)
+        if (pkts[k] == 0 && pkts[k + 1] == 0 && pkts[k + 2] == 1 && (pkts[k + 3] & 0x1f) == 8) {
+            uint8_t b = pkts[k + 4];
+            return (b & 0xc0) == 0xc0 ? (b >> 5) & 1 : -1;
+        }
+    return -1;
+}
+
+static void test_h264(int t, int keyint, int cabac)
 {
     const int h = 90, w = 160;
     size_t fb = (size_t)h * w * 3, n = fb * t;
@@ -324,6 +338,7 @@ static void test_h264(int t, int keyint)
     clip_encode_options_default(&o);
     o.codec = CLIP_CODEC_H264;
     o.keyint = keyint;
+    o.cabac = cabac;
     uint8_t *rec = NULL;
     size_t len = 0;
     cm_error e = {{0}};
@@ -355,12 +370,15 @@ static void test_h264(int t, int keyint)
         for (uint32_t k = off; k + 3 < end; k++)
             if (pkts[k] == 0 && pkts[k + 1] == 0 && pkts[k + 2] == 1 && (pkts[k + 3] & 0x1f) == 5) idr = 1;
         CHECK_MSG(idr, "frame %d is not an IDR", i);
+        /* The entropy coder asked for (CAVLC by default, for read speed). */
+        CHECK_MSG(pps_cabac(pkts, off, end) == cabac, "frame %d: PPS entropy flag %d, wanted %d", i,
+                  pps_cabac(pkts, off, end), cabac);
     }
 
     uint8_t *full = malloc(n);
     CHECK_MSG(clip_record_decode(rec, len, 0, t, full, &e) == 0, "%s", e.msg);
     double p = psnr(frames, full, n);
-    printf("h264 T=%d keyint=%d: %zu bytes (raw %zu), PSNR %.2f dB\n", t, keyint, len, n + 64, p);
+    printf("h264 T=%d keyint=%d cabac=%d: %zu bytes (raw %zu), PSNR %.2f dB\n", t, keyint, cabac, len, n + 64, p);
     CHECK_MSG(p >= 40.0, "PSNR %.2f dB", p);
 
     /* A window starting mid-GOP and one starting on a middle IDR decode,
@@ -377,6 +395,16 @@ static void test_h264(int t, int keyint)
         CHECK_MSG(clip_record_read_frames(rec, len, first, count, win, &e) == 0, "%s", e.msg);
         CHECK_MSG(memcmp(win, full + (size_t)first * fb, (size_t)count * fb) == 0, "read %d+%d", first, count);
     }
+    /* Every start, each position of every GOP included, through one reused
+     * context (as the dataset reader does): the frames of the full decode. */
+    clip_reader_ctx *ctx = clip_reader_ctx_new();
+    for (int first = 0; first < t; first++) {
+        int count = t - first < 16 ? t - first : 16;
+        memset(win, 0, 16 * fb);
+        CHECK_MSG(clip_record_read_frames_ctx(ctx, rec, len, first, count, win, &e) == 0, "%s", e.msg);
+        CHECK_MSG(memcmp(win, full + (size_t)first * fb, (size_t)count * fb) == 0, "ctx read %d+%d", first, count);
+    }
+    clip_reader_ctx_free(ctx);
     /* The last single frame. */
     CHECK(clip_record_decode(rec, len, t - 1, 1, win, &e) == 0);
     CHECK(memcmp(win, full + (size_t)(t - 1) * fb, fb) == 0);
@@ -592,8 +620,9 @@ int main(void)
     test_codec_names();
     test_raw();
     test_field_errors();
-    test_h264(48, 16);
-    test_h264(37, 8); /* T not a multiple of keyint */
+    test_h264(48, 16, 0);
+    test_h264(37, 8, 0); /* T not a multiple of keyint */
+    test_h264(40, 16, 1); /* CABAC, as records staged before CAVLC became the default */
     test_h264_every_flip();
     test_h264_footage();
     test_reader_ctx();
