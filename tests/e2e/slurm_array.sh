@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Partitioned ingest on a real (private, single-node) Slurm: a 4-task array of
-# slurm/ingest.sbatch, slurm/merge.sbatch after it (afterok), then filter and
-# shard; the dataset must equal a single-process run's, clip for clip and byte
-# for byte. Then a second corpus where one task is cancelled mid-run
-# (scancel), that index resubmitted alone, merged again: the same result.
+# Partitioned ingest and filter on a real (private, single-node) Slurm: a
+# 4-task array of slurm/ingest.sbatch, a 4-task array of slurm/filter.sbatch
+# after it (aftercorr), slurm/merge.sbatch after that (afterok), then shard;
+# decisions and dataset must equal a single-process run's, clip for clip and
+# byte for byte. Then a second corpus where one ingest task is cancelled
+# mid-run (scancel), that index resubmitted alone, merged, filtered as an
+# array (one filter index resubmitted alone), merged again: the same result.
 # Skipped (77) when Slurm or munge is not installed or we are not root.
 # Every daemon started here is stopped on every exit path.
 source "$(dirname "$0")/common.bash"
@@ -49,10 +51,17 @@ for i in $(seq 1 50); do [ "$(part_of long$i.mp4 4)" = $KILL ] && break; done
 echo "{\"url\": \"long$i.mp4\", \"title\": \"SuperTux longplay\", \"domain\": \"platformer\"}" >> m.jsonl
 "$INGEST" -C single -j 2 -q m.jsonl 2>/dev/null
 check_eq "single-process run" "$?" 1
+HAVE_FILTER=0
+if [ -x "$FILTER" ] && [ -f "$MODEL" ]; then
+  HAVE_FILTER=1
+  "$FILTER" -C single --model "$MODEL" -j 2 -q || fail "filter single"
+fi
 
 SB=(sbatch --parsable --cpus-per-task=1 --mem-per-cpu=1G)
 array() { "${SB[@]}" --array="$2" -o "logs/ingest-%A_%a.out" "$SRC/slurm/ingest.sbatch" "$1" m.jsonl -q; }
 merge() { "${SB[@]}" --dependency=afterok:"$2" -o "logs/merge-%j.out" "$SRC/slurm/merge.sbatch" "$1"; }
+# filter CORPUS ARRAY DEPENDENCY
+filter() { "${SB[@]}" --array="$2" --dependency="$3" -o "logs/filter-%A_%a.out" "$SRC/slurm/filter.sbatch" "$1" "$MODEL" -q; }
 
 CLIP_COLS="clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps, luma_mean, luma_std,
   motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom, letterbox_left, letterbox_right,
@@ -60,7 +69,8 @@ CLIP_COLS="clip_id, source_id, clip_index, start_s, duration_s, frames, width, h
 SRC_COLS="source_id, url, status, error, attempts, codec, width, height, duration_s, frames_out, clips, tail_frames"
 records() { for s in "$@"; do mdb_dump "$s" | sed '1,/^HEADER=END/d;/^DATA=END/d' | paste - -; done | sort; }
 records single/staging > rec.single
-# compare_with_single CORPUS: catalog rows, staged bytes, filter, shard.
+# compare_with_single CORPUS: catalog rows, staged bytes, the merged filter
+# decisions and scores, shard.
 compare_with_single() {
   local c=$1
   check_eq "$c: clip rows" "$(q $c/catalog.sqlite "SELECT $CLIP_COLS FROM clips ORDER BY clip_id")" \
@@ -69,11 +79,12 @@ compare_with_single() {
     "$(q single/catalog.sqlite "SELECT $SRC_COLS FROM sources ORDER BY source_id")"
   records $c/parts/*/staging > rec.$c
   check "$c: staged records byte for byte" cmp -s rec.single rec.$c
-  if [ -x "$FILTER" ] && [ -f "$MODEL" ]; then
-    # --dup-distance -1: the duplicate rule's "later run" differs between parts.
-    for d in single $c; do "$FILTER" -C $d --model "$MODEL" -j 2 -q --rescore --dup-distance -1 || fail "filter $d"; done
+  if [ $HAVE_FILTER = 1 ]; then
     check_eq "$c: filter decisions" "$(q $c/catalog.sqlite "SELECT clip_id, decision, reason FROM decisions ORDER BY clip_id")" \
       "$(q single/catalog.sqlite "SELECT clip_id, decision, reason FROM decisions ORDER BY clip_id")"
+    check_eq "$c: scores" "$(q $c/catalog.sqlite "SELECT clip_id, score FROM scores ORDER BY clip_id")" \
+      "$(q single/catalog.sqlite "SELECT clip_id, score FROM scores ORDER BY clip_id")"
+    check_num "$c: decisions" "$(q $c/catalog.sqlite "SELECT count(*) FROM decisions")" ">=" 10
   fi
   local ds=ds-$c
   for d in single $c; do
@@ -86,10 +97,20 @@ compare_with_single() {
   check_eq "$c: shard files (SHA-256)" "$(q $c/catalog.sqlite "$SH")" "$(q single/catalog.sqlite "$SH")"
 }
 
-# --- a clean 4-task array and the merge after it
+# --- a clean 4-task ingest array, a filter array after it (task K after
+# ingest task K), and one merge after both
 J=$(array corpus 0-3) || fail "sbatch ingest"
-M=$(merge corpus "$J") || fail "sbatch merge"
-wait_jobs "$J" "$M"
+if [ $HAVE_FILTER = 1 ]; then
+  F=$(filter corpus 0-3 aftercorr:"$J") || fail "sbatch filter"
+  M=$(merge corpus "$F") || fail "sbatch merge"
+  wait_jobs "$J" "$F" "$M"
+  check_eq "filter array tasks completed" "$(job_states "$F")" "JobState=COMPLETEDx4 "
+  check "merge log: decisions redone across 4 filtered parts" grep -q '"parts_filtered":4,"redecided":true' logs/merge-$M.out
+  check_eq "the filter tasks wrote only their parts" "$(q corpus/parts/0-of-4/catalog.sqlite "SELECT count(*) FROM decision_rules")" 1
+else
+  M=$(merge corpus "$J") || fail "sbatch merge"
+  wait_jobs "$J" "$M"
+fi
 check_eq "array tasks completed" "$(job_states "$J")" "JobState=COMPLETEDx4 "
 check_eq "merge completed" "$(job_states "$M")" "JobState=COMPLETEDx1 "
 check "merge log: 4 parts" grep -q '"parts_merged":4' logs/merge-$M.out
@@ -118,6 +139,20 @@ wait_jobs "$R" "$M"
 check_eq "resubmitted task completed" "$(job_states "$R")" "JobState=COMPLETEDx1 "
 check_eq "merge after it completed" "$(job_states "$M")" "JobState=COMPLETEDx1 "
 check_eq "the resubmission resumed partition $KILL/4" "$(q $KP/catalog.sqlite "SELECT count(*) FROM runs")" 2
+if [ $HAVE_FILTER = 1 ]; then
+  # The filter array after the merged ingest (merging again is harmless),
+  # then one filter index resubmitted alone: N comes from corpus2/parts.
+  F=$(filter corpus2 0-3 afterok:"$M") || fail "sbatch filter 2"
+  wait_jobs "$F"
+  check_eq "filter array 2 completed" "$(job_states "$F")" "JobState=COMPLETEDx4 "
+  F2=$(filter corpus2 $KILL afterok:"$F") || fail "sbatch filter resubmit"
+  M=$(merge corpus2 "$F2") || fail "sbatch merge 4"
+  wait_jobs "$F2" "$M"
+  check_eq "resubmitted filter task completed" "$(job_states "$F2")" "JobState=COMPLETEDx1 "
+  check "it found its partition from the parts" grep -q "filter.sbatch: partition $KILL/4" logs/filter-${F2}_$KILL.out
+  check_eq "merge after the filter completed" "$(job_states "$M")" "JobState=COMPLETEDx1 "
+  check "merge log: redecided" grep -q '"parts_filtered":4,"redecided":true' logs/merge-$M.out
+fi
 compare_with_single corpus2
 
 summary
