@@ -18,7 +18,8 @@ typedef enum {
     RULE_STATIC = 1 << 2,     /* static_frac >= static_frac_max */
     RULE_CUTS = 1 << 3,       /* hard cuts per 16 s >= cuts_per_16s_max */
     RULE_LETTERBOX = 1 << 4,  /* bars cover more than letterbox_frac_max of the height or width */
-    RULE_DUPLICATE = 1 << 5,  /* phash within phash_distance_max of an earlier clip of another source */
+    RULE_DUPLICATE = 1 << 5,  /* phash within phash_distance_max of a clip of another source added
+                               * to the index before it (lib/decide.c: in clip_id order) */
 } rule_bit;
 #define RULES_COUNT 6
 
