@@ -501,6 +501,34 @@ fail:
 
 static void phash_hex(uint64_t h, char out[17]) { snprintf(out, 17, "%016" PRIx64, h); }
 
+void catalog_clip_stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *has_phash)
+{
+    memset(s, 0, sizeof *s);
+    s->luma_mean = sqlite3_column_double(st, col + 0);
+    s->luma_std = sqlite3_column_double(st, col + 1);
+    s->motion = sqlite3_column_double(st, col + 2);
+    s->static_frac = sqlite3_column_double(st, col + 3);
+    s->black_frac = sqlite3_column_double(st, col + 4);
+    s->hard_cuts = sqlite3_column_int(st, col + 5);
+    s->letterbox_top = sqlite3_column_int(st, col + 6);
+    s->letterbox_bottom = sqlite3_column_int(st, col + 7);
+    s->letterbox_left = sqlite3_column_int(st, col + 8);
+    s->letterbox_right = sqlite3_column_int(st, col + 9);
+    const char *ph = (const char *)sqlite3_column_text(st, col + 10);
+    int valid = ph && strlen(ph) == 16;
+    if (valid) s->phash = strtoull(ph, NULL, 16);
+    if (has_phash) *has_phash = valid;
+    s->has_activity = 1;
+    for (int i = 11; i < CATALOG_CLIP_STATS_NCOLUMNS; i++)
+        if (sqlite3_column_type(st, col + i) == SQLITE_NULL) s->has_activity = 0;
+    if (s->has_activity) {
+        s->active_frac = sqlite3_column_double(st, col + 11);
+        s->moving_area = sqlite3_column_double(st, col + 12);
+        s->still_pixels = sqlite3_column_double(st, col + 13);
+        s->edge_density = sqlite3_column_double(st, col + 14);
+    }
+}
+
 static int insert_clips(catalog *c, const char *source_id, const clip_row *clips, int n, int64_t run_id,
                         const char *now, cm_error *e)
 {
@@ -508,8 +536,9 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         "INSERT INTO clips (clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps,"
         " luma_mean, luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom,"
         " letterbox_left, letterbox_right, phash, staging, staging_key, codec, bytes, record_crc, run_id,"
-        " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+        " created_at, active_frac, moving_area, still_pixels, edge_density) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+        " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,"
+        " ?28, ?29, ?30, ?31)";
     sqlite3_stmt *st = NULL;
     int rc = -1;
     if (prepare(c, &st, sql, e, "insert clip") != 0) goto fail;
@@ -551,6 +580,10 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         sqlite3_bind_int64(st, 25, (int64_t)r->record_crc);
         bind_run(st, 26, run_id);
         sqlite3_bind_text(st, 27, now, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 28, s->active_frac);
+        sqlite3_bind_double(st, 29, s->moving_area);
+        sqlite3_bind_double(st, 30, s->still_pixels);
+        sqlite3_bind_double(st, 31, s->edge_density);
         if (step_done(c, st, e, "insert clip") != 0) goto fail;
     }
     rc = 0;

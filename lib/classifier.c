@@ -19,19 +19,20 @@ void openblas_set_num_threads(int num_threads);
 
 struct classifier {
     classifier_info info;
-    nn_layout pl;                  /* parameter tensors: conv w,b per layer, fc1 w,b, fc2 w,b */
+    nn_layout pl;                  /* parameter tensors: conv w,b per layer, fc1 w,b, fc2 w,b, skip w,b */
     float *params, *grads, *adam_m, *adam_v;
     int adam_t;
-    int t_cw[CLASSIFIER_MAX_CONV], t_cb[CLASSIFIER_MAX_CONV], t_w1, t_b1, t_w2, t_b2;
+    int t_cw[CLASSIFIER_MAX_CONV], t_cb[CLASSIFIER_MAX_CONV], t_w1, t_b1, t_w2, t_b2, t_ws, t_bs;
     int conv_h[CLASSIFIER_MAX_CONV + 1], conv_w[CLASSIFIER_MAX_CONV + 1], conv_c[CLASSIFIER_MAX_CONV + 1];
     int feat;                      /* channels of the last conv layer */
     int cat;                       /* MLP input: 2*feat + n_stats */
+    int n_skip;                    /* statistics in the skip: popcount(skip_mask) */
     /* activations (and their gradients when training) for up to cap clips */
     int cap, training;
     nn_layout al;
     float *acts, *dacts, *col;
     int *argmax;
-    int a_x, a_conv[CLASSIFIER_MAX_CONV], a_gap, a_tp, a_cat, a_h, a_z;
+    int a_x, a_conv[CLASSIFIER_MAX_CONV], a_gap, a_tp, a_cat, a_h, a_d, a_db, a_z, a_st, a_skip;
 };
 
 void classifier_arch_default(classifier_arch *a)
@@ -49,6 +50,8 @@ void classifier_arch_default(classifier_arch *a)
     a->kernel = 3;
     a->stride = 2;
     a->hidden = 32;
+    a->deep_bound = 2.0f;
+    a->skip_mask = CLASSIFIER_SKIP_DEFAULT;
     a->n_stats = CLASSIFIER_N_STATS;
     a->pixel_mean = 0.5f;
     a->pixel_std = 0.25f;
@@ -87,6 +90,15 @@ static int arch_check(const classifier_arch *a, cm_error *e)
         cm_error_set(e, "architecture: frames = %d, at most %d", a->frames, CLASSIFIER_MAX_FRAMES / 2);
         return -1;
     }
+    if (a->skip_mask == 0 || (a->skip_mask >> CLASSIFIER_N_STATS) != 0) {
+        cm_error_set(e, "architecture: skip_mask 0x%x names no statistic or one past %d", (unsigned)a->skip_mask,
+                     CLASSIFIER_N_STATS);
+        return -1;
+    }
+    if (!(a->deep_bound > 0 && a->deep_bound <= 100)) {
+        cm_error_set(e, "architecture: deep_bound = %g outside (0, 100]", a->deep_bound);
+        return -1;
+    }
     if (!(a->pixel_std > 0) || !isfinite(a->pixel_mean)) {
         cm_error_set(e, "architecture: pixel normalisation %g/%g invalid", a->pixel_mean, a->pixel_std);
         return -1;
@@ -115,8 +127,8 @@ static void describe_arch(const classifier_arch *a, char *out, size_t n)
     for (int i = 0; i < a->n_conv && len < (int)n; i++)
         len += snprintf(out + len, n - len, "%s%d", i ? "-" : "", a->conv_channels[i]);
     if (len < (int)n)
-        snprintf(out + len, n - len, " k%ds%d gap+tmeanmax stats%d mlp%d", a->kernel, a->stride, a->n_stats,
-                 a->hidden);
+        snprintf(out + len, n - len, " k%ds%d gap+tmeanmax stats%d mlp%d*%g+skip%d", a->kernel, a->stride, a->n_stats,
+                 a->hidden, a->deep_bound, __builtin_popcount(a->skip_mask));
 }
 
 /* Lays out the parameter tensors in the order of the model file. */
@@ -141,6 +153,9 @@ static void build(classifier *m)
     m->t_b1 = nn_layout_add(&m->pl, (size_t)a->hidden);
     m->t_w2 = nn_layout_add(&m->pl, (size_t)a->hidden);
     m->t_b2 = nn_layout_add(&m->pl, 1);
+    m->n_skip = __builtin_popcount(a->skip_mask);
+    m->t_ws = nn_layout_add(&m->pl, (size_t)m->n_skip);
+    m->t_bs = nn_layout_add(&m->pl, 1);
     m->params = nn_layout_alloc(&m->pl);
     m->info.params = m->pl.total;
     describe_arch(a, m->info.arch_text, sizeof m->info.arch_text);
@@ -161,7 +176,9 @@ int classifier_create(classifier **out, const classifier_arch *a, uint64_t seed,
         nn_init_he(&rng, m->params + m->pl.offset[m->t_cw[i]], m->pl.size[m->t_cw[i]],
                    m->conv_c[i] * a->kernel * a->kernel);
     nn_init_he(&rng, m->params + m->pl.offset[m->t_w1], m->pl.size[m->t_w1], m->cat);
-    nn_init_he(&rng, m->params + m->pl.offset[m->t_w2], m->pl.size[m->t_w2], a->hidden);
+    /* fc2 and the statistics skip start at zero: the untrained deep path
+     * adds nothing, so a model starts from what the skip fit on the
+     * statistics says and the deep path learns a correction to it. */
     *out = m;
     return 0;
 }
@@ -198,6 +215,12 @@ size_t classifier_param_floats(const classifier *m) { return m->pl.total; }
 void classifier_get_params(const classifier *m, float *dst) { memcpy(dst, m->params, m->pl.total * sizeof(float)); }
 void classifier_put_params(classifier *m, const float *src) { memcpy(m->params, src, m->pl.total * sizeof(float)); }
 
+void classifier_skip_params(classifier *m, float **ws, float **bs)
+{
+    *ws = m->params + m->pl.offset[m->t_ws];
+    *bs = m->params + m->pl.offset[m->t_bs];
+}
+
 /* ---- batch forward / backward ---- */
 
 void classifier_reserve(classifier *m, int max_clips, int training)
@@ -221,7 +244,11 @@ void classifier_reserve(classifier *m, int max_clips, int training)
     m->a_tp = nn_layout_add(&m->al, (size_t)max_clips * 2 * m->feat);
     m->a_cat = nn_layout_add(&m->al, (size_t)max_clips * m->cat);
     m->a_h = nn_layout_add(&m->al, (size_t)max_clips * a->hidden);
+    m->a_d = nn_layout_add(&m->al, (size_t)max_clips);
+    m->a_db = nn_layout_add(&m->al, (size_t)max_clips);
     m->a_z = nn_layout_add(&m->al, (size_t)max_clips);
+    m->a_st = nn_layout_add(&m->al, (size_t)max_clips * m->n_skip);
+    m->a_skip = nn_layout_add(&m->al, (size_t)max_clips);
     m->acts = nn_layout_alloc(&m->al);
     m->dacts = training ? nn_layout_alloc(&m->al) : NULL;
     m->col = cm_xmalloc(col * sizeof(float));
@@ -264,8 +291,11 @@ void classifier_load_input(classifier *m, int b, const classifier_input *in, con
             }
         }
     }
-    float *s = ACT(m, m->a_cat) + (size_t)b * m->cat + 2 * m->feat;
-    for (int i = 0; i < a->n_stats; i++) s[i] = (in->stats[i] - a->stat_mean[i]) / a->stat_std[i];
+    float *s = ACT(m, m->a_cat) + (size_t)b * m->cat + 2 * m->feat, *st = ACT(m, m->a_st) + (size_t)b * m->n_skip;
+    for (int i = 0, j = 0; i < a->n_stats; i++) {
+        s[i] = (in->stats[i] - a->stat_mean[i]) / a->stat_std[i];
+        if (a->skip_mask >> i & 1) st[j++] = s[i];
+    }
 }
 
 const float *classifier_forward(classifier *m, int B)
@@ -290,8 +320,17 @@ const float *classifier_forward(classifier *m, int B)
     float *h = ACT(m, m->a_h);
     linear_forward(h, cat, PAR(m, m->t_w1), PAR(m, m->t_b1), B, m->cat, a->hidden);
     relu_forward(h, h, (size_t)B * a->hidden);
-    linear_forward(ACT(m, m->a_z), h, PAR(m, m->t_w2), PAR(m, m->t_b2), B, a->hidden, 1);
-    return ACT(m, m->a_z);
+    float *z = ACT(m, m->a_z), *skip = ACT(m, m->a_skip), *deep = ACT(m, m->a_d), *bounded = ACT(m, m->a_db);
+    linear_forward(deep, h, PAR(m, m->t_w2), PAR(m, m->t_b2), B, a->hidden, 1);
+    /* The deep path is a bounded correction: it moves a clip's logit by at
+     * most deep_bound, so appearance learnt from a few recordings cannot
+     * overrule what the statistics say (a slideshow of gameplay stills). */
+    tanh_bounded_forward(bounded, deep, (size_t)B, a->deep_bound);
+    /* Statistics skip: z (B) += stats (B,n_skip) @ ws^T + bs, a linear path
+     * from the skip_mask statistics to the logit beside the MLP. */
+    linear_forward(skip, ACT(m, m->a_st), PAR(m, m->t_ws), PAR(m, m->t_bs), B, m->n_skip, 1);
+    for (int b = 0; b < B; b++) z[b] = bounded[b] + skip[b];
+    return z;
 }
 
 void classifier_backward(classifier *m, const float *dlogits, int B)
@@ -301,7 +340,12 @@ void classifier_backward(classifier *m, const float *dlogits, int B)
     memset(m->grads, 0, m->pl.total * sizeof(float));
     memset(m->dacts, 0, m->al.total * sizeof(float));
     float *dh = DACT(m, m->a_h), *dcat = DACT(m, m->a_cat);
-    linear_backward(dh, GRAD(m, m->t_w2), GRAD(m, m->t_b2), dlogits, ACT(m, m->a_h), PAR(m, m->t_w2), B, a->hidden,
+    /* The statistics are inputs: the skip needs no input gradient. */
+    linear_backward(NULL, GRAD(m, m->t_ws), GRAD(m, m->t_bs), dlogits, ACT(m, m->a_st), PAR(m, m->t_ws), B,
+                    m->n_skip, 1);
+    float *dd = DACT(m, m->a_d);
+    tanh_bounded_backward(dd, dlogits, ACT(m, m->a_db), (size_t)B, a->deep_bound);
+    linear_backward(dh, GRAD(m, m->t_w2), GRAD(m, m->t_b2), dd, ACT(m, m->a_h), PAR(m, m->t_w2), B, a->hidden,
                     1);
     /* ReLU in place: mask dh by the output's sign. */
     const float *h = ACT(m, m->a_h);
@@ -408,6 +452,10 @@ void classifier_input_from_frames(const classifier_arch *a, const uint8_t *frame
     s[9] = log1pf((float)diff_max);
     s[10] = (float)(coverage / K);
     s[11] = log1pf((float)(grad / K));
+    s[12] = (float)st->active_frac;
+    s[13] = (float)st->moving_area;
+    s[14] = (float)st->still_pixels;
+    s[15] = (float)st->edge_density;
 }
 
 void classifier_sample_view(int t, int k, int view, int views, int *idx)
@@ -433,6 +481,31 @@ int classifier_input_from_record_view(const classifier_arch *a, const uint8_t *r
     if ((int)hdr.frames < a->frames + 1) {
         cm_error_set(e, "clip has %u frames, the model samples %d pairs", hdr.frames, a->frames);
         return -1;
+    }
+    clip_stats full;
+    if (!st->has_activity) {
+        /* A clip staged before the catalog had activity columns: compute
+         * them (and only use those) from the whole record, once per call. */
+        size_t fb = (size_t)hdr.frames * hdr.height * hdr.width * 3;
+        uint8_t *all = malloc(fb);
+        if (!all) {
+            cm_error_set(e, "out of memory reading %u frames", hdr.frames);
+            return -1;
+        }
+        if (clip_record_read_frames(rec, len, 0, (int)hdr.frames, all, e) != 0) {
+            free(all);
+            return -1;
+        }
+        clip_stats_compute(all, (int)hdr.frames, (int)hdr.height, (int)hdr.width, &full);
+        free(all);
+        clip_stats merged = *st;
+        merged.active_frac = full.active_frac;
+        merged.moving_area = full.moving_area;
+        merged.still_pixels = full.still_pixels;
+        merged.edge_density = full.edge_density;
+        merged.has_activity = 1;
+        full = merged;
+        st = &full;
     }
     int idx[CLASSIFIER_MAX_FRAMES];
     if (views > 0) classifier_sample_view((int)hdr.frames, a->frames, view, views, idx);

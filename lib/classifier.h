@@ -37,13 +37,18 @@
 #include "util.h"
 
 #define CLASSIFIER_MAGIC "CMQM"
-#define CLASSIFIER_VERSION 1
-#define CLASSIFIER_HEADER_SIZE 256
+#define CLASSIFIER_VERSION 2
+#define CLASSIFIER_HEADER_SIZE 320
 #define CLASSIFIER_MAX_CONV 4
 #define CLASSIFIER_MAX_FRAMES 32
-#define CLASSIFIER_N_STATS 12      /* statistics features, see docs/classifier.md */
+#define CLASSIFIER_N_STATS 16      /* statistics features, see docs/classifier.md */
+/* The statistics the linear skip reads by default: how much and where the
+ * picture changes (motion, static_frac, active_frac, moving_area,
+ * still_pixels, edge_density), not what it looks like (brightness, bars),
+ * which does not carry from one game to the next on a few recordings. */
+#define CLASSIFIER_SKIP_DEFAULT ((1u << 0) | (1u << 1) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15))
 #define CLASSIFIER_IN_CHANNELS 4   /* R, G, B and motion (|luma difference| to the next frame) */
-#define CLASSIFIER_MAX_TENSORS 12      /* 2 per conv layer + 4 for the MLP */
+#define CLASSIFIER_MAX_TENSORS 14      /* 2 per conv layer + 4 for the MLP + 2 for the statistics skip */
 
 /* Everything needed to rebuild the network and its input pipeline; stored in
  * the model file header. */
@@ -56,6 +61,8 @@ typedef struct classifier_arch {
     int kernel, stride;            /* of every conv layer (3, 2; padding kernel/2) */
     int hidden;                    /* MLP hidden units */
     int n_stats;                   /* CLASSIFIER_N_STATS */
+    float deep_bound;              /* logit = skip(stats) + deep_bound * tanh(MLP(conv, stats)) */
+    uint32_t skip_mask;            /* bit i: statistic i feeds the skip (CLASSIFIER_SKIP_DEFAULT) */
     float pixel_mean, pixel_std;   /* input = (rgb / 255 - pixel_mean) / pixel_std */
     float stat_mean[CLASSIFIER_N_STATS], stat_std[CLASSIFIER_N_STATS]; /* z-scoring of the raw statistics */
 } classifier_arch;
@@ -198,6 +205,8 @@ typedef struct classifier_train_options {
     /* Later additions (classifier_train_options_default sets them). */
     int views;                     /* frame-position views read per clip; each epoch draws one (default 8) */
     int group_balance;             /* weight clips so every split group of a class weighs the same (default 1) */
+    int stats_steps;               /* full-batch steps fitting the statistics skip alone first (default 300; 0: none) */
+    float stats_l2;                /* L2 penalty of that fit (default 0.01) */
     int cv_folds;                  /* >= 2: group k-fold cross-validation first (stratified by class;
                                     * more folds than groups = leave-one-group-out); 0 none (default) */
 } classifier_train_options;

@@ -6,37 +6,17 @@
 
 #include "classifier.h"
 
-#define CLIP_STATS_COLUMNS \
-    "luma_mean, luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom, " \
-    "letterbox_left, letterbox_right"
-
-/* Reads the 10 statistics columns starting at column col (NULL reads 0). */
-static void stats_from_row(sqlite3_stmt *st, int col, clip_stats *s)
-{
-    memset(s, 0, sizeof *s);
-    s->luma_mean = sqlite3_column_double(st, col + 0);
-    s->luma_std = sqlite3_column_double(st, col + 1);
-    s->motion = sqlite3_column_double(st, col + 2);
-    s->static_frac = sqlite3_column_double(st, col + 3);
-    s->black_frac = sqlite3_column_double(st, col + 4);
-    s->hard_cuts = sqlite3_column_int(st, col + 5);
-    s->letterbox_top = sqlite3_column_int(st, col + 6);
-    s->letterbox_bottom = sqlite3_column_int(st, col + 7);
-    s->letterbox_left = sqlite3_column_int(st, col + 8);
-    s->letterbox_right = sqlite3_column_int(st, col + 9);
-}
-
 int classifier_clip_stats(catalog *c, const char *clip_id, clip_stats *s, cm_error *e)
 {
     sqlite3 *db = catalog_db(c);
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT " CLIP_STATS_COLUMNS " FROM clips WHERE clip_id = ?1", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT " CATALOG_CLIP_STATS_COLUMNS("") " FROM clips WHERE clip_id = ?1", -1, &st, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
-        stats_from_row(st, 0, s);
+        catalog_clip_stats_from_row(st, 0, s, NULL);
         rc = 0;
     } else if (step == SQLITE_DONE) {
         rc = 1;
@@ -172,7 +152,7 @@ int classifier_score_corpus(classifier *m, catalog *c, const char *corpus_dir, i
     /* The clip list is read first so no read statement stays open across the
      * write transactions below. */
     if (sqlite3_prepare_v2(db,
-                           "SELECT clip_id, coalesce(staging, 'staging'), staging_key, " CLIP_STATS_COLUMNS
+                           "SELECT clip_id, coalesce(staging, 'staging'), staging_key, " CATALOG_CLIP_STATS_COLUMNS("")
                            ", EXISTS (SELECT 1 FROM scores AS s WHERE s.model_id = ?1 AND s.clip_id = c.clip_id)"
                            " FROM clips AS c ORDER BY clip_id",
                            -1, &sel, NULL) != SQLITE_OK ||
@@ -186,7 +166,7 @@ int classifier_score_corpus(classifier *m, catalog *c, const char *corpus_dir, i
     sqlite3_bind_int64(sel, 1, model_id);
     int step;
     while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
-        if (!rescore && sqlite3_column_int(sel, 13)) {
+        if (!rescore && sqlite3_column_int(sel, 3 + CATALOG_CLIP_STATS_NCOLUMNS)) {
             n->skipped++;
             continue;
         }
@@ -198,7 +178,7 @@ int classifier_score_corpus(classifier *m, catalog *c, const char *corpus_dir, i
         snprintf(r->clip_id, sizeof r->clip_id, "%s", (const char *)sqlite3_column_text(sel, 0));
         r->staging = cm_xstrdup((const char *)sqlite3_column_text(sel, 1));
         r->key = cm_xstrdup((const char *)sqlite3_column_text(sel, 2));
-        stats_from_row(sel, 3, &r->stats);
+        catalog_clip_stats_from_row(sel, 3, &r->stats, NULL);
     }
     if (step != SQLITE_DONE) {
         cm_error_set(e, "catalog: listing clips: %s", sqlite3_errmsg(db));

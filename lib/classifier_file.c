@@ -13,14 +13,17 @@
 #include "classifier.h"
 #include "classifier_internal.h"
 
-/* Header offsets (little-endian). */
+/* Header offsets (little-endian); docs/model-format.md. */
 enum {
     OFF_MAGIC = 0, OFF_VERSION = 4, OFF_HEADER_SIZE = 8, OFF_FRAMES = 12, OFF_CLIP_H = 16, OFF_CLIP_W = 20,
     OFF_IN_H = 24, OFF_IN_W = 28, OFF_N_CONV = 32, OFF_CONV_CH = 36, OFF_KERNEL = 52, OFF_STRIDE = 56,
     OFF_HIDDEN = 60, OFF_N_STATS = 64, OFF_PIXEL_MEAN = 68, OFF_PIXEL_STD = 72, OFF_STAT_MEAN = 76,
-    OFF_STAT_STD = 124, OFF_THRESHOLD = 172, OFF_TARGET_PRECISION = 176, OFF_SEED = 180, OFF_TENSOR_COUNT = 188,
-    OFF_TENSOR_SIZE = 192, OFF_PARAM_COUNT = 240, OFF_PARAM_CRC = 244, OFF_RESERVED = 248, OFF_HEADER_CRC = 252,
+    OFF_STAT_STD = OFF_STAT_MEAN + 4 * CLASSIFIER_N_STATS, OFF_THRESHOLD = OFF_STAT_STD + 4 * CLASSIFIER_N_STATS,
+    OFF_TARGET_PRECISION = OFF_THRESHOLD + 4, OFF_SEED = OFF_TARGET_PRECISION + 4, OFF_TENSOR_COUNT = OFF_SEED + 8,
+    OFF_TENSOR_SIZE = OFF_TENSOR_COUNT + 4, OFF_PARAM_COUNT = OFF_TENSOR_SIZE + 4 * CLASSIFIER_MAX_TENSORS,
+    OFF_PARAM_CRC = OFF_PARAM_COUNT + 4, OFF_DEEP_BOUND = OFF_PARAM_CRC + 4, OFF_SKIP_MASK = OFF_DEEP_BOUND + 4, OFF_RESERVED = OFF_SKIP_MASK + 4, OFF_HEADER_CRC = CLASSIFIER_HEADER_SIZE - 4,
 };
+_Static_assert(OFF_RESERVED <= OFF_HEADER_CRC, "model header fields overflow the header");
 
 static void wf32(uint8_t *p, float f)
 {
@@ -51,6 +54,8 @@ static int expected_tensors(const classifier_arch *a, uint32_t *size)
     size[n++] = (uint32_t)a->hidden;
     size[n++] = (uint32_t)a->hidden;
     size[n++] = 1;
+    size[n++] = (uint32_t)__builtin_popcount(a->skip_mask);
+    size[n++] = 1;
     return n;
 }
 
@@ -80,6 +85,8 @@ int classifier_save(classifier *m, const char *path, char sha256[65], cm_error *
     AV_WL32(buf + OFF_N_STATS, a->n_stats);
     wf32(buf + OFF_PIXEL_MEAN, a->pixel_mean);
     wf32(buf + OFF_PIXEL_STD, a->pixel_std);
+    wf32(buf + OFF_DEEP_BOUND, a->deep_bound);
+    AV_WL32(buf + OFF_SKIP_MASK, a->skip_mask);
     for (int i = 0; i < CLASSIFIER_N_STATS; i++) {
         wf32(buf + OFF_STAT_MEAN + 4 * i, a->stat_mean[i]);
         wf32(buf + OFF_STAT_STD + 4 * i, a->stat_std[i]);
@@ -181,8 +188,10 @@ int classifier_load(classifier **out, const char *path, cm_error *e)
         goto fail;
     }
     if (AV_RL32(buf + OFF_VERSION) != CLASSIFIER_VERSION) {
-        cm_error_set(e, "%s: model format version %u, this build reads %d", path, AV_RL32(buf + OFF_VERSION),
-                     CLASSIFIER_VERSION);
+        cm_error_set(e, "%s: model format version %u, this build reads %d%s", path, AV_RL32(buf + OFF_VERSION),
+                     CLASSIFIER_VERSION,
+                     AV_RL32(buf + OFF_VERSION) < CLASSIFIER_VERSION ? " (an older model: retrain it with clipmill-train)"
+                                                                    : "");
         goto fail;
     }
     if (AV_RL32(buf + OFF_HEADER_SIZE) != CLASSIFIER_HEADER_SIZE) {
@@ -214,6 +223,8 @@ int classifier_load(classifier **out, const char *path, cm_error *e)
 #undef RI
     a.pixel_mean = rf32(buf + OFF_PIXEL_MEAN);
     a.pixel_std = rf32(buf + OFF_PIXEL_STD);
+    a.deep_bound = rf32(buf + OFF_DEEP_BOUND);
+    a.skip_mask = AV_RL32(buf + OFF_SKIP_MASK);
     for (int i = 0; i < CLASSIFIER_N_STATS; i++) {
         a.stat_mean[i] = rf32(buf + OFF_STAT_MEAN + 4 * i);
         a.stat_std[i] = rf32(buf + OFF_STAT_STD + 4 * i);

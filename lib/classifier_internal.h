@@ -31,6 +31,10 @@ size_t classifier_param_floats(const classifier *m);
 void classifier_get_params(const classifier *m, float *dst);
 void classifier_put_params(classifier *m, const float *src);
 
+/* The statistics skip's parameters inside the model: weights (n_stats) and
+ * bias (1), for fitting it on its own before the whole network trains. */
+void classifier_skip_params(classifier *m, float **ws, float **bs);
+
 /* Training views: the 2K frame indices of view `view` of `views` (0 <=
  * view < views): pair i starts at (i + (2 view + 1) / (2 views)) t / K, so
  * the views tile each of the K segments of the clip. */

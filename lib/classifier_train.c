@@ -29,6 +29,8 @@ void classifier_train_options_default(classifier_train_options *o)
     o->augment = 1;
     o->views = 8;
     o->group_balance = 1;
+    o->stats_steps = 300;
+    o->stats_l2 = 0.01f;
     o->cv_folds = 0;
     classifier_arch_default(&o->arch);
 }
@@ -130,8 +132,7 @@ static int load_dataset(catalog *c, const classifier_train_options *o, dataset *
     const char *fmt =
         "SELECT c.clip_id, c.source_id, (SELECT (%s) FROM sources WHERE sources.source_id = c.source_id),"
         " cl.label BETWEEN ?1 AND ?2, coalesce(c.staging, 'staging'), c.staging_key,"
-        " c.luma_mean, c.luma_std, c.motion, c.static_frac, c.black_frac, c.hard_cuts,"
-        " c.letterbox_top, c.letterbox_bottom, c.letterbox_left, c.letterbox_right"
+        " " CATALOG_CLIP_STATS_COLUMNS("c.")
         " FROM v_clip_label AS cl JOIN clips AS c USING (clip_id)"
         " WHERE cl.label BETWEEN ?1 AND ?2 OR cl.label BETWEEN ?3 AND ?4 ORDER BY c.clip_id";
     size_t len = strlen(fmt) + strlen(o->split_key) + 1;
@@ -175,17 +176,7 @@ static int load_dataset(catalog *c, const classifier_train_options *o, dataset *
         d->group[i] = cm_xstrdup(g ? g : d->source_id[i]);
         d->y[i] = sqlite3_column_int(st, 3);
         clip_stats cs;
-        memset(&cs, 0, sizeof cs);
-        cs.luma_mean = sqlite3_column_double(st, 6);
-        cs.luma_std = sqlite3_column_double(st, 7);
-        cs.motion = sqlite3_column_double(st, 8);
-        cs.static_frac = sqlite3_column_double(st, 9);
-        cs.black_frac = sqlite3_column_double(st, 10);
-        cs.hard_cuts = sqlite3_column_int(st, 11);
-        cs.letterbox_top = sqlite3_column_int(st, 12);
-        cs.letterbox_bottom = sqlite3_column_int(st, 13);
-        cs.letterbox_left = sqlite3_column_int(st, 14);
-        cs.letterbox_right = sqlite3_column_int(st, 15);
+        catalog_clip_stats_from_row(st, 6, &cs, NULL);
         uint8_t *rec = NULL;
         size_t rlen = 0;
         int got = store_get(stg, (const char *)sqlite3_column_text(st, 5), &rec, &rlen, e);
@@ -414,6 +405,51 @@ static void clip_weights(const dataset *d, const subset *tr, int group_balance, 
     free(gid);
 }
 
+/* Fits the statistics skip alone, as a weighted, L2-regularised logistic
+ * regression on the z-scored statistics of the training clips (the scoring
+ * view), by full-batch Adam. The statistics are what generalise across games
+ * on a few dozen labelled recordings; the deep path then trains on top and
+ * learns what they miss, instead of memorising each recording's look while
+ * the skip is still near zero. Deterministic: no randomness. */
+static void fit_stats_skip(classifier *m, const dataset *d, const subset *tr, const float *w, int steps, float l2)
+{
+    const classifier_arch *a = &classifier_get_info(m)->arch;
+    const int S = __builtin_popcount(a->skip_mask), n = tr->n;
+    float *z = cm_xmalloc((size_t)n * S * sizeof(float));
+    for (int i = 0; i < n; i++)
+        for (int k = 0, j = 0; k < a->n_stats; k++)
+            if (a->skip_mask >> k & 1)
+                z[(size_t)i * S + j++] =
+                    (d->in[(size_t)tr->idx[i] * d->nv].stats[k] - a->stat_mean[k]) / a->stat_std[k];
+    float *ws, *bs;
+    classifier_skip_params(m, &ws, &bs);
+    float *g = cm_xcalloc((size_t)S + 1, sizeof(float)), *am = cm_xcalloc((size_t)S + 1, sizeof(float));
+    float *av = cm_xcalloc((size_t)S + 1, sizeof(float)), *p = cm_xmalloc(((size_t)S + 1) * sizeof(float));
+    double wsum = 0;
+    for (int i = 0; i < n; i++) wsum += w[i];
+    memcpy(p, ws, (size_t)S * sizeof(float));
+    p[S] = *bs;
+    for (int t = 1; t <= steps; t++) {
+        memset(g, 0, ((size_t)S + 1) * sizeof(float));
+        for (int i = 0; i < n; i++) {
+            double logit = p[S];
+            for (int k = 0; k < S; k++) logit += p[k] * z[(size_t)i * S + k];
+            float r = (float)(w[i] / wsum * (nn_sigmoid((float)logit) - (float)tr->y[i]));
+            for (int k = 0; k < S; k++) g[k] += r * z[(size_t)i * S + k];
+            g[S] += r;
+        }
+        for (int k = 0; k < S; k++) g[k] += l2 * p[k];
+        adam_update(p, g, am, av, (size_t)S + 1, 0.05f, 0.9f, 0.999f, 1e-8f, 0.0f, t);
+    }
+    memcpy(ws, p, (size_t)S * sizeof(float));
+    *bs = p[S];
+    free(z);
+    free(g);
+    free(am);
+    free(av);
+    free(p);
+}
+
 /* Trains one model from seed on the clips of tr; with o->patience > 0 and a
  * validation set holding both classes, keeps the weights of the best
  * validation epoch, else trains the fixed budget. Returns the model (NULL
@@ -441,6 +477,7 @@ static classifier *fit(const dataset *d, subset *tr, subset *va, const classifie
     classifier_reserve(m, B, 1);
     float *w = cm_xmalloc((size_t)tr->n * sizeof(float));
     clip_weights(d, tr, o->group_balance, w);
+    if (o->stats_steps > 0) fit_stats_skip(m, d, tr, w, o->stats_steps, o->stats_l2);
     nn_rng rng;
     nn_rng_seed(&rng, seed * 0x9E3779B97F4A7C15ULL + 1);
     int *order = cm_xmalloc((size_t)tr->n * sizeof(int));

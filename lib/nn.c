@@ -127,6 +127,19 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
         if (out[i] > 0.0f) dinp[i] += dout[i];
 }
 
+void tanh_bounded_forward(float *out, const float *inp, size_t n, float bound)
+{
+    for (size_t i = 0; i < n; i++) out[i] = bound * tanhf(inp[i]);
+}
+
+void tanh_bounded_backward(float *dinp, const float *dout, const float *out, size_t n, float bound)
+{
+    for (size_t i = 0; i < n; i++) {
+        float t = out[i] / bound;
+        dinp[i] += dout[i] * bound * (1.0f - t * t);
+    }
+}
+
 /* ---- pooling ---- */
 
 void avgpool_global_forward(float *out, const float *inp, int N, int C, int HW)

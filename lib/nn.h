@@ -45,6 +45,10 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dou
 /* ---- ReLU, elementwise over n values; backward uses the forward output ---- */
 void relu_forward(float *out, const float *inp, size_t n);
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+/* out = bound * tanh(inp), elementwise (n); backward from the output (may be
+ * in place: out == inp). */
+void tanh_bounded_forward(float *out, const float *inp, size_t n, float bound);
+void tanh_bounded_backward(float *dinp, const float *dout, const float *out, size_t n, float bound);
 
 /* ---- global average pool: inp (N,C,HW) -> out (N,C) ---- */
 void avgpool_global_forward(float *out, const float *inp, int N, int C, int HW);

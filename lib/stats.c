@@ -26,6 +26,11 @@
 #define BAR_PEAK_MAX 40              /* ... and no pixel whose temporal mean reaches 40 */
 #define PHASH_SIZE 32
 #define PHASH_LOW 8
+#define ACTIVE_PIXEL_DELTA 16        /* a pair is active when some pixel moves by more than 16 */
+#define GRID_W 16                    /* moving_area: the frame as a 16x9 grid of cells ... */
+#define GRID_H 9
+#define CELL_MOVING_MAD 1            /* ... a cell moves when its mean abs difference exceeds 1 */
+#define EDGE_DELTA 40                /* an edge: horizontal neighbours more than 40 luma levels apart */
 
 /* BT.601 luma in 8.8 fixed point; the weights sum to 256, so 255 stays 255. */
 static inline uint8_t luma_of(const uint8_t *p)
@@ -251,6 +256,69 @@ static uint64_t mean_image_phash(const uint64_t *acc, int h, int w, int t)
     return hash;
 }
 
+/* Horizontal neighbours in one luma plane more than EDGE_DELTA apart. */
+static uint64_t count_edges(const uint8_t *restrict y, int h, int w)
+{
+    uint64_t n = 0;
+    for (int r = 0; r < h; r++) {
+        const uint8_t *row = y + (size_t)r * w;
+        uint32_t part = 0;
+        for (int x = 0; x + 1 < w; x++) part += abs((int)row[x + 1] - (int)row[x]) > EDGE_DELTA;
+        n += part;
+    }
+    return n;
+}
+
+/* active_frac, moving_area, still_pixels and edge_density from the clip's
+ * luma planes. Gameplay changes somewhere on nearly every pair and, over 16 s,
+ * nearly everywhere; menus, stream layouts and desktops keep large regions
+ * still while a part moves, slideshows move on a few pairs only. */
+static void activity_stats(const uint8_t *luma, int t, int h, int w, clip_stats *s)
+{
+    const size_t npix = (size_t)h * w;
+    const int gw = w < GRID_W ? w : GRID_W, gh = h < GRID_H ? h : GRID_H;
+    int x0[GRID_W + 1], y0[GRID_H + 1];
+    for (int i = 0; i <= gw; i++) x0[i] = (int)((int64_t)i * w / gw);
+    for (int i = 0; i <= gh; i++) y0[i] = (int)((int64_t)i * h / gh);
+    uint8_t *maxd = cm_xcalloc(npix, 1);
+    unsigned char moved[GRID_H * GRID_W] = {0};
+    uint64_t edges = count_edges(luma, h, w);
+    int active = 0;
+    for (int k = 1; k < t; k++) {
+        const uint8_t *cur = luma + (size_t)k * npix, *prev = cur - npix;
+        edges += count_edges(cur, h, w);
+        uint32_t big = 0;
+        for (int cy = 0; cy < gh; cy++)
+            for (int cx = 0; cx < gw; cx++) {
+                uint64_t sum = 0;
+                for (int r = y0[cy]; r < y0[cy + 1]; r++) {
+                    const size_t o = (size_t)r * w;
+                    uint32_t part = 0, part_big = 0;
+                    for (int x = x0[cx]; x < x0[cx + 1]; x++) {
+                        uint8_t d = (uint8_t)abs((int)cur[o + x] - (int)prev[o + x]);
+                        part += d;
+                        part_big += d > ACTIVE_PIXEL_DELTA;
+                        if (d > maxd[o + x]) maxd[o + x] = d;
+                    }
+                    sum += part;
+                    big += part_big;
+                }
+                uint64_t cells = (uint64_t)(y0[cy + 1] - y0[cy]) * (uint64_t)(x0[cx + 1] - x0[cx]);
+                if (sum > (uint64_t)CELL_MOVING_MAD * cells) moved[cy * gw + cx] = 1;
+            }
+        active += big > 0;
+    }
+    uint64_t still = 0, n_moved = 0;
+    for (size_t i = 0; i < npix; i++) still += maxd[i] <= STATIC_PIXEL_DELTA;
+    for (int i = 0; i < gw * gh; i++) n_moved += moved[i];
+    s->active_frac = t > 1 ? (double)active / (t - 1) : 0.0;
+    s->moving_area = (double)n_moved / (gw * gh);
+    s->still_pixels = (double)still / (double)npix;
+    s->edge_density = w > 1 ? (double)edges / ((double)t * h * (w - 1)) : 0.0;
+    s->has_activity = 1;
+    free(maxd);
+}
+
 void clip_stats_compute(const uint8_t *frames, int t, int h, int w, clip_stats *s)
 {
     memset(s, 0, sizeof *s);
@@ -302,6 +370,7 @@ void clip_stats_compute(const uint8_t *frames, int t, int h, int w, clip_stats *
     s->hard_cuts = count_cuts(luma, sad, t, npix);
     find_bars(acc, h, w, t, s);
     s->phash = mean_image_phash(acc, h, w, t);
+    activity_stats(luma, t, h, w, s);
 
     free(luma);
     free(sad);

@@ -15,6 +15,13 @@ typedef struct clip_stats {
     int letterbox_top, letterbox_bottom;   /* rows of near-black bars (in output pixels) */
     int letterbox_left, letterbox_right;   /* columns of near-black bars */
     uint64_t phash;        /* 64-bit DCT perceptual hash of the clip's temporal mean frame */
+    /* Where and how steadily the picture changes (schema 005; what tells
+     * gameplay from menus, stream layouts, desktops and slideshows). */
+    double active_frac;    /* fraction of pairs in which some pixel's luma moves by more than 16 */
+    double moving_area;    /* fraction of the cells of a 16x9 grid whose mean abs difference exceeds 1 in some pair */
+    double still_pixels;   /* fraction of pixels whose luma never moves by more than 8 between two frames */
+    double edge_density;   /* fraction of horizontal neighbours whose luma differs by more than 40 (text, UI) */
+    int has_activity;      /* 1 when the four fields above are known (0: read from a catalog of an older schema) */
 } clip_stats;
 
 /* Computes s from frames: T frames of h x w x 3 uint8 RGB24, packed (T,H,W,C).

@@ -60,6 +60,10 @@ static void usage(FILE *f)
 "      --no-augment        no crop jitter, brightness or flip augmentation\n"
 "      --weight-decay X    AdamW decoupled weight decay (default 0.0001)\n"
 "      --hidden N          MLP hidden units (default 32)\n"
+"      --deep-bound X      the conv + MLP path moves a logit by at most X: logit =\n"
+"                          skip(statistics) + X * tanh(MLP) (default 2)\n"
+"      --stats-steps N     full-batch steps fitting the statistics skip alone (a logistic\n"
+"                          regression) before the whole network trains (default 300)\n"
 "      --name NAME         model name (default quality)\n"
 "  -o, --output FILE       model file (default DIR/models/NAME.cmm)\n"
 "  -q, --quiet             no per-epoch progress lines\n"
@@ -189,7 +193,7 @@ static int labels_main(int argc, char **argv)
 enum {
     OPT_GOOD = 256, OPT_BAD, OPT_EPOCHS, OPT_PATIENCE, OPT_BATCH, OPT_LR, OPT_SEED, OPT_PRECISION, OPT_VAL_FRAC,
     OPT_TEST_FRAC, OPT_SPLIT_KEY, OPT_FRAMES, OPT_NO_AUGMENT, OPT_NAME, OPT_JSON, OPT_WD, OPT_HIDDEN,
-    OPT_VIEWS, OPT_NO_GROUP_BALANCE, OPT_CV,
+    OPT_VIEWS, OPT_NO_GROUP_BALANCE, OPT_CV, OPT_DEEP_BOUND, OPT_STATS_STEPS,
 };
 
 int main(int argc, char **argv)
@@ -213,6 +217,7 @@ int main(int argc, char **argv)
         {"name", required_argument, NULL, OPT_NAME}, {"weight-decay", required_argument, NULL, OPT_WD},
         {"hidden", required_argument, NULL, OPT_HIDDEN}, {"views", required_argument, NULL, OPT_VIEWS},
         {"no-group-balance", no_argument, NULL, OPT_NO_GROUP_BALANCE}, {"cv", required_argument, NULL, OPT_CV},
+        {"deep-bound", required_argument, NULL, OPT_DEEP_BOUND}, {"stats-steps", required_argument, NULL, OPT_STATS_STEPS},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'}, {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
@@ -229,7 +234,7 @@ int main(int argc, char **argv)
             if (parse_range(optarg, &o.bad_min, &o.bad_max) != 0) return bad_usage("bad --bad '%s' (1..5 or A-B)", optarg);
             break;
         case OPT_EPOCHS:
-            if (parse_int(optarg, 1, 100000, &o.epochs) != 0) return bad_usage("bad --epochs '%s'", optarg);
+            if (parse_int(optarg, 0, 100000, &o.epochs) != 0) return bad_usage("bad --epochs '%s'", optarg);
             break;
         case OPT_PATIENCE:
             if (parse_int(optarg, 0, 100000, &o.patience) != 0) return bad_usage("bad --patience '%s'", optarg);
@@ -272,6 +277,13 @@ int main(int argc, char **argv)
             if (parse_int(optarg, 1, 64, &o.views) != 0) return bad_usage("bad --views '%s' (1..64)", optarg);
             break;
         case OPT_NO_GROUP_BALANCE: o.group_balance = 0; break;
+        case OPT_DEEP_BOUND:
+            if (parse_double(optarg, 0.01, 100.0, &dv) != 0) return bad_usage("bad --deep-bound '%s' (0.01..100)", optarg);
+            o.arch.deep_bound = (float)dv;
+            break;
+        case OPT_STATS_STEPS:
+            if (parse_int(optarg, 0, 1000000, &o.stats_steps) != 0) return bad_usage("bad --stats-steps '%s'", optarg);
+            break;
         case OPT_CV:
             if (parse_int(optarg, 2, 100000, &o.cv_folds) != 0) return bad_usage("bad --cv '%s' (>= 2)", optarg);
             break;
