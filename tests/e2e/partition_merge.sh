@@ -187,5 +187,14 @@ check "which the error says" grep -q -- "give --partition 3/N" sub.err
 SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=4 "$INGEST" -C x --partition none -q m.jsonl 2>/dev/null
 check "--partition none ignores the array" test -f x/catalog.sqlite
 "$INGEST" merge -C nowhere 2>/dev/null; check_eq "merge without parts" "$?" 3
+# clipmill-filter takes the partition by the same rules, with the same words
+"$FILTER" -C x --partition 4/4 --model "$MODEL" 2> f1.err; check_eq "filter --partition 4/4" "$?" 2
+check "filter's error is ingest's" grep -q "partition 4/4: want K/N with 0 <= K < N" f1.err
+SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=3 SLURM_ARRAY_TASK_MAX=3 SLURM_ARRAY_TASK_COUNT=1 \
+  "$FILTER" -C x --model "$MODEL" 2> f2.err
+check_eq "filter in a resubmitted subset of an array needs --partition" "$?" 2
+check "which the error says" grep -q -- "give --partition 3/N" f2.err
+"$FILTER" -C $P --partition 0/8 --model "$MODEL" -q 2> f3.err; check_eq "filter of a part that does not exist" "$?" 3
+check "names the part's catalog" grep -q "parts/0-of-8/catalog.sqlite: no catalog" f3.err
 
 summary
