@@ -5,11 +5,15 @@
 # decoding the same windows from the source MP4s. Every case runs in rounds
 # (5 for C, 3 for Python) interleaved with its memcpy ceiling; medians are
 # reported, and for C also windows per CPU-second (the per-core rate).
+# The h264 encode settings are compared on the same clips: the default
+# (CAVLC, keyint 8, crf 12) and the variants of the trade-off table in
+# docs/reader.md, each with its size and its PSNR against the raw dataset.
 #   bench/read.sh [BUILD_DIR] [SECONDS_PER_CASE]
-# Uses /work/shared/footage-like generated gameplay (cm_gen_footage) so it runs anywhere.
+# Pin it for per-core figures: taskset -c 1 bench/read.sh build 6
+# Uses generated gameplay (cm_gen_footage) so it runs anywhere.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${1:-$SRC/build}
+BUILD=$(cd "${1:-$SRC/build}" && pwd)
 SECS=${2:-5}
 W=$(mktemp -d /tmp/clipmill-read-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
@@ -20,12 +24,29 @@ for i in 1 2 3 4; do
 done
 "$BUILD/bin/clipmill-ingest" -C c -q m.jsonl
 "$BUILD/bin/clipmill-shard" -C c -q --dataset raw --split 1,0,0
-"$BUILD/bin/clipmill-shard" -C c -q --dataset h264 --split 1,0,0 --codec h264
-du -sb c/datasets/raw c/datasets/h264
+# name and clipmill-shard options; "h264" is the default encoding
+VARIANTS=(
+  "h264|"
+  "h264-cabac-k16|--entropy cabac --keyint 16"
+  "h264-cavlc-k16|--keyint 16"
+  "h264-cabac-k8|--entropy cabac"
+  "h264-k4|--keyint 4"
+  "h264-crf14|--crf 14"
+)
+for v in "${VARIANTS[@]}"; do
+  # shellcheck disable=SC2086
+  "$BUILD/bin/clipmill-shard" -C c -q --dataset "${v%%|*}" --split 1,0,0 --codec h264 ${v#*|}
+done
+for d in c/datasets/*/; do
+  d=${d%/}
+  echo "$d: $(du -sb "$d" | cut -f1) bytes, $(sed -n 's/.*"clips_selected": *\([0-9]*\).*/\1/p' "$d/manifest.json") clips"
+done
 cat c/datasets/*/train/*.mdb > /dev/null     # into the page cache
-gcc -O2 -Wall -Wextra -I "$SRC/lib" "$SRC/bench/read_bench.c" -L "$BUILD/lib" -lclipmill_reader -Wl,-rpath,"$BUILD/lib" -o rb
+gcc -O2 -Wall -Wextra -I "$SRC/lib" "$SRC/bench/read_bench.c" -L "$BUILD/lib" -lclipmill_reader -Wl,-rpath,"$BUILD/lib" -lm -o rb
 ./rb c/datasets/raw train "$SECS" 5
-./rb c/datasets/h264 train "$SECS" 5
+for v in "${VARIANTS[@]}"; do
+  ./rb "c/datasets/${v%%|*}" train "$SECS" 5 c/datasets/raw
+done
 export CLIPMILL_READER_LIB=$BUILD/lib/libclipmill_reader.so
 /usr/bin/python3 "$SRC/bench/read_bench.py" c/datasets/raw "$SECS" g*.mp4
 /usr/bin/python3 "$SRC/bench/read_bench.py" c/datasets/h264 "$SECS"

@@ -107,6 +107,15 @@ check_num "h264 smaller than raw" "$(du -sb $C/datasets/h1 | cut -f1)" "<" "$(du
 CLIPMILL_SRC=${CLIPMILL_SRC:-$(dirname "$0")/../..} CLIPMILL_READER_LIB=$BIN/../lib/libclipmill_reader.so \
   $PY "${CLIPMILL_SRC:-$(dirname "$0")/../..}/tests/python/test_reader.py" $C/datasets/h1 ref h264
 check_eq "python reader (h264)" "$?" 0
+# the previous default encoding (CABAC, keyint 16) through the same reader
+"$SHARD" -C $C -q --dataset h16 --codec h264 --entropy cabac --keyint 16 --split 1,0,0
+check_eq "cabac keyint 16 build" "$?" 0
+"$SHARD" verify -q $C/datasets/h16; check_eq "cabac keyint 16 verifies" "$?" 0
+CLIPMILL_SRC=${CLIPMILL_SRC:-$(dirname "$0")/../..} CLIPMILL_READER_LIB=$BIN/../lib/libclipmill_reader.so \
+  $PY "${CLIPMILL_SRC:-$(dirname "$0")/../..}/tests/python/test_reader.py" $C/datasets/h16 ref h264
+check_eq "python reader (h264 cabac keyint 16)" "$?" 0
+"$SHARD" -C $C -q --dataset bad1 --codec h264 --keyint 0 2>/dev/null; check_eq "--keyint 0 refused" "$?" 2
+"$SHARD" -C $C -q --dataset bad2 --codec h264 --entropy ans 2>/dev/null; check_eq "--entropy ans refused" "$?" 2
 
 # --- selection: --domain, --where; empty selection
 "$SHARD" -C $C -q --dataset plat --domain other --dedup-hamming -1
