@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The cost of the merge's redecision (the near-duplicate rule redone across
+# parts, docs/scale.md "Filtering per part"): a part of ROWS synthetic clip
+# rows (random pHashes, scores of the real model), decided by clipmill-filter
+# on the part (every clip already scored, so it only decides: all decision rows
+# inserted), then merged into an empty corpus twice. Prints the filter's
+# decide time and the merge's decide_seconds.
+#   bench/redecide.sh [BUILD_DIR] [ROWS]
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$SRC/build}
+ROWS=${2:-1000000}
+bin=$BUILD/bin MODEL=$SRC/models/default.cmm PY=/usr/bin/python3
+W=$(mktemp -d)
+[ -n "${KEEP:-}" ] && echo "work dir: $W" || trap 'rm -rf "$W"' EXIT
+cd "$W"
+"$bin/cm_gen_footage" g.mp4 --kind gameplay --seconds 17 --seed 1 >/dev/null
+echo '{"url": "g.mp4", "title": "SuperTux gameplay", "domain": "platformer"}' > m.jsonl
+"$bin/clipmill-ingest" -C c -q --partition 0/1 m.jsonl
+"$bin/clipmill-filter" -C c -q --partition 0/1 --model "$MODEL" -j 1
+P=c/parts/0-of-1/catalog.sqlite
+sqlite3 $P <<SQL
+PRAGMA foreign_keys = OFF;
+BEGIN;
+CREATE TEMP TABLE n AS WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $ROWS / 100 - 1) SELECT i FROM c;
+INSERT INTO sources (source_id, url, status, clips, created_at, updated_at, first_run_id, last_run_id)
+  SELECT printf('%016x', 1000000 + i), 'synthetic/' || i, 'done', 100, '2024-01-01T00:00:00.000Z',
+         '2024-01-01T00:00:00.000Z', 1, 1 FROM n;
+INSERT INTO clips (clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps, luma_mean,
+  luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom, letterbox_left,
+  letterbox_right, phash, staging, staging_key, codec, bytes, record_crc, run_id, created_at)
+  SELECT printf('%016x-%06d', 1000000 + n.i, k.j), printf('%016x', 1000000 + n.i), k.j, k.j * 16.0, 16.0, 160,
+         c.width, c.height, c.fps, c.luma_mean, c.luma_std, c.motion, c.static_frac, c.black_frac, c.hard_cuts,
+         0, 0, 0, 0, printf('%016x', random()), c.staging, printf('%016x-%06d', 1000000 + n.i, k.j), c.codec, c.bytes,
+         c.record_crc, 1, c.created_at
+  FROM n, (SELECT i AS j FROM n WHERE i < 100) AS k, (SELECT * FROM clips LIMIT 1) AS c;
+INSERT INTO scores (model_id, clip_id, score, scored_at, run_id)
+  SELECT (SELECT max(model_id) FROM models), clip_id, abs(random() % 1000) / 1000.0, '2024-01-01T00:00:00.000Z', 1
+  FROM clips WHERE clip_id NOT IN (SELECT clip_id FROM scores);
+COMMIT;
+SQL
+have=$(sqlite3 $P "SELECT count(*) FROM clips")
+"$bin/clipmill-filter" -C c -q --partition 0/1 --model "$MODEL" -j 1 --json > f.json
+"$bin/clipmill-ingest" merge -C c -q --json > m1.json
+"$bin/clipmill-ingest" merge -C c -q --json > m2.json
+$PY - "$have" f.json m1.json m2.json <<'PYEOF'
+import json, sys
+n = int(sys.argv[1]); f, m1, m2 = (json.load(open(p)) for p in sys.argv[2:])
+print(f"{n} clips; filter on the part, deciding only (all {f['changed']} decisions inserted, "
+      f"{f['reasons']['duplicate']} duplicates): {f['seconds']:.2f} s whole run")
+for name, m in (("merge into an empty corpus", m1), ("merge again", m2)):
+    print(f"{name}: {m['seconds']:.2f} s, of it redecision {m['decide_seconds']:.2f} s "
+          f"({m['decide_seconds'] * 1e6 / n:.2f} s per million clips; {m['decisions_changed']} changed)")
+PYEOF
