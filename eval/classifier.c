@@ -16,13 +16,16 @@
 void eval_classifier_usage(FILE *f)
 {
     fprintf(f,
-"usage: clipmill-eval classifier [-C DIR] --model FILE [--json] [--all] [--good A[-B]] [--bad A[-B]]\n"
+"usage: clipmill-eval classifier [-C DIR] --model FILE [--json] [--all | --cv] [--good A[-B]] [--bad A[-B]]\n"
 "  Scores the labelled clips of DIR/catalog.sqlite that the model neither\n"
 "  trained nor validated on (its models row lists those sources and split\n"
 "  groups) and prints ROC-AUC, PR-AUC, precision/recall/accuracy and the\n"
 "  confusion matrix at the model's threshold, calibration in 10 bins, and the\n"
 "  misclassified clips. --all uses every labelled clip (also when the model is\n"
 "  not registered in this catalog, e.g. models/default.cmm on another corpus).\n"
+"  --cv evaluates the out-of-fold scores of the model's cross-validation\n"
+"  (clipmill-train --cv K): every labelled clip, each scored by the fold model\n"
+"  that never saw its recording (split group).\n"
 "  --good/--bad: the label rule (default: the model's, else 5 and 1).\n");
 }
 
@@ -68,10 +71,10 @@ static void json_num(FILE *f, double v)
 int eval_classifier_main(int argc, char **argv)
 {
     const char *corpus = ".", *model_path = NULL;
-    int json = 0, all = 0, good_lo = 0, good_hi = 0, bad_lo = 0, bad_hi = 0;
+    int json = 0, all = 0, cv = 0, good_lo = 0, good_hi = 0, bad_lo = 0, bad_hi = 0;
     static const struct option opts[] = {
         {"corpus", required_argument, NULL, 'C'}, {"model", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'}, {"cv", no_argument, NULL, 'x'},
         {"good", required_argument, NULL, 'g'}, {"bad", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
@@ -83,6 +86,7 @@ int eval_classifier_main(int argc, char **argv)
         case 'm': model_path = optarg; break;
         case 'j': json = 1; break;
         case 'a': all = 1; break;
+        case 'x': cv = 1; break;
         case 'g':
         case 'b':
             if (parse_range(optarg, ch == 'g' ? &good_lo : &bad_lo, ch == 'g' ? &good_hi : &bad_hi) != 0) {
@@ -93,6 +97,10 @@ int eval_classifier_main(int argc, char **argv)
         case 'h': eval_classifier_usage(stdout); return EVAL_OK;
         default: eval_classifier_usage(stderr); return EVAL_USAGE;
         }
+    }
+    if (cv && all) {
+        fprintf(stderr, "clipmill-eval classifier: --cv and --all exclude each other\n");
+        return EVAL_USAGE;
     }
     if (!model_path || optind < argc) {
         fprintf(stderr, "clipmill-eval classifier: %s\n", model_path ? "unexpected argument" : "--model FILE is required");
@@ -124,6 +132,10 @@ int eval_classifier_main(int argc, char **argv)
     int found = classifier_find_model(c, m, &model_id, &e);
     if (found < 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
+        goto done;
+    }
+    if (found == 1 && cv) {
+        cm_log(CM_LOG_ERROR, "%s is not registered in this catalog: it has no cross-validation scores here", model_path);
         goto done;
     }
     if (found == 1 && !all) {
@@ -169,9 +181,21 @@ int eval_classifier_main(int argc, char **argv)
         "               AND coalesce((SELECT (%s) FROM sources AS x WHERE x.source_id = c.source_id), '')"
         "                   NOT IN (SELECT v FROM used_grp)))"
         " ORDER BY c.clip_id";
+    /* --cv: the out-of-fold scores stored with the model, no scoring. */
+    static const char cv_sql[] =
+        "SELECT c.clip_id, s.url, cl.label BETWEEN ?2 AND ?3, coalesce(c.staging, 'staging'), c.staging_key, j.value"
+        " FROM models AS mo, json_each(mo.metrics_json, '$.cv_scores') AS j"
+        " JOIN clips AS c ON c.clip_id = j.key JOIN v_clip_label AS cl ON cl.clip_id = c.clip_id"
+        " JOIN sources AS s ON s.source_id = c.source_id"
+        " WHERE mo.model_id = ?1 AND (cl.label BETWEEN ?2 AND ?3 OR cl.label BETWEEN ?4 AND ?5)"
+        " ORDER BY c.clip_id";
     size_t len = strlen(fmt) + (split_key ? strlen(split_key) : 16) + 1;
     sql = cm_xmalloc(len);
     snprintf(sql, len, fmt, split_key ? split_key : "source_id");
+    if (cv) {
+        free(sql);
+        sql = cm_xstrdup(cv_sql);
+    }
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         cm_log(CM_LOG_ERROR, "catalog: held-out clips: %s", sqlite3_errmsg(db));
         goto done;
@@ -186,6 +210,11 @@ int eval_classifier_main(int argc, char **argv)
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0), *staging = (const char *)sqlite3_column_text(st, 3);
+        float s = 0;
+        if (cv) {
+            s = (float)sqlite3_column_double(st, 5);
+            goto have_score;
+        }
         if (!stg || strcmp(stg_name, staging) != 0) {
             store_close(stg);
             stg = NULL;
@@ -203,7 +232,6 @@ int eval_classifier_main(int argc, char **argv)
         clip_stats cs;
         uint8_t *rec = NULL;
         size_t rlen = 0;
-        float s = 0;
         int got = classifier_clip_stats(c, id, &cs, &e);
         if (got == 0) got = store_get(stg, (const char *)sqlite3_column_text(st, 4), &rec, &rlen, &e);
         if (got == 1) cm_error_set(&e, "not in staging store %s", staging);
@@ -214,6 +242,7 @@ int eval_classifier_main(int argc, char **argv)
             continue;
         }
         free(rec);
+    have_score:
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             v = cm_xrealloc(v, (size_t)cap * sizeof *v);
@@ -257,7 +286,9 @@ int eval_classifier_main(int argc, char **argv)
     double accuracy = n ? (double)(tp + tn) / n : NAN;
     free(s);
     free(y);
-    const char *set = all ? "all labelled clips" : "held-out clips (sources and groups not used in training or validation)";
+    const char *set = cv    ? "out-of-fold scores of the cross-validation (each clip scored by a model that never saw its split group)"
+                      : all ? "all labelled clips"
+                            : "held-out clips (sources and groups not used in training or validation)";
     if (json) {
         printf("{\"model\":");
         json_str(stdout, model_path);
@@ -265,7 +296,7 @@ int eval_classifier_main(int argc, char **argv)
         if (found == 0) printf("%lld", (long long)model_id);
         else printf("null");
         printf(",\"set\":\"%s\",\"good\":[%d,%d],\"bad\":[%d,%d],\"clips\":%d,\"good_clips\":%d,\"bad_clips\":%d,"
-               "\"failed\":%d,\"roc_auc\":", all ? "all" : "held_out", good_lo, good_hi, bad_lo, bad_hi, n, pos,
+               "\"failed\":%d,\"roc_auc\":", cv ? "cv" : all ? "all" : "held_out", good_lo, good_hi, bad_lo, bad_hi, n, pos,
                n - pos, failed);
         json_num(stdout, auc);
         printf(",\"pr_auc\":");

@@ -42,11 +42,12 @@
 #define CLASSIFIER_MAX_CONV 4
 #define CLASSIFIER_MAX_FRAMES 32
 #define CLASSIFIER_N_STATS 16      /* statistics features, see docs/classifier.md */
-/* The statistics the linear skip reads by default: how much and where the
- * picture changes (motion, static_frac, active_frac, moving_area,
- * still_pixels, edge_density), not what it looks like (brightness, bars),
- * which does not carry from one game to the next on a few recordings. */
-#define CLASSIFIER_SKIP_DEFAULT ((1u << 0) | (1u << 1) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15))
+/* The statistics the linear skip reads by default: how much, how often and
+ * where the picture changes (motion, static_frac, hard_cuts, active_frac,
+ * moving_area, still_pixels, edge_density), not what it looks like
+ * (brightness, bars), which does not carry from one game to the next on a
+ * few recordings. */
+#define CLASSIFIER_SKIP_DEFAULT ((1u << 0) | (1u << 1) | (1u << 5) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15))
 #define CLASSIFIER_IN_CHANNELS 4   /* R, G, B and motion (|luma difference| to the next frame) */
 #define CLASSIFIER_MAX_TENSORS 14      /* 2 per conv layer + 4 for the MLP + 2 for the statistics skip */
 

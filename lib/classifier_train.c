@@ -16,7 +16,7 @@ void classifier_train_options_default(classifier_train_options *o)
     o->corpus_dir = ".";
     o->good_min = o->good_max = 5;
     o->bad_min = o->bad_max = 1;
-    o->epochs = 40;
+    o->epochs = 10;
     o->patience = 0;
     o->batch = 16;
     o->lr = 2e-3f;
@@ -758,6 +758,13 @@ int classifier_train(catalog *c, const classifier_train_options *o, classifier_t
     sb_num(&mj, "threshold_precision", thr_p);
     sb_printf(&mj, ",");
     sb_num(&mj, "threshold_recall", thr_r);
+    if (oof) {
+        /* Every clip's out-of-fold score (by the fold model that never saw
+         * its split group): what `clipmill-eval classifier --cv` evaluates. */
+        sb_printf(&mj, ",\"cv_scores\":{");
+        for (int i = 0; i < d.n; i++) sb_printf(&mj, "%s\"%s\":%.6g", i ? "," : "", d.clip_id[i], oof[i]);
+        sb_printf(&mj, "}");
+    }
     sb_printf(&mj, "}");
 
     r->model = m;

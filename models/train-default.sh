@@ -20,7 +20,7 @@ awk -F'\t' -v dir="$F" 'BEGIN { print "source,label,labeler" } NR > 1 && $3 != "
   printf "%s/%s,%d,manifest-kind\n", dir, $1, ($3 == "gameplay" || $3 == "variant") ? 5 : 1 }' "$F/MANIFEST.tsv" > "$W/labels.csv"
 "$BIN/clipmill-train" labels import -C "$W/c" "$W/labels.csv" || true                       # sources without clips
 # All recordings train the model (no validation or test split: the epoch
-# budget is fixed); 5-fold cross-validation by recording group first gives
-# the held-out figures and the threshold.
-"$BIN/clipmill-train" -C "$W/c" --seed 1 --split-key channel --test-frac 0 --val-frac 0 --cv 5 \
+# budget is fixed); leave-one-recording-out cross-validation (20 recording
+# groups) first gives the held-out figures and the threshold.
+"$BIN/clipmill-train" -C "$W/c" --seed 1 --split-key channel --test-frac 0 --val-frac 0 --cv 20 \
   --name default -o "$SRC/models/default.cmm"

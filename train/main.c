@@ -38,7 +38,7 @@ static void usage(FILE *f)
 "  -C, --corpus DIR        corpus directory (default .)\n"
 "      --good A[-B]        labels counted good (default 5)\n"
 "      --bad A[-B]         labels counted bad (default 1)\n"
-"      --epochs N          epoch budget (default 40)\n"
+"      --epochs N          epoch budget of the whole network after the statistics fit (default 10)\n"
 "      --patience N        early stopping: stop after N epochs without a better validation\n"
 "                          AUC and keep the best weights (default 0: train the full budget)\n"
 "      --views N           frame-position views read per clip, one drawn per epoch (default 8)\n"
