@@ -2,12 +2,13 @@
  * cost of a 16-frame window read through clip_record_decode (whole-payload
  * CRC) and clip_record_read_frames (frame CRCs of what it reads), of 6 frames
  * spread over the clip through clip_record_read_frame_list, and h264 PSNR;
- * then the x264 presets at one crf.
+ * the previous default encoding (CABAC, keyint 16) at the first crf; then the
+ * x264 presets at one crf.
  *
  * Not part of the default build. Build against a configured build directory:
  *   cmake -S . -B build-record && cmake --build build-record --target clipmill
  *   gcc -O2 -Wall -Wextra -I lib bench/clip_codec.c build-record/libclipmill.a \
- *       $(pkg-config --cflags --libs libavformat libavcodec libswscale libavutil sqlite3 lmdb libcrypto zlib) \
+ *       $(pkg-config --cflags --libs libavformat libavcodec libswscale libavutil sqlite3 lmdb libcrypto libisal) \
  *       -lm -lpthread -o build-record/clip_codec
  * Run:
  *   build-record/clip_codec [FRAMES.rgb [CRF...]]
@@ -202,6 +203,14 @@ int main(int argc, char **argv)
         snprintf(label, sizeof label, "h264 crf %d", o.crf);
         measure(label, frames, &o);
     }
+    /* The encoding before CAVLC and keyint 8 became the defaults, at the
+     * first crf: the decode cost they saved and the encode cost they added. */
+    o.crf = argc > 2 ? atoi(argv[2]) : 12;
+    o.cabac = 1;
+    o.keyint = 16;
+    measure("cabac k16", frames, &o);
+    o.cabac = 0;
+    o.keyint = 8;
 
     o.crf = argc > 2 ? atoi(argv[2]) : 12;
     printf("\nx264 presets at crf %d\n\n", o.crf);
