@@ -231,9 +231,7 @@ static int list_clips(filter_job *j, const char *corpus, char ***store_names, in
     sqlite3_stmt *sel = NULL;
     int rc = -1, cap = 0, n = 0, step;
     if (sqlite3_prepare_v2(db,
-            "SELECT c.clip_id, coalesce(c.staging, 'staging'), c.staging_key,"
-            " c.luma_mean, c.luma_std, c.motion, c.static_frac, c.black_frac, c.hard_cuts,"
-            " c.letterbox_top, c.letterbox_bottom, c.letterbox_left, c.letterbox_right, c.phash,"
+            "SELECT c.clip_id, coalesce(c.staging, 'staging'), c.staging_key, " CATALOG_CLIP_STATS_COLUMNS("c.") ","
             " coalesce(c.duration_s, c.frames / nullif(c.fps, 0), 0), c.width, c.height, sc.score"
             " FROM clips AS c LEFT JOIN scores AS sc ON sc.model_id = ?1 AND sc.clip_id = c.clip_id"
             " ORDER BY c.clip_id",
@@ -268,12 +266,14 @@ static int list_clips(filter_job *j, const char *corpus, char ***store_names, in
         }
         c->store_no = k;
         c->key = cm_xstrdup((const char *)sqlite3_column_text(sel, 2));
-        decide_stats_from_row(sel, 3, &c->stats, &c->has_phash);
-        c->duration_s = sqlite3_column_double(sel, 14);
-        c->width = sqlite3_column_int(sel, 15);
-        c->height = sqlite3_column_int(sel, 16);
-        c->scored = sqlite3_column_type(sel, 17) != SQLITE_NULL;
-        c->score = (float)sqlite3_column_double(sel, 17);
+        /* With the activity statistics: the classifier reads them. */
+        catalog_clip_stats_from_row(sel, 3, &c->stats, &c->has_phash);
+        const int col = 3 + CATALOG_CLIP_STATS_NCOLUMNS;
+        c->duration_s = sqlite3_column_double(sel, col);
+        c->width = sqlite3_column_int(sel, col + 1);
+        c->height = sqlite3_column_int(sel, col + 2);
+        c->scored = sqlite3_column_type(sel, col + 3) != SQLITE_NULL;
+        c->score = (float)sqlite3_column_double(sel, col + 3);
         n++;
     }
     if (step != SQLITE_DONE) {

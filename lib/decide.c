@@ -5,24 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void decide_stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *has_phash)
-{
-    memset(s, 0, sizeof *s);
-    s->luma_mean = sqlite3_column_double(st, col + 0);
-    s->luma_std = sqlite3_column_double(st, col + 1);
-    s->motion = sqlite3_column_double(st, col + 2);
-    s->static_frac = sqlite3_column_double(st, col + 3);
-    s->black_frac = sqlite3_column_double(st, col + 4);
-    s->hard_cuts = sqlite3_column_int(st, col + 5);
-    s->letterbox_top = sqlite3_column_int(st, col + 6);
-    s->letterbox_bottom = sqlite3_column_int(st, col + 7);
-    s->letterbox_left = sqlite3_column_int(st, col + 8);
-    s->letterbox_right = sqlite3_column_int(st, col + 9);
-    const char *ph = (const char *)sqlite3_column_text(st, col + 10);
-    *has_phash = ph && strlen(ph) == 16;
-    if (*has_phash) s->phash = strtoull(ph, NULL, 16);
-}
-
 static int sql_error(sqlite3 *db, cm_error *e, const char *what)
 {
     cm_error_set(e, "catalog: %s: %s", what, sqlite3_errmsg(db));
@@ -76,9 +58,7 @@ int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t ru
      * makes "the first clip of a near-duplicate group" a property of the
      * clips, not of when or in which part they were ingested. */
     if (sqlite3_prepare_v2(db,
-            "SELECT c.clip_id, c.source_id,"
-            " c.luma_mean, c.luma_std, c.motion, c.static_frac, c.black_frac, c.hard_cuts,"
-            " c.letterbox_top, c.letterbox_bottom, c.letterbox_left, c.letterbox_right, c.phash,"
+            "SELECT c.clip_id, c.source_id, " CATALOG_CLIP_STATS_COLUMNS("c.") ","
             " coalesce(c.duration_s, c.frames / nullif(c.fps, 0), 0), c.width, c.height, sc.score"
             " FROM clips AS c LEFT JOIN scores AS sc ON sc.model_id = ?1 AND sc.clip_id = c.clip_id"
             " ORDER BY c.clip_id", -1, &sel, NULL) != SQLITE_OK) {
@@ -109,12 +89,13 @@ int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t ru
         }
         clip_stats stats;
         int has_phash;
-        decide_stats_from_row(sel, 2, &stats, &has_phash);
-        const int scored = sqlite3_column_type(sel, 16) != SQLITE_NULL;
-        const double score = sqlite3_column_double(sel, 16);
+        catalog_clip_stats_from_row(sel, 2, &stats, &has_phash);
+        const int col = 2 + CATALOG_CLIP_STATS_NCOLUMNS;   /* duration, width, height, score */
+        const int scored = sqlite3_column_type(sel, col + 3) != SQLITE_NULL;
+        const double score = sqlite3_column_double(sel, col + 3);
         dc->clips++;
-        unsigned failed = rules_check(r, &stats, sqlite3_column_double(sel, 13), sqlite3_column_int(sel, 14),
-                                      sqlite3_column_int(sel, 15));
+        unsigned failed = rules_check(r, &stats, sqlite3_column_double(sel, col), sqlite3_column_int(sel, col + 1),
+                                      sqlite3_column_int(sel, col + 2));
         /* Only clips without another rule failure enter the duplicate index:
          * a black or static clip is no original for another clip to copy. */
         if (ix && has_phash && !failed) {

@@ -40,12 +40,6 @@ typedef struct decide_counts {
 int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t run_id, decide_counts *dc,
                  cm_error *e);
 
-/* Reads the 11 clip statistic columns luma_mean, luma_std, motion,
- * static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom,
- * letterbox_left, letterbox_right, phash (in that order, from column col of
- * st) into s; *has_phash is 0 when the phash is missing or malformed. */
-void decide_stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *has_phash);
-
 /* Reads the decision_rules row of the catalog schema `schema` of db ("main",
  * or an attached part). Returns 1 with d filled, 0 when it has none, -1 with
  * e set on an SQL error. */

@@ -137,7 +137,7 @@ static void test_linear(void)
     CHECK(grad_check(&p, b, db, 4, "linear dbias") < 1e-2);
 }
 
-/* ---- relu, pools ---- */
+/* ---- relu, tanh_bounded, pools ---- */
 typedef struct unary_ctx {
     float *inp;
     int *argmax;
@@ -152,6 +152,7 @@ static void unary_fwd(void *c_, float *out)
     case 1: avgpool_global_forward(out, c->inp, c->a, c->b, c->c); break;
     case 2: avgpool2_forward(out, c->inp, c->a, c->b, c->c, c->d); break;
     case 3: timepool_forward(out, c->argmax, c->inp, c->a, c->b, c->c); break;
+    case 4: tanh_bounded_forward(out, c->inp, (size_t)c->a, 2.5f); break;
     }
 }
 
@@ -171,6 +172,7 @@ static void test_unary(int which, int a, int b, int cc, int d, size_t ni, size_t
     case 1: avgpool_global_backward(di, r, a, b, cc); break;
     case 2: avgpool2_backward(di, r, a, b, cc, d); break;
     case 3: timepool_backward(di, r, c.argmax, a, b, cc); break;
+    case 4: tanh_bounded_backward(di, r, out, ni, 2.5f); break;
     }
     probe p = {unary_fwd, &c, out, r, no};
     double err = grad_check(&p, c.inp, di, ni, name);
@@ -282,6 +284,7 @@ int main(void)
     test_unary(1, 2, 3, 5, 0, 30, 6, "avgpool_global");
     test_unary(2, 2, 2, 5, 6, 120, 24, "avgpool2");
     test_unary(3, 2, 4, 3, 0, 24, 12, "timepool");
+    test_unary(4, 40, 0, 0, 0, 40, 40, "tanh_bounded");
     test_bce();
     test_adam();
     test_overfit();
