@@ -46,15 +46,22 @@ const char *rules_reason(unsigned failed);
 unsigned rules_from_name(const char *code);
 
 /* Near-duplicate search over 64-bit perceptual hashes by multi-index hashing:
- * the hash is split into d + 1 bands of nearly equal width; two hashes within
- * Hamming distance d agree exactly on at least one band (pigeonhole), so a
- * query looks up each band in its hash table and checks only those
- * candidates. Entries are added in "earlier" order; a query finds the first
- * added entry of another group (source) within distance d. Not thread-safe. */
+ * the hash is split into m bands; two hashes within Hamming distance D differ
+ * in at most floor(D / m) bits on at least one band (pigeonhole), so a query
+ * looks up, in each band's hash table, every band value within that many bits
+ * of its own and checks only the entries found. m follows the index's size
+ * (for D = 4: 3 bands of 21-22 bits up to a few million entries, then 2 of 32
+ * bits, whose cost per query no longer grows; lib/rules.c, docs/filter.md).
+ * Entries are added in "earlier" order; a query finds the first added entry
+ * of another group (source) within distance D. Not thread-safe. */
 typedef struct phash_index phash_index;
 
 /* max_distance 0..63. Never fails (allocation failure aborts). */
 phash_index *phash_index_new(int max_distance);
+/* The same, with the layout chosen for at least expected_entries from the
+ * start (speed only: the answers are the same; tests use it to reach the
+ * large-index layouts with few entries). */
+phash_index *phash_index_new_sized(int max_distance, int64_t expected_entries);
 void phash_index_free(phash_index *ix);
 /* Adds hash h of an entry of group `group` (e.g. the source's row number) and
  * returns its entry number (0, 1, ...). */

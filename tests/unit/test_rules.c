@@ -1,5 +1,6 @@
 /* Rule checks (lib/rules.c): each rule at and around its threshold, and the
- * multi-index-hashing duplicate search against a brute-force scan. */
+ * multi-index-hashing duplicate search against a brute-force scan on random,
+ * clustered and grouped hashes for every index layout up to D = 10. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,44 +88,172 @@ static uint64_t flip_bits(uint64_t h, int k)
     return h;
 }
 
+/* Flips exactly k distinct bits, all within bits [lo, lo + span): flips
+ * crowded into one band are the pigeonhole argument's edge case. */
+static uint64_t flip_exact(uint64_t h, int k, int lo, int span)
+{
+    uint64_t done = 0;
+    if (k > span) k = span;
+    while (k > 0) {
+        uint64_t bit = UINT64_C(1) << (lo + (int)(rnd() % (uint64_t)span));
+        if (done & bit) continue;
+        done |= bit;
+        h ^= bit;
+        k--;
+    }
+    return h;
+}
+
 static int brute_force(const uint64_t *h, const int64_t *g, int n, uint64_t q, int64_t qg, int d)
 {
     for (int i = 0; i < n; i++)
-        if (g[i] != qg && clip_phash_distance(h[i], q) <= d) return i;
+        if (g[i] != qg && __builtin_popcountll(h[i] ^ q) <= d) return i;
     return -1;
+}
+
+/* Whether an entry of q's own group is within d: a near neighbour the index must not report. */
+static int own_group_near(const uint64_t *h, const int64_t *g, int n, uint64_t q, int64_t qg, int d)
+{
+    for (int i = 0; i < n; i++)
+        if (g[i] == qg && __builtin_popcountll(h[i] ^ q) <= d) return 1;
+    return 0;
+}
+
+/* Feeds n hashes to an index of distance d (sized for `sized` entries, 0:
+ * the layout follows the size), each queried before it is added, and
+ * compares every answer (entry and distance) with a brute-force scan.
+ * Returns the candidate checks made. */
+static int64_t check_sized(int d, int64_t sized, const uint64_t *h, const int64_t *g, int n, const char *what)
+{
+    phash_index *ix = sized ? phash_index_new_sized(d, sized) : phash_index_new(d);
+    int mismatches = 0, found = 0, own_only = 0;
+    int64_t candidates = 0;
+    for (int i = 0; i < n; i++) {
+        int want = brute_force(h, g, i, h[i], g[i], d);
+        int dist = -1;
+        int got = phash_index_find(ix, h[i], g[i], &dist, &candidates);
+        if (got != want) mismatches++;
+        if (got >= 0) {
+            found++;
+            CHECK(dist == clip_phash_distance(h[got], h[i]) && dist <= d && g[got] != g[i]);
+        } else if (own_group_near(h, g, i, h[i], g[i], d)) {
+            own_only++;
+        }
+        CHECK(phash_index_add(ix, h[i], g[i]) == i);
+    }
+    CHECK_MSG(mismatches == 0, "%s d=%d sized %lld: %d of %d queries differ from brute force", what, d,
+              (long long)sized, mismatches, n);
+    CHECK_MSG(found > n / 25, "%s d=%d: only %d duplicates found", what, d, found);
+    CHECK_MSG(own_only > 0, "%s d=%d: no query whose only near neighbour is in its own group", what, d);
+    /* The point of the index: far fewer full comparisons than n^2 / 2 (not
+     * for D >= 18, where the index is a scan, nor for a small growing index
+     * past D = 5, which scans while that is cheaper than its probes). */
+    CHECK_MSG(d >= 18 || (sized == 0 && d > 5) || candidates < (int64_t)n * n / 20, "%s d=%d: %lld candidates", what, d, (long long)candidates);
+    printf("phash index %s d=%d sized %lld: %d of %d duplicates (%d near only their own group), %lld candidate "
+           "checks\n", what, d, (long long)sized, found, n, own_only, (long long)candidates);
+    phash_index_free(ix);
+    return candidates;
+}
+
+/* Both ways: the layouts a growing index goes through (several relayouts on
+ * the way), and those of a 4M-entry index (2 x 32 bits up to D = 7, 3 bands
+ * at D = 8..10), which a test cannot afford to reach by adding. */
+static int64_t check_against_brute_force(int d, const uint64_t *h, const int64_t *g, int n, const char *what)
+{
+    check_sized(d, INT64_C(1) << 22, h, g, n, what);
+    return check_sized(d, 0, h, g, n, what);
+}
+
+/* n hashes: sources (groups) of 1-8 consecutive entries, a few stray entries
+ * of an earlier group, a third near copies of an earlier hash (some in the
+ * same group, some with every flip in one band, some at exactly d and d + 1
+ * bits), and clusters: many copies of a few centres, so band values repeat
+ * and chains grow long. */
+static void make_hashes(uint64_t *h, int64_t *g, int n, int d, int clustered)
+{
+    int64_t group = 0;
+    int left = 0;
+    uint64_t centre[8];
+    for (int c = 0; c < 8; c++) centre[c] = rnd();
+    for (int i = 0; i < n; i++) {
+        if (left-- <= 0) {
+            group++;
+            left = (int)(rnd() % 8);
+        }
+        g[i] = group;
+        if (i > 0 && rnd() % 16 == 0) g[i] = g[rnd() % i];   /* an earlier source again */
+        unsigned kind = (unsigned)(rnd() % 12);
+        int j = i > 0 ? (int)(rnd() % i) : 0;
+        if (clustered && kind < 4) {
+            h[i] = flip_exact(centre[rnd() % 8], (int)(rnd() % (d + 3)), 0, 64);
+        } else if (i == 0 || kind >= 8) {
+            h[i] = rnd();
+        } else if (kind == 4) {
+            h[i] = flip_exact(h[j], (int)(rnd() % (d + 2)), 0, 32);    /* all flips in the low half */
+        } else if (kind == 5) {
+            h[i] = flip_exact(h[j], (int)(rnd() % (d + 2)), 32, 32);   /* all in the high half */
+        } else if (kind == 6) {
+            h[i] = flip_exact(h[j], d + (int)(rnd() % 2), 0, 64);      /* at d or d + 1 bits */
+        } else {
+            /* A near copy of an entry in its own group (the previous one when
+             * it is of the same source): a neighbour that must be ignored. */
+            if (g[i - 1] == g[i]) j = i - 1;
+            g[i] = g[j];
+            h[i] = flip_bits(h[j], (int)(rnd() % (d + 1)));
+        }
+    }
 }
 
 static void test_phash_index(void)
 {
+    /* The original set: random hashes, a third near copies, 200 random groups. */
     for (int d = 0; d <= 8; d += 2) {
-        phash_index *ix = phash_index_new(d);
         enum { N = 3000 };
         uint64_t *h = malloc(N * sizeof *h);
         int64_t *g = malloc(N * sizeof *g);
-        int mismatches = 0, found = 0;
-        int64_t candidates = 0;
         for (int i = 0; i < N; i++) {
-            /* A third are near copies of an earlier hash, some of them in the same group. */
             if (i > 10 && rnd() % 3 == 0) h[i] = flip_bits(h[rnd() % i], (int)(rnd() % 7));
             else h[i] = rnd();
             g[i] = (int64_t)(rnd() % 200);
-            int want = brute_force(h, g, i, h[i], g[i], d);
-            int dist = -1;
-            int got = phash_index_find(ix, h[i], g[i], &dist, &candidates);
-            if (got != want) mismatches++;
-            if (got >= 0) {
-                found++;
-                CHECK(dist == clip_phash_distance(h[got], h[i]) && dist <= d);
-            }
-            CHECK(phash_index_add(ix, h[i], g[i]) == i);
         }
-        CHECK_MSG(mismatches == 0, "d=%d: %d of %d queries differ from brute force", d, mismatches, N);
-        CHECK_MSG(found > N / 25, "d=%d: only %d duplicates found", d, found);
-        /* The point of the index: far fewer full comparisons than n^2 / 2. */
-        CHECK_MSG(candidates < (int64_t)N * N / 20, "d=%d: %lld candidates", d, (long long)candidates);
-        printf("phash index d=%d: %d duplicates, %lld candidate checks for %d queries\n", d, found,
-               (long long)candidates, N);
-        phash_index_free(ix);
+        /* Make sure some query has a near neighbour only in its own group. */
+        h[N - 1] = h[N - 2];
+        g[N - 1] = g[N - 2];
+        if (brute_force(h, g, N - 1, h[N - 1], g[N - 1], d) >= 0) h[N - 1] = h[N - 2] = rnd();
+        check_against_brute_force(d, h, g, N, "random");
+        free(h);
+        free(g);
+    }
+    /* Sources of several entries, near copies in one band and at the limit,
+     * clusters; every distance 0..10 (each index layout up to D = 10) and
+     * two beyond where the index is a plain scan. */
+    {
+        enum { N = 4000 };
+        uint64_t *h = malloc(N * sizeof *h);
+        int64_t *g = malloc(N * sizeof *g);
+        const int ds[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 63};
+        for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++) {
+            make_hashes(h, g, N, ds[k], 1);
+            check_against_brute_force(ds[k], h, g, N, "clustered");
+        }
+        /* The Genie-scale layout of D = 8 (2 x 32 bits, r = 4: 41,449 probes
+         * per band), on a few entries. */
+        make_hashes(h, g, 400, 8, 1);
+        check_sized(8, INT64_C(1) << 26, h, g, 400, "clustered");
+        free(h);
+        free(g);
+    }
+    /* A larger set at the default distance and its neighbours, without
+     * clusters: the candidate checks stay a small multiple of the duplicates. */
+    {
+        enum { N = 20000 };
+        uint64_t *h = malloc(N * sizeof *h);
+        int64_t *g = malloc(N * sizeof *g);
+        for (int d = 3; d <= 5; d++) {
+            make_hashes(h, g, N, d, 0);
+            int64_t candidates = check_against_brute_force(d, h, g, N, "large");
+            CHECK_MSG(candidates < 4 * N, "d=%d: %lld candidate checks for %d queries", d, (long long)candidates, N);
+        }
         free(h);
         free(g);
     }
@@ -134,6 +263,11 @@ static void test_phash_index(void)
     CHECK(phash_index_find(ix, 0, 1, NULL, NULL) == -1);            /* same group: not a duplicate */
     CHECK(phash_index_find(ix, 0xF, 2, NULL, NULL) == 0);           /* distance 4 */
     CHECK(phash_index_find(ix, 0x1F, 2, NULL, NULL) == -1);         /* distance 5 */
+    CHECK(phash_index_find(ix, UINT64_C(0xF) << 30, 2, NULL, NULL) == 0);   /* 2 bits in each band */
+    phash_index_add(ix, 0x3, 2);                                    /* entry 1: group 2 */
+    int dist = -1;
+    CHECK(phash_index_find(ix, 0x7, 3, &dist, NULL) == 0 && dist == 3);    /* the lowest entry, not the nearest */
+    CHECK(phash_index_find(ix, 0x7, 1, &dist, NULL) == 1 && dist == 1);    /* entry 0 is its own group */
     phash_index_free(ix);
 }
 
