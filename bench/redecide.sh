@@ -8,7 +8,7 @@
 #   bench/redecide.sh [BUILD_DIR] [ROWS]
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${1:-$SRC/build}
+BUILD=$(cd "${1:-$SRC/build}" && pwd)   # absolute: the script works in a temporary directory
 ROWS=${2:-1000000}
 bin=$BUILD/bin MODEL=$SRC/models/default.cmm PY=/usr/bin/python3
 W=$(mktemp -d)

@@ -65,21 +65,22 @@ unsigned rules_from_name(const char *code)
  * clips. Wide bands reverse the trade: m = 2 bands of 32 bits with r = 2 cost
  * 2 x 529 probes, and a random entry matches one of them with probability
  * 529 / 2^32, so a query checks ~0.25 entries per million indexed: its cost
- * stays flat up to billions of clips. In between, m = 3 bands of 21-22 bits
- * with r = 1 (67 probes, ~27 candidates per million) is faster up to a few
- * million clips (measured in docs/filter.md).
+ * stays flat up to billions of clips. But 1,058 probes are 1,058 cache misses
+ * once the tables outgrow the cache, and m = 3 bands of 21-22 bits with r = 1
+ * (67 probes, ~27 candidates per million entries) is faster up to several
+ * million clips (measured in docs/filter.md: 3.4 x faster at 5M).
  *
  * So the layout follows the size: choose_layout minimises probes +
  * CANDIDATE_COST x expected candidates for the size the index will reach
  * before it next grows, and phash_index_add rebuilds the band tables from
  * the stored hashes when the best layout changes (at most a few times, each
- * O(n)). For D = 4: 5 bands up to ~10k entries, 3 bands up to ~4M, then 2.
+ * O(n)). For D = 4: 5 bands up to ~16k entries, 3 up to ~8M, then 2.
  * Where no split beats it (small indexes, large D) a plain scan in entry
  * order is used. The layout changes only speed, never answers: every layout
  * finds every entry within D, and the lowest entry number among them is
  * returned. */
 
-#define CANDIDATE_COST 10.0         /* a candidate (chain link, hash, group: dependent misses) vs a probe */
+#define CANDIDATE_COST 4.5          /* a candidate (chain link, hash, group: misses) vs a probe, measured at 5M */
 #define SCAN_COST_PER_ENTRY 0.125   /* a sequential check vs a probe */
 
 typedef struct band_table {

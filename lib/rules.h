@@ -50,7 +50,7 @@ unsigned rules_from_name(const char *code);
  * in at most floor(D / m) bits on at least one band (pigeonhole), so a query
  * looks up, in each band's hash table, every band value within that many bits
  * of its own and checks only the entries found. m follows the index's size
- * (for D = 4: 3 bands of 21-22 bits up to a few million entries, then 2 of 32
+ * (for D = 4: 3 bands of 21-22 bits up to ~8 million entries, then 2 of 32
  * bits, whose cost per query no longer grows; lib/rules.c, docs/filter.md).
  * Entries are added in "earlier" order; a query finds the first added entry
  * of another group (source) within distance D. Not thread-safe. */
