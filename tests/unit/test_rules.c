@@ -146,9 +146,9 @@ static int64_t check_sized(int d, int64_t sized, const uint64_t *h, const int64_
     CHECK_MSG(found > n / 25, "%s d=%d: only %d duplicates found", what, d, found);
     CHECK_MSG(own_only > 0, "%s d=%d: no query whose only near neighbour is in its own group", what, d);
     /* The point of the index: far fewer full comparisons than n^2 / 2 (not
-     * for D >= 18, where the index is a scan, nor for a small growing index
+     * for D >= 15, where the index is a scan, nor for a small growing index
      * past D = 5, which scans while that is cheaper than its probes). */
-    CHECK_MSG(d >= 18 || (sized == 0 && d > 5) || candidates < (int64_t)n * n / 20, "%s d=%d: %lld candidates", what, d, (long long)candidates);
+    CHECK_MSG(d >= 15 || (sized == 0 && d > 5) || candidates < (int64_t)n * n / 20, "%s d=%d: %lld candidates", what, d, (long long)candidates);
     printf("phash index %s d=%d sized %lld: %d of %d duplicates (%d near only their own group), %lld candidate "
            "checks\n", what, d, (long long)sized, found, n, own_only, (long long)candidates);
     phash_index_free(ix);
@@ -156,8 +156,8 @@ static int64_t check_sized(int d, int64_t sized, const uint64_t *h, const int64_
 }
 
 /* Both ways: the layouts a growing index goes through (several relayouts on
- * the way), and those of an 8M-entry index (2 x 32 bits up to D = 7, 3 bands
- * at D = 8..10), which a test cannot afford to reach by adding. */
+ * the way), and those of an 8M-entry index (2 x 32 bits for D = 0, 1, 3..7,
+ * 3 bands for 2 and 8..10), which a test cannot afford to reach by adding. */
 static int64_t check_against_brute_force(int d, const uint64_t *h, const int64_t *g, int n, const char *what)
 {
     check_sized(d, 0, h, g, n, what);
