@@ -293,7 +293,11 @@ void classifier_load_input(classifier *m, int b, const classifier_input *in, con
     }
     float *s = ACT(m, m->a_cat) + (size_t)b * m->cat + 2 * m->feat, *st = ACT(m, m->a_st) + (size_t)b * m->n_skip;
     for (int i = 0, j = 0; i < a->n_stats; i++) {
-        s[i] = (in->stats[i] - a->stat_mean[i]) / a->stat_std[i];
+        /* Clamped: a statistic far outside the training range (text-heavy
+         * edges when training saw none) counts as at most CLASSIFIER_Z_MAX
+         * training standard deviations instead of dominating the logit. */
+        float z = (in->stats[i] - a->stat_mean[i]) / a->stat_std[i];
+        s[i] = z > CLASSIFIER_Z_MAX ? CLASSIFIER_Z_MAX : z < -CLASSIFIER_Z_MAX ? -CLASSIFIER_Z_MAX : z;
         if (a->skip_mask >> i & 1) st[j++] = s[i];
     }
 }

@@ -48,6 +48,7 @@
  * (brightness, bars), which does not carry from one game to the next on a
  * few recordings. */
 #define CLASSIFIER_SKIP_DEFAULT ((1u << 0) | (1u << 1) | (1u << 5) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15))
+#define CLASSIFIER_Z_MAX 4.0f      /* z-scored statistics are clamped to +-4 */
 #define CLASSIFIER_IN_CHANNELS 4   /* R, G, B and motion (|luma difference| to the next frame) */
 #define CLASSIFIER_MAX_TENSORS 14      /* 2 per conv layer + 4 for the MLP + 2 for the statistics skip */
 
@@ -208,6 +209,7 @@ typedef struct classifier_train_options {
     int group_balance;             /* weight clips so every split group of a class weighs the same (default 1) */
     int stats_steps;               /* full-batch steps fitting the statistics skip alone first (default 300; 0: none) */
     float stats_l2;                /* L2 penalty of that fit (default 0.01) */
+    int synthetic;                 /* synthetic negatives made from each good training clip, 0..3 (default 1) */
     int cv_folds;                  /* >= 2: group k-fold cross-validation first (stratified by class;
                                     * more folds than groups = leave-one-group-out); 0 none (default) */
 } classifier_train_options;

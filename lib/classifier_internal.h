@@ -44,4 +44,18 @@ void classifier_sample_view(int t, int k, int view, int views, int *idx);
 int classifier_input_from_record_view(const classifier_arch *a, const uint8_t *rec, size_t len, const clip_stats *st,
                                       int view, int views, uint8_t *frames_scratch, classifier_input *in, cm_error *e);
 
+/* Synthetic negatives (lib/classifier_synth.c): junk made from a good clip. */
+enum { CLASSIFIER_SYNTH_FROZEN = 0, CLASSIFIER_SYNTH_SLIDESHOW = 1, CLASSIFIER_SYNTH_LAYOUT = 2,
+       CLASSIFIER_SYNTH_KINDS = 3 };
+const char *classifier_synth_name(int kind);
+/* Writes the synthetic clip of `kind` made from frames (t, h, w, 3) to out
+ * (the same size): frozen on its middle frame, a slideshow of a still every
+ * 40 frames, or shrunk to half size in the corner of a flat layout. */
+void classifier_synthesize(int kind, const uint8_t *frames, int t, int h, int w, uint8_t *out);
+/* classifier_input_from_record_view for a whole clip already in memory
+ * ((t, clip_h, clip_w, 3)) with its statistics st. Returns 0, or -1 when the
+ * clip has fewer than K+1 frames. */
+int classifier_input_from_clip_view(const classifier_arch *a, const uint8_t *frames, int t, const clip_stats *st,
+                                    int view, int views, uint8_t *frames_scratch, classifier_input *in);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "classifier.h"
 #include "classifier_internal.h"
+#include "clip_record.h"
 #include "nn.h"
 
 void classifier_train_options_default(classifier_train_options *o)
@@ -31,6 +32,7 @@ void classifier_train_options_default(classifier_train_options *o)
     o->group_balance = 1;
     o->stats_steps = 300;
     o->stats_l2 = 0.01f;
+    o->synthetic = 1;
     o->cv_folds = 0;
     classifier_arch_default(&o->arch);
 }
@@ -100,7 +102,19 @@ typedef struct dataset {
     int *y, *split;
     classifier_input *in;          /* (n, nv); frames point into one allocation */
     uint8_t *frames;
+    /* Synthetic negatives made from the good clips (training only: every
+     * split, fold and metric is over the n real clips). */
+    int n_syn, syn_cap, n_good;
+    int *syn_src, *syn_kind;       /* the real clip each was made from, its CLASSIFIER_SYNTH_* kind */
+    classifier_input *syn_in;      /* (n_syn, nv) */
+    uint8_t *syn_frames;
 } dataset;
+
+/* View v of item i: a real clip for i < n, else synthetic clip i - n. */
+static const classifier_input *item_view(const dataset *d, int i, int v)
+{
+    return i < d->n ? &d->in[(size_t)i * d->nv + v] : &d->syn_in[(size_t)(i - d->n) * d->nv + v];
+}
 
 static void dataset_free(dataset *d)
 {
@@ -112,6 +126,59 @@ static void dataset_free(dataset *d)
     free(d->split);
     free(d->in);
     free(d->frames);
+    free(d->syn_src);
+    free(d->syn_kind);
+    free(d->syn_in);
+    free(d->syn_frames);
+}
+
+/* Makes o->synthetic negatives from good clip src (its record rec): the
+ * kinds cycle over the good clips so that each kind is made from every
+ * recording. Returns 0, or -1 with e set when the record cannot be read. */
+static int add_synthetic(dataset *d, const classifier_train_options *o, int src, const uint8_t *rec, size_t rlen,
+                         uint8_t *scratch, cm_error *e)
+{
+    const classifier_arch *a = &o->arch;
+    const int nv = d->nv;
+    const size_t fb = (size_t)a->frames * a->in_h * a->in_w * CLASSIFIER_IN_CHANNELS;
+    clip_header hdr;
+    if (clip_record_parse(rec, rlen, &hdr, 0, e) != 0) return -1;
+    const int t = (int)hdr.frames;
+    const size_t clip_bytes = (size_t)t * a->clip_h * a->clip_w * 3;
+    uint8_t *frames = cm_xmalloc(clip_bytes), *syn = cm_xmalloc(clip_bytes);
+    int rc = -1;
+    if (hdr.width != a->clip_w || hdr.height != a->clip_h || t < a->frames + 1) {
+        cm_error_set(e, "clip is %ux%u with %d frames", hdr.width, hdr.height, t);
+        goto fail;
+    }
+    if (clip_record_read_frames(rec, rlen, 0, t, frames, e) != 0) goto fail;
+    for (int k = 0; k < o->synthetic; k++) {
+        if (d->n_syn == d->syn_cap) {
+            d->syn_cap = d->syn_cap ? 2 * d->syn_cap : 64;
+            d->syn_src = cm_xrealloc(d->syn_src, (size_t)d->syn_cap * sizeof *d->syn_src);
+            d->syn_kind = cm_xrealloc(d->syn_kind, (size_t)d->syn_cap * sizeof *d->syn_kind);
+            d->syn_in = cm_xrealloc(d->syn_in, (size_t)d->syn_cap * nv * sizeof *d->syn_in);
+            d->syn_frames = cm_xrealloc(d->syn_frames, (size_t)d->syn_cap * nv * fb);
+        }
+        const int j = d->n_syn, kind = (d->n_good + k) % CLASSIFIER_SYNTH_KINDS;
+        classifier_synthesize(kind, frames, t, a->clip_h, a->clip_w, syn);
+        clip_stats st;
+        clip_stats_compute(syn, t, a->clip_h, a->clip_w, &st);
+        for (int v = 0; v < nv; v++) {
+            classifier_input *in = &d->syn_in[(size_t)j * nv + v];
+            in->frames = d->syn_frames + ((size_t)j * nv + v) * fb;
+            classifier_input_from_clip_view(a, syn, t, &st, v - 1, v ? nv - 1 : 0, scratch, in);
+        }
+        d->syn_src[j] = src;
+        d->syn_kind[j] = kind;
+        d->n_syn++;
+    }
+    d->n_good++;
+    rc = 0;
+fail:
+    free(frames);
+    free(syn);
+    return rc;
 }
 
 static int load_dataset(catalog *c, const classifier_train_options *o, dataset *d, cm_error *e)
@@ -192,6 +259,7 @@ static int load_dataset(catalog *c, const classifier_train_options *o, dataset *
             in->frames = d->frames + ((size_t)i * nv + v) * fb;
             ok = classifier_input_from_record_view(a, rec, rlen, &cs, v - 1, v ? nv - 1 : 0, scratch, in, &re);
         }
+        if (ok == 0 && d->y[i] && o->synthetic > 0) ok = add_synthetic(d, o, i, rec, rlen, scratch, &re);
         free(rec);
         if (ok != 0) {
             cm_error_set(e, "clip %s: %s", d->clip_id[i], re.msg);
@@ -206,6 +274,7 @@ static int load_dataset(catalog *c, const classifier_train_options *o, dataset *
     }
     /* frames moved with realloc: point the inputs at their final place. */
     for (size_t i = 0; i < (size_t)d->n * nv; i++) d->in[i].frames = d->frames + i * fb;
+    for (size_t i = 0; i < (size_t)d->n_syn * nv; i++) d->syn_in[i].frames = d->syn_frames + i * fb;
     rc = 0;
 fail:
     sqlite3_finalize(st);
@@ -387,8 +456,12 @@ static int group_ids(const dataset *d, int *gid)
  * Weights average 1 over the clips. */
 static void clip_weights(const dataset *d, const subset *tr, int group_balance, float *w)
 {
-    int *gid = cm_xmalloc((size_t)d->n * sizeof(int));
+    /* Synthetic negatives group by kind, not by the recording they were made
+     * from: each kind weighs like one recording of junk. */
+    int *gid = cm_xmalloc(((size_t)d->n + d->n_syn) * sizeof(int));
     int ng = group_ids(d, gid);
+    for (int j = 0; j < d->n_syn; j++) gid[d->n + j] = ng + d->syn_kind[j];
+    ng += CLASSIFIER_SYNTH_KINDS;
     int *gn = cm_xcalloc((size_t)ng, sizeof(int));
     int groups_of[2] = {0, 0}, clips_of[2] = {0, 0};
     for (int i = 0; i < tr->n; i++) {
@@ -419,8 +492,8 @@ static void fit_stats_skip(classifier *m, const dataset *d, const subset *tr, co
     for (int i = 0; i < n; i++)
         for (int k = 0, j = 0; k < a->n_stats; k++)
             if (a->skip_mask >> k & 1)
-                z[(size_t)i * S + j++] =
-                    (d->in[(size_t)tr->idx[i] * d->nv].stats[k] - a->stat_mean[k]) / a->stat_std[k];
+                z[(size_t)i * S + j++] = fmaxf(-CLASSIFIER_Z_MAX, fminf(CLASSIFIER_Z_MAX,
+                    (item_view(d, tr->idx[i], 0)->stats[k] - a->stat_mean[k]) / a->stat_std[k]));
     float *ws, *bs;
     classifier_skip_params(m, &ws, &bs);
     float *g = cm_xcalloc((size_t)S + 1, sizeof(float)), *am = cm_xcalloc((size_t)S + 1, sizeof(float));
@@ -475,6 +548,25 @@ static classifier *fit(const dataset *d, subset *tr, subset *va, const classifie
     if (classifier_create(&m, &arch, seed, e) != 0) return NULL;
     const int B = o->batch > 0 ? o->batch : 16;
     classifier_reserve(m, B, 1);
+    /* The training items: the clips of tr and the synthetic negatives made
+     * from them (never from a held-out clip). */
+    subset all;
+    memset(&all, 0, sizeof all);
+    all.idx = cm_xmalloc(((size_t)tr->n + d->n_syn + 1) * sizeof(int));
+    all.y = cm_xmalloc(((size_t)tr->n + d->n_syn + 1) * sizeof(int));
+    unsigned char *in_tr = cm_xcalloc((size_t)d->n + 1, 1);
+    for (int i = 0; i < tr->n; i++) {
+        in_tr[tr->idx[i]] = 1;
+        all.idx[all.n] = tr->idx[i];
+        all.y[all.n++] = tr->y[i];
+    }
+    for (int j = 0; j < d->n_syn; j++)
+        if (in_tr[d->syn_src[j]]) {
+            all.idx[all.n] = d->n + j;
+            all.y[all.n++] = 0;
+        }
+    free(in_tr);
+    tr = &all;
     float *w = cm_xmalloc((size_t)tr->n * sizeof(float));
     clip_weights(d, tr, o->group_balance, w);
     if (o->stats_steps > 0) fit_stats_skip(m, d, tr, w, o->stats_steps, o->stats_l2);
@@ -514,7 +606,7 @@ static classifier *fit(const dataset *d, subset *tr, subset *va, const classifie
                     aug.flip = (int)(nn_rng_u64(&rng) & 1);
                     aug.brightness = 0.85f + 0.3f * nn_rng_uniform(&rng);
                 }
-                classifier_load_input(m, b, &d->in[(size_t)tr->idx[k] * d->nv + v], &aug);
+                classifier_load_input(m, b, item_view(d, tr->idx[k], v), &aug);
                 target[b] = (float)tr->y[k];
                 weight[b] = w[k];
             }
@@ -554,6 +646,7 @@ static classifier *fit(const dataset *d, subset *tr, subset *va, const classifie
         if (early && since_best >= o->patience) break;
     }
     if (early) classifier_put_params(m, best);
+    subset_free(&all);
     free(best);
     free(order);
     free(target);

@@ -64,6 +64,8 @@ static void usage(FILE *f)
 "                          skip(statistics) + X * tanh(MLP) (default 2)\n"
 "      --stats-steps N     full-batch steps fitting the statistics skip alone (a logistic\n"
 "                          regression) before the whole network trains (default 300)\n"
+"      --synthetic N       synthetic negatives made from each good training clip (0..3,\n"
+"                          default 1): frozen, slideshow, shrunk into a layout, in turn\n"
 "      --name NAME         model name (default quality)\n"
 "  -o, --output FILE       model file (default DIR/models/NAME.cmm)\n"
 "  -q, --quiet             no per-epoch progress lines\n"
@@ -193,7 +195,7 @@ static int labels_main(int argc, char **argv)
 enum {
     OPT_GOOD = 256, OPT_BAD, OPT_EPOCHS, OPT_PATIENCE, OPT_BATCH, OPT_LR, OPT_SEED, OPT_PRECISION, OPT_VAL_FRAC,
     OPT_TEST_FRAC, OPT_SPLIT_KEY, OPT_FRAMES, OPT_NO_AUGMENT, OPT_NAME, OPT_JSON, OPT_WD, OPT_HIDDEN,
-    OPT_VIEWS, OPT_NO_GROUP_BALANCE, OPT_CV, OPT_DEEP_BOUND, OPT_STATS_STEPS,
+    OPT_VIEWS, OPT_NO_GROUP_BALANCE, OPT_CV, OPT_DEEP_BOUND, OPT_STATS_STEPS, OPT_SYNTHETIC,
 };
 
 int main(int argc, char **argv)
@@ -218,6 +220,7 @@ int main(int argc, char **argv)
         {"hidden", required_argument, NULL, OPT_HIDDEN}, {"views", required_argument, NULL, OPT_VIEWS},
         {"no-group-balance", no_argument, NULL, OPT_NO_GROUP_BALANCE}, {"cv", required_argument, NULL, OPT_CV},
         {"deep-bound", required_argument, NULL, OPT_DEEP_BOUND}, {"stats-steps", required_argument, NULL, OPT_STATS_STEPS},
+        {"synthetic", required_argument, NULL, OPT_SYNTHETIC},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'}, {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
@@ -280,6 +283,10 @@ int main(int argc, char **argv)
         case OPT_DEEP_BOUND:
             if (parse_double(optarg, 0.01, 100.0, &dv) != 0) return bad_usage("bad --deep-bound '%s' (0.01..100)", optarg);
             o.arch.deep_bound = (float)dv;
+            break;
+        case OPT_SYNTHETIC:
+            if (parse_int(optarg, 0, 3, &o.synthetic) != 0)
+                return bad_usage("bad --synthetic '%s' (0..3)", optarg);
             break;
         case OPT_STATS_STEPS:
             if (parse_int(optarg, 0, 1000000, &o.stats_steps) != 0) return bad_usage("bad --stats-steps '%s'", optarg);

@@ -182,6 +182,45 @@ static void check_metrics(void)
     CHECK_MSG(thr == 0.6f && fabs(p - 0.75) < 1e-9 && r == 1.0, "thr %g p %g r %g", thr, p, r);
 }
 
+/* Synthetic negatives have the structure of the junk they stand for. */
+static void check_synthetic(void)
+{
+    enum { ST = 160, SH = 90, SW = 160 };
+    const size_t fb = (size_t)SH * SW * 3;
+    uint8_t *clip = malloc(ST * fb), *out = malloc(ST * fb);
+    /* A scrolling diagonal pattern: moves everywhere on every pair. */
+    for (int k = 0; k < ST; k++)
+        for (int y = 0; y < SH; y++)
+            for (int x = 0; x < SW; x++) {
+                uint8_t v = (uint8_t)(((x + 3 * k) / 7 + y / 4) % 2 ? 210 : 30);   /* period 14: stills 40 frames apart differ */
+                uint8_t *p = clip + k * fb + ((size_t)y * SW + x) * 3;
+                p[0] = v;
+                p[1] = (uint8_t)(255 - v);
+                p[2] = (uint8_t)(v / 2);
+            }
+    clip_stats good, st;
+    clip_stats_compute(clip, ST, SH, SW, &good);
+    CHECK_MSG(good.active_frac == 1.0 && good.moving_area == 1.0, "source clip active %f moving %f", good.active_frac,
+              good.moving_area);
+    classifier_synthesize(CLASSIFIER_SYNTH_FROZEN, clip, ST, SH, SW, out);
+    clip_stats_compute(out, ST, SH, SW, &st);
+    CHECK_MSG(st.active_frac == 0.0 && st.still_pixels == 1.0 && st.static_frac == 1.0, "frozen: active %f still %f",
+              st.active_frac, st.still_pixels);
+    CHECK(memcmp(out, clip + (ST / 2) * fb, fb) == 0 && memcmp(out + (ST - 1) * fb, clip + (ST / 2) * fb, fb) == 0);
+    classifier_synthesize(CLASSIFIER_SYNTH_SLIDESHOW, clip, ST, SH, SW, out);
+    clip_stats_compute(out, ST, SH, SW, &st);
+    CHECK_MSG(fabs(st.active_frac - 3.0 / (ST - 1)) < 1e-12, "slideshow: active_frac %f", st.active_frac);
+    CHECK(memcmp(out + 79 * fb, clip + 40 * fb, fb) == 0);
+    classifier_synthesize(CLASSIFIER_SYNTH_LAYOUT, clip, ST, SH, SW, out);
+    clip_stats_compute(out, ST, SH, SW, &st);
+    /* The moving picture fills the lower right quarter (cells 8..15 x 4.5..9 of 16x9). */
+    CHECK_MSG(st.active_frac == 1.0 && st.moving_area > 0.2 && st.moving_area <= 0.32 && st.still_pixels >= 0.74,
+              "layout: active %f moving %f still %f", st.active_frac, st.moving_area, st.still_pixels);
+    CHECK(!strcmp(classifier_synth_name(CLASSIFIER_SYNTH_LAYOUT), "layout"));
+    free(clip);
+    free(out);
+}
+
 /* A small real corpus: 4 good and 4 bad sources of 2 clips each. */
 #define N_SRC 8
 #define CLIPS 2
@@ -386,6 +425,7 @@ static void check_training(catalog *c, const char *dir)
 int main(void)
 {
     check_views();
+    check_synthetic();
     classifier_single_thread();
     check_model_file();
     check_metrics();

@@ -318,6 +318,49 @@ static void report_timing(void)
     free(c.px);
 }
 
+/* Activity: exact values by construction. */
+static void test_activity(void)
+{
+    clip_stats s;
+    /* Still grey: nothing changes anywhere. */
+    clip c = clip_new(T, H, W);
+    memset(c.px, 90, (size_t)T * H * W * 3);
+    stats_of(c, &s);
+    CHECK(s.has_activity == 1);
+    CHECK_MSG(s.active_frac == 0.0 && s.moving_area == 0.0 && s.still_pixels == 1.0 && s.edge_density == 0.0,
+              "still: active %f moving %f still %f edge %f", s.active_frac, s.moving_area, s.still_pixels,
+              s.edge_density);
+    /* One 10x10 cell (the top-left of the 16x9 grid) flips 40 <-> 200 on every
+     * frame: every pair active, 1 cell of 144 moving, 100 pixels not still,
+     * and its 10 rows have an edge where it meets the grey (on its right
+     * side, 10 of 90 x 159 horizontal pairs per frame). */
+    for (int k = 0; k < T; k++)
+        for (int y = 0; y < 10; y++)
+            for (int x = 0; x < 10; x++) set_grey(&c, k, y, x, k % 2 ? 200 : 40);
+    stats_of(c, &s);
+    CHECK_MSG(s.active_frac == 1.0, "blinking cell: active_frac %f", s.active_frac);
+    CHECK_MSG(fabs(s.moving_area - 1.0 / 144) < 1e-12, "blinking cell: moving_area %f", s.moving_area);
+    CHECK_MSG(fabs(s.still_pixels - (1.0 - 100.0 / (H * W))) < 1e-12, "blinking cell: still_pixels %f", s.still_pixels);
+    CHECK_MSG(fabs(s.edge_density - 10.0 / (H * (W - 1))) < 1e-12, "blinking cell: edge_density %f", s.edge_density);
+    /* A slideshow: 4 stills, 3 changes: 3 of 159 pairs active. */
+    for (int k = 0; k < T; k++) draw_texture_at(&c, k, 7u + (uint32_t)(k / 40), 0, 20, 230);
+    stats_of(c, &s);
+    CHECK_MSG(fabs(s.active_frac - 3.0 / (T - 1)) < 1e-12, "slideshow: active_frac %f", s.active_frac);
+    CHECK_MSG(s.moving_area == 1.0, "slideshow: moving_area %f", s.moving_area);
+    free(c.px);
+    /* Scrolling texture: everything moves on every pair. */
+    c = textured_clip(3, 2, 10, 240);
+    stats_of(c, &s);
+    CHECK_MSG(s.active_frac == 1.0 && s.moving_area == 1.0 && s.still_pixels < 0.05,
+              "scroll: active %f moving %f still %f", s.active_frac, s.moving_area, s.still_pixels);
+    free(c.px);
+    /* One frame: nothing to compare. */
+    c = clip_new(1, H, W);
+    stats_of(c, &s);
+    CHECK(s.active_frac == 0.0 && s.moving_area == 0.0 && s.still_pixels == 1.0);
+    free(c.px);
+}
+
 int main(void)
 {
     test_uniform_grey();
@@ -325,6 +368,7 @@ int main(void)
     test_mean_std_exact();
     test_motion();
     test_cuts();
+    test_activity();
     test_sprite_on_still_background();
     test_letterbox();
     test_phash();
