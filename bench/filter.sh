@@ -8,7 +8,7 @@
 #    time; seconds per epoch scaled to 1,000 labelled clips.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${1:-$SRC/build/bin}
+BIN=$(cd "${1:-$SRC/build/bin}" && pwd)   # absolute: the script works in a temporary directory
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
