@@ -2,7 +2,8 @@
 # clipmill-filter end to end on generated footage: every clip gets a score and
 # a decision; static / black / duplicate clips are rejected by their rule;
 # a rerun scores nothing; a run killed with SIGKILL mid-way and rerun ends
-# with the decisions of a clean run; --threshold overrides; usage errors.
+# with the decisions of a clean run; --threshold overrides; a catalog without
+# the activity statistics scores the same; usage errors.
 source "$(dirname "$0")/common.bash"
 FILTER="$BIN/clipmill-filter"
 MODEL="${CLIPMILL_SRC:?}/models/default.cmm"
@@ -79,6 +80,17 @@ check_eq "threshold 0: rule-passing clips all kept" \
   "$(q $DB "SELECT count(*) FROM decisions WHERE reason = 'low_score' OR (reason = 'good_score') != (decision = 'keep')")" 0
 check_eq "--dup-distance -1: no duplicates" "$(q $DB "SELECT count(*) FROM decisions WHERE reason = 'duplicate'")" 0
 check_eq "threshold recorded" "$(q $DB "SELECT DISTINCT threshold FROM decisions")" 0.0
+
+# A catalog from before schema 5 (activity columns NULL): the classifier
+# computes them from the staged records and scores exactly as with them.
+cp -r clean old
+q old/catalog.sqlite "UPDATE clips SET active_frac = NULL, moving_area = NULL, still_pixels = NULL, edge_density = NULL" >/dev/null
+"$FILTER" -C old --model "$MODEL" -j 2 -q --rescore
+check_eq "filter of an old catalog" "$?" 0
+check_eq "scores without stored activity statistics equal those with" "$(q old/catalog.sqlite "
+  ATTACH 'clean/catalog.sqlite' AS n;
+  SELECT count(*) FROM scores AS o JOIN n.scores AS c USING (clip_id) WHERE abs(o.score - c.score) > 1e-6")" 0
+check_eq "every clip rescored" "$(q old/catalog.sqlite "SELECT count(*) FROM scores")" "$n"
 
 # Usage errors and missing inputs.
 "$FILTER" -C clean >/dev/null 2>&1; check_eq "no --model: usage" "$?" 2
