@@ -113,9 +113,13 @@ cat > donly.jsonl <<JSON
 {"url": "$U/a.mp4"}
 {"url": "$U/b.mp4"}
 {"url": "$U/c.mp4"}
-{"url": "$U/a_copy.mp4"}
+{"url": "$U/retry429/a_copy2.mp4?after=2"}
 {"url": "www/c.mp4"}
 JSON
+# The copy answers 429 + Retry-After: 2 first, so a.mp4 is certainly the
+# first of the two to finish downloading (which of two downloads of one
+# content is the original follows the order they finish in).
+cp www/a.mp4 www/a_copy2.mp4
 D=d/catalog.sqlite
 dst() { q $D "SELECT status FROM sources WHERE url = '$1'"; }
 did() { q $D "SELECT source_id FROM sources WHERE url = '$U/$1'"; }
@@ -131,7 +135,7 @@ done
 check_eq "download-only: local file left pending" "$(dst www/c.mp4)" pending
 check_eq "download-only: sha256 recorded" "$(q $D "SELECT sha256 FROM sources WHERE url='$U/a.mp4'")" "$sha_a"
 check_eq "download-only: bytes recorded" "$(q $D "SELECT download_bytes FROM sources WHERE url='$U/a.mp4'")" "$(stat -c %s www/a.mp4)"
-check_eq "download-only: same content as a.mp4 is a duplicate" "$(dst "$U/a_copy.mp4")" duplicate
+check_eq "download-only: same content as a.mp4 is a duplicate" "$(dst "$U/retry429/a_copy2.mp4?after=2")" duplicate
 check_eq "download-only: no clips" "$(q $D "SELECT count(*) FROM clips")" 0
 check_eq "download-only: nothing staged" "$(q $D "SELECT count(*) FROM sources WHERE status = 'done'")" 0
 printf 'x' >> "d/downloads/$(did b.mp4)" # no longer what was downloaded: fetched again
