@@ -68,6 +68,34 @@ static void json_num(FILE *f, double v)
     else fputs("null", f);
 }
 
+/* Scores one held-out clip: its statistics from the catalog, its record from
+ * its staging store (*stg, reopened when *stg_name differs from staging).
+ * Returns 0 with *s, -1 with e set for this clip (unreadable), -2 with e set
+ * when the staging store cannot be opened. */
+static int score_clip(const char *corpus, catalog *c, classifier *m, store **stg, char **stg_name, const char *id,
+                      const char *staging, const char *key, float *s, cm_error *e)
+{
+    if (!*stg || strcmp(*stg_name, staging) != 0) {
+        store_close(*stg);
+        *stg = NULL;
+        free(*stg_name);
+        *stg_name = cm_xstrdup(staging);
+        char *dir = cm_path_join(corpus, staging);
+        int src = store_open(stg, dir, 1, e);
+        free(dir);
+        if (src != 0) return -2;
+    }
+    clip_stats cs;
+    uint8_t *rec = NULL;
+    size_t rlen = 0;
+    int got = classifier_clip_stats(c, id, &cs, e);
+    if (got == 0) got = store_get(*stg, key, &rec, &rlen, e);
+    if (got == 1) cm_error_set(e, "not in staging store %s", staging);
+    int rc = got == 0 && classifier_score_record(m, rec, rlen, &cs, s, e) == 0 ? 0 : -1;
+    free(rec);
+    return rc;
+}
+
 int eval_classifier_main(int argc, char **argv)
 {
     const char *corpus = ".", *model_path = NULL;
@@ -213,36 +241,20 @@ int eval_classifier_main(int argc, char **argv)
         float s = 0;
         if (cv) {
             s = (float)sqlite3_column_double(st, 5);
-            goto have_score;
-        }
-        if (!stg || strcmp(stg_name, staging) != 0) {
-            store_close(stg);
-            stg = NULL;
-            free(stg_name);
-            stg_name = cm_xstrdup(staging);
-            char *dir = cm_path_join(corpus, staging);
-            int src = store_open(&stg, dir, 1, &e);
-            free(dir);
-            if (src != 0) {
+        } else {
+            int sc = score_clip(corpus, c, m, &stg, &stg_name, id, staging, (const char *)sqlite3_column_text(st, 4),
+                                &s, &e);
+            if (sc == -2) {
                 cm_log(CM_LOG_ERROR, "%s", e.msg);
                 free(stg_name);
                 goto done;
             }
+            if (sc != 0) {
+                cm_log(CM_LOG_ERROR, "clip %s: %s", id, e.msg);
+                failed++;
+                continue;
+            }
         }
-        clip_stats cs;
-        uint8_t *rec = NULL;
-        size_t rlen = 0;
-        int got = classifier_clip_stats(c, id, &cs, &e);
-        if (got == 0) got = store_get(stg, (const char *)sqlite3_column_text(st, 4), &rec, &rlen, &e);
-        if (got == 1) cm_error_set(&e, "not in staging store %s", staging);
-        if (got != 0 || classifier_score_record(m, rec, rlen, &cs, &s, &e) != 0) {
-            cm_log(CM_LOG_ERROR, "clip %s: %s", id, e.msg);
-            failed++;
-            free(rec);
-            continue;
-        }
-        free(rec);
-    have_score:
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             v = cm_xrealloc(v, (size_t)cap * sizeof *v);
