@@ -472,44 +472,71 @@ void classifier_sample_view(int t, int k, int view, int views, int *idx)
     }
 }
 
+/* The record's header, checked against the model: frame size and enough
+ * frames for K pairs. Returns 0, or -1 with e set. */
+static int check_record(const classifier_arch *a, const uint8_t *rec, size_t len, clip_header *hdr, cm_error *e)
+{
+    if (clip_record_parse(rec, len, hdr, 0, e) != 0) return -1;
+    if (hdr->width != a->clip_w || hdr->height != a->clip_h || hdr->channels != 3) {
+        cm_error_set(e, "clip is %ux%ux%u, the model wants %dx%dx3", hdr->width, hdr->height, hdr->channels,
+                     a->clip_w, a->clip_h);
+        return -1;
+    }
+    if ((int)hdr->frames < a->frames + 1) {
+        cm_error_set(e, "clip has %u frames, the model samples %d pairs", hdr->frames, a->frames);
+        return -1;
+    }
+    return 0;
+}
+
+int classifier_read_clip(const classifier_arch *a, const uint8_t *rec, size_t len, uint8_t **frames, int *t,
+                         cm_error *e)
+{
+    clip_header hdr;
+    *frames = NULL;
+    if (check_record(a, rec, len, &hdr, e) != 0) return -1;
+    uint8_t *all = malloc((size_t)hdr.frames * hdr.height * hdr.width * 3);
+    if (!all) {
+        cm_error_set(e, "out of memory reading %u frames", hdr.frames);
+        return -1;
+    }
+    if (clip_record_read_frames(rec, len, 0, (int)hdr.frames, all, e) != 0) {
+        free(all);
+        return -1;
+    }
+    *frames = all;
+    *t = (int)hdr.frames;
+    return 0;
+}
+
+void classifier_fill_activity(clip_stats *st, const uint8_t *frames, int t, int h, int w)
+{
+    if (st->has_activity) return;
+    clip_stats full;
+    clip_stats_compute(frames, t, h, w, &full);
+    st->active_frac = full.active_frac;
+    st->moving_area = full.moving_area;
+    st->still_pixels = full.still_pixels;
+    st->edge_density = full.edge_density;
+    st->has_activity = 1;
+}
+
 int classifier_input_from_record_view(const classifier_arch *a, const uint8_t *rec, size_t len, const clip_stats *st,
                                       int view, int views, uint8_t *frames_scratch, classifier_input *in, cm_error *e)
 {
     clip_header hdr;
-    if (clip_record_parse(rec, len, &hdr, 0, e) != 0) return -1;
-    if (hdr.width != a->clip_w || hdr.height != a->clip_h || hdr.channels != 3) {
-        cm_error_set(e, "clip is %ux%ux%u, the model wants %dx%dx3", hdr.width, hdr.height, hdr.channels, a->clip_w,
-                     a->clip_h);
-        return -1;
-    }
-    if ((int)hdr.frames < a->frames + 1) {
-        cm_error_set(e, "clip has %u frames, the model samples %d pairs", hdr.frames, a->frames);
-        return -1;
-    }
-    clip_stats full;
+    if (check_record(a, rec, len, &hdr, e) != 0) return -1;
+    clip_stats filled;
     if (!st->has_activity) {
         /* A clip staged before the catalog had activity columns: compute
-         * them (and only use those) from the whole record, once per call. */
-        size_t fb = (size_t)hdr.frames * hdr.height * hdr.width * 3;
-        uint8_t *all = malloc(fb);
-        if (!all) {
-            cm_error_set(e, "out of memory reading %u frames", hdr.frames);
-            return -1;
-        }
-        if (clip_record_read_frames(rec, len, 0, (int)hdr.frames, all, e) != 0) {
-            free(all);
-            return -1;
-        }
-        clip_stats_compute(all, (int)hdr.frames, (int)hdr.height, (int)hdr.width, &full);
+         * them from the whole record. */
+        uint8_t *all;
+        int t;
+        if (classifier_read_clip(a, rec, len, &all, &t, e) != 0) return -1;
+        filled = *st;
+        classifier_fill_activity(&filled, all, t, a->clip_h, a->clip_w);
         free(all);
-        clip_stats merged = *st;
-        merged.active_frac = full.active_frac;
-        merged.moving_area = full.moving_area;
-        merged.still_pixels = full.still_pixels;
-        merged.edge_density = full.edge_density;
-        merged.has_activity = 1;
-        full = merged;
-        st = &full;
+        st = &filled;
     }
     int idx[CLASSIFIER_MAX_FRAMES];
     if (views > 0) classifier_sample_view((int)hdr.frames, a->frames, view, views, idx);

@@ -44,6 +44,15 @@ void classifier_sample_view(int t, int k, int view, int views, int *idx);
 int classifier_input_from_record_view(const classifier_arch *a, const uint8_t *rec, size_t len, const clip_stats *st,
                                       int view, int views, uint8_t *frames_scratch, classifier_input *in, cm_error *e);
 
+/* Reads all frames of a record checked against the model (frame size, at
+ * least K+1 frames, per-frame CRCs) into *frames (malloc'd, (t, clip_h,
+ * clip_w, 3); the caller frees it). Returns 0, or -1 with e set. */
+int classifier_read_clip(const classifier_arch *a, const uint8_t *rec, size_t len, uint8_t **frames, int *t,
+                         cm_error *e);
+/* Fills the activity statistics of st from the clip's frames when the
+ * catalog had none (st->has_activity 0, a clip staged before schema 5). */
+void classifier_fill_activity(clip_stats *st, const uint8_t *frames, int t, int h, int w);
+
 /* Synthetic negatives (lib/classifier_synth.c): junk made from a good clip. */
 enum { CLASSIFIER_SYNTH_FROZEN = 0, CLASSIFIER_SYNTH_SLIDESHOW = 1, CLASSIFIER_SYNTH_LAYOUT = 2,
        CLASSIFIER_SYNTH_KINDS = 3 };

@@ -132,26 +132,16 @@ static void dataset_free(dataset *d)
     free(d->syn_frames);
 }
 
-/* Makes o->synthetic negatives from good clip src (its record rec): the
- * kinds cycle over the good clips so that each kind is made from every
- * recording. Returns 0, or -1 with e set when the record cannot be read. */
-static int add_synthetic(dataset *d, const classifier_train_options *o, int src, const uint8_t *rec, size_t rlen,
-                         uint8_t *scratch, cm_error *e)
+/* Makes o->synthetic negatives from good clip src (its frames, (t, clip_h,
+ * clip_w, 3)): the kinds cycle over the good clips so that each kind is made
+ * from every recording. */
+static void add_synthetic(dataset *d, const classifier_train_options *o, int src, const uint8_t *frames, int t,
+                          uint8_t *scratch)
 {
     const classifier_arch *a = &o->arch;
     const int nv = d->nv;
     const size_t fb = (size_t)a->frames * a->in_h * a->in_w * CLASSIFIER_IN_CHANNELS;
-    clip_header hdr;
-    if (clip_record_parse(rec, rlen, &hdr, 0, e) != 0) return -1;
-    const int t = (int)hdr.frames;
-    const size_t clip_bytes = (size_t)t * a->clip_h * a->clip_w * 3;
-    uint8_t *frames = cm_xmalloc(clip_bytes), *syn = cm_xmalloc(clip_bytes);
-    int rc = -1;
-    if (hdr.width != a->clip_w || hdr.height != a->clip_h || t < a->frames + 1) {
-        cm_error_set(e, "clip is %ux%u with %d frames", hdr.width, hdr.height, t);
-        goto fail;
-    }
-    if (clip_record_read_frames(rec, rlen, 0, t, frames, e) != 0) goto fail;
+    uint8_t *syn = cm_xmalloc((size_t)t * a->clip_h * a->clip_w * 3);
     for (int k = 0; k < o->synthetic; k++) {
         if (d->n_syn == d->syn_cap) {
             d->syn_cap = d->syn_cap ? 2 * d->syn_cap : 64;
@@ -174,11 +164,7 @@ static int add_synthetic(dataset *d, const classifier_train_options *o, int src,
         d->n_syn++;
     }
     d->n_good++;
-    rc = 0;
-fail:
-    free(frames);
     free(syn);
-    return rc;
 }
 
 static int load_dataset(catalog *c, const classifier_train_options *o, dataset *d, cm_error *e)
@@ -252,15 +238,22 @@ static int load_dataset(catalog *c, const classifier_train_options *o, dataset *
             free(d->group[i]);
             goto fail;
         }
+        /* The whole clip once: every view, the activity statistics of an
+         * older catalog and the synthetic negatives come from it. */
         cm_error re = {{0}};
-        int ok = 0;
-        for (int v = 0; v < nv && ok == 0; v++) {
-            classifier_input *in = &d->in[(size_t)i * nv + v];
-            in->frames = d->frames + ((size_t)i * nv + v) * fb;
-            ok = classifier_input_from_record_view(a, rec, rlen, &cs, v - 1, v ? nv - 1 : 0, scratch, in, &re);
-        }
-        if (ok == 0 && d->y[i] && o->synthetic > 0) ok = add_synthetic(d, o, i, rec, rlen, scratch, &re);
+        uint8_t *clip = NULL;
+        int t = 0, ok = classifier_read_clip(a, rec, rlen, &clip, &t, &re);
         free(rec);
+        if (ok == 0) {
+            classifier_fill_activity(&cs, clip, t, a->clip_h, a->clip_w);
+            for (int v = 0; v < nv; v++) {
+                classifier_input *in = &d->in[(size_t)i * nv + v];
+                in->frames = d->frames + ((size_t)i * nv + v) * fb;
+                classifier_input_from_clip_view(a, clip, t, &cs, v - 1, v ? nv - 1 : 0, scratch, in);
+            }
+            if (d->y[i] && o->synthetic > 0) add_synthetic(d, o, i, clip, t, scratch);
+        }
+        free(clip);
         if (ok != 0) {
             cm_error_set(e, "clip %s: %s", d->clip_id[i], re.msg);
             free(d->group[i]);
