@@ -7,6 +7,7 @@
 # decide time and the merge's decide_seconds.
 #   bench/redecide.sh [BUILD_DIR] [ROWS]
 set -euo pipefail
+source "$(dirname "$0")/synthetic_part.sh"
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)   # absolute: the script works in a temporary directory
 ROWS=${2:-1000000}
@@ -19,25 +20,11 @@ echo '{"url": "g.mp4", "title": "SuperTux gameplay", "domain": "platformer"}' > 
 "$bin/clipmill-ingest" -C c -q --partition 0/1 m.jsonl
 "$bin/clipmill-filter" -C c -q --partition 0/1 --model "$MODEL" -j 1
 P=c/parts/0-of-1/catalog.sqlite
+bench_synthetic_part $P $ROWS "printf('%016x', random())"
 sqlite3 $P <<SQL
-PRAGMA foreign_keys = OFF;
-BEGIN;
-CREATE TEMP TABLE n AS WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $ROWS / 100 - 1) SELECT i FROM c;
-INSERT INTO sources (source_id, url, status, clips, created_at, updated_at, first_run_id, last_run_id)
-  SELECT printf('%016x', 1000000 + i), 'synthetic/' || i, 'done', 100, '2024-01-01T00:00:00.000Z',
-         '2024-01-01T00:00:00.000Z', 1, 1 FROM n;
-INSERT INTO clips (clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps, luma_mean,
-  luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom, letterbox_left,
-  letterbox_right, phash, staging, staging_key, codec, bytes, record_crc, run_id, created_at)
-  SELECT printf('%016x-%06d', 1000000 + n.i, k.j), printf('%016x', 1000000 + n.i), k.j, k.j * 16.0, 16.0, 160,
-         c.width, c.height, c.fps, c.luma_mean, c.luma_std, c.motion, c.static_frac, c.black_frac, c.hard_cuts,
-         0, 0, 0, 0, printf('%016x', random()), c.staging, printf('%016x-%06d', 1000000 + n.i, k.j), c.codec, c.bytes,
-         c.record_crc, 1, c.created_at
-  FROM n, (SELECT i AS j FROM n WHERE i < 100) AS k, (SELECT * FROM clips LIMIT 1) AS c;
 INSERT INTO scores (model_id, clip_id, score, scored_at, run_id)
   SELECT (SELECT max(model_id) FROM models), clip_id, abs(random() % 1000) / 1000.0, '2024-01-01T00:00:00.000Z', 1
   FROM clips WHERE clip_id NOT IN (SELECT clip_id FROM scores);
-COMMIT;
 SQL
 have=$(sqlite3 $P "SELECT count(*) FROM clips")
 "$bin/clipmill-filter" -C c -q --partition 0/1 --model "$MODEL" -j 1 --json > f.json

@@ -14,6 +14,7 @@
 #    real part's rows) merged into an empty corpus, then merged again (the
 #    idempotent re-merge, all updates). Seconds per million clip rows.
 set -euo pipefail
+source "$(dirname "$0")/synthetic_part.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${CLIPMILL_BIN:-$here/build/bin}
 copies=${1:-8}
@@ -67,23 +68,7 @@ printf '  2 tasks: %.1f s wall, speed-up %.2fx; merged clips equal to the 1-task
 mkdir -p big/parts
 cp -r one/parts/0-of-1 big/parts/0-of-1
 P=big/parts/0-of-1/catalog.sqlite
-sqlite3 $P <<SQL
-PRAGMA foreign_keys = OFF;
-BEGIN;
-CREATE TEMP TABLE n AS WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $rows / 100 - 1) SELECT i FROM c;
-INSERT INTO sources (source_id, url, status, clips, created_at, updated_at, first_run_id, last_run_id)
-  SELECT printf('%016x', 1000000 + i), 'synthetic/' || i, 'done', 100, '2024-01-01T00:00:00.000Z',
-         '2024-01-01T00:00:00.000Z', 1, 1 FROM n;
-INSERT INTO clips (clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps, luma_mean,
-  luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom, letterbox_left,
-  letterbox_right, phash, staging, staging_key, codec, bytes, record_crc, run_id, created_at)
-  SELECT printf('%016x-%06d', 1000000 + n.i, k.j), printf('%016x', 1000000 + n.i), k.j, k.j * 16.0, 16.0, 160,
-         c.width, c.height, c.fps, c.luma_mean, c.luma_std, c.motion, c.static_frac, c.black_frac, c.hard_cuts,
-         0, 0, 0, 0, c.phash, c.staging, printf('%016x-%06d', 1000000 + n.i, k.j), c.codec, c.bytes,
-         c.record_crc, 1, c.created_at
-  FROM n, (SELECT i AS j FROM n WHERE i < 100) AS k, (SELECT * FROM clips LIMIT 1) AS c;
-COMMIT;
-SQL
+bench_synthetic_part $P $rows "c.phash"
 have=$(sqlite3 $P "SELECT count(*) FROM clips")
 t0=$(now); "$bin/clipmill-ingest" merge -C big -q; t1=$(now)
 first=$(echo "$t1 - $t0" | bc -l)
