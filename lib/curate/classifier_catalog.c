@@ -90,43 +90,9 @@ fail:
 
 typedef struct clip_ref {
     char clip_id[CM_CLIP_ID_MAX];
-    char *staging, *key;
+    char *staging, *key;           /* staging NULL: the corpus' default store */
     clip_stats stats;
 } clip_ref;
-
-/* The stores a corpus' clips name, opened once each. */
-typedef struct store_set {
-    const char *corpus_dir;
-    int n;
-    char *name[8];
-    store *st[8];
-} store_set;
-
-static store *store_set_get(store_set *s, const char *name, cm_error *e)
-{
-    for (int i = 0; i < s->n; i++)
-        if (strcmp(s->name[i], name) == 0) return s->st[i];
-    if (s->n == 8) {
-        cm_error_set(e, "more than 8 staging stores");
-        return NULL;
-    }
-    char *dir = cm_path_join(s->corpus_dir, name);
-    store *st = NULL;
-    int rc = store_open(&st, dir, 1, e);
-    free(dir);
-    if (rc != 0) return NULL;
-    s->name[s->n] = cm_xstrdup(name);
-    s->st[s->n++] = st;
-    return st;
-}
-
-static void store_set_close(store_set *s)
-{
-    for (int i = 0; i < s->n; i++) {
-        store_close(s->st[i]);
-        free(s->name[i]);
-    }
-}
 
 static int exec(sqlite3 *db, const char *sql, cm_error *e)
 {
@@ -135,14 +101,13 @@ static int exec(sqlite3 *db, const char *sql, cm_error *e)
     return -1;
 }
 
-int classifier_score_corpus(classifier *m, catalog *c, const char *corpus_dir, int64_t model_id, int64_t run_id,
-                            int rescore, classifier_score_counts *n, cm_error *e)
+int classifier_score_corpus(classifier *m, corpus *cp, int64_t model_id, int64_t run_id, int rescore,
+                            classifier_score_counts *n, cm_error *e)
 {
-    sqlite3 *db = catalog_db(c);
+    sqlite3 *db = catalog_db(corpus_catalog(cp));
     sqlite3_stmt *sel = NULL, *ins = NULL;
     clip_ref *refs = NULL;
     int n_refs = 0, cap = 0, rc = -1, in_txn = 0;
-    store_set stores = {.corpus_dir = corpus_dir};
     const classifier_arch *a = &classifier_get_info(m)->arch;
     uint8_t *scratch = cm_xmalloc(classifier_scratch_bytes(a));
     classifier_input in = {.frames = cm_xmalloc((size_t)a->frames * a->in_h * a->in_w * CLASSIFIER_IN_CHANNELS)};
@@ -152,7 +117,7 @@ int classifier_score_corpus(classifier *m, catalog *c, const char *corpus_dir, i
     /* The clip list is read first so no read statement stays open across the
      * write transactions below. */
     if (sqlite3_prepare_v2(db,
-                           "SELECT clip_id, coalesce(staging, 'staging'), staging_key, " CATALOG_CLIP_STATS_COLUMNS("")
+                           "SELECT clip_id, staging, staging_key, " CATALOG_CLIP_STATS_COLUMNS("")
                            ", EXISTS (SELECT 1 FROM scores AS s WHERE s.model_id = ?1 AND s.clip_id = c.clip_id)"
                            " FROM clips AS c ORDER BY clip_id",
                            -1, &sel, NULL) != SQLITE_OK ||
@@ -176,7 +141,8 @@ int classifier_score_corpus(classifier *m, catalog *c, const char *corpus_dir, i
         }
         clip_ref *r = &refs[n_refs++];
         snprintf(r->clip_id, sizeof r->clip_id, "%s", (const char *)sqlite3_column_text(sel, 0));
-        r->staging = cm_xstrdup((const char *)sqlite3_column_text(sel, 1));
+        const char *staging = (const char *)sqlite3_column_text(sel, 1);
+        r->staging = staging ? cm_xstrdup(staging) : NULL;
         r->key = cm_xstrdup((const char *)sqlite3_column_text(sel, 2));
         catalog_clip_stats_from_row(sel, 3, &r->stats, NULL);
     }
@@ -190,10 +156,7 @@ int classifier_score_corpus(classifier *m, catalog *c, const char *corpus_dir, i
         uint8_t *rec = NULL;
         size_t len = 0;
         float score = 0;
-        store *st = store_set_get(&stores, r->staging, &ce);
-        int got = st ? store_get(st, r->key, &rec, &len, &ce) : -1;
-        if (got == 1) cm_error_set(&ce, "not in staging store %s", r->staging);
-        if (got != 0 || classifier_input_from_record(a, rec, len, &r->stats, scratch, &in, &ce) != 0) {
+        if (corpus_read_record(cp, r->staging, r->key, &rec, &len, &ce) != 0 || classifier_input_from_record(a, rec, len, &r->stats, scratch, &in, &ce) != 0) {
             cm_log(CM_LOG_ERROR, "clip %s: %s", r->clip_id, ce.msg);
             n->failed++;
             free(rec);
@@ -236,7 +199,6 @@ fail:
         free(refs[i].key);
     }
     free(refs);
-    store_set_close(&stores);
     free(scratch);
     free(in.frames);
     n->seconds = cm_monotonic_s() - t0;

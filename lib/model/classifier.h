@@ -32,6 +32,7 @@
 #include <stdio.h>
 
 #include "catalog.h"
+#include "corpus.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -164,14 +165,14 @@ typedef struct classifier_score_counts {
     int64_t scored, skipped, failed;   /* skipped: already scored by this model */
     double seconds;
 } classifier_score_counts;
-/* Scores every clip of the corpus (corpus_dir/catalog's clips, records from
- * their staging store) with model model_id and writes the scores table, in
+/* Scores every clip of the corpus (its catalog's clips, records from
+ * their staging stores) with model model_id and writes the scores table, in
  * transactions of a few hundred clips. rescore = 0 skips clips this model has
  * scored already. A clip whose record cannot be read is logged and counted
  * as failed. Returns 0 (even with failed clips), -1 with e set on a catalog
  * error. */
-int classifier_score_corpus(classifier *m, catalog *c, const char *corpus_dir, int64_t model_id, int64_t run_id,
-                            int rescore, classifier_score_counts *n, cm_error *e);
+int classifier_score_corpus(classifier *m, corpus *c, int64_t model_id, int64_t run_id, int rescore,
+                            classifier_score_counts *n, cm_error *e);
 
 /* ---- metrics (also used by clipmill-eval) ---- */
 

@@ -386,9 +386,12 @@ static void check_training(catalog *c, const char *dir)
                        "json_array_length(train_json, '$.sources.val') + json_array_length(train_json, '$.sources.test')"
                        " FROM models") == N_SRC);
         classifier_score_counts n;
-        CHECK_MSG(classifier_score_corpus(r1.model, c, dir, id, 0, 0, &n, &e) == 0, "%s", e.msg);
+        corpus *cp = NULL;
+        CHECK_MSG(corpus_open(&cp, dir, CORPUS_EXISTING, &e) == 0, "%s", e.msg);
+        CHECK_MSG(classifier_score_corpus(r1.model, cp, id, 0, 0, &n, &e) == 0, "%s", e.msg);
         CHECK(n.scored == N_SRC * CLIPS && n.failed == 0);
-        CHECK(classifier_score_corpus(r1.model, c, dir, id, 0, 0, &n, &e) == 0 && n.skipped == N_SRC * CLIPS && n.scored == 0);
+        CHECK(classifier_score_corpus(r1.model, cp, id, 0, 0, &n, &e) == 0 && n.skipped == N_SRC * CLIPS && n.scored == 0);
+        corpus_close(cp);
         /* Good clips score above bad ones on every source (easy classes). */
         CHECK(q_int(c, "SELECT min(score) > (SELECT max(score) FROM v_scores WHERE label = 1) FROM v_scores WHERE label = 5") == 1);
         /* A record that fails its CRC is reported, not scored. */

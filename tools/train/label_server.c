@@ -30,21 +30,19 @@
 #include "catalog.h"
 #include "classifier.h"
 #include "clip_record.h"
+#include "corpus.h"
 #include "export.h"
 #include "labels.h"
-#include "store.h"
 #include "util.h"
 
 enum { SHEET_FRAMES = 80, SHEET_COLS = 10, MAX_SKIP = 256 };
 
 typedef struct label_server {
-    const char *corpus;
+    const char *corpus_dir;
     const char *default_labeler;
-    catalog *cat;
-    pthread_mutex_t lock;       /* cat and the stores */
-    store *stores[8];
-    char *store_names[8];
-    int n_stores;
+    corpus *corpus;
+    catalog *cat;               /* the corpus' */
+    pthread_mutex_t lock;       /* cat */
     int64_t run_id;
     int64_t model_id;           /* > 0 with --active: scores of this model order the queue */
     double threshold;
@@ -130,24 +128,6 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
     return reply_json(conn, status, j);
 }
 
-static store *server_store(label_server *s, const char *name, cm_error *e)
-{
-    for (int i = 0; i < s->n_stores; i++)
-        if (strcmp(s->store_names[i], name) == 0) return s->stores[i];
-    if (s->n_stores == 8 || strchr(name, '/') || strstr(name, "..")) {
-        cm_error_set(e, "staging store '%s' refused", name);
-        return NULL;
-    }
-    char *dir = cm_path_join(s->corpus, name);
-    store *st = NULL;
-    int rc = store_open(&st, dir, 1, e);
-    free(dir);
-    if (rc != 0) return NULL;
-    s->store_names[s->n_stores] = cm_xstrdup(name);
-    s->stores[s->n_stores++] = st;
-    return st;
-}
-
 /* ---- routes ---- */
 
 /* The next clip for labeler: one nobody labelled first, then one this labeler
@@ -228,34 +208,18 @@ static enum MHD_Result route_next(label_server *s, struct MHD_Connection *conn, 
 /* Reads 80 of the clip's frames (every other one at 10 FPS) into a PNG sheet. */
 static enum MHD_Result route_sheet(label_server *s, struct MHD_Connection *conn, const char *clip_id)
 {
-    sqlite3_stmt *st = NULL;
     uint8_t *rec = NULL, *frames = NULL, *png = NULL;
     size_t len = 0;
     long n = 0;
     cm_error e = {{0}};
     char tmp[] = "/tmp/clipmill-label-XXXXXX";
-    int fd = -1, status = MHD_HTTP_INTERNAL_SERVER_ERROR, got = -1;
+    int fd = -1, status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     clip_header h;
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(catalog_db(s->cat),
-                           "SELECT coalesce(staging, 'staging'), staging_key FROM clips WHERE clip_id = ?1", -1, &st,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            store *sto = server_store(s, (const char *)sqlite3_column_text(st, 0), &e);
-            got = sto ? store_get(sto, (const char *)sqlite3_column_text(st, 1), &rec, &len, &e) : -1;
-            if (got == 1) cm_error_set(&e, "clip %s is not staged", clip_id);
-        } else {
-            cm_error_set(&e, "no clip %s", clip_id);
-            got = 1;
-        }
-    } else {
-        cm_error_set(&e, "catalog: %s", sqlite3_errmsg(catalog_db(s->cat)));
-    }
-    sqlite3_finalize(st);
+    int got = corpus_clip_record(s->corpus, clip_id, &rec, &len, &e);
     pthread_mutex_unlock(&s->lock);
     if (got != 0) {
-        if (got == 1) status = MHD_HTTP_NOT_FOUND;
+        if (got == CORPUS_NOT_FOUND) status = MHD_HTTP_NOT_FOUND;
         goto fail;
     }
     if (clip_record_parse(rec, len, &h, 0, &e) != 0) goto fail;
@@ -478,7 +442,7 @@ static int prepare_active(label_server *s, const char *model_path, cm_error *e)
     s->threshold = classifier_get_info(m)->threshold;
     classifier_single_thread();
     classifier_score_counts n;
-    if (classifier_score_corpus(m, s->cat, s->corpus, s->model_id, s->run_id, 0, &n, e) != 0) goto fail;
+    if (classifier_score_corpus(m, s->corpus, s->model_id, s->run_id, 0, &n, e) != 0) goto fail;
     fprintf(stderr, "clipmill-train: active labelling with model_id %lld (threshold %.4f): %lld clips scored now, "
                     "%lld already\n", (long long)s->model_id, s->threshold, (long long)n.scored,
             (long long)n.skipped);
@@ -490,7 +454,7 @@ fail:
 
 int label_server_main(int argc, char **argv)
 {
-    label_server s = {.corpus = ".", .default_labeler = ""};
+    label_server s = {.corpus_dir = ".", .default_labeler = ""};
     const char *model_path = NULL;
     int port = 8080, active = 0;
     static const struct option opts[] = {
@@ -504,7 +468,7 @@ int label_server_main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "C:p:h", opts, NULL)) != -1) {
         char *end;
         switch (ch) {
-        case 'C': s.corpus = optarg; break;
+        case 'C': s.corpus_dir = optarg; break;
         case 'p':
             port = (int)strtol(optarg, &end, 10);
             if (end == optarg || *end || port < 0 || port > 65535) {
@@ -530,12 +494,8 @@ int label_server_main(int argc, char **argv)
     struct MHD_Daemon *d = NULL;
     int rc = 3;
     pthread_mutex_init(&s.lock, NULL);
-    char *path = cm_path_join(s.corpus, "catalog.sqlite");
-    if (access(path, F_OK) != 0) {
-        cm_log(CM_LOG_ERROR, "%s: no catalog (run clipmill-ingest first)", path);
-        goto done;
-    }
-    if (catalog_open(&s.cat, path, &e) != 0) goto fail;
+    if (corpus_open(&s.corpus, s.corpus_dir, CORPUS_EXISTING, &e) != 0) goto fail;
+    s.cat = corpus_catalog(s.corpus);
     char args[256];
     snprintf(args, sizeof args, "label --labeler %s%s", s.default_labeler, active ? " --active" : "");
     if (catalog_run_begin(s.cat, "clipmill-train", args, &s.run_id, &e) != 0) goto fail;
@@ -573,12 +533,7 @@ done:
         run_counts counts = {0};
         catalog_run_end(s.cat, s.run_id, &counts, rc, &e);
     }
-    for (int i = 0; i < s.n_stores; i++) {
-        store_close(s.stores[i]);
-        free(s.store_names[i]);
-    }
-    catalog_close(s.cat);
+    corpus_close(s.corpus);
     pthread_mutex_destroy(&s.lock);
-    free(path);
     return rc;
 }
