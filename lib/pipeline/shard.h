@@ -1,5 +1,5 @@
-/* clipmill-shard internals: building a dataset (build.c), verifying one
- * (verify.c), and the command line (main.c). */
+/* Datasets: building one (shard_build.c and its steps, shard_internal.h),
+ * verifying one (shard_verify.c); the command line is tools/shard/main.c. */
 #ifndef CLIPMILL_SHARD_H
 #define CLIPMILL_SHARD_H
 
