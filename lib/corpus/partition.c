@@ -94,16 +94,22 @@ static void put_setting(corpus_settings *s, const char *name, const char *fmt, .
 }
 
 int corpus_settings_describe(corpus_settings *s, int fps_num, int fps_den, int width, int height, int clip_frames,
-                             const char *codec, int crf, const char *fit, int keyword_filter,
+                             const clip_encode_options *encode, const char *fit, int keyword_filter,
                              const char *keywords_path, cm_error *e)
 {
     memset(s, 0, sizeof *s);
     put_setting(s, "fps", "%d/%d", fps_num, fps_den);
     put_setting(s, "size", "%dx%d", width, height);
     put_setting(s, "clip_frames", "%d", clip_frames);
-    /* crf changes the bytes of h264 records only. */
-    if (strcmp(codec, "h264") == 0) put_setting(s, "codec", "h264 crf %d", crf);
-    else put_setting(s, "codec", "%s", codec);
+    /* crf, the GOP length and the entropy coder change the bytes of h264
+     * records only; a raw catalog records none of them. */
+    if (encode->codec == CLIP_CODEC_H264) {
+        put_setting(s, "codec", "h264 crf %d", encode->crf);
+        put_setting(s, "h264_keyint", "%d", encode->keyint);
+        put_setting(s, "h264_entropy", "%s", encode->cabac ? "cabac" : "cavlc");
+    } else {
+        put_setting(s, "codec", "%s", clip_codec_name(encode->codec));
+    }
     put_setting(s, "fit", "%s", fit);
     if (!keyword_filter) {
         put_setting(s, "keyword_rules", "off");
@@ -135,14 +141,61 @@ int corpus_settings_describe(corpus_settings *s, int fps_num, int fps_den, int w
     return 0;
 }
 
-int corpus_settings_check(catalog *c, const corpus_settings *s, int64_t run_id, cm_error *e)
+/* The h264 settings of the first record in a store (store_foreach visitor). */
+typedef struct staged_h264 {
+    int found;          /* 1: values set; 0: no record */
+    char keyint[16];
+    char entropy[8];
+    cm_error err;       /* set when the first record is unreadable */
+} staged_h264;
+
+static int first_record_h264(const char *key, const uint8_t *val, size_t len, void *arg)
+{
+    staged_h264 *f = arg;
+    clip_header h;
+    int cabac;
+    if (clip_record_parse(val, len, &h, 0, &f->err) != 0) goto bad;
+    if (h.codec != CLIP_CODEC_H264) {
+        /* A raw record: the codec setting differs already; nothing to add. */
+        return 1;
+    }
+    if ((cabac = clip_record_h264_cabac(val, len, &f->err)) < 0) goto bad;
+    snprintf(f->keyint, sizeof f->keyint, "%u", h.keyint);
+    snprintf(f->entropy, sizeof f->entropy, "%s", cabac ? "cabac" : "cavlc");
+    f->found = 1;
+    return 1;
+bad:;
+    char msg[sizeof f->err.msg];
+    snprintf(msg, sizeof msg, "%s", f->err.msg);
+    cm_error_set(&f->err, "staged record %s: %s", key, msg);
+    return -1;
+}
+
+/* The value a catalog lacking setting `name` has: for the h264 settings, that
+ * of its staged records where there are some (see partition.h); else NULL
+ * (this run's value is recorded). */
+static const char *catalog_side_value(const char *name, const staged_h264 *f)
+{
+    if (!f->found) return NULL;
+    if (strcmp(name, "h264_keyint") == 0) return f->keyint;
+    if (strcmp(name, "h264_entropy") == 0) return f->entropy;
+    return NULL;
+}
+
+int corpus_settings_check(catalog *c, const corpus_settings *s, store *staged, int64_t run_id, cm_error *e)
 {
     sqlite3 *db = catalog_db(c);
     sqlite3_stmt *get = NULL, *put = NULL;
     char now[32];
     int rc = -1, differ = 0;
     size_t used = 0;
+    staged_h264 first = {0};
     cm_utc_now_iso(now);
+    /* The visitor stops at the first record (returns 1), or -1 when it is unreadable. */
+    if (staged && store_foreach(staged, first_record_h264, &first, e) < 0) {
+        if (first.err.msg[0]) cm_error_set(e, "%s", first.err.msg);
+        return -1;
+    }
     /* BEGIN IMMEDIATE: two processes starting on a new catalog at once must
      * not both record (different) settings. */
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
@@ -164,8 +217,15 @@ int corpus_settings_check(catalog *c, const corpus_settings *s, int64_t run_id, 
                 differ++;
             }
         } else if (step == SQLITE_DONE) {
+            const char *have = catalog_side_value(s->name[i], &first);
+            if (have && strcmp(have, s->value[i]) != 0 && used < sizeof e->msg) {
+                used += (size_t)snprintf(e->msg + used, sizeof e->msg - used,
+                                         "%s%s is %s here, %s in the catalog's staged clips", differ ? "; " : "",
+                                         s->name[i], s->value[i], have);
+                differ++;
+            }
             sqlite3_bind_text(put, 1, s->name[i], -1, SQLITE_STATIC);
-            sqlite3_bind_text(put, 2, s->value[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(put, 2, have ? have : s->value[i], -1, SQLITE_STATIC);
             sqlite3_bind_text(put, 3, now, -1, SQLITE_STATIC);
             if (run_id > 0) sqlite3_bind_int64(put, 4, run_id);
             else sqlite3_bind_null(put, 4);

@@ -5,14 +5,16 @@
  * corpus/catalog.sqlite by clipmill-ingest merge (lib/merge.h).
  *
  * Also the corpus settings: what every clip of one catalog must share (frame
- * rate, size, clip length, codec, fit, keyword rules), recorded in the
- * settings table (schema/004_settings.sql) by the first run, checked by every
- * later run and by merge. */
+ * rate, size, clip length, codec, h264 GOP length and entropy coder, fit,
+ * keyword rules), recorded in the settings table (schema/004_settings.sql) by
+ * the first run, checked by every later run and by merge. */
 #ifndef CLIPMILL_PARTITION_H
 #define CLIPMILL_PARTITION_H
 
 #include <stdint.h>
 #include "catalog.h"
+#include "clip_record.h"
+#include "store.h"
 #include "util.h"
 
 enum { PARTITION_MAX = 1000000 };
@@ -51,26 +53,33 @@ void partition_dir(const partition *p, char *out, size_t n);
 
 /* The settings that decide what a clip's bytes are. Strings are compared
  * as they are; make them with corpus_settings_describe. */
-enum { SETTINGS_MAX = 8 };
+enum { SETTINGS_MAX = 12 };
 typedef struct corpus_settings {
     int n;
     const char *name[SETTINGS_MAX];
     char value[SETTINGS_MAX][80];
 } corpus_settings;
 
-/* Fills s from the ingest parameters. keywords_path NULL means the built-in
- * rules; keyword_filter 0 means no rules. Returns 0, or -1 with e set when the
- * keywords file cannot be read (its SHA-256 is recorded). */
+/* Fills s from the ingest parameters: fps, size, clip_frames, codec ("raw",
+ * or "h264 crf N"), for h264 also h264_keyint ("8") and h264_entropy
+ * ("cavlc" or "cabac"), fit and keyword_rules. keywords_path NULL means the
+ * built-in rules; keyword_filter 0 means no rules. Returns 0, or -1 with e
+ * set when the keywords file cannot be read (its SHA-256 is recorded). */
 int corpus_settings_describe(corpus_settings *s, int fps_num, int fps_den, int width, int height, int clip_frames,
-                             const char *codec, int crf, const char *fit, int keyword_filter,
+                             const clip_encode_options *encode, const char *fit, int keyword_filter,
                              const char *keywords_path, cm_error *e);
 
 /* In one write transaction: records every setting the catalog's settings
- * table lacks (the first run of a corpus or part, or a corpus made before
- * settings were recorded) and compares the others. Returns 0 when they all
- * agree; 1 with e listing each difference ("fps is 10/1 here, 5/1 in the
- * catalog") and nothing written when any differs; -1 with e set on an SQL
- * error. */
-int corpus_settings_check(catalog *c, const corpus_settings *s, int64_t run_id, cm_error *e);
+ * table lacks (the first run of a corpus or part, or a corpus made before the
+ * setting was recorded) and compares the others. A catalog made before
+ * h264_keyint and h264_entropy were recorded may already hold h264 clips made
+ * with other values (keyint 16 and CABAC before they became 8 and CAVLC): for
+ * these two, when staged (may be NULL) holds a record, the values of its first
+ * record (header keyint, frame 0's PPS) are what the catalog has, recorded and
+ * compared like any other; an empty store takes this run's. Returns 0 when
+ * they all agree; 1 with e listing each difference ("fps is 10/1 here, 5/1 in
+ * the catalog") and nothing written when any differs; -1 with e set on an SQL
+ * error or an unreadable staged record. */
+int corpus_settings_check(catalog *c, const corpus_settings *s, store *staged, int64_t run_id, cm_error *e);
 
 #endif

@@ -506,6 +506,50 @@ int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int chec
     return 0;
 }
 
+/* Reads an unsigned Exp-Golomb ue(v) from bits [*pos, nbits) of p; -1 past the end. */
+static int64_t read_ue(const uint8_t *p, size_t nbits, size_t *pos)
+{
+    int zeros = 0;
+    while (*pos < nbits && !((p[*pos / 8] >> (7 - *pos % 8)) & 1)) {
+        (*pos)++;
+        if (++zeros > 31) return -1;
+    }
+    if (*pos >= nbits) return -1;
+    (*pos)++;
+    int64_t v = 1;
+    for (int i = 0; i < zeros; i++, (*pos)++) {
+        if (*pos >= nbits) return -1;
+        v = v << 1 | ((p[*pos / 8] >> (7 - *pos % 8)) & 1);
+    }
+    return v - 1;
+}
+
+int clip_record_h264_cabac(const uint8_t *rec, size_t len, cm_error *e)
+{
+    clip_header h;
+    if (clip_record_parse(rec, len, &h, 0, e) != 0) return -1;
+    if (h.codec != CLIP_CODEC_H264) {
+        cm_error_set(e, "clip record: %s, not h264: no entropy coder", clip_codec_name((clip_codec)h.codec));
+        return -1;
+    }
+    /* Frame 0 is an IDR, so its packet opens with SPS and PPS (docs/clip-format.md). */
+    const uint8_t *index = rec + CLIP_RECORD_HEADER_SIZE + 4 * (size_t)h.frames;
+    const uint8_t *pkt = index + 4 * ((size_t)h.frames + 1);
+    uint32_t end = AV_RL32(index + 4);
+    for (uint32_t k = 0; k + 3 < end; k++) {
+        if (pkt[k] != 0 || pkt[k + 1] != 0 || pkt[k + 2] != 1 || (pkt[k + 3] & 0x1f) != 8) continue;
+        /* PPS: pic_parameter_set_id ue(v), seq_parameter_set_id ue(v),
+         * entropy_coding_mode_flag u(1). Small ids hold no emulation
+         * prevention byte (it needs two zero bytes first). */
+        const uint8_t *pps = pkt + k + 4;
+        size_t nbits = 8 * (size_t)(end - (k + 4)), pos = 0;
+        if (read_ue(pps, nbits, &pos) < 0 || read_ue(pps, nbits, &pos) < 0 || pos >= nbits) break;
+        return (pps[pos / 8] >> (7 - pos % 8)) & 1;
+    }
+    cm_error_set(e, "clip record: no h264 picture parameter set in frame 0");
+    return -1;
+}
+
 /* Where the parts of a parsed record's payload are (docs/clip-format.md). */
 typedef struct payload_view {
     const uint8_t *frame_crcs; /* T u32 */

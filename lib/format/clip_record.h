@@ -57,6 +57,12 @@ int clip_record_encode(const uint8_t *frames, int t, int h, int w, int fps_num, 
  * saying which check failed. Never reads past len. */
 int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int check_payload_crc, cm_error *e);
 
+/* The entropy coder of an h264 record, from the picture parameter set that
+ * opens frame 0: 1 CABAC, 0 CAVLC. Validates like clip_record_parse without
+ * the payload CRC. Returns -1 with e set for a raw record, a bad record or a
+ * frame 0 without a PPS. (The GOP length is the header's keyint.) */
+int clip_record_h264_cabac(const uint8_t *rec, size_t len, cm_error *e);
+
 /* Decodes frames [first, first+count) of a record into out (count*H*W*C bytes).
  * Validates the whole record first, payload CRC included, so it costs a pass
  * over the payload whatever the window. For h264 it decodes from the IDR at or

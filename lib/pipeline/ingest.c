@@ -447,13 +447,12 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     }
     corpus_settings settings;
     if (corpus_settings_describe(&settings, o->decode.fps_num, o->decode.fps_den, o->decode.out_w, o->decode.out_h,
-                                 S.clip_frames, clip_codec_name(o->encode.codec), o->encode.crf,
-                                 o->decode.fit == FIT_PAD ? "pad" : "crop", o->keyword_filter, o->keywords_path,
-                                 &e) != 0) {
+                                 S.clip_frames, &o->encode, o->decode.fit == FIT_PAD ? "pad" : "crop",
+                                 o->keyword_filter, o->keywords_path, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
-    int differ = corpus_settings_check(S.cat, &settings, 0, &e);
+    int differ = corpus_settings_check(S.cat, &settings, S.st, 0, &e);
     if (differ != 0) {
         if (differ > 0)
             cm_log(CM_LOG_ERROR, "%s: made with other settings, refusing to add to it: %s (use another corpus"

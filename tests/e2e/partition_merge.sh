@@ -176,6 +176,20 @@ q other/parts/0-of-2/catalog.sqlite "PRAGMA user_version = 99"
 "$INGEST" merge -C other 2> merge4.err
 check "merge refuses another schema version" grep -q "parts/0-of-2: catalog schema version 99" merge4.err
 
+# --- h264 settings: the GOP length and entropy coder are recorded and checked;
+# an older catalog without them (rows deleted) takes them from its staged records
+head -1 m.jsonl > h.jsonl
+"$INGEST" -C h264 -q --codec h264 h.jsonl || fail "h264 ingest"
+H264SET="SELECT group_concat(name || '=' || value, ' ') FROM (SELECT * FROM settings WHERE name LIKE 'h264%' OR name = 'codec' ORDER BY name)"
+check_eq "h264 settings recorded" "$(q h264/catalog.sqlite "$H264SET")" "codec=h264 crf 12 h264_entropy=cavlc h264_keyint=8"
+q h264/catalog.sqlite "DELETE FROM settings WHERE name IN ('h264_keyint', 'h264_entropy')"
+"$INGEST" -C h264 -q --codec h264 h.jsonl; check_eq "older h264 catalog with this build's records" "$?" 0
+check_eq "its h264 settings taken from the records" "$(q h264/catalog.sqlite "$H264SET")" \
+  "codec=h264 crf 12 h264_entropy=cavlc h264_keyint=8"
+q h264/catalog.sqlite "UPDATE settings SET value = '16' WHERE name = 'h264_keyint'"
+"$INGEST" -C h264 -q --codec h264 h.jsonl 2> keyint.err; check_eq "ingest with another h264 keyint refused" "$?" 3
+check "refusal names the keyint" grep -q "h264_keyint is 8 here, 16 in the catalog" keyint.err
+
 # --- usage
 "$INGEST" -C x --partition 4/4 m.jsonl 2>/dev/null; check_eq "--partition 4/4" "$?" 2
 "$INGEST" -C x --partition 1 m.jsonl 2>/dev/null; check_eq "--partition 1" "$?" 2
