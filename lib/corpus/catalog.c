@@ -642,3 +642,25 @@ fail:
     if (rc != 0) rollback(c);
     return rc;
 }
+
+int catalog_clip_stats(catalog *c, const char *clip_id, clip_stats *s, cm_error *e)
+{
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT " CATALOG_CLIP_STATS_COLUMNS("") " FROM clips WHERE clip_id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        catalog_clip_stats_from_row(st, 0, s, NULL);
+        rc = 0;
+    } else if (step == SQLITE_DONE) {
+        rc = 1;
+    }
+fail:
+    if (rc < 0) cm_error_set(e, "catalog: clip %s statistics: %s", clip_id, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}

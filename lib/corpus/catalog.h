@@ -89,6 +89,11 @@ typedef struct clip_row {
  * NULL (a clip staged before schema 5). Never fails. */
 void catalog_clip_stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *has_phash);
 
+/* Reads the statistics of clip_id's clips row into s (as
+ * catalog_clip_stats_from_row). Returns 0, 1 when there is no such clip, -1
+ * with e set. */
+int catalog_clip_stats(catalog *c, const char *clip_id, clip_stats *s, cm_error *e);
+
 /* What decoding a source produced. */
 typedef struct source_result {
     int64_t frames_out;                    /* resampled frames produced */

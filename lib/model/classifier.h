@@ -19,8 +19,8 @@
  *                  keep = p >= classifier_info(m)->threshold;
  *   classifier_free(m);
  *
- * or classifier_score_corpus() to score every clip of a corpus into the
- * catalog's scores table. A classifier is not thread-safe (it owns scratch
+ * or score_corpus() (lib/curate/score.h) to score every clip of a corpus into
+ * the catalog's scores table. A classifier is not thread-safe (it owns scratch
  * buffers); load one per thread. Scoring uses OpenBLAS; call
  * classifier_single_thread() once to keep OpenBLAS from spawning threads
  * (faster for these small matrices and needed for bit-identical training). */
@@ -110,6 +110,10 @@ int classifier_save(classifier *m, const char *path, char sha256[65], cm_error *
  * architecture, file size against header + parameters, parameter CRC-32.
  * Returns 0 and *out, or -1 with e naming path and the failed check. */
 int classifier_load(classifier **out, const char *path, cm_error *e);
+/* A copy of m with its own scratch buffers (for another thread): same
+ * architecture, weights, threshold and SHA-256. Returns 0 and *out, or -1
+ * with e set. */
+int classifier_clone(const classifier *m, classifier **out, cm_error *e);
 
 /* ---- features ---- */
 
@@ -160,19 +164,6 @@ int classifier_register(catalog *c, const classifier *m, const char *name, const
 /* The newest models row whose sha256 is the model's. Returns 0 (found), 1
  * (not registered), -1 with e set. */
 int classifier_find_model(catalog *c, const classifier *m, int64_t *model_id, cm_error *e);
-
-typedef struct classifier_score_counts {
-    int64_t scored, skipped, failed;   /* skipped: already scored by this model */
-    double seconds;
-} classifier_score_counts;
-/* Scores every clip of the corpus (its catalog's clips, records from
- * their staging stores) with model model_id and writes the scores table, in
- * transactions of a few hundred clips. rescore = 0 skips clips this model has
- * scored already. A clip whose record cannot be read is logged and counted
- * as failed. Returns 0 (even with failed clips), -1 with e set on a catalog
- * error. */
-int classifier_score_corpus(classifier *m, corpus *c, int64_t model_id, int64_t run_id, int rescore,
-                            classifier_score_counts *n, cm_error *e);
 
 /* ---- metrics (also used by clipmill-eval) ---- */
 

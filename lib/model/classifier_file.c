@@ -283,3 +283,20 @@ fail:
     free(buf);
     return -1;
 }
+
+int classifier_clone(const classifier *m, classifier **out, cm_error *e)
+{
+    const classifier_info *inf = classifier_get_info(m);
+    classifier *c = NULL;
+    *out = NULL;
+    if (classifier_create(&c, &inf->arch, inf->seed, e) != 0) return -1;
+    const size_t np = classifier_param_floats(m);
+    float *par = cm_xmalloc(np * sizeof(float));
+    classifier_get_params(m, par);
+    classifier_put_params(c, par);
+    free(par);
+    classifier_set_threshold(c, inf->threshold, inf->target_precision);
+    memcpy(((classifier_info *)classifier_get_info(c))->sha256, inf->sha256, 65);
+    *out = c;
+    return 0;
+}

@@ -14,6 +14,7 @@
 #include "classifier_internal.h"
 #include "clip_record.h"
 #include "labels.h"
+#include "score.h"
 #include "stats.h"
 #include "store.h"
 #include "test.h"
@@ -385,12 +386,25 @@ static void check_training(catalog *c, const char *dir)
         CHECK(q_int(c, "SELECT json_array_length(train_json, '$.sources.train') + "
                        "json_array_length(train_json, '$.sources.val') + json_array_length(train_json, '$.sources.test')"
                        " FROM models") == N_SRC);
-        classifier_score_counts n;
+        score_options so;
+        score_options_default(&so);
+        score_counts n;
         corpus *cp = NULL;
         CHECK_MSG(corpus_open(&cp, dir, CORPUS_EXISTING, &e) == 0, "%s", e.msg);
-        CHECK_MSG(classifier_score_corpus(r1.model, cp, id, 0, 0, &n, &e) == 0, "%s", e.msg);
-        CHECK(n.scored == N_SRC * CLIPS && n.failed == 0);
-        CHECK(classifier_score_corpus(r1.model, cp, id, 0, 0, &n, &e) == 0 && n.skipped == N_SRC * CLIPS && n.scored == 0);
+        CHECK_MSG(score_corpus(cp, r1.model, id, 0, &so, &n, &e) == 0, "%s", e.msg);
+        CHECK(n.scored == N_SRC * CLIPS && n.failed == 0 && n.clips == N_SRC * CLIPS);
+        CHECK(score_corpus(cp, r1.model, id, 0, &so, &n, &e) == 0 && n.skipped == N_SRC * CLIPS && n.scored == 0);
+        /* Rescoring on 3 threads in batches of 5 (model copies per thread)
+         * gives the scores of one thread exactly. */
+        CHECK(sqlite3_exec(catalog_db(c), "CREATE TEMP TABLE first AS SELECT clip_id, score FROM scores", NULL, NULL, NULL) ==
+              SQLITE_OK);
+        so.jobs = 3;
+        so.batch = 5;
+        so.rescore = 1;
+        CHECK_MSG(score_corpus(cp, r1.model, id, 0, &so, &n, &e) == 0, "%s", e.msg);
+        CHECK(n.scored == N_SRC * CLIPS && n.skipped == 0);
+        CHECK(q_int(c, "SELECT count(*) FROM scores JOIN temp.first AS f USING (clip_id) WHERE scores.score = f.score")
+              == N_SRC * CLIPS);
         corpus_close(cp);
         /* Good clips score above bad ones on every source (easy classes). */
         CHECK(q_int(c, "SELECT min(score) > (SELECT max(score) FROM v_scores WHERE label = 1) FROM v_scores WHERE label = 5") == 1);

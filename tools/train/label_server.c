@@ -33,6 +33,7 @@
 #include "corpus.h"
 #include "export.h"
 #include "labels.h"
+#include "score.h"
 #include "util.h"
 
 enum { SHEET_FRAMES = 80, SHEET_COLS = 10, MAX_SKIP = 256 };
@@ -441,8 +442,11 @@ static int prepare_active(label_server *s, const char *model_path, cm_error *e)
         goto fail;
     s->threshold = classifier_get_info(m)->threshold;
     classifier_single_thread();
-    classifier_score_counts n;
-    if (classifier_score_corpus(m, s->corpus, s->model_id, s->run_id, 0, &n, e) != 0) goto fail;
+    score_options so;
+    score_options_default(&so);
+    so.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    score_counts n;
+    if (score_corpus(s->corpus, m, s->model_id, s->run_id, &so, &n, e) != 0) goto fail;
     fprintf(stderr, "clipmill-train: active labelling with model_id %lld (threshold %.4f): %lld clips scored now, "
                     "%lld already\n", (long long)s->model_id, s->threshold, (long long)n.scored,
             (long long)n.skipped);
