@@ -1,4 +1,5 @@
 #include "util.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,8 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <isa-l/crc.h>
-#include <openssl/evp.h>
 
 void cm_error_set(cm_error *e, const char *fmt, ...)
 {
@@ -50,31 +49,6 @@ void cm_log(int level, const char *fmt, ...)
     /* One write() per line: stderr lines from worker threads never interleave. */
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
-}
-
-uint32_t cm_crc32_update(uint32_t crc, const void *data, size_t len)
-{
-    /* ISA-L's crc32_gzip_refl has zlib's crc32 semantics (pre- and
-     * post-inverted, so the value of one call chains into the next), and runs
-     * at memory speed with PCLMULQDQ: ~25 GB/s here against zlib's ~2 GB/s. An
-     * empty update leaves crc unchanged without reading data (may be NULL). */
-    if (len == 0) return crc;
-    return crc32_gzip_refl(crc, data, (uint64_t)len);
-}
-
-uint32_t cm_crc32(const void *data, size_t len) { return cm_crc32_update(0, data, len); }
-
-void cm_sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
 }
 
 void cm_source_id(const char *url, char out[CM_SOURCE_ID_LEN + 1])

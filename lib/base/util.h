@@ -1,4 +1,5 @@
-/* Small shared helpers: error reporting, logging, hashing, ids, paths, clocks. */
+/* Small shared helpers: error reporting, logging, ids, paths, allocation,
+ * clocks. Hashes are in hash.h, file writing in fsio.h. */
 #ifndef CLIPMILL_UTIL_H
 #define CLIPMILL_UTIL_H
 
@@ -23,15 +24,6 @@ enum { CM_LOG_ERROR = 0, CM_LOG_WARN = 1, CM_LOG_INFO = 2, CM_LOG_DEBUG = 3 };
 void cm_log_set_program(const char *name);
 void cm_log_set_level(int level);                     /* default CM_LOG_INFO */
 void cm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* CRC-32 (IEEE 802.3, the zlib/PNG polynomial; zlib's crc32 values) through
- * Intel ISA-L's crc32_gzip_refl: ~20-27 GB/s here against ~2 GB/s for zlib
- * and 1.2 GB/s for libavutil's av_crc (same values). */
-uint32_t cm_crc32(const void *data, size_t len);
-uint32_t cm_crc32_update(uint32_t crc, const void *data, size_t len); /* start with 0 */
-
-/* SHA-256 through OpenSSL EVP; out receives 64 lowercase hex chars and a NUL. */
-void cm_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* Stable ids. A source id is the first 16 hex chars of SHA-256 of the url
  * exactly as written in the manifest; a clip id is "<source_id>-<index %06d>".

@@ -1,4 +1,5 @@
 #include "partition.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 int partition_of_source(const char *source_id, int count)
 {
@@ -116,26 +116,8 @@ int corpus_settings_describe(corpus_settings *s, int fps_num, int fps_den, int w
     } else if (!keywords_path) {
         put_setting(s, "keyword_rules", "built-in");
     } else {
-        FILE *f = fopen(keywords_path, "rb");
-        if (!f) {
-            cm_error_set(e, "%s: %s", keywords_path, strerror(errno));
-            return -1;
-        }
-        unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
-        unsigned int md_len = 0;
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        size_t got;
-        while (ok && (got = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(ctx, buf, got);
-        ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &md_len);
-        EVP_MD_CTX_free(ctx);
-        fclose(f);
-        if (!ok) {
-            cm_error_set(e, "%s: cannot read or hash the keywords file", keywords_path);
-            return -1;
-        }
         char hex[65];
-        for (unsigned i = 0; i < md_len && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        if (cm_sha256_file(keywords_path, hex, NULL, e) != 0) return -1;
         put_setting(s, "keyword_rules", "sha256:%s", hex);
     }
     return 0;

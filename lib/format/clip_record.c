@@ -1,5 +1,6 @@
 /* Clip records: encode, validate and decode the format in docs/clip-format.md. */
 #include "clip_record.h"
+#include "hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 #include "dataset.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +9,6 @@
 #include <unistd.h>
 
 #include <libavutil/intreadwrite.h>
-#include <openssl/evp.h>
 #include <sqlite3.h>
 
 static const char *const split_names[SPLIT_COUNT] = {"train", "val", "test"};
@@ -322,43 +322,5 @@ done:
     if (f) fclose(f);
     free(text);
     free(path);
-    return rc;
-}
-
-int dataset_file_sha256(const char *path, char out[65], int64_t *bytes, cm_error *e)
-{
-    int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    uint8_t *buf = cm_xmalloc(1 << 20);
-    int64_t total = 0;
-    if (fd < 0) {
-        cm_error_set(e, "%s: %s", path, strerror(errno));
-        goto done;
-    }
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        cm_error_set(e, "%s: SHA-256 init failed", path);
-        goto done;
-    }
-    for (;;) {
-        ssize_t got = read(fd, buf, 1 << 20);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            cm_error_set(e, "%s: %s", path, strerror(errno));
-            goto done;
-        }
-        if (got == 0) break;
-        EVP_DigestUpdate(ctx, buf, (size_t)got);
-        total += got;
-    }
-    unsigned char md[32];
-    unsigned int md_len = 0;
-    EVP_DigestFinal_ex(ctx, md, &md_len);
-    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", md[i]);
-    if (bytes) *bytes = total;
-    rc = 0;
-done:
-    if (fd >= 0) close(fd);
-    EVP_MD_CTX_free(ctx);
-    free(buf);
     return rc;
 }

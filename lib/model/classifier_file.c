@@ -12,6 +12,7 @@
 
 #include "classifier.h"
 #include "classifier_internal.h"
+#include "hash.h"
 
 /* Header offsets (little-endian); docs/model-format.md. */
 enum {

@@ -9,6 +9,7 @@
 #include "classifier.h"
 #include "classifier_internal.h"
 #include "clip_record.h"
+#include "hash.h"
 #include "nn.h"
 
 void classifier_train_options_default(classifier_train_options *o)

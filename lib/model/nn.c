@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "util.h"
 
 int nn_layout_add(nn_layout *l, size_t n)
@@ -307,10 +308,7 @@ void nn_rng_seed(nn_rng *r, uint64_t seed)
 
 uint64_t nn_rng_u64(nn_rng *r)
 {
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    return cm_splitmix64_next(&r->state);
 }
 
 float nn_rng_uniform(nn_rng *r)

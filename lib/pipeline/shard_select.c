@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "shard_internal.h"
 
 static int table_has_rows(sqlite3 *db, const char *table)
@@ -103,14 +104,6 @@ int shard_split_of_source(const char *source_id, const double f[3])
     return SPLIT_TEST;
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 /* Clip indices of one split in shuffled order (Fisher-Yates, splitmix64 from
  * seed and split). Caller frees. */
 int *shard_shuffled_split(const build_state *B, int split, int *count)
@@ -120,7 +113,7 @@ int *shard_shuffled_split(const build_state *B, int split, int *count)
         if (B->clips[i].dup_of < 0 && B->clips[i].split == split) idx[n++] = i;
     uint64_t s = B->o->seed * 3 + (uint64_t)split;
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(splitmix64(&s) % (uint64_t)(i + 1));
+        int j = (int)(cm_splitmix64_next(&s) % (uint64_t)(i + 1));
         int t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;

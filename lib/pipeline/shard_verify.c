@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "hash.h"
 #include "shard.h"
 #include "util.h"
 
@@ -107,7 +108,7 @@ int shard_verify(const char *dir, int quiet)
             char *path = cm_path_join(dir, f->file), sha[65];
             int64_t bytes = 0;
             n.shards++;
-            if (dataset_file_sha256(path, sha, &bytes, &e) != 0) {
+            if (cm_sha256_file(path, sha, &bytes, &e) != 0) {
                 problem(&n, "%s", e.msg);
             } else {
                 if (strcmp(sha, f->sha256) != 0)

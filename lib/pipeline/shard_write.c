@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "shard_internal.h"
 
 static store *staging_store(build_state *B, const char *staging, cm_error *e)
@@ -197,7 +198,7 @@ static int shard_finish(shard_writer *w, shard_out *out, const char *tmp_dir, cm
         cm_error_set(e, "%s: rename: %s", w->tmp_path, strerror(errno));
         return -1;
     }
-    if (dataset_file_sha256(w->final_path, out->sha256, &out->bytes, e) != 0) return -1;
+    if (cm_sha256_file(w->final_path, out->sha256, &out->bytes, e) != 0) return -1;
     snprintf(out->file, sizeof out->file, "%s", w->final_path + strlen(tmp_dir) + 1);
     out->clips = w->meta.clip_count;
     return 0;

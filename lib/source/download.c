@@ -8,6 +8,7 @@
  * numbers that other threads read. */
 #define _GNU_SOURCE /* asprintf */
 #include "download_internal.h"
+#include "hash.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -185,16 +186,6 @@ static void digest_hex(EVP_MD_CTX *md, char out[65])
     out[64] = 0;
 }
 
-int download_sha256_fd(int fd, int64_t len, char out[65])
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int rc = -1;
-    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) errno = ENOMEM;
-    else if ((rc = hash_fd_prefix(md, fd, len)) == 0) digest_hex(md, out);
-    EVP_MD_CTX_free(md);
-    return rc;
-}
-
 /* ---- the meta files: NAME.part.meta and NAME.meta ---------------------- */
 
 #define PART_MAGIC "clipmill-part 1"
@@ -281,7 +272,7 @@ static int reuse_complete(job *j)
     int fd = -1, ok = stat(j->final_path, &st) == 0 && S_ISREG(st.st_mode) &&
                       meta_read(j->done_meta_path, DONE_MAGIC, &m) == 0 && strcmp(m.url, j->url) == 0 &&
                       m.total == st.st_size && (fd = open(j->final_path, O_RDONLY | O_CLOEXEC)) >= 0 &&
-                      download_sha256_fd(fd, st.st_size, got) == 0 && strcmp(got, m.sha256) == 0 &&
+                      cm_sha256_fd(fd, st.st_size, got, NULL) == 0 && strcmp(got, m.sha256) == 0 &&
                       (!j->expected_sha256 || strcasecmp(j->expected_sha256, got) == 0);
     if (fd >= 0) close(fd);
     if (!ok) {

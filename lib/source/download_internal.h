@@ -7,10 +7,6 @@
 #include <stdint.h>
 #include "download.h"
 
-/* SHA-256 of the first len bytes of fd, as 64 lowercase hex digits into out.
- * Returns 0, or -1 with errno set when the bytes cannot be read. */
-int download_sha256_fd(int fd, int64_t len, char out[65]);
-
 /* Copies a header value or line into dst (cap bytes, always terminated),
  * without surrounding blanks or the CRLF. */
 void download_copy_value(char *dst, size_t cap, const char *v, size_t len);

@@ -4,6 +4,7 @@
  * kills what it started, and the file it leaves is found and hashed. */
 #define _GNU_SOURCE /* asprintf, pipe2 */
 #include "download_internal.h"
+#include "hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -171,7 +172,7 @@ void ytdlp_fetch(const char *ytdlp, const char *dir, const char *name, const cha
             r->retryable = 0;
     } else if (find_output(dir, name, r->path, sizeof r->path, &r->bytes) != 0) {
         snprintf(r->error, sizeof r->error, "yt-dlp exited with status 0 but left no %s.* file", name);
-    } else if ((fd = open(r->path, O_RDONLY | O_CLOEXEC)) < 0 || download_sha256_fd(fd, r->bytes, r->sha256) != 0) {
+    } else if ((fd = open(r->path, O_RDONLY | O_CLOEXEC)) < 0 || cm_sha256_fd(fd, r->bytes, r->sha256, NULL) != 0) {
         snprintf(r->error, sizeof r->error, "cannot read the file yt-dlp wrote: %s", strerror(errno));
     } else if (expected_sha256 && strcasecmp(expected_sha256, r->sha256) != 0) {
         snprintf(r->error, sizeof r->error, "SHA-256 mismatch: expected %s, got %s", expected_sha256, r->sha256);

@@ -12,6 +12,7 @@
 
 #include "clip_record.h"
 #include "../test.h"
+#include "hash.h"
 
 /* Synthetic "natural-ish" content: a drifting gradient background with a
  * low-frequency texture, a moving filled circle and a sliding rectangle, so

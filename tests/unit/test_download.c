@@ -22,6 +22,7 @@
 
 #include "download.h"
 #include "../test.h"
+#include "hash.h"
 
 #define DATA_SIZE 300000
 

@@ -12,6 +12,7 @@
 #include "clip_record.h"
 #include "clipmill/reader.h"
 #include "dataset.h"
+#include "hash.h"
 #include "test.h"
 
 #include <libavutil/log.h>
@@ -75,7 +76,7 @@ static void write_shard(const char *dir, int index, int first, int n, clip_codec
     free(meta);
     mdb_env_close(env);
     cm_error e = {{0}};
-    CHECK(dataset_file_sha256(path, sha, bytes, &e) == 0);
+    CHECK(cm_sha256_file(path, sha, bytes, &e) == 0);
 }
 
 static void make_dataset(const char *dir, clip_codec codec, int corrupt)

@@ -14,6 +14,7 @@
 #include "clip_record.h"
 #include "store.h"
 #include "../test.h"
+#include "hash.h"
 
 static char *store_dir(const char *name)
 {

@@ -1,8 +1,13 @@
-/* util: CRC-32 and SHA-256 against published check values, stable ids, paths. */
+/* util and hash: CRC-32, SHA-256 (memory, fd, file) and splitmix64 against
+ * published check values, stable ids, paths. */
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "util.h"
+#include "hash.h"
 
 int main(void)
 {
@@ -15,6 +20,31 @@ int main(void)
     char hex[65];
     cm_sha256_hex("abc", 3, hex);
     CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+
+    /* The file and fd forms agree with the memory form, whole and as a prefix. */
+    const char *tmpd = test_tmpdir();
+    char *abc_path = cm_path_join(tmpd, "abc.txt");
+    FILE *af = fopen(abc_path, "w");
+    CHECK(af && fputs("abcdef", af) >= 0 && fclose(af) == 0);
+    char fhex[65], phex[65];
+    int64_t fbytes = 0;
+    cm_error he = {{0}};
+    CHECK(cm_sha256_file(abc_path, fhex, &fbytes, &he) == 0 && fbytes == 6);
+    cm_sha256_hex("abcdef", 6, hex);
+    CHECK(strcmp(fhex, hex) == 0);
+    int afd = open(abc_path, O_RDONLY);
+    CHECK(afd >= 0 && cm_sha256_fd(afd, 3, phex, &fbytes) == 0 && fbytes == 3);
+    CHECK(strcmp(phex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+    CHECK(cm_sha256_fd(afd, 7, phex, NULL) == -1 && errno == EIO); /* shorter than said */
+    close(afd);
+    CHECK(cm_sha256_file("/nonexistent/x", fhex, NULL, &he) == -1 && strstr(he.msg, "/nonexistent/x"));
+    free(abc_path);
+
+    /* splitmix64 reference values (seed 1234567: Vigna's splitmix64.c). */
+    uint64_t sm = 1234567;
+    CHECK(cm_splitmix64_next(&sm) == UINT64_C(6457827717110365317));
+    CHECK(cm_splitmix64_next(&sm) == UINT64_C(3203168211198807973));
+    CHECK(cm_mix64(0) == 0);
 
     char sid[CM_SOURCE_ID_LEN + 1], sid2[CM_SOURCE_ID_LEN + 1];
     cm_source_id("videos/a.mp4", sid);

@@ -32,6 +32,7 @@
 #include "clip_record.h"
 #include "corpus.h"
 #include "export.h"
+#include "hash.h"
 #include "labels.h"
 #include "score.h"
 #include "util.h"
@@ -87,15 +88,6 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 {
     for (; *s; s++) h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
     return (h ^ 0xff) * UINT64_C(0x100000001b3);
-}
-
-/* splitmix64's finaliser: FNV leaves the high bits barely touched by the last
- * characters, and clip ids of one source differ only there. */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
@@ -166,8 +158,10 @@ static enum MHD_Result route_next(label_server *s, struct MHD_Connection *conn, 
             int any = sqlite3_column_int(st, 1);
             int has_score = sqlite3_column_type(st, 2) != SQLITE_NULL;
             double score = has_score ? sqlite3_column_double(st, 2) : NAN;
+            /* cm_mix64: FNV leaves the high bits barely touched by the last
+             * characters, and clip ids of one source differ only there. */
             double key = s->model_id > 0 && has_score ? fabs(score - s->threshold)
-                                                      : 1.0 + (double)(mix64(fnv1a(base, id)) >> 11) / 9007199254740992.0;
+                                                      : 1.0 + (double)(cm_mix64(fnv1a(base, id)) >> 11) / 9007199254740992.0;
             if (any < best_any || (any == best_any && key < best_key)) {
                 best_any = any;
                 best_key = key;
