@@ -1,5 +1,6 @@
 /* Exports of staged clips: raw bytes, an MP4 for players, a PNG contact sheet. */
 #include "export.h"
+#include "fsio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,46 +23,6 @@ static const char *av_err(int rc, char buf[AV_ERROR_MAX_STRING_SIZE])
     return buf;
 }
 
-/* PATH.tmp.PID: unique per process, in the target's directory so the final
- * rename() is atomic. Caller frees. */
-static char *temp_path(const char *path)
-{
-    size_t n = strlen(path) + 32;
-    char *tmp = cm_xmalloc(n);
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    return tmp;
-}
-
-/* Writes len bytes to tmp, fsyncs, renames onto path; removes tmp on failure. */
-static int write_atomically(const char *path, const void *data, size_t len, cm_error *e)
-{
-    int rc = -1;
-    char *tmp = temp_path(path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        cm_error_set(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    if ((len && fwrite(data, 1, len, f) != len) || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        cm_error_set(e, "%s: write failed: %s", path, strerror(errno));
-        fclose(f);
-        goto fail;
-    }
-    if (fclose(f) != 0) {
-        cm_error_set(e, "%s: close failed: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        cm_error_set(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    rc = 0;
-fail:
-    if (rc != 0) unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
 static int check_shape(const char *path, int t, int h, int w, cm_error *e)
 {
     if (t < 1 || h < 1 || w < 1) {
@@ -74,7 +35,7 @@ static int check_shape(const char *path, int t, int h, int w, cm_error *e)
 int clip_export_raw(const uint8_t *frames, int t, int h, int w, const char *path, cm_error *e)
 {
     if (check_shape(path, t, h, w, e) < 0) return -1;
-    return write_atomically(path, frames, (size_t)t * h * w * 3, e);
+    return cm_write_file_atomic(path, frames, (size_t)t * h * w * 3, e);
 }
 
 /* Sends one frame (or NULL to flush) and writes every packet it yields. */
@@ -112,7 +73,7 @@ int clip_export_mp4(const uint8_t *frames, int t, int h, int w, int fps_num, int
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
     int rc = -1, err;
-    char *tmp = temp_path(path);
+    char *tmp = cm_temp_path(path);
     AVFormatContext *oc = NULL;
     AVCodecContext *enc = NULL;
     AVFrame *frame = NULL;
@@ -218,10 +179,7 @@ int clip_export_mp4(const uint8_t *frames, int t, int h, int w, int fps_num, int
         cm_error_set(e, "%s: closing %s: %s", path, tmp, av_err(err, eb));
         goto fail;
     }
-    if (rename(tmp, path) != 0) {
-        cm_error_set(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
+    if (cm_commit_temp(tmp, path, 1, e) != 0) goto fail;
     rc = 0;
 fail:
     if (oc && oc->pb) avio_closep(&oc->pb);
@@ -323,7 +281,7 @@ int clip_export_png_sheet(const uint8_t *frames, int t, int h, int w, int step, 
     size_t png_len = 0;
     int rc = encode_png(sheet, (int)sw, (int)sh, &png, &png_len, path, e);
     free(sheet);
-    if (rc == 0) rc = write_atomically(path, png, png_len, e);
+    if (rc == 0) rc = cm_write_file_atomic(path, png, png_len, e);
     free(png);
     return rc;
 }

@@ -142,33 +142,6 @@ int shard_meta_parse(const uint8_t *b, size_t len, shard_meta *m, cm_error *e)
 
 /* ---- manifest.json ---- */
 
-void dataset_json_string(char **buf, size_t *len, size_t *cap, const char *s)
-{
-    size_t need = *len + strlen(s) * 6 + 3;
-    if (need > *cap) {
-        *cap = need * 2;
-        *buf = cm_xrealloc(*buf, *cap);
-    }
-    char *p = *buf + *len;
-    *p++ = '"';
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') {
-            *p++ = '\\';
-            *p++ = (char)*c;
-        } else if (*c == '\n') {
-            *p++ = '\\';
-            *p++ = 'n';
-        } else if (*c < 0x20) {
-            p += sprintf(p, "\\u%04x", *c);
-        } else {
-            *p++ = (char)*c;
-        }
-    }
-    *p++ = '"';
-    *p = '\0';
-    *len = (size_t)(p - *buf);
-}
-
 void dataset_manifest_free(dataset_manifest *m)
 {
     if (!m) return;

@@ -80,7 +80,5 @@ int dataset_manifest_parse(const char *text, size_t len, const char *name, datas
 int dataset_manifest_read(const char *dataset_dir, dataset_manifest *m, cm_error *e);
 void dataset_manifest_free(dataset_manifest *m);
 
-/* Appends s to buf as a JSON string literal (quotes and escapes). */
-void dataset_json_string(char **buf, size_t *len, size_t *cap, const char *s);
 
 #endif

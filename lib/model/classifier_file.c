@@ -12,6 +12,7 @@
 
 #include "classifier.h"
 #include "classifier_internal.h"
+#include "fsio.h"
 #include "hash.h"
 
 /* Header offsets (little-endian); docs/model-format.md. */
@@ -67,8 +68,7 @@ int classifier_save(classifier *m, const char *path, char sha256[65], cm_error *
     const size_t np = classifier_param_floats(m), len = CLASSIFIER_HEADER_SIZE + np * 4;
     uint8_t *buf = cm_xcalloc(1, len);
     float *par = cm_xmalloc(np * sizeof(float));
-    char *tmp = NULL;
-    int fd = -1, rc = -1;
+    int rc = -1;
 
     memcpy(buf + OFF_MAGIC, CLASSIFIER_MAGIC, 4);
     AV_WL32(buf + OFF_VERSION, CLASSIFIER_VERSION);
@@ -105,42 +105,13 @@ int classifier_save(classifier *m, const char *path, char sha256[65], cm_error *
     AV_WL32(buf + OFF_PARAM_CRC, cm_crc32(buf + CLASSIFIER_HEADER_SIZE, np * 4));
     AV_WL32(buf + OFF_HEADER_CRC, cm_crc32(buf, OFF_HEADER_CRC));
 
-    size_t tl = strlen(path) + 32;
-    tmp = cm_xmalloc(tl);
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        cm_error_set(e, "%s: cannot create: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, buf + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            cm_error_set(e, "%s: write failed: %s", tmp, strerror(errno));
-            goto fail;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        fd = -1;
-        cm_error_set(e, "%s: cannot sync: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        cm_error_set(e, "%s: cannot rename into place: %s", path, strerror(errno));
-        goto fail;
-    }
+    if (cm_write_file_atomic(path, buf, len, e) != 0) goto fail;
     char hex[65];
     cm_sha256_hex(buf, len, hex);
     if (sha256) memcpy(sha256, hex, 65);
     memcpy(((classifier_info *)inf)->sha256, hex, 65);
     rc = 0;
 fail:
-    if (fd >= 0) close(fd);
-    if (rc != 0 && tmp) unlink(tmp);
-    free(tmp);
     free(par);
     free(buf);
     return rc;

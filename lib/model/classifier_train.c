@@ -10,6 +10,7 @@
 #include "classifier_internal.h"
 #include "clip_record.h"
 #include "hash.h"
+#include "json.h"
 #include "nn.h"
 
 void classifier_train_options_default(classifier_train_options *o)
@@ -46,47 +47,12 @@ void classifier_train_result_free(classifier_train_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* ---- a growing string for JSON ---- */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-} sbuf;
+/* ---- JSON ---- */
 
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
+static void json_key_number(sqlite3_str *b, const char *key, double v)
 {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (b->s && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        b->cap = (b->cap + (size_t)n + 1) * 2;
-        b->s = cm_xrealloc(b->s, b->cap);
-        if (b->len == 0) b->s[0] = '\0';
-    }
-}
-
-static void sb_json_str(sbuf *b, const char *s)
-{
-    sb_printf(b, "\"");
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') sb_printf(b, "\\%c", ch);
-        else if (ch < 0x20) sb_printf(b, "\\u%04x", ch);
-        else sb_printf(b, "%c", ch);
-    }
-    sb_printf(b, "\"");
-}
-
-static void sb_num(sbuf *b, const char *key, double v)
-{
-    sb_printf(b, "\"%s\":", key);
-    if (isfinite(v)) sb_printf(b, "%.6g", v);
-    else sb_printf(b, "null");
+    cm_str_appendf(b, "\"%s\":", key);
+    cm_json_number(b, v);
 }
 
 /* ---- the data set ---- */
@@ -412,9 +378,9 @@ static int has_both(const subset *ss)
 }
 
 /* Sources (distinct, in clip order) and groups of one split as JSON arrays. */
-static void json_split_lists(sbuf *b, const dataset *d, int which, int groups)
+static void json_split_lists(sqlite3_str *b, const dataset *d, int which, int groups)
 {
-    sb_printf(b, "[");
+    cm_str_appendf(b, "[");
     int first = 1;
     for (int i = 0; i < d->n; i++) {
         if (d->split[i] != which) continue;
@@ -423,11 +389,11 @@ static void json_split_lists(sbuf *b, const dataset *d, int which, int groups)
         for (int j = 0; j < i && !seen; j++)
             seen = d->split[j] == which && strcmp(groups ? d->group[j] : d->source_id[j], v) == 0;
         if (seen) continue;
-        if (!first) sb_printf(b, ",");
-        sb_json_str(b, v);
+        if (!first) cm_str_appendf(b, ",");
+        cm_json_string(b, v);
         first = 0;
     }
-    sb_printf(b, "]");
+    cm_str_appendf(b, "]");
 }
 
 /* ---- training ---- */
@@ -804,60 +770,60 @@ int classifier_train(catalog *c, const classifier_train_options *o, classifier_t
     }
     classifier_set_threshold(m, thr, (float)o->precision);
 
-    sbuf tj = {0}, mj = {0};
-    sb_printf(&tj, "{\"good\":[%d,%d],\"bad\":[%d,%d],\"split_key\":", o->good_min, o->good_max, o->bad_min,
-              o->bad_max);
-    sb_json_str(&tj, o->split_key);
-    sb_printf(&tj, ",\"seed\":%llu,\"val_frac\":%g,\"test_frac\":%g,\"augment\":%d,\"epochs\":%d,\"patience\":%d,"
+    sqlite3_str *tj = sqlite3_str_new(NULL), *mj = sqlite3_str_new(NULL);
+    cm_str_appendf(tj, "{\"good\":[%d,%d],\"bad\":[%d,%d],\"split_key\":", o->good_min, o->good_max, o->bad_min,
+                   o->bad_max);
+    cm_json_string(tj, o->split_key);
+    cm_str_appendf(tj, ",\"seed\":%llu,\"val_frac\":%g,\"test_frac\":%g,\"augment\":%d,\"epochs\":%d,\"patience\":%d,"
                    "\"views\":%d,\"group_balance\":%d,\"batch\":%d,\"lr\":%g,\"weight_decay\":%g,"
                    "\"clips\":{\"train\":%d,\"val\":%d,\"test\":%d}",
-              (unsigned long long)o->seed, o->val_frac, o->test_frac, o->augment, o->epochs, o->patience,
-              d.nv - 1, o->group_balance, B, o->lr, o->weight_decay, tr.n, va.n, te.n);
+                   (unsigned long long)o->seed, o->val_frac, o->test_frac, o->augment, o->epochs, o->patience,
+                   d.nv - 1, o->group_balance, B, o->lr, o->weight_decay, tr.n, va.n, te.n);
     for (int g = 0; g <= 1; g++) {
-        sb_printf(&tj, ",\"%s\":{", g ? "groups" : "sources");
+        cm_str_appendf(tj, ",\"%s\":{", g ? "groups" : "sources");
         for (int s = 0; s < 3; s++) {
-            sb_printf(&tj, "%s\"%s\":", s ? "," : "", split_name[s]);
-            json_split_lists(&tj, &d, s, g);
+            cm_str_appendf(tj, "%s\"%s\":", s ? "," : "", split_name[s]);
+            json_split_lists(tj, &d, s, g);
         }
-        sb_printf(&tj, "}");
+        cm_str_appendf(tj, "}");
     }
-    sb_printf(&tj, "}");
+    cm_str_appendf(tj, "}");
 
-    sb_printf(&mj, "{\"best_epoch\":%d,", best_epoch);
-    sb_num(&mj, "train_auc", tr.auc);
-    sb_printf(&mj, ",");
-    sb_num(&mj, "val_auc", va.n ? va.auc : NAN);
-    sb_printf(&mj, ",");
-    sb_num(&mj, "val_pr_auc", va.n ? classifier_pr_auc(va.s, va.y, va.n) : NAN);
-    sb_printf(&mj, ",");
-    sb_num(&mj, "val_loss", va.n ? va.loss : NAN);
-    sb_printf(&mj, ",");
-    sb_num(&mj, "test_auc", te.n ? te.auc : NAN);
-    sb_printf(&mj, ",");
-    sb_num(&mj, "test_pr_auc", te.n ? classifier_pr_auc(te.s, te.y, te.n) : NAN);
-    sb_printf(&mj, ",\"cv_folds\":%d,", r->cv_folds);
-    sb_num(&mj, "cv_auc", r->cv_auc);
-    sb_printf(&mj, ",");
-    sb_num(&mj, "cv_fold_auc_mean", r->cv_fold_auc_mean);
-    sb_printf(&mj, ",");
-    sb_num(&mj, "cv_fold_auc_min", r->cv_fold_auc_min);
-    sb_printf(&mj, ",\"threshold\":%.6g,\"threshold_from\":\"%s\",", thr, thr_from);
-    sb_num(&mj, "threshold_precision", thr_p);
-    sb_printf(&mj, ",");
-    sb_num(&mj, "threshold_recall", thr_r);
+    cm_str_appendf(mj, "{\"best_epoch\":%d,", best_epoch);
+    json_key_number(mj, "train_auc", tr.auc);
+    cm_str_appendf(mj, ",");
+    json_key_number(mj, "val_auc", va.n ? va.auc : NAN);
+    cm_str_appendf(mj, ",");
+    json_key_number(mj, "val_pr_auc", va.n ? classifier_pr_auc(va.s, va.y, va.n) : NAN);
+    cm_str_appendf(mj, ",");
+    json_key_number(mj, "val_loss", va.n ? va.loss : NAN);
+    cm_str_appendf(mj, ",");
+    json_key_number(mj, "test_auc", te.n ? te.auc : NAN);
+    cm_str_appendf(mj, ",");
+    json_key_number(mj, "test_pr_auc", te.n ? classifier_pr_auc(te.s, te.y, te.n) : NAN);
+    cm_str_appendf(mj, ",\"cv_folds\":%d,", r->cv_folds);
+    json_key_number(mj, "cv_auc", r->cv_auc);
+    cm_str_appendf(mj, ",");
+    json_key_number(mj, "cv_fold_auc_mean", r->cv_fold_auc_mean);
+    cm_str_appendf(mj, ",");
+    json_key_number(mj, "cv_fold_auc_min", r->cv_fold_auc_min);
+    cm_str_appendf(mj, ",\"threshold\":%.6g,\"threshold_from\":\"%s\",", thr, thr_from);
+    json_key_number(mj, "threshold_precision", thr_p);
+    cm_str_appendf(mj, ",");
+    json_key_number(mj, "threshold_recall", thr_r);
     if (oof) {
         /* Every clip's out-of-fold score (by the fold model that never saw
          * its split group): what `clipmill-eval classifier --cv` evaluates. */
-        sb_printf(&mj, ",\"cv_scores\":{");
-        for (int i = 0; i < d.n; i++) sb_printf(&mj, "%s\"%s\":%.6g", i ? "," : "", d.clip_id[i], oof[i]);
-        sb_printf(&mj, "}");
+        cm_str_appendf(mj, ",\"cv_scores\":{");
+        for (int i = 0; i < d.n; i++) cm_str_appendf(mj, "%s\"%s\":%.6g", i ? "," : "", d.clip_id[i], oof[i]);
+        cm_str_appendf(mj, "}");
     }
-    sb_printf(&mj, "}");
+    cm_str_appendf(mj, "}");
 
     r->model = m;
     m = NULL;
-    r->train_json = tj.s;
-    r->metrics_json = mj.s;
+    r->train_json = cm_str_finish(tj, NULL);
+    r->metrics_json = cm_str_finish(mj, NULL);
     r->n_train = tr.n;
     r->n_val = va.n;
     r->n_test = te.n;

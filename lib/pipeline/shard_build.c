@@ -1,4 +1,3 @@
-#define _GNU_SOURCE /* nftw */
 /* Building a dataset: select clips from the catalog, drop near-duplicates
  * across sources, split by source, shuffle, and write LMDB shards, the
  * manifest and the catalog rows (the steps are in shard_select.c,
@@ -12,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsio.h"
 #include "shard_internal.h"
 
 /* ---- catalog ---- */
@@ -149,26 +148,6 @@ fail:
 
 /* ---- directories ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int remove_tree(const char *path)
-{
-    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 static int path_exists(const char *p)
 {
     struct stat st;
@@ -196,13 +175,13 @@ static int clean_stale(build_state *B, int finish, cm_error *e)
         } else if (finish) {
             char *m = cm_path_join(p, "manifest.json");
             if (path_exists(m) && rename(p, B->final_dir) == 0) {
-                fsync_dir(B->datasets_dir);
+                cm_fsync_dir(B->datasets_dir, NULL);
                 rc = 1;
             }
             free(m);
         } else {
             cm_log(CM_LOG_INFO, "removing %s, left by an interrupted run", p);
-            if (remove_tree(p) != 0) {
+            if (cm_remove_tree(p) != 0) {
                 cm_error_set(e, "%s: cannot remove: %s", p, strerror(errno));
                 rc = -1;
             }
@@ -291,16 +270,16 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
     if (shard_write_manifest(B, e) != 0) return SHARD_EXIT_FATAL;
     for (int s = 0; s < SPLIT_COUNT; s++) {
         char *d = cm_path_join(B->tmp_dir, dataset_split_name(s));
-        fsync_dir(d);
+        cm_fsync_dir(d, NULL);
         free(d);
     }
-    fsync_dir(B->tmp_dir);
+    cm_fsync_dir(B->tmp_dir, NULL);
     if (catalog_complete_dataset(B, e) != 0) return SHARD_EXIT_FATAL;
     if (rename(B->tmp_dir, B->final_dir) != 0) {
         cm_error_set(e, "%s: rename to %s: %s", B->tmp_dir, B->final_dir, strerror(errno));
         return SHARD_EXIT_FATAL;
     }
-    fsync_dir(B->datasets_dir);
+    cm_fsync_dir(B->datasets_dir, NULL);
     if (!o->quiet)
         printf("%s: %d clips selected, %" PRId64 " near-duplicates dropped; train %" PRId64 ", val %" PRId64
                ", test %" PRId64 " clips\n", B->final_dir, B->n, B->dup_count, B->split_clips[0],
@@ -335,7 +314,7 @@ int shard_build(const build_options *o)
 done:
     if (code != SHARD_EXIT_OK) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
-        if (path_exists(B.tmp_dir)) remove_tree(B.tmp_dir);
+        if (path_exists(B.tmp_dir)) cm_remove_tree(B.tmp_dir);
     }
     for (int i = 0; i < B.n_stores; i++) {
         store_close(B.stores[i].st);

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsio.h"
 #include "hash.h"
+#include "json.h"
 #include "shard_internal.h"
 
 static store *staging_store(build_state *B, const char *staging, cm_error *e)
@@ -194,10 +196,7 @@ static int shard_finish(shard_writer *w, shard_out *out, const char *tmp_dir, cm
     if (rc != 0) return lmdb_fail(e, w->tmp_path, "sync", rc);
     mdb_env_close(w->env);
     w->env = NULL;
-    if (rename(w->tmp_path, w->final_path) != 0) {
-        cm_error_set(e, "%s: rename: %s", w->tmp_path, strerror(errno));
-        return -1;
-    }
+    if (cm_commit_temp(w->tmp_path, w->final_path, 0, e) != 0) return -1; /* synced by LMDB */
     if (cm_sha256_file(w->final_path, out->sha256, &out->bytes, e) != 0) return -1;
     snprintf(out->file, sizeof out->file, "%s", w->final_path + strlen(tmp_dir) + 1);
     out->clips = w->meta.clip_count;
@@ -277,28 +276,6 @@ fail:
 
 /* ---- manifest.json ---- */
 
-typedef struct text_buf {
-    char *s;
-    size_t len, cap;
-} text_buf;
-
-static void appendf(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void appendf(text_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (b->s && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        b->cap = (b->cap + (size_t)n + 1) * 2;
-        b->s = cm_xrealloc(b->s, b->cap);
-    }
-}
-
 double shard_split_hours(const build_state *B, int split)
 {
     return (double)B->split_clips[split] * B->frames * B->fps_den / B->fps_num / 3600.0;
@@ -307,54 +284,52 @@ double shard_split_hours(const build_state *B, int split)
 int shard_write_manifest(build_state *B, cm_error *e)
 {
     const build_options *o = B->o;
-    text_buf b = {0};
+    sqlite3_str *b = sqlite3_str_new(NULL);
     char now[32];
     cm_utc_now_iso(now);
-    appendf(&b, "{\n  \"format\": \"clipmill-dataset\",\n  \"format_version\": %d,\n  \"name\": ",
-            DATASET_FORMAT_VERSION);
-    dataset_json_string(&b.s, &b.len, &b.cap, o->name);
-    appendf(&b, ",\n  \"created_at\": \"%s\",\n  \"clipmill_version\": \"%s\",\n", now, CLIPMILL_VERSION);
-    appendf(&b, "  \"codec\": \"%s\",\n  \"fps\": %.17g,\n  \"fps_num\": %u,\n  \"fps_den\": %u,\n",
-            clip_codec_name(o->codec), (double)B->fps_num / B->fps_den, B->fps_num, B->fps_den);
-    appendf(&b, "  \"frames_per_clip\": %d,\n  \"height\": %d,\n  \"width\": %d,\n  \"channels\": 3,\n", B->frames,
-            B->height, B->width);
-    appendf(&b, "  \"seed\": %" PRIu64 ",\n  \"split_fractions\": {\"train\": %.17g, \"val\": %.17g, \"test\": %.17g},\n",
-            o->seed, o->split[0], o->split[1], o->split[2]);
-    appendf(&b, "  \"dedup_hamming\": %d,\n  \"shard_bytes\": %" PRId64 ",\n  \"clips_selected\": %d,\n"
-            "  \"clips_duplicate\": %" PRId64 ",\n  \"query\": ", o->dedup_hamming, o->shard_bytes, B->n,
-            B->dup_count);
-    dataset_json_string(&b.s, &b.len, &b.cap, B->query);
-    appendf(&b, ",\n  \"splits\": {");
+    cm_str_appendf(b, "{\n  \"format\": \"clipmill-dataset\",\n  \"format_version\": %d,\n  \"name\": ",
+                   DATASET_FORMAT_VERSION);
+    cm_json_string(b, o->name);
+    cm_str_appendf(b, ",\n  \"created_at\": \"%s\",\n  \"clipmill_version\": \"%s\",\n", now, CLIPMILL_VERSION);
+    cm_str_appendf(b, "  \"codec\": \"%s\",\n  \"fps\": %.17g,\n  \"fps_num\": %u,\n  \"fps_den\": %u,\n",
+                   clip_codec_name(o->codec), (double)B->fps_num / B->fps_den, B->fps_num, B->fps_den);
+    cm_str_appendf(b, "  \"frames_per_clip\": %d,\n  \"height\": %d,\n  \"width\": %d,\n  \"channels\": 3,\n", B->frames,
+                   B->height, B->width);
+    cm_str_appendf(b, "  \"seed\": %" PRIu64 ",\n  \"split_fractions\": {\"train\": %.17g, \"val\": %.17g, \"test\": %.17g},\n",
+                   o->seed, o->split[0], o->split[1], o->split[2]);
+    cm_str_appendf(b, "  \"dedup_hamming\": %d,\n  \"shard_bytes\": %" PRId64 ",\n  \"clips_selected\": %d,\n"
+                   "  \"clips_duplicate\": %" PRId64 ",\n  \"query\": ", o->dedup_hamming, o->shard_bytes, B->n,
+                   B->dup_count);
+    cm_json_string(b, B->query);
+    cm_str_appendf(b, ",\n  \"splits\": {");
     for (int s = 0; s < SPLIT_COUNT; s++) {
         int64_t bytes = 0;
         for (int i = 0; i < B->n_shards[s]; i++) bytes += B->shards[s][i].bytes;
-        appendf(&b, "%s\n    \"%s\": {\"clips\": %" PRId64 ", \"hours\": %.6f, \"bytes\": %" PRId64 ", \"shards\": [",
-                s ? "," : "", dataset_split_name(s), B->split_clips[s], shard_split_hours(B, s), bytes);
+        cm_str_appendf(b, "%s\n    \"%s\": {\"clips\": %" PRId64 ", \"hours\": %.6f, \"bytes\": %" PRId64 ", \"shards\": [",
+                       s ? "," : "", dataset_split_name(s), B->split_clips[s], shard_split_hours(B, s), bytes);
         for (int i = 0; i < B->n_shards[s]; i++) {
             const shard_out *so = &B->shards[s][i];
-            appendf(&b, "%s\n      {\"file\": \"%s\", \"clips\": %" PRId64 ", \"bytes\": %" PRId64
-                    ", \"sha256\": \"%s\"}", i ? "," : "", so->file, so->clips, so->bytes, so->sha256);
+            cm_str_appendf(b, "%s\n      {\"file\": \"%s\", \"clips\": %" PRId64 ", \"bytes\": %" PRId64
+                           ", \"sha256\": \"%s\"}", i ? "," : "", so->file, so->clips, so->bytes, so->sha256);
         }
-        appendf(&b, "%s]}", B->n_shards[s] ? "\n    " : "");
+        cm_str_appendf(b, "%s]}", B->n_shards[s] ? "\n    " : "");
     }
-    appendf(&b, "\n  }\n}\n");
+    cm_str_appendf(b, "\n  }\n}\n");
+    size_t len = 0;
+    char *text = cm_str_finish(b, &len);
 
     /* Checked by the same parser the readers use before it is committed to. */
     dataset_manifest check;
-    if (dataset_manifest_parse(b.s, b.len, "manifest.json (as written)", &check, e) != 0) {
-        free(b.s);
+    if (dataset_manifest_parse(text, len, "manifest.json (as written)", &check, e) != 0) {
+        free(text);
         return -1;
     }
     dataset_manifest_free(&check);
+    /* Atomically: a manifest.json in NAME.tmp-PID marks a finished build
+     * that a rerun completes, so it is never seen torn. */
     char *path = cm_path_join(B->tmp_dir, "manifest.json");
-    int rc = -1, fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, b.s, b.len) != (ssize_t)b.len || fsync(fd) != 0) {
-        cm_error_set(e, "%s: %s", path, strerror(errno));
-    } else {
-        rc = 0;
-    }
-    if (fd >= 0) close(fd);
+    int rc = cm_write_file_atomic(path, text, len, e);
     free(path);
-    free(b.s);
+    free(text);
     return rc;
 }

@@ -8,6 +8,7 @@
  * numbers that other threads read. */
 #define _GNU_SOURCE /* asprintf */
 #include "download_internal.h"
+#include "fsio.h"
 #include "hash.h"
 
 #include <ctype.h>
@@ -235,28 +236,20 @@ static int meta_read(const char *path, const char *magic, meta *m)
 
 /* Writes NAME.part.meta, or NAME.meta when the job is complete (j->r
  * filled). Written to a temporary name and renamed, so a kill leaves the old
- * or the new. */
+ * or the new; not synced, like the .part it describes. Returns 0, or -1 with
+ * errno set. */
 static int meta_write(const job *j, int complete)
 {
-    const char *path = complete ? j->done_meta_path : j->meta_path;
-    char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp", path) < 0) return -1;
-    int rc = -1;
-    FILE *f = fopen(tmp, "we");
-    if (!f) goto done;
+    cm_atomic_file a;
+    cm_error e;
+    FILE *f = cm_atomic_open(&a, complete ? j->done_meta_path : j->meta_path, 0, &e);
+    if (!f) return -1;
     fprintf(f, "%s\nurl %s\netag %s\nlast-modified %s\ntotal %lld\n", complete ? DONE_MAGIC : PART_MAGIC, j->url,
             j->etag, j->last_modified, (long long)j->total);
     if (complete)
         fprintf(f, "sha256 %s\ncontent-type %s\nhttp-status %ld\ntries %d\nresumed %d\nseconds %.3f\n", j->r.sha256,
                 j->r.content_type, j->r.http_status, j->r.tries, j->r.resumed, j->r.seconds);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        goto done;
-    }
-    rc = 0;
-done:
-    free(tmp);
-    return rc;
+    return cm_atomic_commit(&a, &e);
 }
 
 /* An earlier run (--download-only, --keep-downloads) may have left NAME

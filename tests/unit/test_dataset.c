@@ -94,12 +94,6 @@ static void test_manifest(void)
     for (size_t n = 0; n < strlen(good_manifest); n += 7)
         CHECK(dataset_manifest_parse(good_manifest, n, "m", &m, &e) != 0);
     CHECK(dataset_manifest_read("/nonexistent-dir", &m, &e) != 0 && strstr(e.msg, "/nonexistent-dir/manifest.json"));
-
-    char *s = NULL;
-    size_t len = 0, cap = 0;
-    dataset_json_string(&s, &len, &cap, "a\"b\\c\nd\x01");
-    CHECK(strcmp(s, "\"a\\\"b\\\\c\\nd\\u0001\"") == 0);
-    free(s);
 }
 
 int main(void)

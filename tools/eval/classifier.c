@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "classifier.h"
 #include "eval.h"
+#include "json.h"
 #include "store.h"
 #include "util.h"
 
@@ -49,23 +50,6 @@ static int parse_range(const char *s, int *lo, int *hi)
     *lo = a;
     *hi = b;
     return 0;
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
-        else fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.6g", v);
-    else fputs("null", f);
 }
 
 /* Scores one held-out clip: its statistics from the catalog, its record from
@@ -303,22 +287,22 @@ int eval_classifier_main(int argc, char **argv)
                             : "held-out clips (sources and groups not used in training or validation)";
     if (json) {
         printf("{\"model\":");
-        json_str(stdout, model_path);
+        cm_json_fputs(stdout, model_path);
         printf(",\"sha256\":\"%s\",\"model_id\":", classifier_get_info(m)->sha256);
         if (found == 0) printf("%lld", (long long)model_id);
         else printf("null");
         printf(",\"set\":\"%s\",\"good\":[%d,%d],\"bad\":[%d,%d],\"clips\":%d,\"good_clips\":%d,\"bad_clips\":%d,"
                "\"failed\":%d,\"roc_auc\":", cv ? "cv" : all ? "all" : "held_out", good_lo, good_hi, bad_lo, bad_hi, n, pos,
                n - pos, failed);
-        json_num(stdout, auc);
+        cm_json_fnumber(stdout, auc);
         printf(",\"pr_auc\":");
-        json_num(stdout, ap);
+        cm_json_fnumber(stdout, ap);
         printf(",\"threshold\":%.6g,\"precision\":", thr);
-        json_num(stdout, precision);
+        cm_json_fnumber(stdout, precision);
         printf(",\"recall\":");
-        json_num(stdout, recall);
+        cm_json_fnumber(stdout, recall);
         printf(",\"accuracy\":");
-        json_num(stdout, accuracy);
+        cm_json_fnumber(stdout, accuracy);
         printf(",\"confusion\":{\"tp\":%d,\"fp\":%d,\"tn\":%d,\"fn\":%d},\"calibration\":[", tp, fp, tn, fn);
         for (int b = 0, first = 1; b < 10; b++) {
             if (!bin_n[b]) continue;
@@ -330,7 +314,7 @@ int eval_classifier_main(int argc, char **argv)
         for (int i = 0, first = 1; i < n; i++) {
             if ((v[i].s >= thr) == (v[i].y != 0)) continue;
             printf("%s{\"clip_id\":\"%s\",\"url\":", first ? "" : ",", v[i].clip_id);
-            json_str(stdout, v[i].url);
+            cm_json_fputs(stdout, v[i].url);
             printf(",\"good\":%d,\"score\":%.4f}", v[i].y, v[i].s);
             first = 0;
         }

@@ -15,6 +15,7 @@
 #include "classifier.h"
 #include "clip_record.h"
 #include "eval.h"
+#include "fsio.h"
 #include "export.h"
 #include "store.h"
 #include "util.h"
@@ -414,7 +415,7 @@ int eval_report_main(int argc, char **argv)
     catalog *c = NULL;
     cm_error e = {{0}};
     FILE *f = NULL;
-    char *tmp_path = NULL;
+    cm_atomic_file out = {0};
     int rc = EVAL_FATAL, bad_images = 0;
     if (access(cat_path, F_OK) != 0) {
         cm_log(CM_LOG_ERROR, "%s: no catalog", cat_path);
@@ -435,11 +436,8 @@ int eval_report_main(int argc, char **argv)
                               " ORDER BY count(*) DESC LIMIT 1", model_id);
     if (isnan(threshold)) threshold = q1(db, "SELECT threshold FROM models WHERE model_id = ?1", model_id);
 
-    size_t n = strlen(out_path) + 32;
-    tmp_path = cm_xmalloc(n);
-    snprintf(tmp_path, n, "%s.tmp.%d", out_path, (int)getpid());
-    if (!(f = fopen(tmp_path, "w"))) {
-        cm_log(CM_LOG_ERROR, "%s: cannot create: %m", tmp_path);
+    if (!(f = cm_atomic_open(&out, out_path, 1, &e))) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
     char now[32];
@@ -586,24 +584,15 @@ int eval_report_main(int argc, char **argv)
         gallery(f, db, corpus, "Borderline (closest to the threshold)", sql, model_id, &bad_images);
     }
     fputs("</body></html>\n", f);
-    if (ferror(f) | (fflush(f) != 0) | (fsync(fileno(f)) != 0)) {
-        cm_log(CM_LOG_ERROR, "%s: write error: %m", tmp_path);
-        goto done;
-    }
-    fclose(f);
     f = NULL;
-    if (rename(tmp_path, out_path) != 0) {
-        cm_log(CM_LOG_ERROR, "%s: cannot rename to %s: %m", tmp_path, out_path);
+    if (cm_atomic_commit(&out, &e) != 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
     fprintf(stderr, "clipmill-eval: wrote %s\n", out_path);
     rc = bad_images ? EVAL_PARTIAL : EVAL_OK;
 done:
-    if (f) {
-        fclose(f);
-        unlink(tmp_path);
-    }
-    free(tmp_path);
+    cm_atomic_abort(&out);
     free(cat_path);
     free(default_out);
     catalog_close(c);

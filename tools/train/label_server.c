@@ -33,6 +33,7 @@
 #include "corpus.h"
 #include "export.h"
 #include "hash.h"
+#include "json.h"
 #include "labels.h"
 #include "score.h"
 #include "util.h"
@@ -110,15 +111,11 @@ static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, 
 
 static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const char *msg)
 {
-    char *j = cm_xmalloc(strlen(msg) * 6 + 32);
-    char *p = j + sprintf(j, "{\"error\":\"");
-    for (const char *s = msg; *s; s++) {
-        if (*s == '"' || *s == '\\') p += sprintf(p, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) p += sprintf(p, "\\u%04x", *s);
-        else *p++ = *s;
-    }
-    strcpy(p, "\"}");
-    return reply_json(conn, status, j);
+    sqlite3_str *j = sqlite3_str_new(NULL);
+    sqlite3_str_appendall(j, "{\"error\":");
+    cm_json_string(j, msg);
+    sqlite3_str_appendall(j, "}");
+    return reply_json(conn, status, cm_str_finish(j, NULL));
 }
 
 /* ---- routes ---- */

@@ -1,0 +1,100 @@
+#include "json.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void cm_str_appendf(sqlite3_str *s, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof small) {
+        sqlite3_str_append(s, small, n);
+        return;
+    }
+    char *big = cm_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sqlite3_str_append(s, big, n);
+    free(big);
+}
+
+char *cm_str_finish(sqlite3_str *s, size_t *len)
+{
+    int n = sqlite3_str_length(s);
+    int err = sqlite3_str_errcode(s);
+    char *text = sqlite3_str_finish(s);
+    if (err != SQLITE_OK) {
+        /* SQLITE_NOMEM, or SQLITE_TOOBIG past SQLite's length limit (1e9). */
+        static const char msg[] = "clipmill: out of memory (string buffer)\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        abort();
+    }
+    char *copy = cm_xmalloc((size_t)n + 1);
+    if (n) memcpy(copy, text, (size_t)n);
+    copy[n] = '\0';
+    sqlite3_free(text);
+    if (len) *len = (size_t)n;
+    return copy;
+}
+
+/* The escape of byte c, or NULL when it stands as it is; buf receives a
+ * \u00XX escape. */
+static const char *json_escape(unsigned char c, char buf[8])
+{
+    if (c == '"') return "\\\"";
+    if (c == '\\') return "\\\\";
+    if (c == '\n') return "\\n";
+    if (c < 0x20) {
+        snprintf(buf, 8, "\\u%04x", c);
+        return buf;
+    }
+    return NULL;
+}
+
+void cm_json_string(sqlite3_str *s, const char *text)
+{
+    char buf[8];
+    sqlite3_str_appendchar(s, 1, '"');
+    const char *run = text ? text : "";
+    for (const char *p = run; *p; p++) {
+        const char *esc = json_escape((unsigned char)*p, buf);
+        if (!esc) continue;
+        sqlite3_str_append(s, run, (int)(p - run));
+        sqlite3_str_appendall(s, esc);
+        run = p + 1;
+    }
+    sqlite3_str_appendall(s, run);
+    sqlite3_str_appendchar(s, 1, '"');
+}
+
+void cm_json_fputs(FILE *f, const char *text)
+{
+    sqlite3_str *s = sqlite3_str_new(NULL);
+    cm_json_string(s, text);
+    char *t = cm_str_finish(s, NULL);
+    fputs(t, f);
+    free(t);
+}
+
+void cm_json_number(sqlite3_str *s, double v)
+{
+    if (isfinite(v)) cm_str_appendf(s, "%.6g", v);
+    else sqlite3_str_appendall(s, "null");
+}
+
+void cm_json_fnumber(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.6g", v);
+    else fputs("null", f);
+}
