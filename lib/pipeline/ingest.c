@@ -427,7 +427,7 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     cm_error e = {{0}};
     char *cat_path = NULL, *staging_path = NULL, *downloads_path = NULL;
     double t0 = cm_monotonic_s();
-    int rc = INGEST_EXIT_FATAL;
+    int rc = CM_EXIT_FATAL;
 
     S.clip_frames = (int)((int64_t)o->clip_seconds * o->decode.fps_num / o->decode.fps_den);
     if (S.clip_frames < 1) {
@@ -498,7 +498,7 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
         downloads_path = cm_path_join(o->corpus_dir, "downloads");
         if (downloader_start(&S.dl, downloads_path, &o->download, &e) != 0) {
             cm_log(CM_LOG_ERROR, "%s", e.msg);
-            rc = INGEST_EXIT_FATAL;
+            rc = CM_EXIT_FATAL;
             goto done;
         }
         progress_set_extra(S.prog, describe_downloads, &S);
@@ -525,7 +525,7 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
 
     /* Sources still failed after this run (including those out of attempts). */
     int64_t failed_now = s->counts.sources_failed + s->sources_gave_up;
-    rc = (failed_now > 0 || m.bad_lines > 0) ? INGEST_EXIT_SOURCES_FAILED : INGEST_EXIT_OK;
+    rc = (failed_now > 0 || m.bad_lines > 0) ? CM_EXIT_PARTIAL : CM_EXIT_OK;
     if (catalog_run_end(S.cat, S.run_id, &s->counts, rc, &e) != 0) cm_log(CM_LOG_ERROR, "%s", e.msg);
 
 done:

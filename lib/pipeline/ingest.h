@@ -12,18 +12,11 @@
 #define CLIPMILL_INGEST_H
 
 #include "catalog.h"
+#include "cli.h"
 #include "clip_record.h"
 #include "decode.h"
 #include "download.h"
 #include "progress.h"
-
-/* Exit codes of clipmill-ingest (documented in README). */
-enum {
-    INGEST_EXIT_OK = 0,            /* every source is done or rejected by the keyword rules */
-    INGEST_EXIT_SOURCES_FAILED = 1,/* the run finished, but some sources (or manifest lines) failed */
-    INGEST_EXIT_USAGE = 2,         /* bad command line */
-    INGEST_EXIT_FATAL = 3,         /* could not run at all: catalog, staging or manifest unusable */
-};
 
 typedef struct ingest_options {
     const char *corpus_dir;

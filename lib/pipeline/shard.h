@@ -4,15 +4,8 @@
 #define CLIPMILL_SHARD_H
 
 #include <stdint.h>
+#include "cli.h"
 #include "clip_record.h"
-
-/* Exit codes (same meanings as clipmill-ingest's). */
-enum {
-    SHARD_EXIT_OK = 0,
-    SHARD_EXIT_FAILED = 1,         /* verify found problems; or the selection was empty */
-    SHARD_EXIT_USAGE = 2,          /* bad command line, or the dataset name is taken */
-    SHARD_EXIT_FATAL = 3,          /* catalog, staging or disk unusable */
-};
 
 typedef struct build_options {
     const char *corpus_dir;
@@ -38,8 +31,8 @@ typedef struct build_options {
 int shard_build(const build_options *o);
 
 /* Checks every shard hash and record of a dataset; prints one line per
- * problem and a summary. Returns SHARD_EXIT_OK or SHARD_EXIT_FAILED
- * (SHARD_EXIT_FATAL when manifest.json cannot be read). */
+ * problem and a summary. Returns CM_EXIT_OK or CM_EXIT_PARTIAL
+ * (CM_EXIT_FATAL when manifest.json cannot be read). */
 int shard_verify(const char *dataset_dir, int quiet);
 
 #endif

@@ -223,68 +223,68 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
     const build_options *o = B->o;
     int64_t old_id = 0;
     int state = catalog_dataset_state(B, &old_id, e);
-    if (state < 0) return SHARD_EXIT_FATAL;
+    if (state < 0) return CM_EXIT_FATAL;
     if (path_exists(B->final_dir)) {
         cm_error_set(e, "%s already exists; a finished dataset is immutable: choose a new name", B->final_dir);
-        return SHARD_EXIT_USAGE;
+        return CM_EXIT_USAGE;
     }
     if (state == 2) {
         /* Killed after the catalog commit, before the rename: finish it. */
         int r = clean_stale(B, 1, e);
         if (r == 1) {
             cm_log(CM_LOG_INFO, "%s: finished an interrupted run", B->final_dir);
-            return SHARD_EXIT_OK;
+            return CM_EXIT_OK;
         }
         if (r == 0) cm_error_set(e, "dataset %s is complete in the catalog but %s is missing; choose a new name",
                                  o->name, B->final_dir);
-        return SHARD_EXIT_FATAL;
+        return CM_EXIT_FATAL;
     }
-    if (clean_stale(B, 0, e) != 0) return SHARD_EXIT_FATAL;
+    if (clean_stale(B, 0, e) != 0) return CM_EXIT_FATAL;
     if (state == 1) {
         char *sql = sqlite3_mprintf("DELETE FROM datasets WHERE dataset_id = %lld", (long long)old_id);
         int rc = sql_exec(B, sql, e);
         sqlite3_free(sql);
-        if (rc != 0) return SHARD_EXIT_FATAL;
+        if (rc != 0) return CM_EXIT_FATAL;
     }
-    if (shard_select_clips(B, e) != 0) return SHARD_EXIT_FATAL;
+    if (shard_select_clips(B, e) != 0) return CM_EXIT_FATAL;
     if (B->n == 0) {
         cm_error_set(e, "the selection is empty: no dataset written (query: %s)", B->query);
-        return SHARD_EXIT_FAILED;
+        return CM_EXIT_PARTIAL;
     }
     B->dup_count = shard_drop_duplicates(B->clips, B->n, o->dedup_hamming);
     for (int i = 0; i < B->n; i++)
         B->clips[i].split = B->clips[i].dup_of >= 0 ? -1 : shard_split_of_source(B->clips[i].source_id, o->split);
-    if (catalog_begin_dataset(B, run_id, e) != 0) return SHARD_EXIT_FATAL;
+    if (catalog_begin_dataset(B, run_id, e) != 0) return CM_EXIT_FATAL;
     for (int s = 0; s < SPLIT_COUNT; s++) {
         char *d = cm_path_join(B->tmp_dir, dataset_split_name(s));
         int rc = cm_mkdir_p(d, e);
         free(d);
-        if (rc != 0) return SHARD_EXIT_FATAL;
+        if (rc != 0) return CM_EXIT_FATAL;
     }
     for (int s = 0; s < SPLIT_COUNT; s++) {
-        if (shard_write_split(B, s, e) != 0) return SHARD_EXIT_FATAL;
+        if (shard_write_split(B, s, e) != 0) return CM_EXIT_FATAL;
         if (!o->quiet)
             cm_log(CM_LOG_INFO, "%s: %" PRId64 " clips in %d shards", dataset_split_name(s), B->split_clips[s],
                    B->n_shards[s]);
     }
-    if (shard_write_manifest(B, e) != 0) return SHARD_EXIT_FATAL;
+    if (shard_write_manifest(B, e) != 0) return CM_EXIT_FATAL;
     for (int s = 0; s < SPLIT_COUNT; s++) {
         char *d = cm_path_join(B->tmp_dir, dataset_split_name(s));
         cm_fsync_dir(d, NULL);
         free(d);
     }
     cm_fsync_dir(B->tmp_dir, NULL);
-    if (catalog_complete_dataset(B, e) != 0) return SHARD_EXIT_FATAL;
+    if (catalog_complete_dataset(B, e) != 0) return CM_EXIT_FATAL;
     if (rename(B->tmp_dir, B->final_dir) != 0) {
         cm_error_set(e, "%s: rename to %s: %s", B->tmp_dir, B->final_dir, strerror(errno));
-        return SHARD_EXIT_FATAL;
+        return CM_EXIT_FATAL;
     }
     cm_fsync_dir(B->datasets_dir, NULL);
     if (!o->quiet)
         printf("%s: %d clips selected, %" PRId64 " near-duplicates dropped; train %" PRId64 ", val %" PRId64
                ", test %" PRId64 " clips\n", B->final_dir, B->n, B->dup_count, B->split_clips[0],
                B->split_clips[1], B->split_clips[2]);
-    return SHARD_EXIT_OK;
+    return CM_EXIT_OK;
 }
 
 int shard_build(const build_options *o)
@@ -294,7 +294,7 @@ int shard_build(const build_options *o)
     B.o = o;
     cm_error e = {{0}};
     int64_t run_id = 0;
-    int code = SHARD_EXIT_FATAL;
+    int code = CM_EXIT_FATAL;
     char *cat_path = cm_path_join(o->corpus_dir, "catalog.sqlite");
     B.datasets_dir = cm_path_join(o->corpus_dir, "datasets");
     B.final_dir = cm_path_join(B.datasets_dir, o->name);
@@ -312,7 +312,7 @@ int shard_build(const build_options *o)
     cm_error e2 = {{0}};
     if (catalog_run_end(B.cat, run_id, &rc, code, &e2) != 0) cm_log(CM_LOG_WARN, "%s", e2.msg);
 done:
-    if (code != SHARD_EXIT_OK) {
+    if (code != CM_EXIT_OK) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         if (path_exists(B.tmp_dir)) cm_remove_tree(B.tmp_dir);
     }

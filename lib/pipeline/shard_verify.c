@@ -100,7 +100,7 @@ int shard_verify(const char *dir, int quiet)
     verify_counts n = {0};
     if (dataset_manifest_read(dir, &man, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
-        return SHARD_EXIT_FATAL;
+        return CM_EXIT_FATAL;
     }
     for (int s = 0; s < SPLIT_COUNT; s++) {
         for (int i = 0; i < man.split[s].n_shards; i++) {
@@ -128,5 +128,5 @@ int shard_verify(const char *dir, int quiet)
                "), %" PRId64 " problems\n", dir, n.shards, n.clips, n.split_clips[0], n.split_clips[1],
                n.split_clips[2], n.problems);
     dataset_manifest_free(&man);
-    return n.problems ? SHARD_EXIT_FAILED : SHARD_EXIT_OK;
+    return n.problems ? CM_EXIT_PARTIAL : CM_EXIT_OK;
 }

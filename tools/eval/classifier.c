@@ -103,20 +103,20 @@ int eval_classifier_main(int argc, char **argv)
         case 'b':
             if (parse_range(optarg, ch == 'g' ? &good_lo : &bad_lo, ch == 'g' ? &good_hi : &bad_hi) != 0) {
                 fprintf(stderr, "clipmill-eval: bad --%s '%s'\n", ch == 'g' ? "good" : "bad", optarg);
-                return EVAL_USAGE;
+                return CM_EXIT_USAGE;
             }
             break;
-        case 'h': eval_classifier_usage(stdout); return EVAL_OK;
-        default: eval_classifier_usage(stderr); return EVAL_USAGE;
+        case 'h': eval_classifier_usage(stdout); return CM_EXIT_OK;
+        default: eval_classifier_usage(stderr); return CM_EXIT_USAGE;
         }
     }
     if (cv && all) {
         fprintf(stderr, "clipmill-eval classifier: --cv and --all exclude each other\n");
-        return EVAL_USAGE;
+        return CM_EXIT_USAGE;
     }
     if (!model_path || optind < argc) {
         fprintf(stderr, "clipmill-eval classifier: %s\n", model_path ? "unexpected argument" : "--model FILE is required");
-        return EVAL_USAGE;
+        return CM_EXIT_USAGE;
     }
 
     cm_error e = {{0}};
@@ -126,11 +126,11 @@ int eval_classifier_main(int argc, char **argv)
     store *stg = NULL;
     eval_clip *v = NULL;
     char *sql = NULL, *split_key = NULL;
-    int n = 0, cap = 0, failed = 0, rc = EVAL_FATAL;
+    int n = 0, cap = 0, failed = 0, rc = CM_EXIT_FATAL;
     int64_t model_id = 0;
     if (classifier_load(&m, model_path, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
-        return EVAL_FATAL;
+        return CM_EXIT_FATAL;
     }
     classifier_single_thread();
     char *db_path = cm_path_join(corpus, "catalog.sqlite");
@@ -338,7 +338,7 @@ int eval_classifier_main(int argc, char **argv)
                 printf("misclassified: %s %s labelled %s, score %.4f\n", v[i].clip_id, v[i].url, v[i].y ? "good" : "bad",
                        v[i].s);
     }
-    rc = n == 0 ? EVAL_FATAL : failed ? EVAL_PARTIAL : EVAL_OK;
+    rc = n == 0 ? CM_EXIT_FATAL : failed ? CM_EXIT_PARTIAL : CM_EXIT_OK;
     if (n == 0) cm_log(CM_LOG_ERROR, "no labelled clips to evaluate on");
 done:
     sqlite3_finalize(st);

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-enum { EVAL_OK = 0, EVAL_PARTIAL = 1, EVAL_USAGE = 2, EVAL_FATAL = 3 };
+#include "cli.h"
 
 /* clipmill-eval classifier -C DIR --model FILE [--json] [--all] */
 int eval_classifier_main(int argc, char **argv);

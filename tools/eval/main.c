@@ -38,18 +38,18 @@ int main(int argc, char **argv)
     cm_log_set_program("clipmill-eval");
     if (argc < 2) {
         usage(stderr);
-        return EVAL_USAGE;
+        return CM_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(stdout);
-        return EVAL_OK;
+        return CM_EXIT_OK;
     }
     if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
         printf("clipmill-eval %s\n", CLIPMILL_VERSION);
-        return EVAL_OK;
+        return CM_EXIT_OK;
     }
     for (int i = 0; i < n_subcommands; i++)
         if (!strcmp(argv[1], subcommands[i].name)) return subcommands[i].main(argc - 1, argv + 1);
     fprintf(stderr, "clipmill-eval: unknown subcommand '%s'\nTry 'clipmill-eval --help'.\n", argv[1]);
-    return EVAL_USAGE;
+    return CM_EXIT_USAGE;
 }

@@ -398,16 +398,16 @@ int eval_report_main(int argc, char **argv)
             sheets = atoi(optarg);
             if (sheets < 0 || sheets > 50) {
                 fprintf(stderr, "clipmill-eval report: bad --sheets '%s'\n", optarg);
-                return EVAL_USAGE;
+                return CM_EXIT_USAGE;
             }
             break;
-        case 'h': eval_report_usage(stdout); return EVAL_OK;
-        default: fprintf(stderr, "Try 'clipmill-eval report --help'.\n"); return EVAL_USAGE;
+        case 'h': eval_report_usage(stdout); return CM_EXIT_OK;
+        default: fprintf(stderr, "Try 'clipmill-eval report --help'.\n"); return CM_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "clipmill-eval report: unexpected argument '%s'\n", argv[optind]);
-        return EVAL_USAGE;
+        return CM_EXIT_USAGE;
     }
     char *cat_path = cm_path_join(corpus, "catalog.sqlite");
     char *default_out = cm_path_join(corpus, "report.html");
@@ -416,7 +416,7 @@ int eval_report_main(int argc, char **argv)
     cm_error e = {{0}};
     FILE *f = NULL;
     cm_atomic_file out = {0};
-    int rc = EVAL_FATAL, bad_images = 0;
+    int rc = CM_EXIT_FATAL, bad_images = 0;
     if (access(cat_path, F_OK) != 0) {
         cm_log(CM_LOG_ERROR, "%s: no catalog", cat_path);
         goto done;
@@ -590,7 +590,7 @@ int eval_report_main(int argc, char **argv)
         goto done;
     }
     fprintf(stderr, "clipmill-eval: wrote %s\n", out_path);
-    rc = bad_images ? EVAL_PARTIAL : EVAL_OK;
+    rc = bad_images ? CM_EXIT_PARTIAL : CM_EXIT_OK;
 done:
     cm_atomic_abort(&out);
     free(cat_path);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "cli.h"
 #include "classifier.h"
 #include "corpus.h"
 #include "decide.h"
@@ -29,7 +30,6 @@
 #include "score.h"
 #include "util.h"
 
-enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
 
 static void usage(FILE *f)
 {
@@ -85,7 +85,7 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 static int bad_usage(const char *what, const char *arg)
 {
     fprintf(stderr, "clipmill-filter: bad %s '%s'\nTry 'clipmill-filter --help'.\n", what, arg);
-    return EXIT_USAGE;
+    return CM_EXIT_USAGE;
 }
 
 /* The model's name for the models table: the file name without directory and ".cmm". */
@@ -159,15 +159,15 @@ int main(int argc, char **argv)
             batch = (int)dv;
             break;
         case 'q': quiet = 1; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        case 'V': printf("clipmill-filter %s\n", CLIPMILL_VERSION); return EXIT_OK;
-        default: fprintf(stderr, "Try 'clipmill-filter --help'.\n"); return EXIT_USAGE;
+        case 'h': usage(stdout); return CM_EXIT_OK;
+        case 'V': printf("clipmill-filter %s\n", CLIPMILL_VERSION); return CM_EXIT_OK;
+        default: fprintf(stderr, "Try 'clipmill-filter --help'.\n"); return CM_EXIT_USAGE;
         }
     }
     if (optind < argc) return bad_usage("argument", argv[optind]);
     if (!model_path) {
         fprintf(stderr, "clipmill-filter: --model FILE is required\nTry 'clipmill-filter --help'.\n");
-        return EXIT_USAGE;
+        return CM_EXIT_USAGE;
     }
     if (jobs < 1) jobs = 1;
     /* The same rules, and the same error lines, as clipmill-ingest's. */
@@ -176,7 +176,7 @@ int main(int argc, char **argv)
     int parted = partition_resolve(partition_arg, &part, &pe);
     if (parted < 0) {
         fprintf(stderr, "clipmill-filter: %s\n", pe.msg);
-        return EXIT_USAGE;
+        return CM_EXIT_USAGE;
     }
     char *part_corpus = NULL;
     if (parted) {
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
     const char *crash = getenv("CLIPMILL_FILTER_CRASH_AFTER");
     if (crash) so.crash_after = strtol(crash, NULL, 10);
     score_counts sc = {0};
-    int rc = EXIT_FATAL;
+    int rc = CM_EXIT_FATAL;
     int64_t run_id = 0, model_id = 0;
     double t0 = cm_monotonic_s();
 
@@ -228,7 +228,7 @@ int main(int argc, char **argv)
     if (decide_clips(cat, model_id, &dr, run_id, &dc, &e) != 0) goto fail;
     const double seconds = cm_monotonic_s() - t0;
     const long long n_clips = sc.clips, scored = sc.scored, skipped = sc.skipped, failed = sc.failed;
-    rc = failed ? EXIT_PARTIAL : EXIT_OK;
+    rc = failed ? CM_EXIT_PARTIAL : CM_EXIT_OK;
     if (!quiet) {
         fprintf(stderr,
                 "clipmill-filter: %lld clips: %lld scored, %lld already scored, %lld failed; %lld kept, %lld rejected "
@@ -251,7 +251,7 @@ fail_args:
     free(args);
 fail:
     cm_log(CM_LOG_ERROR, "%s", e.msg);
-    rc = EXIT_FATAL;
+    rc = CM_EXIT_FATAL;
 done:
     if (cat && run_id > 0) {
         run_counts counts = {0};

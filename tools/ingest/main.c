@@ -170,7 +170,7 @@ static int run_export(const char *corpus, const char *clip_id, const export_args
     sqlite3_stmt *q = NULL;
     uint8_t *rec = NULL, *frames = NULL;
     size_t rec_len = 0;
-    int rc = INGEST_EXIT_FATAL;
+    int rc = CM_EXIT_FATAL;
     char *cat_path = cm_path_join(corpus, "catalog.sqlite"), *staging_path = NULL;
 
     if (catalog_open(&cat, cat_path, &e) != 0) goto fail;
@@ -182,7 +182,7 @@ static int run_export(const char *corpus, const char *clip_id, const export_args
     sqlite3_bind_text(q, 1, clip_id, -1, SQLITE_STATIC);
     if (sqlite3_step(q) != SQLITE_ROW) {
         cm_error_set(&e, "%s: no clip with id %s in %s", clip_id, clip_id, cat_path);
-        rc = INGEST_EXIT_SOURCES_FAILED;
+        rc = CM_EXIT_PARTIAL;
         goto fail;
     }
     staging_path = cm_path_join(corpus, (const char *)sqlite3_column_text(q, 0));
@@ -207,7 +207,7 @@ static int run_export(const char *corpus, const char *clip_id, const export_args
         goto fail;
     printf("%s: %u frames %ux%u at %u/%u fps, %s, %zu bytes\n", clip_id, h.frames, h.width, h.height, h.fps_num,
            h.fps_den, clip_codec_name((clip_codec)h.codec), rec_len);
-    rc = INGEST_EXIT_OK;
+    rc = CM_EXIT_OK;
     goto done;
 fail:
     cm_log(CM_LOG_ERROR, "%s", e.msg);
@@ -232,16 +232,16 @@ static int apply_partition(ingest_options *o, const char *arg, char **part_corpu
     int got = partition_resolve(arg, &p, &e);
     if (got < 0) {
         fprintf(stderr, "clipmill-ingest: %s\n", e.msg);
-        return INGEST_EXIT_USAGE;
+        return CM_EXIT_USAGE;
     }
-    if (got == 0) return INGEST_EXIT_OK;
+    if (got == 0) return CM_EXIT_OK;
     char dir[64];
     partition_dir(&p, dir, sizeof dir);
     *part_corpus = cm_path_join(o->corpus_dir, dir);
     o->corpus_dir = *part_corpus;
     o->partition_index = p.index;
     o->partition_count = p.count;
-    return INGEST_EXIT_OK;
+    return CM_EXIT_OK;
 }
 
 int merge_main(int argc, char **argv); /* ingest/merge.c */
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
                 (w & 1) || (h & 1)) {
                 fprintf(stderr, "clipmill-ingest: --size wants WxH, even numbers from 8 to 4096: %s\n", optarg);
                 free(args);
-                return INGEST_EXIT_USAGE;
+                return CM_EXIT_USAGE;
             }
             o.decode.out_w = w;
             o.decode.out_h = h;
@@ -365,31 +365,31 @@ int main(int argc, char **argv)
         }
         case OPT_YTDLP: o.download.ytdlp_path = optarg; break;
         case OPT_PARTITION: partition_arg = optarg; break;
-        default: usage(stderr); free(args); return INGEST_EXIT_USAGE;
+        default: usage(stderr); free(args); return CM_EXIT_USAGE;
         }
         if (bad) {
             fprintf(stderr, "clipmill-ingest: bad value for option: %s\n", optarg ? optarg : "");
             free(args);
-            return INGEST_EXIT_USAGE;
+            return CM_EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
         fprintf(stderr, "clipmill-ingest: expected exactly one %s (try --help)\n", is_export ? "CLIP_ID" : "MANIFEST");
         free(args);
-        return INGEST_EXIT_USAGE;
+        return CM_EXIT_USAGE;
     }
     int rc;
     if (is_export) {
         if (!x.raw && !x.mp4 && !x.png) {
             fprintf(stderr, "clipmill-ingest: export needs at least one of --raw, --mp4, --png\n");
-            rc = INGEST_EXIT_USAGE;
+            rc = CM_EXIT_USAGE;
         } else {
             rc = run_export(o.corpus_dir, argv[optind], &x);
         }
     } else {
         char *part_corpus = NULL;
         rc = apply_partition(&o, partition_arg, &part_corpus);
-        if (rc == INGEST_EXIT_OK) {
+        if (rc == CM_EXIT_OK) {
             ingest_summary s;
             rc = ingest_run(&o, argv[optind], &s);
             if (json) ingest_summary_print_json(&s, stdout);

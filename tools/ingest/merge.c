@@ -52,13 +52,13 @@ int merge_main(int argc, char **argv)
         case 'C': corpus = optarg; break;
         case 'j': json = 1; break;
         case 'q': cm_log_set_level(CM_LOG_WARN); break;
-        case 'h': merge_usage(stdout); return INGEST_EXIT_OK;
-        default: merge_usage(stderr); return INGEST_EXIT_USAGE;
+        case 'h': merge_usage(stdout); return CM_EXIT_OK;
+        default: merge_usage(stderr); return CM_EXIT_USAGE;
         }
     }
     if (optind != argc) {
         fprintf(stderr, "clipmill-ingest merge: unexpected argument %s (try --help)\n", argv[optind]);
-        return INGEST_EXIT_USAGE;
+        return CM_EXIT_USAGE;
     }
     merge_summary s;
     cm_error e = {{0}};
@@ -74,5 +74,5 @@ int merge_main(int argc, char **argv)
                s.parts, s.parts_merged, s.parts_refused, s.parts_failed, s.sources, s.clips, s.runs_added,
                s.clips_in_catalog, s.scores, s.decisions, s.parts_filtered, s.redecided ? "true" : "false",
                s.decisions_changed, s.kept, s.rejected, s.duplicates, s.undecided, s.decide_seconds, s.seconds);
-    return rc < 0 ? INGEST_EXIT_FATAL : rc > 0 ? INGEST_EXIT_SOURCES_FAILED : INGEST_EXIT_OK;
+    return rc < 0 ? CM_EXIT_FATAL : rc > 0 ? CM_EXIT_PARTIAL : CM_EXIT_OK;
 }

@@ -123,11 +123,11 @@ static int run_export(const char *dir, const export_args *x)
     char err[CMR_ERROR_MAX];
     cmr_reader *r = NULL;
     uint8_t *frames = NULL;
-    int code = SHARD_EXIT_FATAL;
+    int code = CM_EXIT_FATAL;
     cm_error e = {{0}};
     if (cmr_open(&r, dir, x->split, err, sizeof err) != 0) {
         cm_log(CM_LOG_ERROR, "%s", err);
-        return SHARD_EXIT_FATAL;
+        return CM_EXIT_FATAL;
     }
     int64_t index = x->index;
     if (x->clip) {
@@ -137,7 +137,7 @@ static int run_export(const char *dir, const export_args *x)
             if (cmr_clip_id(r, i, id, sizeof id, NULL, 0) == 0 && strcmp(id, x->clip) == 0) index = i;
         if (index < 0) {
             cm_log(CM_LOG_ERROR, "%s: no clip %s in split %s", dir, x->clip, x->split);
-            code = SHARD_EXIT_FAILED;
+            code = CM_EXIT_PARTIAL;
             goto done;
         }
     }
@@ -147,7 +147,7 @@ static int run_export(const char *dir, const export_args *x)
     frames = cm_xmalloc(n);
     if (cmr_read_clip(r, index, frames, n, err, sizeof err) != 0) {
         cm_log(CM_LOG_ERROR, "%s", err);
-        code = SHARD_EXIT_FAILED;
+        code = CM_EXIT_PARTIAL;
         goto done;
     }
     if ((x->raw && clip_export_raw(frames, in.frames, in.height, in.width, x->raw, &e) != 0) ||
@@ -160,7 +160,7 @@ static int run_export(const char *dir, const export_args *x)
     cmr_clip_id(r, index, id, sizeof id, NULL, 0);
     printf("%s %s[%" PRId64 "]: clip %s, %d frames %dx%d\n", dir, x->split, index, id, in.frames, in.width,
            in.height);
-    code = SHARD_EXIT_OK;
+    code = CM_EXIT_OK;
 done:
     free(frames);
     cmr_close(r);
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
         argv++;
         argc--;
     }
-    int c, code = SHARD_EXIT_USAGE;
+    int c, code = CM_EXIT_USAGE;
     long v;
     while ((c = getopt_long(argc, argv, "C:d:qhV", long_options, NULL)) != -1) {
         switch (c) {

@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "cli.h"
 #include "classifier.h"
 #include "labels.h"
 #include "label_server.h"
 #include "util.h"
 
-enum { EXIT_OK = 0, EXIT_PARTIAL = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
 
 static void usage(FILE *f)
 {
@@ -119,7 +119,7 @@ static int bad_usage(const char *fmt, const char *arg)
     fprintf(stderr, "clipmill-train: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'clipmill-train --help'.\n");
-    return EXIT_USAGE;
+    return CM_EXIT_USAGE;
 }
 
 static int open_catalog(const char *dir, catalog **c)
@@ -151,27 +151,27 @@ static int labels_main(int argc, char **argv)
         switch (ch) {
         case 'C': corpus = optarg; break;
         case 'l': labeler = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return EXIT_USAGE;
+        case 'h': usage(stdout); return CM_EXIT_OK;
+        default: return CM_EXIT_USAGE;
         }
     }
     if (import ? optind != argc - 1 : optind < argc - 1)
         return bad_usage(import ? "labels import: want one CSV file%s" : "labels export: at most one file%s", "");
     catalog *c = NULL;
-    if (open_catalog(corpus, &c) != 0) return EXIT_FATAL;
+    if (open_catalog(corpus, &c) != 0) return CM_EXIT_FATAL;
     cm_error e = {{0}};
-    int rc = EXIT_OK;
+    int rc = CM_EXIT_OK;
     if (import) {
         labels_import_counts n;
         int64_t run_id = 0;
         catalog_run_begin(c, "clipmill-train", "labels import", &run_id, &e);
         if (labels_import_csv(c, argv[optind], labeler, run_id, &n, &e) != 0) {
             cm_log(CM_LOG_ERROR, "%s", e.msg);
-            rc = EXIT_FATAL;
+            rc = CM_EXIT_FATAL;
         } else {
             fprintf(stderr, "clipmill-train: %s: %lld rows, %lld labels written, %lld bad rows\n", argv[optind],
                     (long long)n.rows, (long long)n.labels, (long long)n.bad_rows);
-            rc = n.bad_rows ? EXIT_PARTIAL : EXIT_OK;
+            rc = n.bad_rows ? CM_EXIT_PARTIAL : CM_EXIT_OK;
         }
         run_counts counts = {0};
         if (run_id > 0) catalog_run_end(c, run_id, &counts, rc, &e);
@@ -180,13 +180,13 @@ static int labels_main(int argc, char **argv)
         int64_t rows = 0;
         if (!out) {
             cm_log(CM_LOG_ERROR, "%s: cannot create: %m", argv[optind]);
-            rc = EXIT_FATAL;
+            rc = CM_EXIT_FATAL;
         } else if (labels_export_csv(c, out, &rows, &e) != 0) {
             cm_log(CM_LOG_ERROR, "%s", e.msg);
-            rc = EXIT_FATAL;
+            rc = CM_EXIT_FATAL;
         }
-        if (out && out != stdout && fclose(out) != 0) rc = EXIT_FATAL;
-        if (rc == EXIT_OK) fprintf(stderr, "clipmill-train: exported %lld labels\n", (long long)rows);
+        if (out && out != stdout && fclose(out) != 0) rc = CM_EXIT_FATAL;
+        if (rc == CM_EXIT_OK) fprintf(stderr, "clipmill-train: exported %lld labels\n", (long long)rows);
     }
     catalog_close(c);
     return rc;
@@ -298,9 +298,9 @@ int main(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'q': quiet = 1; break;
         case OPT_JSON: json = 1; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        case 'V': printf("clipmill-train %s\n", CLIPMILL_VERSION); return EXIT_OK;
-        default: fprintf(stderr, "Try 'clipmill-train --help'.\n"); return EXIT_USAGE;
+        case 'h': usage(stdout); return CM_EXIT_OK;
+        case 'V': printf("clipmill-train %s\n", CLIPMILL_VERSION); return CM_EXIT_OK;
+        default: fprintf(stderr, "Try 'clipmill-train --help'.\n"); return CM_EXIT_USAGE;
         }
     }
     if (optind < argc) return bad_usage("unexpected argument '%s'", argv[optind]);
@@ -309,7 +309,7 @@ int main(int argc, char **argv)
     o.progress = quiet ? NULL : stderr;
 
     catalog *c = NULL;
-    if (open_catalog(o.corpus_dir, &c) != 0) return EXIT_FATAL;
+    if (open_catalog(o.corpus_dir, &c) != 0) return CM_EXIT_FATAL;
     cm_error e = {{0}};
     int64_t run_id = 0, model_id = 0;
     char *args = cm_join_args(argc - 1, argv + 1);
@@ -317,7 +317,7 @@ int main(int argc, char **argv)
     free(args);
     char *path = NULL;
     classifier_train_result r;
-    int rc = EXIT_FATAL;
+    int rc = CM_EXIT_FATAL;
     if (classifier_train(c, &o, &r, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
@@ -358,7 +358,7 @@ int main(int argc, char **argv)
         printf("{\"model_id\":%lld,\"path\":\"%s\",\"sha256\":\"%s\",\"train\":%s,\"metrics\":%s}\n",
                (long long)model_id, path, sha, r.train_json, r.metrics_json);
     classifier_train_result_free(&r);
-    rc = EXIT_OK;
+    rc = CM_EXIT_OK;
 done:
     if (run_id > 0) {
         run_counts counts = {0};
