@@ -9,6 +9,8 @@
 #include <string.h>
 
 
+#include "corpus.h"
+
 int partition_of_source(const char *source_id, int count)
 {
     if (count <= 1) return 0;
@@ -79,7 +81,10 @@ int partition_resolve(const char *arg, partition *p, cm_error *e)
     return partition_parse(arg, p, e) == 0 ? 1 : -1;
 }
 
-void partition_dir(const partition *p, char *out, size_t n) { snprintf(out, n, "parts/%d-of-%d", p->index, p->count); }
+void partition_dir(const partition *p, char *out, size_t n)
+{
+    snprintf(out, n, CORPUS_PARTS "/%d-of-%d", p->index, p->count);
+}
 
 static void put_setting(corpus_settings *s, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

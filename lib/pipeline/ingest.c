@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "corpus.h"
 #include "keywords.h"
 #include "manifest.h"
 #include "partition.h"
 #include "stats.h"
-#include "store.h"
 #include "util.h"
 
 void ingest_options_default(ingest_options *o)
@@ -29,7 +29,7 @@ void ingest_options_default(ingest_options *o)
     o->progress = PROGRESS_AUTO;
     o->progress_interval_s = 10.0;
     o->args = "";
-    o->staging_name = "staging";
+    o->staging_name = CORPUS_STAGING;
 }
 
 /* One source that passed the rules and is to be decoded (after downloading
@@ -48,8 +48,9 @@ typedef struct work_item {
 
 typedef struct ingest_state {
     const ingest_options *o;
-    catalog *cat;
-    store *st;
+    corpus *corpus;
+    catalog *cat;                  /* the corpus' */
+    store *st;                     /* its staging store o->staging_name, writable */
     progress *prog;
     int64_t run_id;
     int clip_frames;
@@ -425,7 +426,7 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     memset(&m, 0, sizeof m);
     keyword_rules *kw = NULL;
     cm_error e = {{0}};
-    char *cat_path = NULL, *staging_path = NULL, *downloads_path = NULL;
+    char *cat_path = NULL, *downloads_path = NULL;
     double t0 = cm_monotonic_s();
     int rc = CM_EXIT_FATAL;
 
@@ -435,16 +436,13 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
                o->decode.fps_den);
         goto done;
     }
-    if (cm_mkdir_p(o->corpus_dir, &e) != 0) {
+    if (corpus_open(&S.corpus, o->corpus_dir, CORPUS_CREATE, &e) != 0 ||
+        corpus_store(S.corpus, o->staging_name, 1, &S.st, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
-    cat_path = cm_path_join(o->corpus_dir, "catalog.sqlite");
-    staging_path = cm_path_join(o->corpus_dir, o->staging_name);
-    if (catalog_open(&S.cat, cat_path, &e) != 0 || store_open(&S.st, staging_path, 0, &e) != 0) {
-        cm_log(CM_LOG_ERROR, "%s", e.msg);
-        goto done;
-    }
+    S.cat = corpus_catalog(S.corpus);
+    cat_path = corpus_path(S.corpus, CORPUS_CATALOG);
     corpus_settings settings;
     if (corpus_settings_describe(&settings, o->decode.fps_num, o->decode.fps_den, o->decode.out_w, o->decode.out_h,
                                  S.clip_frames, &o->encode, o->decode.fit == FIT_PAD ? "pad" : "crop",
@@ -495,7 +493,7 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     }
     S.prog = progress_new("ingest", o->progress, S.n_items, total_bytes, o->progress_interval_s);
     if (n_remote > 0) {
-        downloads_path = cm_path_join(o->corpus_dir, "downloads");
+        downloads_path = corpus_path(S.corpus, CORPUS_DOWNLOADS);
         if (downloader_start(&S.dl, downloads_path, &o->download, &e) != 0) {
             cm_log(CM_LOG_ERROR, "%s", e.msg);
             rc = CM_EXIT_FATAL;
@@ -540,10 +538,8 @@ done:
     free(S.items);
     keyword_rules_free(kw);
     manifest_free(&m);
-    store_close(S.st);
-    catalog_close(S.cat);
+    corpus_close(S.corpus);
     free(cat_path);
-    free(staging_path);
     pthread_mutex_destroy(&S.mu);
     return rc;
 }

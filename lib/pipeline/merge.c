@@ -2,6 +2,7 @@
  * SELECT ... ON CONFLICT DO UPDATE, built from the tables' own column lists
  * (both sides have the same schema version, so the same columns). */
 #include "merge.h"
+#include "corpus.h"
 #include "decide.h"
 
 #include <dirent.h>
@@ -268,7 +269,7 @@ int merge_part(catalog *c, const char *part_catalog_path, const char *part_name,
     static const char *const source_exprs[] = {
         "first_run_id", MAP_RUN("first_run_id"), "last_run_id", MAP_RUN("last_run_id"), NULL};
     static const char *const clip_exprs[] = {
-        "staging", "?1 || '/' || coalesce(p.staging, 'staging')", "run_id", MAP_RUN("run_id"), NULL};
+        "staging", "?1 || '/' || coalesce(p.staging, '" CORPUS_STAGING "')", "run_id", MAP_RUN("run_id"), NULL};
     sqlite3 *db = catalog_db(c);
     char *sql_sources = NULL, *sql_clips = NULL, *sql_scores = NULL, *sql_decisions = NULL;
     int rc = -1, attached = 0;
@@ -429,11 +430,20 @@ static int redecide(catalog *c, const part_ref *parts, const decide_rules *rules
     return 0;
 }
 
+/* DIR/parts/K-of-N/catalog.sqlite, malloc'd. */
+static char *part_catalog_path(const char *corpus_dir, const char *part_name)
+{
+    char *part = cm_path_join(corpus_dir, part_name), *path = cm_path_join(part, CORPUS_CATALOG);
+    free(part);
+    return path;
+}
+
 int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
 {
     memset(s, 0, sizeof *s);
     double t0 = cm_monotonic_s();
-    char *parts_dir = cm_path_join(corpus_dir, "parts"), *cat_path = cm_path_join(corpus_dir, "catalog.sqlite");
+    char *parts_dir = cm_path_join(corpus_dir, CORPUS_PARTS);
+    corpus *cp = NULL;
     catalog *c = NULL;
     part_ref *parts = NULL;
     decide_rules *rules = NULL;
@@ -449,11 +459,10 @@ int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
         part_ref p;
         char extra;
         if (sscanf(de->d_name, "%d-of-%d%c", &p.k, &p.n, &extra) != 2 || p.k < 0 || p.k >= p.n) continue;
-        snprintf(p.name, sizeof p.name, "parts/%s", de->d_name);
-        char *cp = cm_path_join(corpus_dir, p.name), *part_cat = cm_path_join(cp, "catalog.sqlite");
+        snprintf(p.name, sizeof p.name, CORPUS_PARTS "/%s", de->d_name);
+        char *part_cat = part_catalog_path(corpus_dir, p.name);
         struct stat st;
         int has = stat(part_cat, &st) == 0;
-        free(cp);
         free(part_cat);
         if (!has) continue; /* a task that has not started yet */
         if (s->parts == cap) {
@@ -471,10 +480,11 @@ int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
     rules = cm_xcalloc((size_t)s->parts, sizeof *rules);
     has_rules = cm_xcalloc((size_t)s->parts, sizeof *has_rules);
     merged = cm_xcalloc((size_t)s->parts, sizeof *merged);
-    if (catalog_open(&c, cat_path, e) != 0) goto done;
+    if (corpus_open(&cp, corpus_dir, CORPUS_CREATE, e) != 0) goto done;
+    c = corpus_catalog(cp);
     rc = 0;
     for (int i = 0; i < s->parts; i++) {
-        char *cp = cm_path_join(corpus_dir, parts[i].name), *part_cat = cm_path_join(cp, "catalog.sqlite");
+        char *part_cat = part_catalog_path(corpus_dir, parts[i].name);
         int64_t sources0 = s->sources, clips0 = s->clips;
         cm_error pe = {{0}};
         int got = merge_part(c, part_cat, parts[i].name, s, &rules[i], &has_rules[i], &pe);
@@ -489,7 +499,6 @@ int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
             cm_log(CM_LOG_ERROR, "%s%s", pe.msg, got > 0 ? " (not merged)" : "");
             rc = 1;
         }
-        free(cp);
         free(part_cat);
     }
     int rd = redecide(c, parts, rules, has_rules, merged, s->parts, s, e);
@@ -499,10 +508,9 @@ done:
     free(rules);
     free(has_rules);
     free(merged);
-    catalog_close(c);
+    corpus_close(cp);
     free(parts);
     free(parts_dir);
-    free(cat_path);
     s->seconds = cm_monotonic_s() - t0;
     return rc;
 }

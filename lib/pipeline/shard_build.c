@@ -45,7 +45,7 @@ static int catalog_begin_dataset(build_state *B, int64_t run_id, cm_error *e)
         " VALUES (?1, 'writing', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, '', ?12, ?13)";
     if (sqlite3_prepare_v2(B->db, sql, -1, &q, NULL) != SQLITE_OK) goto fail;
     char path[512];
-    snprintf(path, sizeof path, "datasets/%s", o->name);
+    snprintf(path, sizeof path, CORPUS_DATASETS "/%s", o->name);
     sqlite3_bind_text(q, 1, o->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(q, 3, DATASET_FORMAT_VERSION);
@@ -295,38 +295,31 @@ int shard_build(const build_options *o)
     cm_error e = {{0}};
     int64_t run_id = 0;
     int code = CM_EXIT_FATAL;
-    char *cat_path = cm_path_join(o->corpus_dir, "catalog.sqlite");
-    B.datasets_dir = cm_path_join(o->corpus_dir, "datasets");
+    B.datasets_dir = cm_path_join(o->corpus_dir, CORPUS_DATASETS);
     B.final_dir = cm_path_join(B.datasets_dir, o->name);
     size_t n = strlen(B.final_dir) + 32;
     B.tmp_dir = cm_xmalloc(n);
     snprintf(B.tmp_dir, n, "%s.tmp-%d", B.final_dir, (int)getpid());
 
-    if (catalog_open(&B.cat, cat_path, &e) != 0) goto done;
-    B.db = catalog_db(B.cat);
-    if (catalog_run_begin(B.cat, "clipmill-shard", o->args, &run_id, &e) != 0) goto done;
+    if (corpus_open(&B.corpus, o->corpus_dir, CORPUS_EXISTING, &e) != 0) goto done;
+    B.db = catalog_db(corpus_catalog(B.corpus));
+    if (catalog_run_begin(corpus_catalog(B.corpus), "clipmill-shard", o->args, &run_id, &e) != 0) goto done;
     if (cm_mkdir_p(B.datasets_dir, &e) != 0) goto done;
     code = build(&B, run_id, &e);
     run_counts rc = {0};
     for (int s = 0; s < SPLIT_COUNT; s++) rc.clips_added += B.split_clips[s];
     cm_error e2 = {{0}};
-    if (catalog_run_end(B.cat, run_id, &rc, code, &e2) != 0) cm_log(CM_LOG_WARN, "%s", e2.msg);
+    if (catalog_run_end(corpus_catalog(B.corpus), run_id, &rc, code, &e2) != 0) cm_log(CM_LOG_WARN, "%s", e2.msg);
 done:
     if (code != CM_EXIT_OK) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         if (path_exists(B.tmp_dir)) cm_remove_tree(B.tmp_dir);
     }
-    for (int i = 0; i < B.n_stores; i++) {
-        store_close(B.stores[i].st);
-        free(B.stores[i].dir);
-    }
-    free(B.stores);
     for (int i = 0; i < B.n; i++) free(B.clips[i].staging);
     for (int s = 0; s < SPLIT_COUNT; s++) free(B.shards[s]);
     free(B.clips);
     sqlite3_free(B.query);
-    catalog_close(B.cat);
-    free(cat_path);
+    corpus_close(B.corpus);
     free(B.datasets_dir);
     free(B.final_dir);
     free(B.tmp_dir);

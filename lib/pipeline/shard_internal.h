@@ -8,17 +8,16 @@
 
 #include <stdint.h>
 
-#include "catalog.h"
+#include "corpus.h"
 #include "dataset.h"
 #include "shard.h"
-#include "store.h"
 #include "util.h"
 
 typedef struct sel_clip {
     char clip_id[CM_CLIP_ID_MAX];
     char source_id[CM_SOURCE_ID_LEN + 1];
     char key[CM_CLIP_ID_MAX];
-    char *staging;
+    char *staging;                 /* its store (NULL: the corpus' default) */
     uint64_t phash;
     int has_phash;
     int frames, width, height;
@@ -35,8 +34,8 @@ typedef struct shard_out {
 
 typedef struct build_state {
     const build_options *o;
-    catalog *cat;
-    sqlite3 *db;
+    corpus *corpus;
+    sqlite3 *db;                   /* the corpus' catalog */
     char *query;
     sel_clip *clips;
     int n;
@@ -48,8 +47,6 @@ typedef struct build_state {
     shard_out *shards[SPLIT_COUNT];
     int n_shards[SPLIT_COUNT];
     int64_t split_clips[SPLIT_COUNT];
-    struct { char *dir; store *st; } *stores;  /* one per staging store (partition) seen, grown as needed */
-    int n_stores;
 } build_state;
 
 /* Runs the selection query (recorded in B->query) into B->clips, in clip_id

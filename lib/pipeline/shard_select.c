@@ -58,7 +58,7 @@ int shard_select_clips(build_state *B, cm_error *e)
         snprintf(c->clip_id, sizeof c->clip_id, "%s", (const char *)sqlite3_column_text(q, 0));
         snprintf(c->source_id, sizeof c->source_id, "%s", (const char *)sqlite3_column_text(q, 1));
         const char *staging = (const char *)sqlite3_column_text(q, 2);
-        c->staging = cm_xstrdup(staging ? staging : "staging");
+        c->staging = staging ? cm_xstrdup(staging) : NULL;
         snprintf(c->key, sizeof c->key, "%s", (const char *)sqlite3_column_text(q, 3));
         const char *ph = (const char *)sqlite3_column_text(q, 4);
         c->has_phash = ph && strlen(ph) == 16;

@@ -17,21 +17,6 @@
 #include "json.h"
 #include "shard_internal.h"
 
-static store *staging_store(build_state *B, const char *staging, cm_error *e)
-{
-    for (int i = 0; i < B->n_stores; i++)
-        if (strcmp(B->stores[i].dir, staging) == 0) return B->stores[i].st;
-    char *path = cm_path_join(B->o->corpus_dir, staging);
-    store *st = NULL;
-    int rc = store_open(&st, path, 1, e);
-    free(path);
-    if (rc != 0) return NULL;
-    B->stores = cm_xrealloc(B->stores, (size_t)(B->n_stores + 1) * sizeof *B->stores);
-    B->stores[B->n_stores].dir = cm_xstrdup(staging);
-    B->stores[B->n_stores++].st = st;
-    return st;
-}
-
 /* Reads a clip's record from staging, checked, re-encoded when the dataset's
  * codec differs. Returns 0 and a malloc'd record, or -1. */
 static int load_record(build_state *B, const sel_clip *c, uint8_t **out, size_t *len, clip_header *h, cm_error *e)
@@ -39,11 +24,8 @@ static int load_record(build_state *B, const sel_clip *c, uint8_t **out, size_t 
     uint8_t *rec = NULL, *frames = NULL;
     size_t rec_len = 0;
     cm_error pe = {{0}};
-    store *st = staging_store(B, c->staging, e);
-    if (!st) return -1;
-    int got = store_get(st, c->key, &rec, &rec_len, e);
-    if (got != 0) {
-        if (got == 1) cm_error_set(e, "clip %s: not in staging %s", c->clip_id, c->staging);
+    if (corpus_read_record(B->corpus, c->staging, c->key, &rec, &rec_len, &pe) != 0) {
+        cm_error_set(e, "clip %s: %s", c->clip_id, pe.msg);
         return -1;
     }
     if (clip_record_parse(rec, rec_len, h, 1, &pe) != 0) {
