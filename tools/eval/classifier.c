@@ -9,9 +9,9 @@
 
 #include "catalog.h"
 #include "classifier.h"
+#include "corpus.h"
 #include "eval.h"
 #include "json.h"
-#include "store.h"
 #include "util.h"
 
 void eval_classifier_usage(FILE *f)
@@ -53,28 +53,20 @@ static int parse_range(const char *s, int *lo, int *hi)
 }
 
 /* Scores one held-out clip: its statistics from the catalog, its record from
- * its staging store (*stg, reopened when *stg_name differs from staging).
- * Returns 0 with *s, -1 with e set for this clip (unreadable), -2 with e set
- * when the staging store cannot be opened. */
-static int score_clip(const char *corpus, catalog *c, classifier *m, store **stg, char **stg_name, const char *id,
-                      const char *staging, const char *key, float *s, cm_error *e)
+ * its staging store (staging NULL: the default one). Returns 0 with *s, -1
+ * with e set for this clip (unreadable), -2 with e set when the staging
+ * store cannot be opened. */
+static int score_clip(corpus *cp, classifier *m, const char *id, const char *staging, const char *key, float *s,
+                      cm_error *e)
 {
-    if (!*stg || strcmp(*stg_name, staging) != 0) {
-        store_close(*stg);
-        *stg = NULL;
-        free(*stg_name);
-        *stg_name = cm_xstrdup(staging);
-        char *dir = cm_path_join(corpus, staging);
-        int src = store_open(stg, dir, 1, e);
-        free(dir);
-        if (src != 0) return -2;
-    }
+    store *st = NULL;
+    if (corpus_store(cp, staging, 0, &st, e) != 0) return -2;
     clip_stats cs;
     uint8_t *rec = NULL;
     size_t rlen = 0;
-    int got = classifier_clip_stats(c, id, &cs, e);
-    if (got == 0) got = store_get(*stg, key, &rec, &rlen, e);
-    if (got == 1) cm_error_set(e, "not in staging store %s", staging);
+    int got = classifier_clip_stats(corpus_catalog(cp), id, &cs, e);
+    if (got == 1) cm_error_set(e, "not in the catalog");
+    if (got == 0) got = corpus_read_record(cp, staging, key, &rec, &rlen, e);
     int rc = got == 0 && classifier_score_record(m, rec, rlen, &cs, s, e) == 0 ? 0 : -1;
     free(rec);
     return rc;
@@ -82,7 +74,7 @@ static int score_clip(const char *corpus, catalog *c, classifier *m, store **stg
 
 int eval_classifier_main(int argc, char **argv)
 {
-    const char *corpus = ".", *model_path = NULL;
+    const char *dir = ".", *model_path = NULL;
     int json = 0, all = 0, cv = 0, good_lo = 0, good_hi = 0, bad_lo = 0, bad_hi = 0;
     static const struct option opts[] = {
         {"corpus", required_argument, NULL, 'C'}, {"model", required_argument, NULL, 'm'},
@@ -94,7 +86,7 @@ int eval_classifier_main(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, "C:m:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'C': corpus = optarg; break;
+        case 'C': dir = optarg; break;
         case 'm': model_path = optarg; break;
         case 'j': json = 1; break;
         case 'a': all = 1; break;
@@ -121,9 +113,9 @@ int eval_classifier_main(int argc, char **argv)
 
     cm_error e = {{0}};
     classifier *m = NULL;
-    catalog *c = NULL;
+    corpus *cp = NULL;
+    catalog *c = NULL;             /* the corpus' */
     sqlite3_stmt *st = NULL;
-    store *stg = NULL;
     eval_clip *v = NULL;
     char *sql = NULL, *split_key = NULL;
     int n = 0, cap = 0, failed = 0, rc = CM_EXIT_FATAL;
@@ -133,13 +125,11 @@ int eval_classifier_main(int argc, char **argv)
         return CM_EXIT_FATAL;
     }
     classifier_single_thread();
-    char *db_path = cm_path_join(corpus, "catalog.sqlite");
-    int orc = catalog_open(&c, db_path, &e);
-    free(db_path);
-    if (orc != 0) {
+    if (corpus_open(&cp, dir, CORPUS_EXISTING, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
+    c = corpus_catalog(cp);
     sqlite3 *db = catalog_db(c);
     int found = classifier_find_model(c, m, &model_id, &e);
     if (found < 0) {
@@ -186,7 +176,7 @@ int eval_classifier_main(int argc, char **argv)
         "              UNION SELECT value FROM tj, json_each(tj.j, '$.sources.val')),"
         " used_grp AS (SELECT value AS v FROM tj, json_each(tj.j, '$.groups.train')"
         "              UNION SELECT value FROM tj, json_each(tj.j, '$.groups.val'))"
-        " SELECT c.clip_id, s.url, cl.label BETWEEN ?2 AND ?3, coalesce(c.staging, 'staging'), c.staging_key"
+        " SELECT c.clip_id, s.url, cl.label BETWEEN ?2 AND ?3, c.staging, c.staging_key"
         " FROM v_clip_label AS cl JOIN clips AS c USING (clip_id) JOIN sources AS s ON s.source_id = c.source_id"
         " WHERE (cl.label BETWEEN ?2 AND ?3 OR cl.label BETWEEN ?4 AND ?5)"
         "   AND (?6 OR (c.source_id NOT IN (SELECT v FROM used_src)"
@@ -195,7 +185,7 @@ int eval_classifier_main(int argc, char **argv)
         " ORDER BY c.clip_id";
     /* --cv: the out-of-fold scores stored with the model, no scoring. */
     static const char cv_sql[] =
-        "SELECT c.clip_id, s.url, cl.label BETWEEN ?2 AND ?3, coalesce(c.staging, 'staging'), c.staging_key, j.value"
+        "SELECT c.clip_id, s.url, cl.label BETWEEN ?2 AND ?3, c.staging, c.staging_key, j.value"
         " FROM models AS mo, json_each(mo.metrics_json, '$.cv_scores') AS j"
         " JOIN clips AS c ON c.clip_id = j.key JOIN v_clip_label AS cl ON cl.clip_id = c.clip_id"
         " JOIN sources AS s ON s.source_id = c.source_id"
@@ -218,7 +208,6 @@ int eval_classifier_main(int argc, char **argv)
     sqlite3_bind_int(st, 4, bad_lo);
     sqlite3_bind_int(st, 5, bad_hi);
     sqlite3_bind_int(st, 6, all);
-    char *stg_name = NULL;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0), *staging = (const char *)sqlite3_column_text(st, 3);
@@ -226,11 +215,9 @@ int eval_classifier_main(int argc, char **argv)
         if (cv) {
             s = (float)sqlite3_column_double(st, 5);
         } else {
-            int sc = score_clip(corpus, c, m, &stg, &stg_name, id, staging, (const char *)sqlite3_column_text(st, 4),
-                                &s, &e);
+            int sc = score_clip(cp, m, id, staging, (const char *)sqlite3_column_text(st, 4), &s, &e);
             if (sc == -2) {
                 cm_log(CM_LOG_ERROR, "%s", e.msg);
-                free(stg_name);
                 goto done;
             }
             if (sc != 0) {
@@ -249,7 +236,6 @@ int eval_classifier_main(int argc, char **argv)
         v[n].s = s;
         n++;
     }
-    free(stg_name);
     if (step != SQLITE_DONE) {
         cm_log(CM_LOG_ERROR, "catalog: held-out clips: %s", sqlite3_errmsg(db));
         goto done;
@@ -342,12 +328,11 @@ int eval_classifier_main(int argc, char **argv)
     if (n == 0) cm_log(CM_LOG_ERROR, "no labelled clips to evaluate on");
 done:
     sqlite3_finalize(st);
-    store_close(stg);
     for (int i = 0; i < n; i++) free(v[i].url);
     free(v);
     free(sql);
     free(split_key);
-    catalog_close(c);
+    corpus_close(cp);
     classifier_free(m);
     return rc;
 }

@@ -14,10 +14,10 @@
 #include "catalog.h"
 #include "classifier.h"
 #include "clip_record.h"
+#include "corpus.h"
 #include "eval.h"
 #include "fsio.h"
 #include "export.h"
-#include "store.h"
 #include "util.h"
 
 void eval_report_usage(FILE *f)
@@ -215,34 +215,14 @@ static void svg_roc(FILE *f, scored_label *p, int n, double *auc_out)
 /* ---- contact sheets ---- */
 
 /* Writes <img> of an 8-frame contact sheet of clip_id as a PNG data URI. */
-static int contact_sheet(FILE *f, sqlite3 *db, const char *corpus, const char *clip_id, cm_error *e)
+static int contact_sheet(FILE *f, corpus *cp, const char *clip_id, cm_error *e)
 {
-    sqlite3_stmt *st = NULL;
-    store *sto = NULL;
     uint8_t *rec = NULL, *frames = NULL, *png = NULL;
     unsigned char *b64 = NULL;
     char tmp[] = "/tmp/clipmill-report-XXXXXX";
     int fd = -1, rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(staging, 'staging'), staging_key FROM clips WHERE clip_id = ?1", -1,
-                           &st, NULL) != SQLITE_OK) {
-        cm_error_set(e, "catalog: %s", sqlite3_errmsg(db));
-        goto fail;
-    }
-    sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        cm_error_set(e, "clip %s: not in the catalog", clip_id);
-        goto fail;
-    }
-    char *dir = cm_path_join(corpus, (const char *)sqlite3_column_text(st, 0));
-    int orc = store_open(&sto, dir, 1, e);
-    free(dir);
     size_t len = 0;
-    if (orc != 0) goto fail;
-    int got = store_get(sto, (const char *)sqlite3_column_text(st, 1), &rec, &len, e);
-    if (got != 0) {
-        if (got == 1) cm_error_set(e, "clip %s: not staged", clip_id);
-        goto fail;
-    }
+    if (corpus_clip_record(cp, clip_id, &rec, &len, e) != 0) goto fail;
     clip_header h;
     if (clip_record_parse(rec, len, &h, 0, e) != 0) goto fail;
     enum { N_SHEET = 8 };
@@ -280,8 +260,6 @@ fail:
         close(fd);
         unlink(tmp);
     }
-    sqlite3_finalize(st);
-    store_close(sto);
     free(rec);
     free(frames);
     free(png);
@@ -290,9 +268,10 @@ fail:
 }
 
 /* One gallery: the clips `sql` (?1 = model id) lists as clip_id, score, decision, reason. */
-static int gallery(FILE *f, sqlite3 *db, const char *corpus, const char *title, const char *sql, int64_t model_id,
+static int gallery(FILE *f, corpus *cp, const char *title, const char *sql, int64_t model_id,
                    int *bad_images)
 {
+    sqlite3 *db = catalog_db(corpus_catalog(cp));
     sqlite3_stmt *st = NULL;
     fprintf(f, "<h3>%s</h3>\n<div class='gallery'>\n", title);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -305,7 +284,7 @@ static int gallery(FILE *f, sqlite3 *db, const char *corpus, const char *title, 
         const char *id = (const char *)sqlite3_column_text(st, 0);
         cm_error e = {{0}};
         fputs("<figure>", f);
-        if (contact_sheet(f, db, corpus, id, &e) != 0) {
+        if (contact_sheet(f, cp, id, &e) != 0) {
             cm_log(CM_LOG_WARN, "report: contact sheet of %s: %s", id, e.msg);
             fputs("<div class='missing'>(no image: ", f);
             html_text(f, e.msg);
@@ -379,7 +358,7 @@ static const char *const css =
 
 int eval_report_main(int argc, char **argv)
 {
-    const char *corpus = ".", *out_path = NULL;
+    const char *dir = ".", *out_path = NULL;
     int64_t model_id = 0;
     int sheets = 4;
     static const struct option opts[] = {
@@ -391,7 +370,7 @@ int eval_report_main(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, "C:o:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'C': corpus = optarg; break;
+        case 'C': dir = optarg; break;
         case 'o': out_path = optarg; break;
         case 'M': model_id = strtoll(optarg, NULL, 10); break;
         case 'S':
@@ -409,23 +388,18 @@ int eval_report_main(int argc, char **argv)
         fprintf(stderr, "clipmill-eval report: unexpected argument '%s'\n", argv[optind]);
         return CM_EXIT_USAGE;
     }
-    char *cat_path = cm_path_join(corpus, "catalog.sqlite");
-    char *default_out = cm_path_join(corpus, "report.html");
+    char *default_out = cm_path_join(dir, "report.html");
     if (!out_path) out_path = default_out;
-    catalog *c = NULL;
+    corpus *cp = NULL;
     cm_error e = {{0}};
     FILE *f = NULL;
     cm_atomic_file out = {0};
     int rc = CM_EXIT_FATAL, bad_images = 0;
-    if (access(cat_path, F_OK) != 0) {
-        cm_log(CM_LOG_ERROR, "%s: no catalog", cat_path);
-        goto done;
-    }
-    if (catalog_open(&c, cat_path, &e) != 0) {
+    if (corpus_open(&cp, dir, CORPUS_EXISTING, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
-    sqlite3 *db = catalog_db(c);
+    sqlite3 *db = catalog_db(corpus_catalog(cp));
     if (model_id <= 0) {
         double m = q1(db, "SELECT model_id FROM decisions WHERE model_id IS NOT NULL GROUP BY model_id"
                           " ORDER BY count(*) DESC LIMIT 1", 0);
@@ -444,9 +418,9 @@ int eval_report_main(int argc, char **argv)
     cm_utc_now_iso(now);
     fprintf(f, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
                "<meta name='viewport' content='width=device-width'><title>clipmill report: ");
-    html_text(f, corpus);
+    html_text(f, dir);
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>clipmill corpus report</h1>\n<p>Corpus <code>", css);
-    html_text(f, corpus);
+    html_text(f, dir);
     fprintf(f, "</code>, generated %s.", now);
     {
         sqlite3_stmt *st = NULL;
@@ -576,12 +550,12 @@ int eval_report_main(int argc, char **argv)
                            " LEFT JOIN decisions AS d USING (clip_id) WHERE s.model_id = ?1 ORDER BY %s LIMIT %d";
         char order[128];
         snprintf(sql, sizeof sql, gsql, "s.score DESC, s.clip_id", sheets);
-        gallery(f, db, corpus, "Best scores", sql, model_id, &bad_images);
+        gallery(f, cp, "Best scores", sql, model_id, &bad_images);
         snprintf(sql, sizeof sql, gsql, "s.score ASC, s.clip_id", sheets);
-        gallery(f, db, corpus, "Worst scores", sql, model_id, &bad_images);
+        gallery(f, cp, "Worst scores", sql, model_id, &bad_images);
         snprintf(order, sizeof order, "abs(s.score - %.9g), s.clip_id", isnan(threshold) ? 0.5 : threshold);
         snprintf(sql, sizeof sql, gsql, order, sheets);
-        gallery(f, db, corpus, "Borderline (closest to the threshold)", sql, model_id, &bad_images);
+        gallery(f, cp, "Borderline (closest to the threshold)", sql, model_id, &bad_images);
     }
     fputs("</body></html>\n", f);
     f = NULL;
@@ -593,8 +567,7 @@ int eval_report_main(int argc, char **argv)
     rc = bad_images ? CM_EXIT_PARTIAL : CM_EXIT_OK;
 done:
     cm_atomic_abort(&out);
-    free(cat_path);
     free(default_out);
-    catalog_close(c);
+    corpus_close(cp);
     return rc;
 }

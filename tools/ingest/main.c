@@ -11,12 +11,11 @@
 
 #include <libavutil/log.h>
 
-#include "catalog.h"
+#include "corpus.h"
 #include "clip_record.h"
 #include "export.h"
 #include "ingest.h"
 #include "partition.h"
-#include "store.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -160,45 +159,20 @@ typedef struct export_args {
     int scale, step, cols;
 } export_args;
 
-/* Looks a clip up in the catalog, reads its record from staging and writes
- * the files asked for. Returns an exit code. */
-static int run_export(const char *corpus, const char *clip_id, const export_args *x)
+/* Reads a clip's frames (corpus_clip_frames) and writes the files asked
+ * for. Returns an exit code. */
+static int run_export(const char *dir, const char *clip_id, const export_args *x)
 {
     cm_error e = {{0}};
-    catalog *cat = NULL;
-    store *st = NULL;
-    sqlite3_stmt *q = NULL;
-    uint8_t *rec = NULL, *frames = NULL;
-    size_t rec_len = 0;
-    int rc = CM_EXIT_FATAL;
-    char *cat_path = cm_path_join(corpus, "catalog.sqlite"), *staging_path = NULL;
-
-    if (catalog_open(&cat, cat_path, &e) != 0) goto fail;
-    if (sqlite3_prepare_v2(catalog_db(cat), "SELECT staging, staging_key FROM clips WHERE clip_id = ?", -1, &q,
-                           NULL) != SQLITE_OK) {
-        cm_error_set(&e, "%s: %s", cat_path, sqlite3_errmsg(catalog_db(cat)));
-        goto fail;
-    }
-    sqlite3_bind_text(q, 1, clip_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) != SQLITE_ROW) {
-        cm_error_set(&e, "%s: no clip with id %s in %s", clip_id, clip_id, cat_path);
-        rc = CM_EXIT_PARTIAL;
-        goto fail;
-    }
-    staging_path = cm_path_join(corpus, (const char *)sqlite3_column_text(q, 0));
-    char key[CM_CLIP_ID_MAX];
-    snprintf(key, sizeof key, "%s", (const char *)sqlite3_column_text(q, 1));
-    if (store_open(&st, staging_path, 1, &e) != 0) goto fail;
-    int got = store_get(st, key, &rec, &rec_len, &e);
-    if (got != 0) {
-        if (got == 1) cm_error_set(&e, "%s: clip %s is in the catalog but not in staging", staging_path, key);
-        goto fail;
-    }
+    corpus *cp = NULL;
+    uint8_t *frames = NULL;
     clip_header h;
-    if (clip_record_parse(rec, rec_len, &h, 1, &e) != 0) goto fail;
-    size_t n = (size_t)h.frames * h.height * h.width * h.channels;
-    frames = cm_xmalloc(n);
-    if (clip_record_decode(rec, rec_len, 0, (int)h.frames, frames, &e) != 0) goto fail;
+    int rc = CM_EXIT_FATAL;
+
+    if (corpus_open(&cp, dir, CORPUS_EXISTING, &e) != 0) goto fail;
+    int got = corpus_clip_frames(cp, clip_id, &h, &frames, &e);
+    if (got == CORPUS_NOT_FOUND) rc = CM_EXIT_PARTIAL;
+    if (got != 0) goto fail;
     if (x->raw && clip_export_raw(frames, (int)h.frames, h.height, h.width, x->raw, &e) != 0) goto fail;
     if (x->mp4 && clip_export_mp4(frames, (int)h.frames, h.height, h.width, (int)h.fps_num, (int)h.fps_den,
                                   x->scale, x->mp4, &e) != 0)
@@ -206,19 +180,14 @@ static int run_export(const char *corpus, const char *clip_id, const export_args
     if (x->png && clip_export_png_sheet(frames, (int)h.frames, h.height, h.width, x->step, x->cols, x->png, &e) != 0)
         goto fail;
     printf("%s: %u frames %ux%u at %u/%u fps, %s, %zu bytes\n", clip_id, h.frames, h.width, h.height, h.fps_num,
-           h.fps_den, clip_codec_name((clip_codec)h.codec), rec_len);
+           h.fps_den, clip_codec_name((clip_codec)h.codec), (size_t)(CLIP_RECORD_HEADER_SIZE + h.payload_size));
     rc = CM_EXIT_OK;
     goto done;
 fail:
     cm_log(CM_LOG_ERROR, "%s", e.msg);
 done:
-    sqlite3_finalize(q);
     free(frames);
-    free(rec);
-    store_close(st);
-    catalog_close(cat);
-    free(cat_path);
-    free(staging_path);
+    corpus_close(cp);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "cli.h"
 #include "classifier.h"
+#include "corpus.h"
 #include "labels.h"
 #include "label_server.h"
 #include "util.h"
@@ -122,20 +123,22 @@ static int bad_usage(const char *fmt, const char *arg)
     return CM_EXIT_USAGE;
 }
 
-static int open_catalog(const char *dir, catalog **c)
+/* The corpus in dir, which must exist; *c is its catalog. */
+static int open_corpus(const char *dir, corpus **cp, catalog **c)
 {
     cm_error e = {{0}};
-    char *path = cm_path_join(dir, "catalog.sqlite");
-    int rc = catalog_open(c, path, &e);
-    free(path);
-    if (rc != 0) cm_log(CM_LOG_ERROR, "%s", e.msg);
-    return rc;
+    if (corpus_open(cp, dir, CORPUS_EXISTING, &e) != 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
+        return -1;
+    }
+    *c = corpus_catalog(*cp);
+    return 0;
 }
 
 /* clipmill-train labels import|export ... */
 static int labels_main(int argc, char **argv)
 {
-    const char *corpus = ".", *labeler = "";
+    const char *dir = ".", *labeler = "";
     static const struct option opts[] = {
         {"corpus", required_argument, NULL, 'C'}, {"labeler", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
@@ -149,7 +152,7 @@ static int labels_main(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, "C:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'C': corpus = optarg; break;
+        case 'C': dir = optarg; break;
         case 'l': labeler = optarg; break;
         case 'h': usage(stdout); return CM_EXIT_OK;
         default: return CM_EXIT_USAGE;
@@ -157,8 +160,9 @@ static int labels_main(int argc, char **argv)
     }
     if (import ? optind != argc - 1 : optind < argc - 1)
         return bad_usage(import ? "labels import: want one CSV file%s" : "labels export: at most one file%s", "");
+    corpus *cp = NULL;
     catalog *c = NULL;
-    if (open_catalog(corpus, &c) != 0) return CM_EXIT_FATAL;
+    if (open_corpus(dir, &cp, &c) != 0) return CM_EXIT_FATAL;
     cm_error e = {{0}};
     int rc = CM_EXIT_OK;
     if (import) {
@@ -188,7 +192,7 @@ static int labels_main(int argc, char **argv)
         if (out && out != stdout && fclose(out) != 0) rc = CM_EXIT_FATAL;
         if (rc == CM_EXIT_OK) fprintf(stderr, "clipmill-train: exported %lld labels\n", (long long)rows);
     }
-    catalog_close(c);
+    corpus_close(cp);
     return rc;
 }
 
@@ -308,8 +312,9 @@ int main(int argc, char **argv)
     if (!name[0] || strchr(name, '/')) return bad_usage("bad --name '%s'", name);
     o.progress = quiet ? NULL : stderr;
 
+    corpus *cp = NULL;
     catalog *c = NULL;
-    if (open_catalog(o.corpus_dir, &c) != 0) return CM_EXIT_FATAL;
+    if (open_corpus(o.corpus_dir, &cp, &c) != 0) return CM_EXIT_FATAL;
     cm_error e = {{0}};
     int64_t run_id = 0, model_id = 0;
     char *args = cm_join_args(argc - 1, argv + 1);
@@ -325,7 +330,7 @@ int main(int argc, char **argv)
     if (output) {
         path = cm_xstrdup(output);
     } else {
-        char *dir = cm_path_join(o.corpus_dir, "models");
+        char *dir = corpus_path(cp, CORPUS_MODELS);
         if (cm_mkdir_p(dir, &e) != 0) {
             cm_log(CM_LOG_ERROR, "%s", e.msg);
             free(dir);
@@ -365,6 +370,6 @@ done:
         catalog_run_end(c, run_id, &counts, rc, &e);
     }
     free(path);
-    catalog_close(c);
+    corpus_close(cp);
     return rc;
 }
