@@ -18,6 +18,7 @@
 #include "eval.h"
 #include "fsio.h"
 #include "export.h"
+#include "report_svg.h"
 #include "util.h"
 
 void eval_report_usage(FILE *f)
@@ -36,19 +37,6 @@ void eval_report_usage(FILE *f)
 
 /* ---- small helpers ---- */
 
-static void html_text(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
 /* Runs sql (one optional int64 parameter ?1) and returns its first column as a double (NAN when NULL / error). */
 static double q1(sqlite3 *db, const char *sql, int64_t p1)
 {
@@ -65,20 +53,6 @@ static double q1(sqlite3 *db, const char *sql, int64_t p1)
     return v;
 }
 
-typedef struct series {
-    double *v;
-    int n, cap;
-} series;
-
-static void series_push(series *s, double v)
-{
-    if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 256;
-        s->v = cm_xrealloc(s->v, (size_t)s->cap * sizeof *s->v);
-    }
-    s->v[s->n++] = v;
-}
-
 static series query_series(sqlite3 *db, const char *sql, int64_t p1)
 {
     series s = {0};
@@ -89,127 +63,6 @@ static series query_series(sqlite3 *db, const char *sql, int64_t p1)
         if (sqlite3_column_type(st, 0) != SQLITE_NULL) series_push(&s, sqlite3_column_double(st, 0));
     sqlite3_finalize(st);
     return s;
-}
-
-/* ---- SVG plots ---- */
-
-enum { PW = 420, PH = 220, ML = 44, MR = 12, MT = 12, MB = 36 };
-
-static void svg_axes(FILE *f, double x0, double x1, double ymax, const char *xlabel, const char *ylabel)
-{
-    const int iw = PW - ML - MR, ih = PH - MT - MB;
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d' class='plot'>\n",
-            PW, PH, PW, PH);
-    fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='#fff' stroke='#999'/>\n", ML, MT, iw, ih);
-    for (int i = 0; i <= 4; i++) {
-        double fx = i / 4.0;
-        fprintf(f, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%.3g</text>\n", ML + fx * iw,
-                MT + ih + 13, x0 + fx * (x1 - x0));
-        fprintf(f, "<text x='%d' y='%.1f' font-size='10' text-anchor='end'>%.3g</text>\n", ML - 4,
-                MT + ih - fx * ih + 3, fx * ymax);
-    }
-    fprintf(f, "<text x='%d' y='%d' font-size='11' text-anchor='middle'>", ML + iw / 2, PH - 4);
-    html_text(f, xlabel);
-    fprintf(f, "</text>\n<text x='11' y='%d' font-size='11' text-anchor='middle' transform='rotate(-90 11 %d)'>",
-            MT + ih / 2, MT + ih / 2);
-    html_text(f, ylabel);
-    fputs("</text>\n", f);
-}
-
-/* Histogram of s over [lo, hi] in `bins` bins; a red line at mark unless NaN. */
-static void svg_histogram(FILE *f, const series *s, double lo, double hi, int bins, double mark, const char *xlabel)
-{
-    const int iw = PW - ML - MR, ih = PH - MT - MB;
-    int count[64] = {0}, top = 1;
-    if (bins > 64) bins = 64;
-    if (!(hi > lo)) hi = lo + 1;
-    for (int i = 0; i < s->n; i++) {
-        int b = (int)floor((s->v[i] - lo) / (hi - lo) * bins);
-        if (b < 0) b = 0;
-        if (b >= bins) b = bins - 1;
-        count[b]++;
-    }
-    for (int b = 0; b < bins; b++)
-        if (count[b] > top) top = count[b];
-    svg_axes(f, lo, hi, top, xlabel, "clips");
-    for (int b = 0; b < bins; b++) {
-        double h = (double)count[b] / top * ih;
-        fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#4a7bb7'><title>%d</title></rect>\n",
-                ML + (double)b / bins * iw + 0.5, MT + ih - h, (double)iw / bins - 1, h, count[b]);
-    }
-    if (!isnan(mark)) {
-        double x = ML + (mark - lo) / (hi - lo) * iw;
-        fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#d62728' stroke-width='2'/>"
-                   "<text x='%.1f' y='%d' font-size='10' fill='#d62728'>threshold %.3f</text>\n",
-                x, MT, x, MT + ih, x + 3, MT + 11, mark);
-    }
-    fputs("</svg>\n", f);
-}
-
-typedef struct horiz_bar {
-    char label[96];
-    double value;
-} horiz_bar;
-
-static void svg_bars(FILE *f, const horiz_bar *b, int n, const char *unit)
-{
-    const int row = 18, lw = 170, bw = 230, h = n * row + 8;
-    double top = 0;
-    for (int i = 0; i < n; i++)
-        if (b[i].value > top) top = b[i].value;
-    if (top <= 0) top = 1;
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' class='plot'>\n", lw + bw + 70, h);
-    for (int i = 0; i < n; i++) {
-        double w = b[i].value / top * bw;
-        fprintf(f, "<text x='%d' y='%d' font-size='11' text-anchor='end'>", lw - 6, 4 + i * row + 13);
-        html_text(f, b[i].label);
-        fprintf(f, "</text><rect x='%d' y='%d' width='%.1f' height='%d' fill='#4a7bb7'/>"
-                   "<text x='%.1f' y='%d' font-size='10'>%.3g %s</text>\n",
-                lw, 4 + i * row + 2, w, row - 4, lw + w + 4, 4 + i * row + 13, b[i].value, unit);
-    }
-    fputs("</svg>\n", f);
-}
-
-typedef struct scored_label {
-    double s;
-    int y;
-} scored_label;
-
-static int by_score_desc(const void *a, const void *b)
-{
-    double x = ((const scored_label *)a)->s, y = ((const scored_label *)b)->s;
-    return (x < y) - (x > y);
-}
-
-static void svg_roc(FILE *f, scored_label *p, int n, double *auc_out)
-{
-    const int iw = PW - ML - MR, ih = PH - MT - MB;
-    int pos = 0, neg = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i].y) pos++;
-        else neg++;
-    }
-    qsort(p, (size_t)n, sizeof *p, by_score_desc);
-    svg_axes(f, 0, 1, 1, "false positive rate", "true positive rate");
-    fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#bbb' stroke-dasharray='4 3'/>\n", ML, MT + ih,
-            ML + iw, MT);
-    fprintf(f, "<polyline fill='none' stroke='#d62728' stroke-width='2' points='%d,%d", ML, MT + ih);
-    int tp = 0, fp = 0;
-    double auc = 0;
-    for (int i = 0; i < n;) {
-        int j = i, dtp = 0, dfp = 0;
-        for (; j < n && p[j].s == p[i].s; j++) {   /* ties move diagonally */
-            if (p[j].y) dtp++;
-            else dfp++;
-        }
-        auc += (double)dfp / neg * ((tp + dtp / 2.0) / pos);
-        tp += dtp;
-        fp += dfp;
-        i = j;
-        fprintf(f, " %.1f,%.1f", ML + (double)fp / neg * iw, MT + ih - (double)tp / pos * ih);
-    }
-    fputs("'/>\n</svg>\n", f);
-    *auc_out = auc;
 }
 
 /* ---- contact sheets ---- */
