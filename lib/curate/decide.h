@@ -13,11 +13,12 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "decisions.h"
 #include "rules.h"
 #include "util.h"
 
-/* What decisions are made with; stored in the decision_rules table
- * (schema/006_decision_rules.sql). */
+/* What decisions are made with; stored as the decision_rules row
+ * (decide_rules_to_row). */
 typedef struct decide_rules {
     char model_sha256[65];
     double threshold;          /* keep when score >= threshold */
@@ -40,10 +41,9 @@ typedef struct decide_counts {
 int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t run_id, decide_counts *dc,
                  cm_error *e);
 
-/* Reads the decision_rules row of the catalog schema `schema` of db ("main",
- * or an attached part). Returns 1 with d filled, 0 when it has none, -1 with
- * e set on an SQL error. */
-int decide_rules_read(sqlite3 *db, const char *schema, decide_rules *d, cm_error *e);
+/* d as the decision_rules row records it, and back (lib/corpus/decisions.h). */
+void decide_rules_to_row(const decide_rules *d, decision_rules_row *r);
+void decide_rules_from_row(const decision_rules_row *r, decide_rules *d);
 
 /* 0 when a and b decide alike (decided_at aside); otherwise 1, with the first
  * difference described in why ("threshold 0.5 and 0.7"). */

@@ -318,8 +318,10 @@ int merge_part(catalog *c, const char *part_catalog_path, const char *part_name,
      * A part whose filter has finished is the truth about its clips'
      * decisions too; one never filtered leaves the corpus's alone (they may
      * come from a clipmill-filter of the merged corpus). */
-    int got_rules = decide_rules_read(db, "part", rules, e);
+    decision_rules_row part_rules;
+    int got_rules = decision_rules_get(c, "part", &part_rules, e);
     if (got_rules < 0) goto fail;
+    if (got_rules) decide_rules_from_row(&part_rules, rules);
     if (merge_models(db, part_name, e) != 0 ||
         exec_bound(db, sql_scores, part_name, e, "merging scores") != 0 ||
         (got_rules &&
