@@ -54,11 +54,18 @@ typedef struct build_state {
  * with e set (a bad query, or clips of different shapes). */
 int shard_select_clips(build_state *B, cm_error *e);
 
-/* Marks near-duplicates among clips[0..n) (in their clip_id order): a clip
- * with a phash within max_distance bits of the phash of an earlier kept clip
- * of another source gets dup_of = that clip's index (the earliest such
- * clip); max_distance < 0 drops nothing. Returns the number dropped. */
+/* Marks near-duplicates among clips[0..n) (in their clip_id order, dup_of
+ * -1 on entry): a clip with a phash within max_distance bits of the phash of
+ * an earlier kept clip of another source gets dup_of = the index of the
+ * earliest such clip; clips without a phash are neither dropped nor matched;
+ * max_distance < 0 drops nothing. Returns the number dropped. Uses the
+ * filter's pHash index (lib/curate/rules.h); never fails (allocation failure
+ * aborts). */
 int64_t shard_drop_duplicates(sel_clip *clips, int n, int max_distance);
+/* The same by comparing every pair (O(n^2)): the definition, which
+ * shard_drop_duplicates must match clip for clip (tests/unit/test_shard_dedup.c,
+ * bench/shard_dedup.c), and its answer for max_distance > 63. */
+int64_t shard_drop_duplicates_scan(sel_clip *clips, int n, int max_distance);
 
 /* The split (SPLIT_TRAIN ...) of a source for the fractions f: a hash of its
  * id alone, so one source always lands in one split, in every dataset built
