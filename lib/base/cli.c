@@ -272,6 +272,10 @@ void cm_cli_help(const cm_cli *cli, FILE *f)
     for (const cm_option *o = cli->options; o->name; o++) option_help(o, f);
     option_help(&help_option, f);
     option_help(&version_option, f);
+    if (cli->subcommands) {
+        fprintf(f, "\nSubcommands ('%s SUBCOMMAND --help' describes one):\n", cli->program);
+        cm_subcommand_help(cli->subcommands, f);
+    }
     if (cli->footer) {
         fputc('\n', f);
         fputs(cli->footer, f);

@@ -13,7 +13,7 @@
  *       CM_FLAG("json", 0, &json, "print a JSON summary on stdout"),
  *       CM_END,
  *   };
- *   const cm_cli cli = {"clipmill-x", usage_text, options, footer_text};
+ *   const cm_cli cli = {.program = "clipmill-x", .usage = usage_text, .options = options};
  *   int n_args, code;
  *   if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
  *   // argv[1 .. n_args] are the arguments that are not options, in order
@@ -112,7 +112,8 @@ typedef struct cm_cli {
     const char *program;  /* "clipmill-ingest", or "clipmill-ingest export" for a subcommand */
     const char *usage;    /* --help before the options: usage lines, what it does */
     const cm_option *options;
-    const char *footer;   /* --help after the options (other sections, exit status); may be NULL */
+    const char *footer;   /* --help after the options and subcommands (exit status); may be NULL */
+    const struct cm_subcommand *subcommands; /* listed in --help after the options; may be NULL */
 } cm_cli;
 
 /* Parses the options of argv[1 .. argc) against cli->options, in any order
@@ -125,7 +126,7 @@ typedef struct cm_cli {
 int cm_cli_parse(const cm_cli *cli, int argc, char **argv, int *n_args, int *exit_code);
 
 /* Writes cli's --help to f: usage, the option list made from the table
- * (with -h and -V), footer. */
+ * (with -h and -V), the subcommands, footer. */
 void cm_cli_help(const cm_cli *cli, FILE *f);
 
 /* Prints "PROGRAM: message; try --help" (printf-style message) on stderr and

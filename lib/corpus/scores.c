@@ -61,6 +61,28 @@ fail:
     return rc;
 }
 
+int models_get(catalog *c, int64_t model_id, char **path, char sha256[65], cm_error *e)
+{
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT path, sha256 FROM models WHERE model_id = ?1", -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, model_id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE) {
+        rc = 1;
+    } else if (step == SQLITE_ROW) {
+        *path = cm_xstrdup((const char *)sqlite3_column_text(st, 0));
+        snprintf(sha256, 65, "%s", (const char *)sqlite3_column_text(st, 1));
+        rc = 0;
+    }
+fail:
+    if (rc < 0) cm_error_set(e, "catalog: reading model %lld: %s", (long long)model_id, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 void scores_free_clips(scoring_clip *clips, int n)
 {
     for (int i = 0; i < n; i++) {

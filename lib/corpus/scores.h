@@ -32,6 +32,10 @@ int models_insert(catalog *c, const model_row *m, int64_t *model_id, cm_error *e
  * and *model_id, 1 when there is none, -1 with e set. */
 int models_find_sha256(catalog *c, const char *sha256, int64_t *model_id, cm_error *e);
 
+/* The file path and SHA-256 a model was registered with (*path malloc'd).
+ * Returns 0, 1 when there is no model model_id, -1 with e set. */
+int models_get(catalog *c, int64_t model_id, char **path, char sha256[65], cm_error *e);
+
 /* A clip as scoring and the decisions need it: where its record is, its
  * statistics, and the score one model gave it (if any). */
 typedef struct scoring_clip {

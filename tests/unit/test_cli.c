@@ -105,7 +105,9 @@ int main(void)
         CM_STRING("a-very-long-option-name", 'm', "FILE", &model, "first line\nsecond line"),
         CM_END,
     };
-    const cm_cli cli = {"clipmill-test", "usage: clipmill-test [OPTIONS] ARG\n\n", options, "Exit status: 0 ok.\n"};
+    const cm_subcommand subs[] = {{"alpha", sub_a, "the first"}, {NULL, NULL, NULL}};
+    const cm_cli cli = {.program = "clipmill-test", .usage = "usage: clipmill-test [OPTIONS] ARG\n\n",
+                        .options = options, .footer = "Exit status: 0 ok.\n", .subcommands = subs};
     char *args[32], err[512];
     int n = -1, code = -1;
 
@@ -168,9 +170,10 @@ int main(void)
     CHECK(strstr(out, "\n      --fit crop|pad      crop or pad\n"));
     CHECK(strstr(out, "\n  -m, --a-very-long-option-name FILE  first line\n                          second line\n"));
     CHECK(strstr(out, "\n  -h, --help              this help\n  -V, --version           print the version\n\n"
+                      "Subcommands ('clipmill-test SUBCOMMAND --help' describes one):\n"
+                      "  alpha        the first\n\n"
                       "Exit status: 0 ok.\nclipmill-test " CLIPMILL_VERSION "\n"));
 
-    const cm_subcommand subs[] = {{"alpha", sub_a, "the first"}, {NULL, NULL, NULL}};
     char *sargv[] = {"prog", "alpha", "x", NULL};
     int scode = -1;
     CHECK(cm_subcommand_run(subs, 3, sargv, &scode) == 1 && scode == 7);
