@@ -19,7 +19,7 @@ typedef struct build_options {
     int64_t shard_bytes;
     int dedup_hamming;             /* < 0: no near-duplicate removal */
     const char *domain;            /* NULL: any */
-    const char *model;             /* with has_min_score */
+    const char *model;             /* with has_min_score: a model id or file (model_ref.h) */
     double min_score;
     int has_min_score;
     const char *where;             /* extra SQL condition on c (clips) and s (sources) */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fsio.h"
+#include "model_ref.h"
 #include "shard_internal.h"
 
 /* ---- catalog ---- */
@@ -245,6 +246,18 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
         int rc = sql_exec(B, sql, e);
         sqlite3_free(sql);
         if (rc != 0) return CM_EXIT_FATAL;
+    }
+    if (o->model) {
+        model_ref ref;
+        int got = model_ref_resolve(corpus_catalog(B->corpus), o->corpus_dir, o->model, 0, &ref, e);
+        B->model_id = ref.model_id;
+        model_ref_free(&ref);
+        if (got != 0) return CM_EXIT_FATAL;
+        if (B->model_id == 0) {
+            cm_error_set(e, "--model %s: not registered in this catalog, so no clip has its score (clipmill-filter "
+                         "--model %s scores them)", o->model, o->model);
+            return CM_EXIT_USAGE;
+        }
     }
     if (shard_select_clips(B, e) != 0) return CM_EXIT_FATAL;
     if (B->n == 0) {

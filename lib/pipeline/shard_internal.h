@@ -37,6 +37,7 @@ typedef struct build_state {
     corpus *corpus;
     sqlite3 *db;                   /* the corpus' catalog */
     char *query;
+    int64_t model_id;              /* --model resolved (model_ref.h), when given */
     sel_clip *clips;
     int n;
     char *datasets_dir, *final_dir, *tmp_dir;

@@ -19,10 +19,13 @@ static int table_has_rows(sqlite3 *db, const char *table)
     return has;
 }
 
-/* The selection query, with every value inlined (%Q) so that the text
- * recorded in manifest.json and the catalog is exactly what ran. */
-static char *selection_sql(const build_options *o, sqlite3 *db)
+/* The selection query, with every value inlined (%Q; numbers, and --model
+ * as the model_id it resolved to) so that the text recorded in manifest.json
+ * and the catalog is exactly what ran. */
+static char *selection_sql(const build_state *B)
 {
+    const build_options *o = B->o;
+    sqlite3 *db = B->db;
     char *sql = sqlite3_mprintf(
         "SELECT c.clip_id, c.source_id, c.staging, c.staging_key, c.phash, c.frames, c.width, c.height\n"
         "FROM clips AS c JOIN sources AS s USING (source_id)\nWHERE 1");
@@ -33,7 +36,7 @@ static char *selection_sql(const build_options *o, sqlite3 *db)
     if (o->domain) sql = sqlite3_mprintf("%z\n  AND s.domain = %Q", sql, o->domain);
     if (o->has_min_score)
         sql = sqlite3_mprintf("%z\n  AND (SELECT max(sc.score) FROM scores AS sc WHERE sc.clip_id = c.clip_id"
-                              " AND sc.model_id = %Q) >= %.17g", sql, o->model, o->min_score);
+                              " AND sc.model_id = %lld) >= %.17g", sql, (long long)B->model_id, o->min_score);
     if (o->where) sql = sqlite3_mprintf("%z\n  AND (%s)", sql, o->where);
     return sqlite3_mprintf("%z\nORDER BY c.clip_id", sql);
 }
@@ -42,7 +45,7 @@ int shard_select_clips(build_state *B, cm_error *e)
 {
     sqlite3_stmt *q = NULL;
     int cap = 0;
-    B->query = selection_sql(B->o, B->db);
+    B->query = selection_sql(B);
     if (sqlite3_prepare_v2(B->db, B->query, -1, &q, NULL) != SQLITE_OK) {
         cm_error_set(e, "selection query: %s", sqlite3_errmsg(B->db));
         return -1;
