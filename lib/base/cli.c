@@ -28,6 +28,25 @@ int cm_parse_int(const char *opt, const char *s, long lo, long hi, long *out, cm
     return 0;
 }
 
+int cm_parse_int_range(const char *opt, const char *s, int lo, int hi, int *a, int *b, cm_error *e)
+{
+    int x, y, n = 0;
+    if (sscanf(s, "%d-%d%n", &x, &y, &n) == 2 && s[n] == '\0') {
+    } else if (sscanf(s, "%d%n", &x, &n) == 1 && s[n] == '\0') {
+        y = x;
+    } else {
+        x = lo - 1, y = lo - 1;
+    }
+    if (x < lo || y > hi || x > y) {
+        char want[96];
+        snprintf(want, sizeof want, "A or A-B with %d <= A <= B <= %d", lo, hi);
+        return cm_bad_value(opt, s, want, e);
+    }
+    *a = x;
+    *b = y;
+    return 0;
+}
+
 int cm_parse_double(const char *opt, const char *s, double lo, double hi, double *out, cm_error *e)
 {
     char *end;

@@ -43,6 +43,8 @@ enum {
 int cm_parse_int(const char *opt, const char *s, long lo, long hi, long *out, cm_error *e);
 /* A number in [lo, hi] (strtod syntax; NaN never fits). */
 int cm_parse_double(const char *opt, const char *s, double lo, double hi, double *out, cm_error *e);
+/* A or A-B, integers with lo <= A <= B <= hi (label ranges such as 5 or 4-5). */
+int cm_parse_int_range(const char *opt, const char *s, int lo, int hi, int *a, int *b, cm_error *e);
 /* A decimal unsigned 64-bit integer (seeds). */
 int cm_parse_u64(const char *opt, const char *s, uint64_t *out, cm_error *e);
 /* A size in bytes: a number with an optional K, M, G or T suffix (powers of

@@ -13,14 +13,23 @@ int model_ref_is_id(const char *arg)
     return arg[0] != '\0' && strspn(arg, "0123456789") == strlen(arg);
 }
 
-/* The registered path of an id as it can be opened now: as registered, or
- * (relative) under the corpus directory. malloc'd. */
+/* The registered path of an id as it can be opened now: as registered, or,
+ * when that was relative to another working directory, under the corpus
+ * directory, or by its file name in the corpus' models/ (where clipmill-train
+ * puts models). The SHA-256 check after loading catches a wrong guess.
+ * malloc'd. */
 static char *openable_path(const char *registered, const char *corpus_dir)
 {
     if (registered[0] == '/' || access(registered, F_OK) == 0) return cm_xstrdup(registered);
     char *under = cm_path_join(corpus_dir, registered);
     if (access(under, F_OK) == 0) return under;
     free(under);
+    const char *base = strrchr(registered, '/');
+    char *models = cm_path_join(corpus_dir, "models");
+    char *in_models = cm_path_join(models, base ? base + 1 : registered);
+    free(models);
+    if (access(in_models, F_OK) == 0) return in_models;
+    free(in_models);
     return cm_xstrdup(registered);
 }
 

@@ -25,7 +25,8 @@ int model_ref_is_id(const char *arg);
 /* Resolves arg (a model id or a file) in catalog c of the corpus in
  * corpus_dir. load: also loads the model into r->model (the caller scores
  * with it). A registered path that is relative and not found from the
- * current directory is looked for under corpus_dir. Returns 0, or -1 with e
+ * current directory is looked for under corpus_dir, then by its file name
+ * in corpus_dir/models. Returns 0, or -1 with e
  * naming arg: no such id, a file that cannot be read or is not a model, or
  * a file that changed since it was registered. Free r with model_ref_free
  * either way. */

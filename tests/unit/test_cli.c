@@ -66,6 +66,12 @@ int main(void)
           strcmp(e.msg, "bad value for --crf: '52' (an integer from 0 to 51)") == 0);
     CHECK(cm_parse_int("--crf", "1x", 0, 51, &l, &e) == -1 && cm_parse_int("--crf", "", 0, 51, &l, &e) == -1);
     CHECK(cm_parse_int("-j", "99999999999999999999", 1, 1024, &l, &e) == -1);
+    int ra = 0, rb = 0;
+    CHECK(cm_parse_int_range("--good", "4-5", 1, 5, &ra, &rb, &e) == 0 && ra == 4 && rb == 5);
+    CHECK(cm_parse_int_range("--good", "3", 1, 5, &ra, &rb, &e) == 0 && ra == 3 && rb == 3);
+    CHECK(cm_parse_int_range("--bad", "5-4", 1, 5, &ra, &rb, &e) == -1 &&
+          strcmp(e.msg, "bad value for --bad: '5-4' (A or A-B with 1 <= A <= B <= 5)") == 0);
+    CHECK(cm_parse_int_range("--bad", "0", 1, 5, &ra, &rb, &e) == -1 && cm_parse_int_range("--bad", "2-", 1, 5, &ra, &rb, &e) == -1);
     CHECK(cm_parse_double("--threshold", "0.5", 0, 1, &d, &e) == 0 && d == 0.5);
     CHECK(cm_parse_double("--threshold", "nan", 0, 1, &d, &e) == -1 && strstr(e.msg, "--threshold"));
     CHECK(cm_parse_u64("--seed", "18446744073709551615", &u, &e) == 0 && u == UINT64_MAX);

@@ -2,7 +2,6 @@
  * labelled clips it did not train on (nor validate on). The models row of the
  * catalog names the sources and split groups used for training and
  * validation; every other labelled clip is held out. */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,22 +11,16 @@
 #include "corpus.h"
 #include "eval.h"
 #include "json.h"
+#include "model_ref.h"
 #include "util.h"
 
-void eval_classifier_usage(FILE *f)
+/* --good / --bad A[-B]: dest is int[2], {A, B}. */
+static int parse_label_range(const cm_option *opt, const char *value, cm_error *e)
 {
-    fprintf(f,
-"usage: clipmill-eval classifier [-C DIR] --model FILE [--json] [--all | --cv] [--good A[-B]] [--bad A[-B]]\n"
-"  Scores the labelled clips of DIR/catalog.sqlite that the model neither\n"
-"  trained nor validated on (its models row lists those sources and split\n"
-"  groups) and prints ROC-AUC, PR-AUC, precision/recall/accuracy and the\n"
-"  confusion matrix at the model's threshold, calibration in 10 bins, and the\n"
-"  misclassified clips. --all uses every labelled clip (also when the model is\n"
-"  not registered in this catalog, e.g. models/default.cmm on another corpus).\n"
-"  --cv evaluates the out-of-fold scores of the model's cross-validation\n"
-"  (clipmill-train --cv K): every labelled clip, each scored by the fold model\n"
-"  that never saw its recording (split group).\n"
-"  --good/--bad: the label rule (default: the model's, else 5 and 1).\n");
+    int *range = opt->dest;
+    char name[16];
+    snprintf(name, sizeof name, "--%s", opt->name);
+    return cm_parse_int_range(name, value, 1, 5, &range[0], &range[1], e);
 }
 
 typedef struct eval_clip {
@@ -36,21 +29,6 @@ typedef struct eval_clip {
     int y;
     float s;
 } eval_clip;
-
-static int parse_range(const char *s, int *lo, int *hi)
-{
-    int a, b, n = 0;
-    if (sscanf(s, "%d-%d%n", &a, &b, &n) == 2 && s[n] == '\0') {
-    } else if (sscanf(s, "%d%n", &a, &n) == 1 && s[n] == '\0') {
-        b = a;
-    } else {
-        return -1;
-    }
-    if (a < 1 || b > 5 || a > b) return -1;
-    *lo = a;
-    *hi = b;
-    return 0;
-}
 
 /* Scores one held-out clip: its statistics from the catalog, its record from
  * its staging store (staging NULL: the default one). Returns 0 with *s, -1
@@ -74,44 +52,44 @@ static int score_clip(corpus *cp, classifier *m, const char *id, const char *sta
 
 int eval_classifier_main(int argc, char **argv)
 {
-    const char *dir = ".", *model_path = NULL;
-    int json = 0, all = 0, cv = 0, good_lo = 0, good_hi = 0, bad_lo = 0, bad_hi = 0;
-    static const struct option opts[] = {
-        {"corpus", required_argument, NULL, 'C'}, {"model", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'}, {"cv", no_argument, NULL, 'x'},
-        {"good", required_argument, NULL, 'g'}, {"bad", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    const char *dir = ".", *model_arg = NULL;
+    int json = 0, all = 0, cv = 0, good[2] = {0, 0}, bad[2] = {0, 0};
+    const cm_option options[] = {
+        CM_STRING("corpus", 'C', "DIR", &dir, "corpus directory (default .)"),
+        CM_STRING("model", 'm', "FILE|ID", &model_arg, "the model: a model file, or a model id of the catalog"),
+        CM_FLAG("json", 0, &json, "print the evaluation as JSON on stdout"),
+        CM_FLAG("all", 0, &all, "every labelled clip, also those the model trained or validated on"),
+        CM_FLAG("cv", 0, &cv, "the out-of-fold scores of the model's cross-validation"),
+        CM_CALL("good", 0, "A[-B]", parse_label_range, good, "labels counted good (default: the model's, else 5)"),
+        CM_CALL("bad", 0, "A[-B]", parse_label_range, bad, "labels counted bad (default: the model's, else 1)"),
+        CM_END,
     };
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "C:m:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'C': dir = optarg; break;
-        case 'm': model_path = optarg; break;
-        case 'j': json = 1; break;
-        case 'a': all = 1; break;
-        case 'x': cv = 1; break;
-        case 'g':
-        case 'b':
-            if (parse_range(optarg, ch == 'g' ? &good_lo : &bad_lo, ch == 'g' ? &good_hi : &bad_hi) != 0) {
-                fprintf(stderr, "clipmill-eval: bad --%s '%s'\n", ch == 'g' ? "good" : "bad", optarg);
-                return CM_EXIT_USAGE;
-            }
-            break;
-        case 'h': eval_classifier_usage(stdout); return CM_EXIT_OK;
-        default: eval_classifier_usage(stderr); return CM_EXIT_USAGE;
-        }
-    }
-    if (cv && all) {
-        fprintf(stderr, "clipmill-eval classifier: --cv and --all exclude each other\n");
-        return CM_EXIT_USAGE;
-    }
-    if (!model_path || optind < argc) {
-        fprintf(stderr, "clipmill-eval classifier: %s\n", model_path ? "unexpected argument" : "--model FILE is required");
-        return CM_EXIT_USAGE;
-    }
+    const cm_cli cli = {
+        .program = "clipmill-eval classifier",
+        .usage =
+        "usage: clipmill-eval classifier [-C DIR] --model FILE|ID [--json] [--all | --cv] [--good A[-B]] [--bad A[-B]]\n"
+        "\n"
+        "Scores the labelled clips of DIR/catalog.sqlite that the model neither\n"
+        "trained nor validated on (its models row lists those sources and split\n"
+        "groups) and prints ROC-AUC, PR-AUC, precision/recall/accuracy and the\n"
+        "confusion matrix at the model's threshold, calibration in 10 bins, and the\n"
+        "misclassified clips. --all uses every labelled clip (also when the model is\n"
+        "not registered in this catalog, e.g. models/default.cmm on another corpus).\n"
+        "--cv evaluates the out-of-fold scores of the model's cross-validation\n"
+        "(clipmill-train --cv K): every labelled clip, each scored by the fold model\n"
+        "that never saw its recording (split group).\n"
+        "\n",
+        .options = options,
+        .footer = EVAL_EXIT_STATUS,
+    };
+    int n_args, code;
+    if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
+    if (cv && all) return cm_cli_usage_error(&cli, "--cv and --all exclude each other");
+    if (!model_arg) return cm_cli_usage_error(&cli, "--model FILE|ID is required");
+    if (n_args > 0) return cm_cli_usage_error(&cli, "unexpected argument '%s'", argv[1]);
 
     cm_error e = {{0}};
+    model_ref ref = {0};
     classifier *m = NULL;
     corpus *cp = NULL;
     catalog *c = NULL;             /* the corpus' */
@@ -120,10 +98,6 @@ int eval_classifier_main(int argc, char **argv)
     char *sql = NULL, *split_key = NULL;
     int n = 0, cap = 0, failed = 0, rc = CM_EXIT_FATAL;
     int64_t model_id = 0;
-    if (classifier_load(&m, model_path, &e) != 0) {
-        cm_log(CM_LOG_ERROR, "%s", e.msg);
-        return CM_EXIT_FATAL;
-    }
     classifier_single_thread();
     if (corpus_open(&cp, dir, CORPUS_EXISTING, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
@@ -131,11 +105,14 @@ int eval_classifier_main(int argc, char **argv)
     }
     c = corpus_catalog(cp);
     sqlite3 *db = catalog_db(c);
-    int found = classifier_find_model(c, m, &model_id, &e);
-    if (found < 0) {
+    if (model_ref_resolve(c, dir, model_arg, 1, &ref, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
+    m = ref.model;
+    const char *model_path = ref.path;
+    model_id = ref.model_id;
+    int found = model_id ? 0 : 1;
     if (found == 1 && cv) {
         cm_log(CM_LOG_ERROR, "%s is not registered in this catalog: it has no cross-validation scores here", model_path);
         goto done;
@@ -167,8 +144,8 @@ int eval_classifier_main(int argc, char **argv)
         sqlite3_finalize(st);
         st = NULL;
     }
-    if (!good_lo) good_lo = m_good_lo, good_hi = m_good_hi;
-    if (!bad_lo) bad_lo = m_bad_lo, bad_hi = m_bad_hi;
+    if (!good[0]) good[0] = m_good_lo, good[1] = m_good_hi;
+    if (!bad[0]) bad[0] = m_bad_lo, bad[1] = m_bad_hi;
 
     const char *fmt =
         "WITH tj AS (SELECT train_json AS j FROM models WHERE model_id = ?1),"
@@ -203,10 +180,10 @@ int eval_classifier_main(int argc, char **argv)
         goto done;
     }
     sqlite3_bind_int64(st, 1, model_id);
-    sqlite3_bind_int(st, 2, good_lo);
-    sqlite3_bind_int(st, 3, good_hi);
-    sqlite3_bind_int(st, 4, bad_lo);
-    sqlite3_bind_int(st, 5, bad_hi);
+    sqlite3_bind_int(st, 2, good[0]);
+    sqlite3_bind_int(st, 3, good[1]);
+    sqlite3_bind_int(st, 4, bad[0]);
+    sqlite3_bind_int(st, 5, bad[1]);
     sqlite3_bind_int(st, 6, all);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -278,7 +255,7 @@ int eval_classifier_main(int argc, char **argv)
         if (found == 0) printf("%lld", (long long)model_id);
         else printf("null");
         printf(",\"set\":\"%s\",\"good\":[%d,%d],\"bad\":[%d,%d],\"clips\":%d,\"good_clips\":%d,\"bad_clips\":%d,"
-               "\"failed\":%d,\"roc_auc\":", cv ? "cv" : all ? "all" : "held_out", good_lo, good_hi, bad_lo, bad_hi, n, pos,
+               "\"failed\":%d,\"roc_auc\":", cv ? "cv" : all ? "all" : "held_out", good[0], good[1], bad[0], bad[1], n, pos,
                n - pos, failed);
         cm_json_fnumber(stdout, auc);
         printf(",\"pr_auc\":");
@@ -308,8 +285,8 @@ int eval_classifier_main(int argc, char **argv)
     } else {
         printf("model %s (sha256 %.16s..., %s)\n", model_path, classifier_get_info(m)->sha256,
                classifier_get_info(m)->arch_text);
-        printf("evaluated on %s: %d clips, %d good (label %d-%d), %d bad (label %d-%d)%s\n", set, n, pos, good_lo,
-               good_hi, n - pos, bad_lo, bad_hi, failed ? ", some unreadable" : "");
+        printf("evaluated on %s: %d clips, %d good (label %d-%d), %d bad (label %d-%d)%s\n", set, n, pos, good[0],
+               good[1], n - pos, bad[0], bad[1], failed ? ", some unreadable" : "");
         printf("ROC-AUC %.4f\nPR-AUC  %.4f\n", auc, ap);
         printf("at threshold %.4f: precision %.4f, recall %.4f, accuracy %.4f\n", thr, precision, recall, accuracy);
         printf("confusion:        predicted good  predicted bad\n");
@@ -333,6 +310,6 @@ done:
     free(sql);
     free(split_key);
     corpus_close(cp);
-    classifier_free(m);
+    model_ref_free(&ref);
     return rc;
 }

@@ -9,10 +9,13 @@
 
 #include "cli.h"
 
-/* clipmill-eval classifier -C DIR --model FILE [--json] [--all] */
+/* The exit status lines of every subcommand's --help. */
+#define EVAL_EXIT_STATUS \
+    "Exit status: 0 ok; 1 partial (some clips could not be read); 2 usage error; 3 fatal.\n"
+
+/* clipmill-eval classifier -C DIR --model FILE|ID [--json] [--all | --cv] */
 int eval_classifier_main(int argc, char **argv);
-void eval_classifier_usage(FILE *f);
+/* clipmill-eval report -C DIR [-o FILE] [--model ID|FILE] [--sheets N] */
 int eval_report_main(int argc, char **argv);
-void eval_report_usage(FILE *f);
 
 #endif

@@ -10,46 +10,28 @@
 #include "eval.h"
 #include "util.h"
 
-typedef struct subcommand {
-    const char *name;
-    int (*main)(int argc, char **argv);
-    void (*usage)(FILE *f);
-    const char *summary;
-} subcommand;
-
-static const subcommand subcommands[] = {
-    {"classifier", eval_classifier_main, eval_classifier_usage,
+static const cm_subcommand subcommands[] = {
+    {"classifier", eval_classifier_main,
      "ROC-AUC, PR-AUC, confusion matrix and calibration of a quality model on held-out labelled clips"},
-    {"report", eval_report_main, eval_report_usage, "one self-contained HTML report: funnel, hours, scores, ROC, contact sheets"},
+    {"report", eval_report_main, "one self-contained HTML report: funnel, hours, scores, ROC, contact sheets"},
+    {NULL, NULL, NULL},
 };
-static const int n_subcommands = sizeof subcommands / sizeof subcommands[0];
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: clipmill-eval SUBCOMMAND [OPTIONS]\n\nSubcommands:\n");
-    for (int i = 0; i < n_subcommands; i++) fprintf(f, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
-    fprintf(f, "\n'clipmill-eval SUBCOMMAND --help' describes one.\n\n");
-    for (int i = 0; i < n_subcommands; i++) subcommands[i].usage(f);
-    fprintf(f, "\nExit status: 0 ok; 1 partial (some clips could not be read); 2 usage error; 3 fatal.\n");
-}
 
 int main(int argc, char **argv)
 {
     cm_log_set_program("clipmill-eval");
-    if (argc < 2) {
-        usage(stderr);
-        return CM_EXIT_USAGE;
-    }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(stdout);
-        return CM_EXIT_OK;
-    }
-    if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-        printf("clipmill-eval %s\n", CLIPMILL_VERSION);
-        return CM_EXIT_OK;
-    }
-    for (int i = 0; i < n_subcommands; i++)
-        if (!strcmp(argv[1], subcommands[i].name)) return subcommands[i].main(argc - 1, argv + 1);
-    fprintf(stderr, "clipmill-eval: unknown subcommand '%s'\nTry 'clipmill-eval --help'.\n", argv[1]);
-    return CM_EXIT_USAGE;
+    int code;
+    if (cm_subcommand_run(subcommands, argc, argv, &code)) return code;
+    const cm_option options[] = {CM_END};
+    const cm_cli cli = {
+        .program = "clipmill-eval",
+        .usage = "usage: clipmill-eval SUBCOMMAND [OPTIONS]\n\n",
+        .options = options,
+        .subcommands = subcommands,
+        .footer = EVAL_EXIT_STATUS,
+    };
+    int n_args;
+    if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
+    if (n_args == 0) return cm_cli_usage_error(&cli, "a subcommand is needed");
+    return cm_cli_usage_error(&cli, "unknown subcommand '%s'", argv[1]);
 }

@@ -3,7 +3,6 @@
  * ROC, rejection reasons, statistic distributions, contact sheets of the
  * best, worst and borderline clips). Plots are inline SVG, images are PNG
  * data URIs: the file makes no request and runs no script. docs/report.md. */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,23 +16,10 @@
 #include "corpus.h"
 #include "eval.h"
 #include "fsio.h"
+#include "model_ref.h"
 #include "export.h"
 #include "report_svg.h"
 #include "util.h"
-
-void eval_report_usage(FILE *f)
-{
-    fprintf(f,
-"usage: clipmill-eval report [-C DIR] [-o FILE] [--model-id N] [--sheets N]\n"
-"  Writes one self-contained HTML report (inline SVG plots, PNG contact sheets\n"
-"  as data URIs; no scripts, no external requests) about DIR/catalog.sqlite to\n"
-"  FILE (default DIR/report.html): the funnel manifest -> keyword rules ->\n"
-"  decoded -> clips -> kept, hours by domain and channel, the score histogram\n"
-"  with the threshold, the ROC curve on labelled clips (label >= 4 good, <= 2\n"
-"  bad), reasons for rejection, statistic distributions and contact sheets of\n"
-"  the N best, worst and borderline clips (default 4). Scores are those of\n"
-"  --model-id (default: the model of most decisions, else the newest model).\n");
-}
 
 /* ---- small helpers ---- */
 
@@ -211,36 +197,35 @@ static const char *const css =
 
 int eval_report_main(int argc, char **argv)
 {
-    const char *dir = ".", *out_path = NULL;
+    const char *dir = ".", *out_path = NULL, *model_arg = NULL;
     int64_t model_id = 0;
     int sheets = 4;
-    static const struct option opts[] = {
-        {"corpus", required_argument, NULL, 'C'}, {"output", required_argument, NULL, 'o'},
-        {"model-id", required_argument, NULL, 'M'}, {"sheets", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    const cm_option options[] = {
+        CM_STRING("corpus", 'C', "DIR", &dir, "corpus directory (default .)"),
+        CM_STRING("output", 'o', "FILE", &out_path, "the report (default DIR/report.html)"),
+        CM_STRING("model", 'm', "ID|FILE", &model_arg, "whose scores (a model id of the catalog, or a model file it\n"
+                  "registered; default: the model of most decisions, else the newest)"),
+        CM_INT("sheets", 0, "N", &sheets, 0, 50, "contact sheets of the N best, worst and borderline clips (default 4)"),
+        CM_END,
     };
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "C:o:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'C': dir = optarg; break;
-        case 'o': out_path = optarg; break;
-        case 'M': model_id = strtoll(optarg, NULL, 10); break;
-        case 'S':
-            sheets = atoi(optarg);
-            if (sheets < 0 || sheets > 50) {
-                fprintf(stderr, "clipmill-eval report: bad --sheets '%s'\n", optarg);
-                return CM_EXIT_USAGE;
-            }
-            break;
-        case 'h': eval_report_usage(stdout); return CM_EXIT_OK;
-        default: fprintf(stderr, "Try 'clipmill-eval report --help'.\n"); return CM_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "clipmill-eval report: unexpected argument '%s'\n", argv[optind]);
-        return CM_EXIT_USAGE;
-    }
+    const cm_cli cli = {
+        .program = "clipmill-eval report",
+        .usage =
+        "usage: clipmill-eval report [-C DIR] [-o FILE] [--model ID|FILE] [--sheets N]\n"
+        "\n"
+        "Writes one self-contained HTML report (inline SVG plots, PNG contact sheets\n"
+        "as data URIs; no scripts, no external requests) about DIR/catalog.sqlite:\n"
+        "the funnel manifest -> keyword rules -> decoded -> clips -> kept, hours by\n"
+        "domain and channel, the score histogram with the threshold, the ROC curve on\n"
+        "labelled clips (label >= 4 good, <= 2 bad), reasons for rejection, statistic\n"
+        "distributions and contact sheets.\n"
+        "\n",
+        .options = options,
+        .footer = EVAL_EXIT_STATUS,
+    };
+    int n_args, code;
+    if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
+    if (n_args > 0) return cm_cli_usage_error(&cli, "unexpected argument '%s'", argv[1]);
     char *default_out = cm_path_join(dir, "report.html");
     if (!out_path) out_path = default_out;
     corpus *cp = NULL;
@@ -253,6 +238,19 @@ int eval_report_main(int argc, char **argv)
         goto done;
     }
     sqlite3 *db = catalog_db(corpus_catalog(cp));
+    if (model_arg) {
+        model_ref ref;
+        int got = model_ref_resolve(corpus_catalog(cp), dir, model_arg, 0, &ref, &e);
+        model_id = ref.model_id;
+        model_ref_free(&ref);
+        if (got != 0 || model_id == 0) {
+            if (got == 0) cm_error_set(&e, "--model %s: not registered in this catalog, so it has no scores here",
+                                       model_arg);
+            cm_log(CM_LOG_ERROR, "%s", e.msg);
+            rc = got == 0 ? CM_EXIT_USAGE : CM_EXIT_FATAL;
+            goto done;
+        }
+    }
     if (model_id <= 0) {
         double m = q1(db, "SELECT model_id FROM decisions WHERE model_id IS NOT NULL GROUP BY model_id"
                           " ORDER BY count(*) DESC LIMIT 1", 0);
