@@ -33,6 +33,17 @@ int catalog_schema_version(void)
     return n;
 }
 
+int64_t catalog_clip_count(catalog *c)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM clips", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 static int fail_sql(catalog *c, cm_error *e, const char *what)
 {
     cm_error_set(e, "catalog %s: %s: %s", c->path, what, sqlite3_errmsg(c->db));

@@ -26,6 +26,8 @@ int catalog_open(catalog **out, const char *path, cm_error *e);
 void catalog_close(catalog *c);
 sqlite3 *catalog_db(catalog *c);          /* for read queries by tools and tests */
 int catalog_schema_version(void);          /* the newest user_version this build knows */
+/* The number of clips rows, -1 when it cannot be read. */
+int64_t catalog_clip_count(catalog *c);
 
 /* Runs: one row per tool invocation. */
 typedef struct run_counts {

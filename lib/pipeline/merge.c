@@ -1,9 +1,11 @@
-/* Merging parts: ATTACH each part catalog and copy its rows with INSERT ...
- * SELECT ... ON CONFLICT DO UPDATE, built from the tables' own column lists
- * (both sides have the same schema version, so the same columns). */
+/* Merging parts: which parts, in which order, which are refused, and the
+ * redecision across them. Folding one part into the catalog is
+ * lib/corpus/catalog_merge.c's SQL. */
 #include "merge.h"
+#include "catalog_merge.h"
 #include "corpus.h"
 #include "decide.h"
+#include "scores.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -11,347 +13,39 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Run ids of the part as ids of this catalog, through merged_runs. ?1 is the
- * part's name. */
-#define MAP_RUN(col) "(SELECT r.run_id FROM main.merged_runs AS r WHERE r.part = ?1 AND r.part_run_id = p." col ")"
-/* Model ids of the part as ids of this catalog: the same file (SHA-256),
- * the newest registration of it, as classifier_find_model picks. */
-#define MAP_MODEL(col)                                                                                              \
-    "(SELECT max(m.model_id) FROM main.models AS m JOIN part.models AS pm ON pm.sha256 = m.sha256"                   \
-    " WHERE pm.model_id = p." col ")"
-
-static int sql_fail(sqlite3 *db, cm_error *e, const char *part, const char *what)
-{
-    cm_error_set(e, "%s: %s: %s", part, what, sqlite3_errmsg(db));
-    return -1;
-}
-
-/* Runs sql with ?1 bound to part (when the statement has parameters); it must
- * return no rows. */
-static int exec_bound(sqlite3 *db, const char *sql, const char *part, cm_error *e, const char *what)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) goto fail;
-    if (sqlite3_bind_parameter_count(st) > 0) sqlite3_bind_text(st, 1, part, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) goto fail;
-    rc = 0;
-fail:
-    if (rc != 0) sql_fail(db, e, part, what);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int64_t count_rows(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
-/* Is name one of the comma-separated column names of key? */
-static int key_has(const char *key, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *k = key; *k;) {
-        const char *end = strchr(k, ',');
-        size_t len = end ? (size_t)(end - k) : strlen(k);
-        if (len == n && strncmp(k, name, n) == 0) return 1;
-        if (!end) break;
-        k = end + 1;
-    }
-    return 0;
-}
-
-/* "INSERT INTO main.T (cols) SELECT exprs FROM part.T AS p WHERE true ON
- * CONFLICT (key) DO UPDATE SET col = excluded.col, ...": key is one column
- * name or several separated by commas ("model_id,clip_id"); every column copied
- * as it is, except those given an expression in over[] (pairs of column name
- * and SQL expression, NULL-terminated) and those given an upsert rule in
- * keep[] (pairs of name and SET expression). Returns a sqlite3_malloc'd
- * string, or NULL on an error. */
-static char *upsert_sql(sqlite3 *db, const char *table, const char *key, const char *const *over,
-                        const char *const *keep)
-{
-    sqlite3_stmt *cols = NULL;
-    char *q = sqlite3_mprintf("SELECT name FROM pragma_table_info(%Q, 'main') ORDER BY cid", table);
-    int ok = q && sqlite3_prepare_v2(db, q, -1, &cols, NULL) == SQLITE_OK;
-    sqlite3_free(q);
-    sqlite3_str *names = sqlite3_str_new(db), *values = sqlite3_str_new(db), *set = sqlite3_str_new(db);
-    int n = 0, n_set = 0;
-    while (ok && sqlite3_step(cols) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(cols, 0);
-        const char *expr = NULL, *rule = NULL;
-        for (int i = 0; over && over[i]; i += 2)
-            if (strcmp(over[i], name) == 0) expr = over[i + 1];
-        for (int i = 0; keep && keep[i]; i += 2)
-            if (strcmp(keep[i], name) == 0) rule = keep[i + 1];
-        sqlite3_str_appendf(names, "%s\"%w\"", n ? ", " : "", name);
-        if (expr) sqlite3_str_appendf(values, "%s%s", n ? ", " : "", expr);
-        else sqlite3_str_appendf(values, "%sp.\"%w\"", n ? ", " : "", name);
-        if (!key_has(key, name)) {
-            if (rule) sqlite3_str_appendf(set, "%s\"%w\" = %s", n_set ? ", " : "", name, rule);
-            else sqlite3_str_appendf(set, "%s\"%w\" = excluded.\"%w\"", n_set ? ", " : "", name, name);
-            n_set++;
-        }
-        n++;
-    }
-    sqlite3_finalize(cols);
-    char *cn = sqlite3_str_finish(names), *cv = sqlite3_str_finish(values), *cs = sqlite3_str_finish(set);
-    char *sql = NULL;
-    sqlite3_str *conflict = sqlite3_str_new(db);
-    for (const char *k = key; *k;) {
-        char one[64];
-        const char *end = strchr(k, ',');
-        snprintf(one, sizeof one, "%.*s", (int)(end ? (size_t)(end - k) : strlen(k)), k);
-        sqlite3_str_appendf(conflict, "%s\"%w\"", k == key ? "" : ", ", one);
-        if (!end) break;
-        k = end + 1;
-    }
-    char *ck = sqlite3_str_finish(conflict);
-    if (ok && n > 0 && cn && cv && cs && ck)
-        sql = sqlite3_mprintf("INSERT INTO main.\"%w\" (%s) SELECT %s FROM part.\"%w\" AS p WHERE true"
-                              " ON CONFLICT (%s) DO UPDATE SET %s",
-                              table, cn, cv, table, ck, cs);
-    sqlite3_free(ck);
-    sqlite3_free(cn);
-    sqlite3_free(cv);
-    sqlite3_free(cs);
-    return sql;
-}
-
-/* Runs of the part: new ones appended under fresh ids and recorded in
- * merged_runs; ones merged before updated in place (a part merged while its
- * run was still going has ended since). */
-static int merge_runs(sqlite3 *db, const char *part, merge_summary *s, cm_error *e)
-{
-    sqlite3_stmt *cols = NULL, *list = NULL, *ins = NULL, *upd = NULL, *map = NULL;
-    sqlite3_str *names = sqlite3_str_new(db);
-    char *cn = NULL, *sql_ins = NULL, *sql_upd = NULL;
-    int rc = -1, n = 0, step;
-    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('runs', 'main') WHERE name != 'run_id' ORDER BY cid",
-                           -1, &cols, NULL) != SQLITE_OK)
-        goto fail;
-    while (sqlite3_step(cols) == SQLITE_ROW)
-        sqlite3_str_appendf(names, "%s\"%w\"", n++ ? ", " : "", (const char *)sqlite3_column_text(cols, 0));
-    cn = sqlite3_str_finish(names);
-    names = NULL;
-    if (!cn) goto fail;
-    sql_ins = sqlite3_mprintf("INSERT INTO main.runs (%s) SELECT %s FROM part.runs WHERE run_id = ?1", cn, cn);
-    sql_upd = sqlite3_mprintf("UPDATE main.runs SET (%s) = (SELECT %s FROM part.runs WHERE run_id = ?1)"
-                              " WHERE run_id = ?2", cn, cn);
-    if (!sql_ins || !sql_upd ||
-        sqlite3_prepare_v2(db, "SELECT p.run_id, r.run_id FROM part.runs AS p LEFT JOIN main.merged_runs AS r"
-                               " ON r.part = ?1 AND r.part_run_id = p.run_id ORDER BY p.run_id",
-                           -1, &list, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, sql_ins, -1, &ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, sql_upd, -1, &upd, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO main.merged_runs (part, part_run_id, run_id) VALUES (?1, ?2, ?3)", -1,
-                           &map, NULL) != SQLITE_OK)
-        goto fail;
-    sqlite3_bind_text(list, 1, part, -1, SQLITE_STATIC);
-    while ((step = sqlite3_step(list)) == SQLITE_ROW) {
-        int64_t part_run = sqlite3_column_int64(list, 0);
-        if (sqlite3_column_type(list, 1) != SQLITE_NULL) {
-            sqlite3_bind_int64(upd, 1, part_run);
-            sqlite3_bind_int64(upd, 2, sqlite3_column_int64(list, 1));
-            if (sqlite3_step(upd) != SQLITE_DONE) goto fail;
-            sqlite3_reset(upd);
-            continue;
-        }
-        sqlite3_bind_int64(ins, 1, part_run);
-        if (sqlite3_step(ins) != SQLITE_DONE) goto fail;
-        sqlite3_reset(ins);
-        sqlite3_bind_text(map, 1, part, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(map, 2, part_run);
-        sqlite3_bind_int64(map, 3, sqlite3_last_insert_rowid(db));
-        if (sqlite3_step(map) != SQLITE_DONE) goto fail;
-        sqlite3_reset(map);
-        s->runs_added++;
-    }
-    if (step != SQLITE_DONE) goto fail;
-    rc = 0;
-fail:
-    if (rc != 0) sql_fail(db, e, part, "merging runs");
-    sqlite3_free(sqlite3_str_finish(names));
-    sqlite3_free(cn);
-    sqlite3_free(sql_ins);
-    sqlite3_free(sql_upd);
-    sqlite3_finalize(cols);
-    sqlite3_finalize(list);
-    sqlite3_finalize(ins);
-    sqlite3_finalize(upd);
-    sqlite3_finalize(map);
-    return rc;
-}
-
-/* Models the part used that the corpus does not know (by SHA-256) are
- * added under new ids; the others are the corpus's own rows, which MAP_MODEL
- * finds. So a model registered in every part is one row here. */
-static int merge_models(sqlite3 *db, const char *part, cm_error *e)
-{
-    sqlite3_stmt *cols = NULL;
-    sqlite3_str *names = sqlite3_str_new(db), *values = sqlite3_str_new(db);
-    char *cn = NULL, *cv = NULL, *sql = NULL;
-    int rc = -1, n = 0;
-    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('models', 'main') WHERE name != 'model_id'"
-                               " ORDER BY cid", -1, &cols, NULL) != SQLITE_OK)
-        goto fail;
-    while (sqlite3_step(cols) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(cols, 0);
-        sqlite3_str_appendf(names, "%s\"%w\"", n ? ", " : "", name);
-        if (strcmp(name, "run_id") == 0) sqlite3_str_appendf(values, "%s%s", n ? ", " : "", MAP_RUN("run_id"));
-        else sqlite3_str_appendf(values, "%sp.\"%w\"", n ? ", " : "", name);
-        n++;
-    }
-    cn = sqlite3_str_finish(names);
-    cv = sqlite3_str_finish(values);
-    names = values = NULL;
-    if (!cn || !cv) goto fail;
-    /* In part model_id order, so that the ids given here do not depend on anything but the part. */
-    sql = sqlite3_mprintf("INSERT INTO main.models (%s) SELECT %s FROM part.models AS p"
-                          " WHERE p.model_id = (SELECT max(x.model_id) FROM part.models AS x WHERE x.sha256 = p.sha256)"
-                          " AND NOT EXISTS (SELECT 1 FROM main.models AS m WHERE m.sha256 = p.sha256)"
-                          " ORDER BY p.model_id", cn, cv);
-    if (!sql) goto fail;
-    rc = exec_bound(db, sql, part, e, "merging models");
-fail:
-    if (rc != 0 && !e->msg[0]) sql_fail(db, e, part, "merging models");
-    sqlite3_free(sqlite3_str_finish(names));
-    sqlite3_free(sqlite3_str_finish(values));
-    sqlite3_free(cn);
-    sqlite3_free(cv);
-    sqlite3_free(sql);
-    sqlite3_finalize(cols);
-    return rc;
-}
-
-/* Is the attached part mergeable? Returns 0, or 1 with e saying why not. */
-static int check_part(sqlite3 *db, const char *part, cm_error *e)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t version = count_rows(db, "PRAGMA part.user_version");
-    if (version != catalog_schema_version()) {
-        cm_error_set(e, "%s: catalog schema version %lld, this build's is %d (%s)", part, (long long)version,
-                     catalog_schema_version(),
-                     version < catalog_schema_version() ? "rerun the part's task with this build to migrate it"
-                                                        : "made by a newer clipmill: merge with that build");
-        return 1;
-    }
-    int differ = 0;
-    size_t used = 0;
-    if (sqlite3_prepare_v2(db, "SELECT p.name, p.value, m.value FROM part.settings AS p JOIN main.settings AS m"
-                               " USING (name) WHERE p.value != m.value ORDER BY p.name", -1, &st, NULL) != SQLITE_OK)
-        return sql_fail(db, e, part, "reading settings");
-    used = (size_t)snprintf(e->msg, sizeof e->msg, "%s: made with other settings than the corpus:", part);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (used < sizeof e->msg)
-            used += (size_t)snprintf(e->msg + used, sizeof e->msg - used, "%s %s is %s in the part, %s in the corpus",
-                                     differ ? ";" : "", (const char *)sqlite3_column_text(st, 0),
-                                     (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2));
-        differ++;
-    }
-    sqlite3_finalize(st);
-    if (!differ) e->msg[0] = '\0';
-    return differ ? 1 : 0;
-}
-
 int merge_part(catalog *c, const char *part_catalog_path, const char *part_name, merge_summary *s,
                decide_rules *rules, int *has_rules, cm_error *e)
 {
-    static const char *const score_exprs[] = {
-        "model_id", MAP_MODEL("model_id"), "run_id", MAP_RUN("run_id"), NULL};
-    static const char *const source_rules[] = {
-        "first_run_id", "coalesce(sources.first_run_id, excluded.first_run_id)", NULL};
-    static const char *const source_exprs[] = {
-        "first_run_id", MAP_RUN("first_run_id"), "last_run_id", MAP_RUN("last_run_id"), NULL};
-    static const char *const clip_exprs[] = {
-        "staging", "?1 || '/' || coalesce(p.staging, '" CORPUS_STAGING "')", "run_id", MAP_RUN("run_id"), NULL};
-    sqlite3 *db = catalog_db(c);
-    char *sql_sources = NULL, *sql_clips = NULL, *sql_scores = NULL, *sql_decisions = NULL;
-    int rc = -1, attached = 0;
-    *has_rules = 0;
-    char *attach = sqlite3_mprintf("ATTACH %Q AS part", part_catalog_path);
-    if (!attach || sqlite3_exec(db, attach, NULL, NULL, NULL) != SQLITE_OK) {
-        sql_fail(db, e, part_catalog_path, "attach");
-        goto fail;
-    }
-    attached = 1;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        sql_fail(db, e, part_name, "begin");
-        goto fail;
-    }
-    int check = check_part(db, part_name, e);
-    if (check != 0) {
-        rc = check;
-        goto fail;
-    }
-    sql_sources = upsert_sql(db, "sources", "source_id", source_exprs, source_rules);
-    sql_clips = upsert_sql(db, "clips", "clip_id", clip_exprs, NULL);
-    sql_scores = upsert_sql(db, "scores", "model_id,clip_id", score_exprs, NULL);
-    sql_decisions = upsert_sql(db, "decisions", "clip_id", score_exprs, NULL);
-    if (!sql_sources || !sql_clips || !sql_scores || !sql_decisions) {
-        sql_fail(db, e, part_name, "reading the schema");
-        goto fail;
-    }
-    if (exec_bound(db, "INSERT OR IGNORE INTO main.settings (name, value, recorded_at, run_id)"
-                       " SELECT name, value, recorded_at, NULL FROM part.settings", part_name, e, "settings") != 0 ||
-        merge_runs(db, part_name, s, e) != 0 ||
-        exec_bound(db, sql_sources, part_name, e, "merging sources") != 0)
-        goto fail;
-    /* The part is the truth about its sources: clip rows it no longer has go,
-     * and their scores and decisions with them (or the deferred foreign keys
-     * would fail the commit). */
-#define GONE_CLIPS "(SELECT clip_id FROM main.clips WHERE source_id IN (SELECT source_id FROM part.sources)" \
-                   " AND clip_id NOT IN (SELECT clip_id FROM part.clips))"
-    if (exec_bound(db, "DELETE FROM main.scores WHERE clip_id IN " GONE_CLIPS, part_name, e, "removing old scores") != 0 ||
-        exec_bound(db, "DELETE FROM main.decisions WHERE clip_id IN " GONE_CLIPS, part_name, e,
-                   "removing old decisions") != 0 ||
-        exec_bound(db, "DELETE FROM main.clips WHERE clip_id IN " GONE_CLIPS, part_name, e, "removing old clips") != 0 ||
-        exec_bound(db, sql_clips, part_name, e, "merging clips") != 0)
-        goto fail;
-#undef GONE_CLIPS
-    /* Scores and decisions of a filtered part (clipmill-filter --partition).
-     * A part whose filter has finished is the truth about its clips'
-     * decisions too; one never filtered leaves the corpus's alone (they may
-     * come from a clipmill-filter of the merged corpus). */
+    catalog_part *p = NULL;
+    catalog_part_counts n = {0};
     decision_rules_row part_rules;
-    int got_rules = decision_rules_get(c, "part", &part_rules, e);
-    if (got_rules < 0) goto fail;
-    if (got_rules) decide_rules_from_row(&part_rules, rules);
-    if (merge_models(db, part_name, e) != 0 ||
-        exec_bound(db, sql_scores, part_name, e, "merging scores") != 0 ||
-        (got_rules &&
-         exec_bound(db, "DELETE FROM main.decisions WHERE clip_id IN (SELECT clip_id FROM part.clips)"
-                        " AND clip_id NOT IN (SELECT clip_id FROM part.decisions)", part_name, e,
-                    "removing old decisions") != 0) ||
-        exec_bound(db, sql_decisions, part_name, e, "merging decisions") != 0)
-        goto fail;
-    *has_rules = got_rules;
-    int64_t n_scores = count_rows(db, "SELECT count(*) FROM part.scores");
-    int64_t n_decisions = count_rows(db, "SELECT count(*) FROM part.decisions");
-    int64_t n_sources = count_rows(db, "SELECT count(*) FROM part.sources");
-    int64_t n_clips = count_rows(db, "SELECT count(*) FROM part.clips");
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        sql_fail(db, e, part_name, "commit");
+    int rc = -1, got_rules = 0;
+    *has_rules = 0;
+    if (catalog_part_attach(c, part_catalog_path, part_name, &p, e) != 0) goto fail;
+    int64_t version = catalog_part_schema_version(p);
+    if (version != catalog_schema_version()) {
+        cm_error_set(e, "%s: catalog schema version %lld, this build's is %d (%s)", part_name, (long long)version,
+                     catalog_schema_version(),
+                     version < catalog_schema_version() ? "rerun the part's task with this build to migrate it"
+                                                        : "made by a newer clipmill: merge with that build");
+        rc = 1;
         goto fail;
     }
-    s->sources += n_sources;
-    s->clips += n_clips;
-    s->scores += n_scores;
-    s->decisions += n_decisions;
-    rc = 0;
+    rc = catalog_part_settings_check(p, e);
+    if (rc != 0) goto fail;
+    rc = catalog_part_fold(p, &n, &part_rules, &got_rules, e);
+    s->runs_added += n.runs_added;
+    if (rc != 0) goto fail;
+    rc = catalog_part_commit(p, e);
+    if (rc != 0) goto fail;
+    if (got_rules) decide_rules_from_row(&part_rules, rules);
+    *has_rules = got_rules;
+    s->sources += n.sources;
+    s->clips += n.clips;
+    s->scores += n.scores;
+    s->decisions += n.decisions;
 fail:
-    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    if (attached) sqlite3_exec(db, "DETACH part", NULL, NULL, NULL);
-    sqlite3_free(attach);
-    sqlite3_free(sql_sources);
-    sqlite3_free(sql_clips);
-    sqlite3_free(sql_scores);
-    sqlite3_free(sql_decisions);
+    catalog_part_detach(p);
     return rc;
 }
 
@@ -402,16 +96,10 @@ static int redecide(catalog *c, const part_ref *parts, const decide_rules *rules
             snprintf(d.decided_at, sizeof d.decided_at, "%s", rules[i].decided_at);
     }
     double t0 = cm_monotonic_s();
-    sqlite3 *db = catalog_db(c);
-    sqlite3_stmt *st = NULL;
     int64_t model_id = -1;
-    if (sqlite3_prepare_v2(db, "SELECT max(model_id) FROM models WHERE sha256 = ?1", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, d.model_sha256, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            model_id = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    if (model_id < 0) {
+    int found = models_find_sha256(c, d.model_sha256, &model_id, e);
+    if (found < 0) return -1;
+    if (found > 0) {
         cm_error_set(e, "redeciding: the parts' model (sha256 %.12s...) is not in the merged models table",
                      d.model_sha256);
         return -1;
@@ -505,7 +193,7 @@ int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
     }
     int rd = redecide(c, parts, rules, has_rules, merged, s->parts, s, e);
     if (rd != 0) rc = rd < 0 ? -1 : 1;
-    s->clips_in_catalog = count_rows(catalog_db(c), "SELECT count(*) FROM clips");
+    s->clips_in_catalog = catalog_clip_count(c);
 done:
     free(rules);
     free(has_rules);

@@ -1,8 +1,8 @@
 /* Merging partitioned parts (corpus/parts/K-of-N, see lib/partition.h) into
  * the corpus catalog, corpus/catalog.sqlite.
  *
- * Each part is folded in in one transaction (ATTACH, then INSERT ... ON
- * CONFLICT DO UPDATE): its runs are appended to runs under new ids (the
+ * Each part is folded in in one transaction (lib/corpus/catalog_merge.h: ATTACH,
+ * then INSERT ... ON CONFLICT DO UPDATE): its runs are appended to runs under new ids (the
  * mapping is kept in merged_runs, so merging again updates them), its sources
  * and clips replace the corpus's rows of the same ids, clip staging paths
  * become relative to the corpus ("parts/K-of-N/staging"), and clip rows the
@@ -12,7 +12,7 @@
  * clips.staging. A part filtered by clipmill-filter --partition also brings
  * its scores and decisions (and the models they name, matched by SHA-256);
  * after the last part the near-duplicate rule is redone across all of them
- * (lib/decide.h), so the merged decisions are a single-process filter's. */
+ * (lib/curate/decide.h), so the merged decisions are a single-process filter's. */
 #ifndef CLIPMILL_MERGE_H
 #define CLIPMILL_MERGE_H
 
