@@ -10,6 +10,7 @@
 
 #include "catalog.h"
 #include "classifier.h"
+#include "classifier_catalog.h"
 #include "store.h"
 
 int main(int argc, char **argv)

@@ -20,8 +20,9 @@
  *   classifier_free(m);
  *
  * or score_corpus() (lib/curate/score.h) to score every clip of a corpus into
- * the catalog's scores table. A classifier is not thread-safe (it owns scratch
- * buffers); load one per thread. Scoring uses OpenBLAS; call
+ * the catalog's scores table; training is in classifier_train.h. A
+ * classifier is not thread-safe (it owns scratch buffers); load one per
+ * thread (or classifier_clone it). Scoring uses OpenBLAS; call
  * classifier_single_thread() once to keep OpenBLAS from spawning threads
  * (faster for these small matrices and needed for bit-identical training). */
 #ifndef CLIPMILL_CLASSIFIER_H
@@ -31,10 +32,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "catalog.h"
-#include "corpus.h"
 #include "stats.h"
-#include "store.h"
 #include "util.h"
 
 #define CLASSIFIER_MAGIC "CMQM"
@@ -151,21 +149,7 @@ float classifier_score_input(classifier *m, const classifier_input *in);
 int classifier_score_record(classifier *m, const uint8_t *rec, size_t len, const clip_stats *st, float *score,
                             cm_error *e);
 
-/* Reads clip_stats from the catalog's clips row of clip_id. Returns 0, 1 when
- * there is no such clip, -1 with e set. */
-int classifier_clip_stats(catalog *c, const char *clip_id, clip_stats *st, cm_error *e);
-
-/* Registers a saved model in the catalog's models table (name, path, file
- * SHA-256, arch, params, train_json, metrics_json, threshold, seed) and
- * returns its model_id. json arguments must be valid JSON ("{}" if none). */
-int classifier_register(catalog *c, const classifier *m, const char *name, const char *path, const char *train_json,
-                        const char *metrics_json, double train_seconds, int64_t run_id, int64_t *model_id,
-                        cm_error *e);
-/* The newest models row whose sha256 is the model's. Returns 0 (found), 1
- * (not registered), -1 with e set. */
-int classifier_find_model(catalog *c, const classifier *m, int64_t *model_id, cm_error *e);
-
-/* ---- metrics (also used by clipmill-eval) ---- */
+/* ---- metrics (lib/model/classifier_metrics.c; also used by clipmill-eval) ---- */
 
 /* ROC-AUC of scores s against labels y (1 good, 0 bad), ties counted half;
  * NaN when one class is absent. */
@@ -177,54 +161,5 @@ double classifier_pr_auc(const float *s, const int *y, int n);
  * precision. *precision / *recall (may be NULL) receive its values. */
 float classifier_pick_threshold(const float *s, const int *y, int n, double target, double *precision,
                                 double *recall);
-
-/* ---- training (lib/classifier_train.c) ---- */
-
-typedef struct classifier_train_options {
-    const char *corpus_dir;
-    int good_min, good_max;        /* consensus labels counted good (default 5..5) */
-    int bad_min, bad_max;          /* counted bad (default 1..1); others dropped */
-    int epochs;                    /* epoch budget (default 40) */
-    int patience;                  /* early stopping on validation AUC after this many epochs without a gain;
-                                    * 0 (default) trains the fixed budget and keeps the last weights */
-    int batch;                     /* clips per step (default 16) */
-    float lr, weight_decay;        /* Adam (default 2e-3, 1e-4) */
-    uint64_t seed;                 /* split, init, shuffling, augmentation (default 1) */
-    double precision;              /* target precision for the threshold (default 0.95) */
-    double val_frac, test_frac;    /* fractions of split groups per class (default 0.25, 0.25) */
-    const char *split_key;         /* SQL expression over sources columns: the split group (default source_id) */
-    int augment;                   /* crop jitter, brightness, flip (default 1) */
-    classifier_arch arch;
-    FILE *progress;                /* one line per epoch, NULL for none */
-    /* Later additions (classifier_train_options_default sets them). */
-    int views;                     /* frame-position views read per clip; each epoch draws one (default 8) */
-    int group_balance;             /* weight clips so every split group of a class weighs the same (default 1) */
-    int stats_steps;               /* full-batch steps fitting the statistics skip alone first (default 300; 0: none) */
-    float stats_l2;                /* L2 penalty of that fit (default 0.01) */
-    int synthetic;                 /* synthetic negatives made from each good training clip, 0..3 (default 1) */
-    int cv_folds;                  /* >= 2: group k-fold cross-validation first (stratified by class;
-                                    * more folds than groups = leave-one-group-out); 0 none (default) */
-} classifier_train_options;
-void classifier_train_options_default(classifier_train_options *o);
-
-typedef struct classifier_train_result {
-    classifier *model;             /* best weights (by validation ROC-AUC), threshold set */
-    char *train_json;              /* malloc'd: label rule, split key, seed, sources per split, counts */
-    char *metrics_json;            /* malloc'd: val/test ROC-AUC, PR-AUC, precision/recall at threshold, epochs */
-    int n_train, n_val, n_test;    /* clips */
-    int best_epoch;
-    double val_auc, test_auc;      /* NaN when undefined */
-    double seconds;
-    /* cross-validation (cv_folds >= 2), NaN otherwise: ROC-AUC of the pooled
-     * out-of-fold scores, and mean / min of the per-fold ROC-AUCs over the
-     * folds holding both classes (cv_auc_folds of them) */
-    int cv_folds, cv_auc_folds;
-    double cv_auc, cv_fold_auc_mean, cv_fold_auc_min;
-} classifier_train_result;
-/* Trains a model on the labelled clips of the corpus. Returns 0 and fills r
- * (free with classifier_train_result_free), -1 with e set (no labelled clips
- * of one class, unreadable records, bad split key). */
-int classifier_train(catalog *c, const classifier_train_options *o, classifier_train_result *r, cm_error *e);
-void classifier_train_result_free(classifier_train_result *r);
 
 #endif

@@ -1,5 +1,5 @@
-/* Private to lib/classifier.c and lib/classifier_train.c: the network's batch
- * forward and backward passes and the input pipeline with augmentation. */
+/* Private to lib/model/classifier*.c: the network's batch forward and
+ * backward passes and the input pipeline with augmentation. */
 #ifndef CLIPMILL_CLASSIFIER_INTERNAL_H
 #define CLIPMILL_CLASSIFIER_INTERNAL_H
 

@@ -2,8 +2,9 @@
  * header bit flip, truncation and parameter corruption; metrics on known
  * cases; labels (set, supersede, undo, consensus, CSV import and export) in a
  * real catalog; training on a small real corpus (LMDB records, SQLite rows)
- * is reproducible bit for bit, separates its classes, and corpus scoring
- * fills the scores table. */
+ * is reproducible bit for bit, separates its classes, gives the same model
+ * as training on the same clips built in memory, and corpus scoring fills
+ * the scores table. */
 #include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -11,13 +12,16 @@
 
 #include "catalog.h"
 #include "classifier.h"
+#include "classifier_catalog.h"
 #include "classifier_internal.h"
+#include "classifier_train.h"
 #include "clip_record.h"
 #include "labels.h"
 #include "score.h"
 #include "stats.h"
 #include "store.h"
 #include "test.h"
+#include "trainset.h"
 
 static char *tmp_path(const char *name) { return cm_path_join(test_tmpdir(), name); }
 
@@ -350,12 +354,84 @@ static void check_labels(catalog *c, const char *dir)
     free(csv);
 }
 
+/* The model trains on examples in memory with no catalog: the clips of
+ * build_corpus made again here (same ids, groups, frames, statistics, in
+ * clip_id order) give the model file and train_json that trainset_train gave
+ * from the catalog and LMDB, bit for bit (want_sha, want_train_json). Bad
+ * records and mismatched options are refused. */
+static void check_examples(const classifier_train_options *o, const char *dir, const char *want_sha,
+                           const char *want_train_json)
+{
+    cm_error e = {{0}};
+    classifier_examples x;
+    classifier_examples_init(&x, o);
+    x.good_min = x.good_max = 5;
+    x.bad_min = x.bad_max = 1;
+    /* clip ids sort by source id first: add the clips in clip_id order */
+    int order[N_SRC];
+    for (int s = 0; s < N_SRC; s++) order[s] = s;
+    for (int i = 1; i < N_SRC; i++)
+        for (int j = i; j > 0 && strcmp(src_id[order[j - 1]], src_id[order[j]]) > 0; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    uint8_t *frames = cm_xmalloc((size_t)T * 90 * 160 * 3);
+    clip_encode_options eo;
+    clip_encode_options_default(&eo);
+    for (int i = 0; i < N_SRC; i++) {
+        int s = order[i];
+        for (int k = 0; k < CLIPS; k++) {
+            make_frames(frames, T, s % 2 == 0, (uint32_t)(s * 10 + k));
+            clip_stats st;
+            clip_stats_compute(frames, T, 90, 160, &st);
+            char id[CM_CLIP_ID_MAX];
+            cm_clip_id(src_id[s], k, id);
+            uint8_t *rec = NULL;
+            size_t len = 0;
+            CHECK(clip_record_encode(frames, T, 90, 160, 10, 1, &eo, &rec, &len, &e) == 0);
+            CHECK_MSG(classifier_examples_add(&x, id, src_id[s], src_id[s], s % 2 == 0, &st, rec, len, &e) == 0,
+                      "%s", e.msg);
+            if (i == 0 && k == 0) {
+                /* a truncated record: refused, named, nothing added */
+                int n = x.n;
+                CHECK(classifier_examples_add(&x, "bad-clip", src_id[s], src_id[s], 1, &st, rec, len / 2, &e) == -1);
+                CHECK_MSG(strstr(e.msg, "bad-clip") && x.n == n, "%s (n %d, was %d)", e.msg, x.n, n);
+            }
+            free(rec);
+        }
+    }
+    free(frames);
+    CHECK_MSG(x.n == N_SRC * CLIPS && x.n_syn == N_SRC / 2 * CLIPS * o->synthetic, "%d clips, %d synthetic", x.n,
+              x.n_syn);
+    classifier_train_result r;
+    CHECK_MSG(classifier_train(&x, o, &r, &e) == 0, "%s", e.msg);
+    if (r.model) {
+        char *path = cm_path_join(dir, "in-memory.cmm"), sha[65] = "";
+        CHECK_MSG(classifier_save(r.model, path, sha, &e) == 0, "%s", e.msg);
+        CHECK_MSG(strcmp(sha, want_sha) == 0, "in memory %s, from the catalog %s", sha, want_sha);
+        CHECK_MSG(strcmp(r.train_json, want_train_json) == 0, "in memory %s\nfrom the catalog %s", r.train_json,
+                  want_train_json);
+        free(path);
+    }
+    classifier_train_result_free(&r);
+    /* Examples built for other views are refused, not trained. */
+    classifier_train_options other = *o;
+    other.views = o->views + 1;
+    CHECK(classifier_train(&x, &other, &r, &e) == -1 && strstr(e.msg, "other options"));
+    classifier_train_result_free(&r);
+    classifier_examples_free(&x);
+}
+
 static void check_training(catalog *c, const char *dir)
 {
     cm_error e = {{0}};
     classifier_train_options o;
     classifier_train_options_default(&o);
-    o.corpus_dir = dir;
+    trainset_options ts;
+    trainset_options_default(&ts);
+    corpus *tc = NULL;
+    CHECK_MSG(corpus_open(&tc, dir, CORPUS_EXISTING, &e) == 0, "%s", e.msg);
     o.epochs = 8;
     o.batch = 4;
     o.lr = 5e-3f;
@@ -363,10 +439,10 @@ static void check_training(catalog *c, const char *dir)
     o.val_frac = 0.25;
     o.test_frac = 0.25;
     classifier_train_result r1, r2, r3;
-    CHECK_MSG(classifier_train(c, &o, &r1, &e) == 0, "%s", e.msg);
-    CHECK_MSG(classifier_train(c, &o, &r2, &e) == 0, "%s", e.msg);
+    CHECK_MSG(trainset_train(tc, &ts, &o, &r1, &e) == 0, "%s", e.msg);
+    CHECK_MSG(trainset_train(tc, &ts, &o, &r2, &e) == 0, "%s", e.msg);
     o.seed = 4;
-    CHECK_MSG(classifier_train(c, &o, &r3, &e) == 0, "%s", e.msg);
+    CHECK_MSG(trainset_train(tc, &ts, &o, &r3, &e) == 0, "%s", e.msg);
     char *p1 = cm_path_join(dir, "a.cmm"), *p2 = cm_path_join(dir, "b.cmm"), *p3 = cm_path_join(dir, "c.cmm");
     char h1[65] = "", h2[65] = "", h3[65] = "";
     if (r1.model && r2.model && r3.model) {
@@ -376,6 +452,9 @@ static void check_training(catalog *c, const char *dir)
         CHECK_MSG(strcmp(h1, h2) == 0, "same seed, different model files: %s %s", h1, h2);
         CHECK(strcmp(h1, h3) != 0);
         CHECK(strcmp(r1.train_json, r2.train_json) == 0);
+        classifier_train_options o1 = o;
+        o1.seed = 3;
+        check_examples(&o1, dir, h1, r1.train_json);
         CHECK_MSG(r1.n_train >= 4 && r1.n_val >= 2 && r1.n_test >= 2, "%d/%d/%d", r1.n_train, r1.n_val, r1.n_test);
         CHECK_MSG(r1.val_auc >= 0.99 && r1.test_auc >= 0.99, "val AUC %g test AUC %g (easy synthetic classes)",
                   r1.val_auc, r1.test_auc);
@@ -421,7 +500,7 @@ static void check_training(catalog *c, const char *dir)
     o.cv_folds = 2;
     o.epochs = 6;
     classifier_train_result rc;
-    CHECK_MSG(classifier_train(c, &o, &rc, &e) == 0, "%s", e.msg);
+    CHECK_MSG(trainset_train(tc, &ts, &o, &rc, &e) == 0, "%s", e.msg);
     CHECK_MSG(rc.cv_folds == 2 && rc.cv_auc_folds == 2, "folds %d, with both classes %d", rc.cv_folds, rc.cv_auc_folds);
     CHECK_MSG(rc.cv_auc >= 0.99 && rc.cv_fold_auc_min >= 0.99 && rc.cv_fold_auc_mean >= rc.cv_fold_auc_min,
               "cv AUC %g, fold mean %g min %g", rc.cv_auc, rc.cv_fold_auc_mean, rc.cv_fold_auc_min);
@@ -430,13 +509,14 @@ static void check_training(catalog *c, const char *dir)
     /* Leave-one-group-out: more folds than groups. */
     o.cv_folds = 1000;
     o.epochs = 1;
-    CHECK_MSG(classifier_train(c, &o, &rc, &e) == 0, "%s", e.msg);
+    CHECK_MSG(trainset_train(tc, &ts, &o, &rc, &e) == 0, "%s", e.msg);
     CHECK_MSG(rc.cv_folds == N_SRC && rc.cv_auc_folds == 0 && isnan(rc.cv_fold_auc_mean) && isfinite(rc.cv_auc),
               "LOGO folds %d (%d with both classes), auc %g", rc.cv_folds, rc.cv_auc_folds, rc.cv_auc);
     classifier_train_result_free(&rc);
     free(p1);
     free(p2);
     free(p3);
+    corpus_close(tc);
 }
 
 int main(void)

@@ -8,6 +8,7 @@
 
 #include "catalog.h"
 #include "classifier.h"
+#include "classifier_catalog.h"
 #include "corpus.h"
 #include "eval.h"
 #include "json.h"

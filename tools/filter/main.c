@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "cli.h"
 #include "classifier.h"
+#include "classifier_catalog.h"
 #include "corpus.h"
 #include "decide.h"
 #include "model_ref.h"

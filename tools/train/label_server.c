@@ -29,6 +29,7 @@
 
 #include "catalog.h"
 #include "classifier.h"
+#include "classifier_catalog.h"
 #include "clip_record.h"
 #include "corpus.h"
 #include "export.h"

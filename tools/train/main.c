@@ -14,9 +14,11 @@
 #include "catalog.h"
 #include "cli.h"
 #include "classifier.h"
+#include "classifier_catalog.h"
 #include "corpus.h"
 #include "labels.h"
 #include "label_server.h"
+#include "trainset.h"
 #include "util.h"
 
 
@@ -210,6 +212,9 @@ int main(int argc, char **argv)
 
     classifier_train_options o;
     classifier_train_options_default(&o);
+    trainset_options ts;
+    trainset_options_default(&ts);
+    const char *corpus_dir = ".";
     const char *name = "quality", *output = NULL;
     int quiet = 0, json = 0;
     static const struct option opts[] = {
@@ -233,12 +238,12 @@ int main(int argc, char **argv)
     double dv;
     while ((ch = getopt_long(argc, argv, "C:o:qhV", opts, NULL)) != -1) {
         switch (ch) {
-        case 'C': o.corpus_dir = optarg; break;
+        case 'C': corpus_dir = optarg; break;
         case OPT_GOOD:
-            if (parse_range(optarg, &o.good_min, &o.good_max) != 0) return bad_usage("bad --good '%s' (1..5 or A-B)", optarg);
+            if (parse_range(optarg, &ts.good_min, &ts.good_max) != 0) return bad_usage("bad --good '%s' (1..5 or A-B)", optarg);
             break;
         case OPT_BAD:
-            if (parse_range(optarg, &o.bad_min, &o.bad_max) != 0) return bad_usage("bad --bad '%s' (1..5 or A-B)", optarg);
+            if (parse_range(optarg, &ts.bad_min, &ts.bad_max) != 0) return bad_usage("bad --bad '%s' (1..5 or A-B)", optarg);
             break;
         case OPT_EPOCHS:
             if (parse_int(optarg, 0, 100000, &o.epochs) != 0) return bad_usage("bad --epochs '%s'", optarg);
@@ -268,7 +273,7 @@ int main(int argc, char **argv)
         case OPT_TEST_FRAC:
             if (parse_double(optarg, 0.0, 0.9, &o.test_frac) != 0) return bad_usage("bad --test-frac '%s'", optarg);
             break;
-        case OPT_SPLIT_KEY: o.split_key = optarg; break;
+        case OPT_SPLIT_KEY: ts.split_key = optarg; break;
         case OPT_FRAMES:
             if (parse_int(optarg, 2, CLASSIFIER_MAX_FRAMES, &o.arch.frames) != 0) return bad_usage("bad --frames '%s'", optarg);
             break;
@@ -314,7 +319,7 @@ int main(int argc, char **argv)
 
     corpus *cp = NULL;
     catalog *c = NULL;
-    if (open_corpus(o.corpus_dir, &cp, &c) != 0) return CM_EXIT_FATAL;
+    if (open_corpus(corpus_dir, &cp, &c) != 0) return CM_EXIT_FATAL;
     cm_error e = {{0}};
     int64_t run_id = 0, model_id = 0;
     char *args = cm_join_args(argc - 1, argv + 1);
@@ -323,7 +328,7 @@ int main(int argc, char **argv)
     char *path = NULL;
     classifier_train_result r;
     int rc = CM_EXIT_FATAL;
-    if (classifier_train(c, &o, &r, &e) != 0) {
+    if (trainset_train(cp, &ts, &o, &r, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
