@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "corpus.h"
 #include "hash.h"
 #include "scores.h"
 
@@ -25,7 +26,7 @@ static char *openable_path(const char *registered, const char *corpus_dir)
     if (access(under, F_OK) == 0) return under;
     free(under);
     const char *base = strrchr(registered, '/');
-    char *models = cm_path_join(corpus_dir, "models");
+    char *models = cm_path_join(corpus_dir, CORPUS_MODELS);
     char *in_models = cm_path_join(models, base ? base + 1 : registered);
     free(models);
     if (access(in_models, F_OK) == 0) return in_models;

@@ -31,7 +31,7 @@ int trainset_load(corpus *c, const trainset_options *s, const classifier_train_o
     /* The split key is an SQL expression over the clip's sources row. */
     const char *fmt =
         "SELECT c.clip_id, c.source_id, (SELECT (%s) FROM sources WHERE sources.source_id = c.source_id),"
-        " cl.label BETWEEN ?1 AND ?2, coalesce(c.staging, 'staging'), c.staging_key,"
+        " cl.label BETWEEN ?1 AND ?2, c.staging, c.staging_key,"
         " " CATALOG_CLIP_STATS_COLUMNS("c.")
         " FROM v_clip_label AS cl JOIN clips AS c USING (clip_id)"
         " WHERE cl.label BETWEEN ?1 AND ?2 OR cl.label BETWEEN ?3 AND ?4 ORDER BY c.clip_id";
@@ -56,9 +56,11 @@ int trainset_load(corpus *c, const trainset_options *s, const classifier_train_o
         catalog_clip_stats_from_row(st, 6, &cs, NULL);
         uint8_t *rec = NULL;
         size_t rlen = 0;
-        int got = corpus_read_record(c, staging, (const char *)sqlite3_column_text(st, 5), &rec, &rlen, e);
-        if (got == CORPUS_NOT_FOUND) cm_error_set(e, "clip %s: not in staging store %s", clip_id, staging);
-        if (got != 0) goto fail;
+        cm_error re = {{0}};
+        if (corpus_read_record(c, staging, (const char *)sqlite3_column_text(st, 5), &rec, &rlen, &re) != 0) {
+            cm_error_set(e, "clip %s: %s", clip_id, re.msg);
+            goto fail;
+        }
         int added = classifier_examples_add(x, clip_id, source_id, group ? group : source_id,
                                             sqlite3_column_int(st, 3), &cs, rec, rlen, e);
         free(rec);
