@@ -19,132 +19,73 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datasets.h"
 #include "fsio.h"
 #include "model_ref.h"
 #include "shard_internal.h"
 
 /* ---- catalog ---- */
 
-static int sql_exec(build_state *B, const char *sql, cm_error *e)
-{
-    if (sqlite3_exec(B->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        cm_error_set(e, "catalog: %s", sqlite3_errmsg(B->db));
-        return -1;
-    }
-    return 0;
-}
-
 static int catalog_begin_dataset(build_state *B, int64_t run_id, cm_error *e)
 {
     const build_options *o = B->o;
-    sqlite3_stmt *q = NULL;
-    char now[32];
-    cm_utc_now_iso(now);
-    static const char sql[] =
-        "INSERT INTO datasets (name, status, path, format_version, codec, crf, seed, split_train, split_val,"
-        " split_test, dedup_hamming, shard_bytes, query, run_id, created_at)"
-        " VALUES (?1, 'writing', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, '', ?12, ?13)";
-    if (sqlite3_prepare_v2(B->db, sql, -1, &q, NULL) != SQLITE_OK) goto fail;
-    char path[512];
-    snprintf(path, sizeof path, CORPUS_DATASETS "/%s", o->name);
-    sqlite3_bind_text(q, 1, o->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(q, 3, DATASET_FORMAT_VERSION);
-    sqlite3_bind_text(q, 4, clip_codec_name(o->codec), -1, SQLITE_STATIC);
-    if (o->codec == CLIP_CODEC_H264 && o->crf >= 0) sqlite3_bind_int(q, 5, o->crf);
-    sqlite3_bind_int64(q, 6, (int64_t)o->seed);
-    for (int i = 0; i < 3; i++) sqlite3_bind_double(q, 7 + i, o->split[i]);
-    sqlite3_bind_int(q, 10, o->dedup_hamming);
-    sqlite3_bind_int64(q, 11, o->shard_bytes);
-    sqlite3_bind_int64(q, 12, run_id);
-    sqlite3_bind_text(q, 13, now, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) != SQLITE_DONE) goto fail;
-    B->dataset_id = sqlite3_last_insert_rowid(B->db);
-    sqlite3_finalize(q);
-    return 0;
-fail:
-    cm_error_set(e, "catalog: recording dataset %s: %s", o->name, sqlite3_errmsg(B->db));
-    sqlite3_finalize(q);
-    return -1;
+    dataset_settings d = {
+        .name = o->name,
+        .format_version = DATASET_FORMAT_VERSION,
+        .codec = clip_codec_name(o->codec),
+        .crf = o->codec == CLIP_CODEC_H264 && o->crf >= 0 ? o->crf : -1,
+        .seed = o->seed,
+        .split = {o->split[0], o->split[1], o->split[2]},
+        .dedup_hamming = o->dedup_hamming,
+        .shard_bytes = o->shard_bytes,
+        .run_id = run_id,
+    };
+    return datasets_begin(corpus_catalog(B->corpus), &d, &B->dataset_id, e);
 }
 
 /* One transaction: the dataset is complete, with its shards and clips. */
 static int catalog_complete_dataset(build_state *B, cm_error *e)
 {
-    sqlite3_stmt *up = NULL, *sh = NULL, *cl = NULL;
-    char now[32];
-    cm_utc_now_iso(now);
-    int64_t clips = 0, bytes = 0;
-    double hours = 0;
+    dataset_completion *w = NULL;
+    int rc = -1;
+    dataset_summary sum = {
+        .frames_per_clip = B->frames,
+        .width = B->width,
+        .height = B->height,
+        .fps = B->fps_num ? (double)B->fps_num / B->fps_den : 0,
+        .query = B->query,
+        .clips_selected = B->n,
+        .clips_duplicate = B->dup_count,
+    };
     for (int s = 0; s < SPLIT_COUNT; s++) {
-        clips += B->split_clips[s];
-        hours += shard_split_hours(B, s);
-        for (int i = 0; i < B->n_shards[s]; i++) bytes += B->shards[s][i].bytes;
+        sum.clips += B->split_clips[s];
+        sum.hours += shard_split_hours(B, s);
+        for (int i = 0; i < B->n_shards[s]; i++) sum.bytes += B->shards[s][i].bytes;
     }
-    if (sql_exec(B, "BEGIN IMMEDIATE", e) != 0) return -1;
-    if (sqlite3_prepare_v2(B->db,
-                           "UPDATE datasets SET status = 'complete', frames_per_clip = ?2, width = ?3, height = ?4,"
-                           " fps = ?5, query = ?6, clips_selected = ?7, clips_duplicate = ?8, clips = ?9, bytes = ?10,"
-                           " hours = ?11, completed_at = ?12 WHERE dataset_id = ?1", -1, &up, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(B->db, "INSERT INTO dataset_shards VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &sh,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(B->db, "INSERT INTO dataset_clips VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &cl,
-                           NULL) != SQLITE_OK)
-        goto fail;
-    sqlite3_bind_int64(up, 1, B->dataset_id);
-    sqlite3_bind_int(up, 2, B->frames);
-    sqlite3_bind_int(up, 3, B->width);
-    sqlite3_bind_int(up, 4, B->height);
-    if (B->fps_num) sqlite3_bind_double(up, 5, (double)B->fps_num / B->fps_den);
-    sqlite3_bind_text(up, 6, B->query, -1, SQLITE_STATIC);
-    sqlite3_bind_int(up, 7, B->n);
-    sqlite3_bind_int64(up, 8, B->dup_count);
-    sqlite3_bind_int64(up, 9, clips);
-    sqlite3_bind_int64(up, 10, bytes);
-    sqlite3_bind_double(up, 11, hours);
-    sqlite3_bind_text(up, 12, now, -1, SQLITE_STATIC);
-    if (sqlite3_step(up) != SQLITE_DONE) goto fail;
+    if (datasets_complete_begin(corpus_catalog(B->corpus), B->dataset_id, B->o->name, &sum, &w, e) != 0) goto fail;
     for (int s = 0; s < SPLIT_COUNT; s++) {
         for (int i = 0; i < B->n_shards[s]; i++) {
             const shard_out *so = &B->shards[s][i];
-            sqlite3_reset(sh);
-            sqlite3_bind_int64(sh, 1, B->dataset_id);
-            sqlite3_bind_text(sh, 2, dataset_split_name(s), -1, SQLITE_STATIC);
-            sqlite3_bind_int(sh, 3, i);
-            sqlite3_bind_text(sh, 4, so->file, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(sh, 5, so->clips);
-            sqlite3_bind_int64(sh, 6, so->bytes);
-            sqlite3_bind_text(sh, 7, so->sha256, -1, SQLITE_STATIC);
-            if (sqlite3_step(sh) != SQLITE_DONE) goto fail;
+            const dataset_shard_row r = {dataset_split_name(s), i, so->file, so->clips, so->bytes, so->sha256};
+            if (datasets_complete_shard(w, &r, e) != 0) goto fail;
         }
     }
     for (int i = 0; i < B->n; i++) {
         const sel_clip *c = &B->clips[i];
-        sqlite3_reset(cl);
-        sqlite3_clear_bindings(cl);
-        sqlite3_bind_int64(cl, 1, B->dataset_id);
-        sqlite3_bind_text(cl, 2, c->clip_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(cl, 3, c->source_id, -1, SQLITE_STATIC);
+        dataset_clip_row r = {.clip_id = c->clip_id, .source_id = c->source_id};
         if (c->dup_of < 0) {
-            sqlite3_bind_text(cl, 4, dataset_split_name(c->split), -1, SQLITE_STATIC);
-            sqlite3_bind_int(cl, 5, c->shard);
-            sqlite3_bind_int(cl, 6, c->rec_index);
+            r.split = dataset_split_name(c->split);
+            r.shard_index = c->shard;
+            r.record_index = c->rec_index;
         } else {
-            sqlite3_bind_text(cl, 7, B->clips[c->dup_of].clip_id, -1, SQLITE_STATIC);
+            r.duplicate_of = B->clips[c->dup_of].clip_id;
         }
-        if (sqlite3_step(cl) != SQLITE_DONE) goto fail;
+        if (datasets_complete_clip(w, &r, e) != 0) goto fail;
     }
-    sqlite3_finalize(up);
-    sqlite3_finalize(sh);
-    sqlite3_finalize(cl);
-    return sql_exec(B, "COMMIT", e);
+    rc = datasets_complete_commit(w, e);
 fail:
-    cm_error_set(e, "catalog: completing dataset %s: %s", B->o->name, sqlite3_errmsg(B->db));
-    sqlite3_finalize(up);
-    sqlite3_finalize(sh);
-    sqlite3_finalize(cl);
-    sqlite3_exec(B->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    datasets_complete_end(w);
+    return rc;
 }
 
 /* ---- directories ---- */
@@ -193,43 +134,19 @@ static int clean_stale(build_state *B, int finish, cm_error *e)
     return rc;
 }
 
-/* What the catalog knows of NAME: 0 nothing, 1 writing, 2 complete; -1 error. */
-static int catalog_dataset_state(build_state *B, int64_t *id, cm_error *e)
-{
-    sqlite3_stmt *q = NULL;
-    int state = -1;
-    if (sqlite3_prepare_v2(B->db, "SELECT dataset_id, status FROM datasets WHERE name = ?1", -1, &q, NULL) !=
-        SQLITE_OK) {
-        cm_error_set(e, "catalog: %s", sqlite3_errmsg(B->db));
-        return -1;
-    }
-    sqlite3_bind_text(q, 1, B->o->name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q);
-    if (step == SQLITE_ROW) {
-        *id = sqlite3_column_int64(q, 0);
-        state = strcmp((const char *)sqlite3_column_text(q, 1), "complete") == 0 ? 2 : 1;
-    } else if (step == SQLITE_DONE) {
-        state = 0;
-    } else {
-        cm_error_set(e, "catalog: %s", sqlite3_errmsg(B->db));
-    }
-    sqlite3_finalize(q);
-    return state;
-}
-
 /* ---- the whole build ---- */
 
 static int build(build_state *B, int64_t run_id, cm_error *e)
 {
     const build_options *o = B->o;
     int64_t old_id = 0;
-    int state = catalog_dataset_state(B, &old_id, e);
+    int state = datasets_state(corpus_catalog(B->corpus), o->name, &old_id, e);
     if (state < 0) return CM_EXIT_FATAL;
     if (path_exists(B->final_dir)) {
         cm_error_set(e, "%s already exists; a finished dataset is immutable: choose a new name", B->final_dir);
         return CM_EXIT_USAGE;
     }
-    if (state == 2) {
+    if (state == DATASET_COMPLETE) {
         /* Killed after the catalog commit, before the rename: finish it. */
         int r = clean_stale(B, 1, e);
         if (r == 1) {
@@ -241,12 +158,8 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
         return CM_EXIT_FATAL;
     }
     if (clean_stale(B, 0, e) != 0) return CM_EXIT_FATAL;
-    if (state == 1) {
-        char *sql = sqlite3_mprintf("DELETE FROM datasets WHERE dataset_id = %lld", (long long)old_id);
-        int rc = sql_exec(B, sql, e);
-        sqlite3_free(sql);
-        if (rc != 0) return CM_EXIT_FATAL;
-    }
+    if (state == DATASET_WRITING && datasets_delete(corpus_catalog(B->corpus), old_id, e) != 0)
+        return CM_EXIT_FATAL;
     if (o->model) {
         model_ref ref;
         int got = model_ref_resolve(corpus_catalog(B->corpus), o->corpus_dir, o->model, 0, &ref, e);
@@ -315,7 +228,6 @@ int shard_build(const build_options *o)
     snprintf(B.tmp_dir, n, "%s.tmp-%d", B.final_dir, (int)getpid());
 
     if (corpus_open(&B.corpus, o->corpus_dir, CORPUS_EXISTING, &e) != 0) goto done;
-    B.db = catalog_db(corpus_catalog(B.corpus));
     if (catalog_run_begin(corpus_catalog(B.corpus), "clipmill-shard", o->args, &run_id, &e) != 0) goto done;
     if (cm_mkdir_p(B.datasets_dir, &e) != 0) goto done;
     code = build(&B, run_id, &e);

@@ -35,8 +35,7 @@ typedef struct shard_out {
 typedef struct build_state {
     const build_options *o;
     corpus *corpus;
-    sqlite3 *db;                   /* the corpus' catalog */
-    char *query;
+    char *query;                   /* the selection query as it ran (sqlite3_free) */
     int64_t model_id;              /* --model resolved (model_ref.h), when given */
     sel_clip *clips;
     int n;
