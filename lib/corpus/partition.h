@@ -2,7 +2,7 @@
  * tasks, or plain processes), each doing the sources of one partition into
  * its own part, corpus/parts/K-of-N/ (a catalog.sqlite and a staging store
  * of its own, so nothing is ever written by two machines), later folded into
- * corpus/catalog.sqlite by clipmill-ingest merge (lib/merge.h).
+ * corpus/catalog.sqlite by clipmill-ingest merge (lib/pipeline/merge.h).
  *
  * Also the corpus settings: what every clip of one catalog must share (frame
  * rate, size, clip length, codec, h264 GOP length and entropy coder, fit,

@@ -19,7 +19,7 @@ typedef enum {
     RULE_CUTS = 1 << 3,       /* hard cuts per 16 s >= cuts_per_16s_max */
     RULE_LETTERBOX = 1 << 4,  /* bars cover more than letterbox_frac_max of the height or width */
     RULE_DUPLICATE = 1 << 5,  /* phash within phash_distance_max of a clip of another source added
-                               * to the index before it (lib/decide.c: in clip_id order) */
+                               * to the index before it (lib/curate/decide.c: in clip_id order) */
 } rule_bit;
 #define RULES_COUNT 6
 

@@ -1,5 +1,5 @@
 /* clipmill-ingest merge: folds the parts of a partitioned run
- * (corpus/parts/K-of-N) into corpus/catalog.sqlite (lib/merge.h). */
+ * (corpus/parts/K-of-N) into corpus/catalog.sqlite (lib/pipeline/merge.h). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
