@@ -14,7 +14,6 @@
  * The daemon runs a pool of threads; one mutex guards the catalog handle. */
 #include "label_server.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -30,12 +29,14 @@
 #include "catalog.h"
 #include "classifier.h"
 #include "classifier_catalog.h"
+#include "cli.h"
 #include "clip_record.h"
 #include "corpus.h"
 #include "export.h"
 #include "hash.h"
 #include "json.h"
 #include "labels.h"
+#include "model_ref.h"
 #include "score.h"
 #include "util.h"
 
@@ -52,21 +53,6 @@ typedef struct label_server {
     double threshold;
     uint64_t seed;
 } label_server;
-
-void label_server_usage(FILE *f)
-{
-    fprintf(f,
-"usage: clipmill-train label [-C DIR] [--port N] [--labeler NAME] [--active --model FILE] [--seed S]\n"
-"  Serves a labelling page at http://127.0.0.1:N/ (default port 8080; 0 picks a\n"
-"  free one; the URL is printed on stdout). Each clip plays as a moving\n"
-"  preview; keys 1 (worst) .. 5 (best) label it, s skips, u or Backspace\n"
-"  undoes. Each label is stored in the catalog at once, with the labeler's\n"
-"  name (--labeler, or ?labeler=NAME in the URL, or typed into the page) and\n"
-"  time. Clips come unlabelled first, in a random order seeded per labeler;\n"
-"  with --active --model FILE, clips whose score is nearest the model's\n"
-"  threshold come first (clips the model has not scored are scored at start).\n"
-"  Only 127.0.0.1 is bound. Stops on Ctrl-C / SIGTERM.\n");
-}
 
 /* ---- helpers ---- */
 
@@ -422,15 +408,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 /* ---- main ---- */
 
-static int prepare_active(label_server *s, const char *model_path, cm_error *e)
+static int prepare_active(label_server *s, const char *model_arg, cm_error *e)
 {
-    classifier *m = NULL;
+    model_ref ref;
     int rc = -1;
-    if (classifier_load(&m, model_path, e) != 0) goto fail;
-    int found = classifier_find_model(s->cat, m, &s->model_id, e);
-    if (found < 0) goto fail;
-    if (found == 1 && classifier_register(s->cat, m, "label-active", model_path, "{}", "{}", 0, s->run_id,
-                                          &s->model_id, e) != 0)
+    if (model_ref_resolve(s->cat, s->corpus_dir, model_arg, 1, &ref, e) != 0) goto fail;
+    classifier *m = ref.model;
+    s->model_id = ref.model_id;
+    if (s->model_id == 0 && classifier_register(s->cat, m, "label-active", ref.path, "{}", "{}", 0, s->run_id,
+                                                &s->model_id, e) != 0)
         goto fail;
     s->threshold = classifier_get_info(m)->threshold;
     classifier_single_thread();
@@ -444,58 +430,57 @@ static int prepare_active(label_server *s, const char *model_path, cm_error *e)
             (long long)n.skipped);
     rc = 0;
 fail:
-    classifier_free(m);
+    model_ref_free(&ref);
     return rc;
 }
 
 int label_server_main(int argc, char **argv)
 {
     label_server s = {.corpus_dir = ".", .default_labeler = ""};
-    const char *model_path = NULL;
+    const char *model_arg = NULL;
     int port = 8080, active = 0;
-    static const struct option opts[] = {
-        {"corpus", required_argument, NULL, 'C'}, {"port", required_argument, NULL, 'p'},
-        {"labeler", required_argument, NULL, 'l'}, {"active", no_argument, NULL, 'a'},
-        {"model", required_argument, NULL, 'm'}, {"seed", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    const cm_option options[] = {
+        CM_STRING("corpus", 'C', "DIR", &s.corpus_dir, "corpus directory (default .)"),
+        CM_INT("port", 'p', "N", &port, 0, 65535, "port on 127.0.0.1 (default 8080; 0 picks a free one)"),
+        CM_STRING("labeler", 0, "NAME", &s.default_labeler, "the labeler's name (else ?labeler=NAME or typed in)"),
+        CM_FLAG("active", 0, &active, "clips whose score is nearest the threshold of --model first"),
+        CM_STRING("model", 'm', "FILE|ID", &model_arg, "with --active: a model file or a model id of the catalog"),
+        CM_U64("seed", 0, "S", &s.seed, "seed of the per-labeler random order"),
+        CM_END,
     };
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "C:p:h", opts, NULL)) != -1) {
-        char *end;
-        switch (ch) {
-        case 'C': s.corpus_dir = optarg; break;
-        case 'p':
-            port = (int)strtol(optarg, &end, 10);
-            if (end == optarg || *end || port < 0 || port > 65535) {
-                fprintf(stderr, "clipmill-train label: bad --port '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'l': s.default_labeler = optarg; break;
-        case 'a': active = 1; break;
-        case 'm': model_path = optarg; break;
-        case 's': s.seed = strtoull(optarg, NULL, 10); break;
-        case 'h': label_server_usage(stdout); return 0;
-        default: fprintf(stderr, "Try 'clipmill-train label --help'.\n"); return 2;
-        }
-    }
-    if (optind < argc || (active && !model_path) || !valid_labeler(s.default_labeler)) {
-        fprintf(stderr, "clipmill-train label: %s\nTry 'clipmill-train label --help'.\n",
-                optind < argc ? "unexpected argument" : active && !model_path ? "--active needs --model FILE"
-                                                                               : "bad --labeler");
-        return 2;
-    }
+    const cm_cli cli = {
+        .program = "clipmill-train label",
+        .usage =
+        "usage: clipmill-train label [-C DIR] [--port N] [--labeler NAME] [--active --model FILE|ID] [--seed S]\n"
+        "\n"
+        "Serves a labelling page at http://127.0.0.1:N/ (the URL is printed on\n"
+        "stdout). Each clip plays as a moving preview; keys 1 (worst) .. 5 (best)\n"
+        "label it, s skips, u or Backspace undoes. Each label is stored in the\n"
+        "catalog at once, with the labeler's name and time. Clips come unlabelled\n"
+        "first, in a random order seeded per labeler; with --active, clips whose\n"
+        "score is nearest the model's threshold come first (clips the model has\n"
+        "not scored are scored at start). Only 127.0.0.1 is bound. Stops on Ctrl-C\n"
+        "/ SIGTERM.\n"
+        "\n",
+        .options = options,
+        .footer = "Exit status: 0 stopped by a signal; 2 usage error; 3 fatal.\n",
+    };
+    int n_args, code;
+    if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
+    if (n_args > 0) return cm_cli_usage_error(&cli, "unexpected argument '%s'", argv[1]);
+    if (active && !model_arg) return cm_cli_usage_error(&cli, "--active needs --model FILE|ID");
+    if (!valid_labeler(s.default_labeler))
+        return cm_cli_usage_error(&cli, "bad value for --labeler: '%s'", s.default_labeler);
     cm_error e = {{0}};
     struct MHD_Daemon *d = NULL;
-    int rc = 3;
+    int rc = CM_EXIT_FATAL;
     pthread_mutex_init(&s.lock, NULL);
     if (corpus_open(&s.corpus, s.corpus_dir, CORPUS_EXISTING, &e) != 0) goto fail;
     s.cat = corpus_catalog(s.corpus);
     char args[256];
     snprintf(args, sizeof args, "label --labeler %s%s", s.default_labeler, active ? " --active" : "");
     if (catalog_run_begin(s.cat, "clipmill-train", args, &s.run_id, &e) != 0) goto fail;
-    if (active && prepare_active(&s, model_path, &e) != 0) goto fail;
+    if (active && prepare_active(&s, model_arg, &e) != 0) goto fail;
 
     /* SIGINT / SIGTERM are taken by sigwait below, not by the pool threads. */
     sigset_t sigs;
@@ -519,7 +504,7 @@ int label_server_main(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "clipmill-train: label server stopped (signal %d)\n", sig);
-    rc = 0;
+    rc = CM_EXIT_OK;
     goto done;
 fail:
     cm_log(CM_LOG_ERROR, "%s", e.msg);

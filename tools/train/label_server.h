@@ -7,6 +7,5 @@
 /* argv starts at "label". Serves until SIGINT / SIGTERM; returns the exit
  * status (0 ok, 2 usage error, 3 fatal: catalog, model or port unusable). */
 int label_server_main(int argc, char **argv);
-void label_server_usage(FILE *f);
 
 #endif
