@@ -4,13 +4,13 @@
  *   clipmill-ingest -C corpus/ manifest.jsonl
  *   clipmill-ingest export -C corpus/ CLIP_ID --mp4 clip.mp4 --png sheet.png
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavutil/log.h>
 
+#include "cli.h"
 #include "corpus.h"
 #include "clip_record.h"
 #include "export.h"
@@ -18,141 +18,19 @@
 #include "partition.h"
 #include "util.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-"usage: clipmill-ingest [OPTIONS] MANIFEST\n"
-"       clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE]\n"
-"       clipmill-ingest merge [-C DIR] [--json]   (see clipmill-ingest merge --help)\n"
-"\n"
-"Decodes the videos a manifest lists into fixed-size clips, stages them in\n"
-"DIR/staging (LMDB) and records sources, clips and statistics in\n"
-"DIR/catalog.sqlite. MANIFEST is JSON Lines ({\"url\": ..., \"title\": ...,\n"
-"\"description\": ..., \"channel\": ..., \"domain\": ..., \"license\": ...}) or one\n"
-"path per line. Running it again adds nothing new and retries failed sources.\n"
-"\n"
-"  -C, --corpus DIR        corpus directory (default .)\n"
-"  -j, --jobs N            sources decoded at once (default: number of cores)\n"
-"      --partition K/N     only the sources of partition K of N (a hash of the source\n"
-"                          id), into DIR/parts/K-of-N; in a Slurm array task K/N\n"
-"                          defaults to the task's index and count. Merge the parts\n"
-"                          with clipmill-ingest merge. --partition none: not partitioned\n"
-"      --keywords FILE     keyword rules for platformer sources (default: built in)\n"
-"      --no-keyword-filter keep every source regardless of its title\n"
-"      --fps N[/D]         output frame rate (default 10)\n"
-"      --size WxH          output frame size (default 160x90)\n"
-"      --clip-seconds N    clip length in seconds (default 16)\n"
-"      --fit crop|pad      sources of another aspect ratio: centre crop (default) or pad\n"
-"      --codec raw|h264    staged clip payload (default raw)\n"
-"      --crf N             h264 quality, lower is better (default 12)\n"
-"      --max-attempts N    give up on a source after N failed attempts (default 3)\n"
-"      --downloads N       http(s) transfers at once (default 8)\n"
-"      --per-host N        transfers at once to one host (default 4)\n"
-"      --max-bytes SIZE    refuse downloads larger than SIZE (e.g. 2G; default no limit)\n"
-"      --max-disk SIZE     pause downloading while SIZE of downloads wait to be decoded\n"
-"      --keep-downloads    keep downloaded files in DIR/downloads after ingesting them\n"
-"      --download-only     only download (and hash, and check for duplicates) the http(s)\n"
-"                          sources into DIR/downloads; a later run decodes them from there\n"
-"      --connect-timeout S seconds to connect (default 30)\n"
-"      --stall-timeout S   abort a transfer slower than 1 KB/s for S seconds (default 30)\n"
-"      --yt-dlp PATH       yt-dlp for video web pages (default: yt-dlp on PATH)\n"
-"      --skip-loop-filter none|nonref|all  skip H.264 deblocking on no frames, on\n"
-"                          non-reference frames (default: no drift, >= 56 dB against full\n"
-"                          decoding), or on all frames (fastest; worst frames ~35 dB)\n"
-"      --full-decode       decode every frame with deblocking (slower; for checks)\n"
-"  -q, --quiet             no progress output\n"
-"      --progress MODE     auto, tty or plain (default auto)\n"
-"      --progress-interval S  seconds between plain progress lines (default 10)\n"
-"      --json              print a JSON summary of the run on stdout\n"
-"  -v, --verbose           more log output\n"
-"  -h, --help              this help\n"
-"  -V, --version           print the version\n"
-"\n"
-"export options:\n"
-"      --raw FILE          raw RGB24 frames (T,H,W,3)\n"
-"      --mp4 FILE          H.264 MP4, upscaled by --scale (default 4)\n"
-"      --png FILE          contact sheet of every --step'th frame (default 10), --cols per row (default 8)\n"
-"\n"
-"Exit status: 0 all sources done or rejected by the rules; 1 some sources or\n"
-"manifest lines failed (see the catalog's v_failures view); 2 usage error;\n"
-"3 fatal (catalog, staging or manifest unusable).\n");
-}
+#define INGEST_EXIT_STATUS \
+    "Exit status: 0 all sources done or rejected by the rules; 1 some sources or\n" \
+    "manifest lines failed (see the catalog's v_failures view); 2 usage error;\n" \
+    "3 fatal (catalog, staging or manifest unusable).\n"
 
-static int parse_int(const char *s, int lo, int hi, int *out)
+/* -v: debug log lines, and FFmpeg's warnings back. */
+static int set_verbose(const cm_option *opt, const char *value, cm_error *e)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
+    (void)opt, (void)value, (void)e;
+    cm_log_set_level(CM_LOG_DEBUG);
+    av_log_set_level(AV_LOG_WARNING);
     return 0;
 }
-
-/* "1500", "64K", "2M", "1.5G" (powers of 1024) -> bytes; -1 when malformed. */
-static int64_t parse_size(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0) return -1;
-    double mult = 1;
-    switch (*end) {
-    case 'k': case 'K': mult = 1024.0; end++; break;
-    case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
-    case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
-    case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
-    default: break;
-    }
-    if (*end == 'B' || *end == 'b') end++;
-    if (*end) return -1;
-    return (int64_t)(v * mult);
-}
-
-enum {
-    OPT_KEYWORDS = 256, OPT_NO_KEYWORD_FILTER, OPT_FPS, OPT_SIZE, OPT_CLIP_SECONDS, OPT_FIT, OPT_CODEC,
-    OPT_CRF, OPT_MAX_ATTEMPTS, OPT_FULL_DECODE, OPT_SKIP_LOOP_FILTER, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_JSON,
-    OPT_RAW, OPT_MP4, OPT_PNG, OPT_SCALE, OPT_STEP, OPT_COLS,
-    OPT_DOWNLOADS, OPT_PER_HOST, OPT_MAX_BYTES, OPT_MAX_DISK, OPT_KEEP_DOWNLOADS, OPT_CONNECT_TIMEOUT,
-    OPT_STALL_TIMEOUT, OPT_YTDLP, OPT_DOWNLOAD_ONLY, OPT_PARTITION,
-};
-
-static const struct option long_options[] = {
-    {"corpus", required_argument, 0, 'C'},
-    {"jobs", required_argument, 0, 'j'},
-    {"keywords", required_argument, 0, OPT_KEYWORDS},
-    {"no-keyword-filter", no_argument, 0, OPT_NO_KEYWORD_FILTER},
-    {"fps", required_argument, 0, OPT_FPS},
-    {"size", required_argument, 0, OPT_SIZE},
-    {"clip-seconds", required_argument, 0, OPT_CLIP_SECONDS},
-    {"fit", required_argument, 0, OPT_FIT},
-    {"codec", required_argument, 0, OPT_CODEC},
-    {"crf", required_argument, 0, OPT_CRF},
-    {"max-attempts", required_argument, 0, OPT_MAX_ATTEMPTS},
-    {"full-decode", no_argument, 0, OPT_FULL_DECODE},
-    {"skip-loop-filter", required_argument, 0, OPT_SKIP_LOOP_FILTER},
-    {"quiet", no_argument, 0, 'q'},
-    {"progress", required_argument, 0, OPT_PROGRESS},
-    {"progress-interval", required_argument, 0, OPT_PROGRESS_INTERVAL},
-    {"json", no_argument, 0, OPT_JSON},
-    {"verbose", no_argument, 0, 'v'},
-    {"help", no_argument, 0, 'h'},
-    {"version", no_argument, 0, 'V'},
-    {"raw", required_argument, 0, OPT_RAW},
-    {"mp4", required_argument, 0, OPT_MP4},
-    {"png", required_argument, 0, OPT_PNG},
-    {"scale", required_argument, 0, OPT_SCALE},
-    {"step", required_argument, 0, OPT_STEP},
-    {"cols", required_argument, 0, OPT_COLS},
-    {"downloads", required_argument, 0, OPT_DOWNLOADS},
-    {"per-host", required_argument, 0, OPT_PER_HOST},
-    {"max-bytes", required_argument, 0, OPT_MAX_BYTES},
-    {"max-disk", required_argument, 0, OPT_MAX_DISK},
-    {"keep-downloads", no_argument, 0, OPT_KEEP_DOWNLOADS},
-    {"download-only", no_argument, 0, OPT_DOWNLOAD_ONLY},
-    {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
-    {"stall-timeout", required_argument, 0, OPT_STALL_TIMEOUT},
-    {"yt-dlp", required_argument, 0, OPT_YTDLP},
-    {"partition", required_argument, 0, OPT_PARTITION},
-    {0, 0, 0, 0},
-};
 
 typedef struct export_args {
     const char *raw, *mp4, *png;
@@ -213,7 +91,109 @@ static int apply_partition(ingest_options *o, const char *arg, char **part_corpu
     return CM_EXIT_OK;
 }
 
-int merge_main(int argc, char **argv); /* ingest/merge.c */
+/* --fps N[/D] into the decode options at dest. */
+static int parse_fps(const cm_option *opt, const char *value, cm_error *e)
+{
+    decode_options *d = opt->dest;
+    int num = 0, den = 1, n = 0;
+    if (!((sscanf(value, "%d/%d%n", &num, &den, &n) == 2 || sscanf(value, "%d%n", &num, &n) == 1) &&
+          value[n] == '\0' && num >= 1 && num <= 1000000 && den >= 1 && den <= 1000000))
+        return cm_bad_value("--fps", value, "N or N/D, from 1 to 1000000", e);
+    d->fps_num = num;
+    d->fps_den = den;
+    return 0;
+}
+
+/* --size WxH into the decode options at dest. */
+static int parse_frame_size(const cm_option *opt, const char *value, cm_error *e)
+{
+    decode_options *d = opt->dest;
+    int w = 0, h = 0;
+    char extra;
+    if (sscanf(value, "%dx%d%c", &w, &h, &extra) != 2 || w < 8 || h < 8 || w > 4096 || h > 4096 || (w & 1) ||
+        (h & 1))
+        return cm_bad_value("--size", value, "WxH, even numbers from 8 to 4096", e);
+    d->out_w = w;
+    d->out_h = h;
+    return 0;
+}
+
+/* --full-decode: every frame, with deblocking. */
+static int set_full_decode(const cm_option *opt, const char *value, cm_error *e)
+{
+    (void)value, (void)e;
+    decode_options *d = opt->dest;
+    d->skip_nonref = 0;
+    d->skip_loop_filter = 0;
+    return 0;
+}
+
+/* --download-only: download and keep, decode nothing. */
+static int set_download_only(const cm_option *opt, const char *value, cm_error *e)
+{
+    (void)value, (void)e;
+    ingest_options *o = opt->dest;
+    o->download_only = o->keep_downloads = 1;
+    return 0;
+}
+
+/* -q: no progress output. */
+static int set_quiet(const cm_option *opt, const char *value, cm_error *e)
+{
+    (void)value, (void)e;
+    *(progress_mode *)opt->dest = PROGRESS_QUIET;
+    return 0;
+}
+
+/* --progress auto|tty|plain (progress_mode's first three values, in order). */
+static int parse_progress(const cm_option *opt, const char *value, cm_error *e)
+{
+    int mode;
+    if (cm_parse_choice("--progress", value, "auto|tty|plain", &mode, e) != 0) return -1;
+    *(progress_mode *)opt->dest = (progress_mode)mode;
+    return 0;
+}
+
+/* clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE] */
+static int export_main(int argc, char **argv)
+{
+    const char *dir = ".";
+    export_args x = {.scale = 4, .step = 10, .cols = 8};
+    const cm_option options[] = {
+        CM_STRING("corpus", 'C', "DIR", &dir, "corpus directory (default .)"),
+        CM_STRING("raw", 0, "FILE", &x.raw, "raw RGB24 frames (T,H,W,3)"),
+        CM_STRING("mp4", 0, "FILE", &x.mp4, "H.264 MP4, upscaled by --scale"),
+        CM_STRING("png", 0, "FILE", &x.png, "contact sheet of every --step'th frame, --cols per row"),
+        CM_INT("scale", 0, "N", &x.scale, 1, 16, "MP4 upscaling factor (default 4)"),
+        CM_INT("step", 0, "N", &x.step, 1, 100000, "contact sheet: every Nth frame (default 10)"),
+        CM_INT("cols", 0, "N", &x.cols, 1, 1000, "contact sheet: frames per row (default 8)"),
+        CM_CALL("verbose", 'v', NULL, set_verbose, NULL, "more log output"),
+        CM_END,
+    };
+    const cm_cli cli = {
+        .program = "clipmill-ingest export",
+        .usage = "usage: clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE]\n"
+                 "\n"
+                 "Writes a staged clip (looked up in DIR/catalog.sqlite, read from its staging\n"
+                 "store) as raw frames, an MP4 and/or a PNG contact sheet.\n"
+                 "\n",
+        .options = options,
+        .footer = INGEST_EXIT_STATUS,
+    };
+    int n_args, code;
+    if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
+    if (n_args != 1) return cm_cli_usage_error(&cli, "expected exactly one CLIP_ID");
+    if (!x.raw && !x.mp4 && !x.png) return cm_cli_usage_error(&cli, "export needs at least one of --raw, --mp4, --png");
+    return run_export(dir, argv[1], &x);
+}
+
+int merge_main(int argc, char **argv); /* tools/ingest/merge.c */
+
+static const cm_subcommand subcommands[] = {
+    {"export", export_main, "write a staged clip as raw frames, an MP4 or a PNG contact sheet"},
+    {"merge", merge_main, "fold the parts of a partitioned run into the corpus catalog"},
+    {NULL, NULL, NULL},
+};
 
 int main(int argc, char **argv)
 {
@@ -221,150 +201,98 @@ int main(int argc, char **argv)
     /* FFmpeg's own messages would repeat, in its words, what the one error
      * line per source already says; -v brings its warnings back. */
     av_log_set_level(AV_LOG_QUIET);
+    int code;
+    if (cm_subcommand_run(subcommands, argc, argv, &code)) return code;
+
     ingest_options o;
     ingest_options_default(&o);
-    export_args x = {.scale = 4, .step = 10, .cols = 8};
-    int json = 0, is_export = 0;
+    const char *partition_arg = NULL;
+    int json = 0, fit = o.decode.fit, codec = o.encode.codec, skip_loop_filter = -1;
+    int connect_timeout = (int)o.download.connect_timeout_s, stall_timeout = (int)o.download.low_speed_time_s;
+    const cm_option options[] = {
+        CM_STRING("corpus", 'C', "DIR", &o.corpus_dir, "corpus directory (default .)"),
+        CM_INT("jobs", 'j', "N", &o.jobs, 1, 1024, "sources decoded at once (default: number of cores)"),
+        CM_STRING("partition", 0, "K/N", &partition_arg,
+                  "only the sources of partition K of N (a hash of the source\n"
+                  "id), into DIR/parts/K-of-N; in a Slurm array task K/N\n"
+                  "defaults to the task's index and count. Merge the parts\n"
+                  "with clipmill-ingest merge. --partition none: not partitioned"),
+        CM_STRING("keywords", 0, "FILE", &o.keywords_path, "keyword rules for platformer sources (default: built in)"),
+        CM_CLEAR("no-keyword-filter", 0, &o.keyword_filter, "keep every source regardless of its title"),
+        CM_CALL("fps", 0, "N[/D]", parse_fps, &o.decode, "output frame rate (default 10)"),
+        CM_CALL("size", 0, "WxH", parse_frame_size, &o.decode, "output frame size (default 160x90)"),
+        CM_INT("clip-seconds", 0, "N", &o.clip_seconds, 1, 3600, "clip length in seconds (default 16)"),
+        CM_CHOICE("fit", 0, "crop|pad", &fit, "sources of another aspect ratio: centre crop (default) or pad"),
+        CM_CHOICE("codec", 0, "raw|h264", &codec, "staged clip payload (default raw)"),
+        CM_INT("crf", 0, "N", &o.encode.crf, 0, 51, "h264 quality, lower is better (default 12)"),
+        CM_INT("max-attempts", 0, "N", &o.max_attempts, 1, 1000000,
+               "give up on a source after N failed attempts (default 3)"),
+        CM_INT("downloads", 0, "N", &o.download.max_parallel, 1, 1024, "http(s) transfers at once (default 8)"),
+        CM_INT("per-host", 0, "N", &o.download.max_per_host, 1, 1024, "transfers at once to one host (default 4)"),
+        CM_SIZE("max-bytes", 0, "SIZE", &o.download.max_bytes, 0,
+                "refuse downloads larger than SIZE (e.g. 2G; default no limit)"),
+        CM_SIZE("max-disk", 0, "SIZE", &o.download.max_disk_bytes, 0,
+                "pause downloading while SIZE of downloads wait to be decoded"),
+        CM_FLAG("keep-downloads", 0, &o.keep_downloads, "keep downloaded files in DIR/downloads after ingesting them"),
+        CM_CALL("download-only", 0, NULL, set_download_only, &o,
+                "only download (and hash, and check for duplicates) the http(s)\n"
+                "sources into DIR/downloads; a later run decodes them from there"),
+        CM_INT("connect-timeout", 0, "S", &connect_timeout, 1, 3600, "seconds to connect (default 30)"),
+        CM_INT("stall-timeout", 0, "S", &stall_timeout, 1, 3600,
+               "abort a transfer slower than 1 KB/s for S seconds (default 30)"),
+        CM_STRING("yt-dlp", 0, "PATH", &o.download.ytdlp_path, "yt-dlp for video web pages (default: yt-dlp on PATH)"),
+        CM_CHOICE("skip-loop-filter", 0, "none|nonref|all", &skip_loop_filter,
+                  "skip H.264 deblocking on no frames, on\n"
+                  "non-reference frames (default: no drift, >= 56 dB against full\n"
+                  "decoding), or on all frames (fastest; worst frames ~35 dB)"),
+        CM_CALL("full-decode", 0, NULL, set_full_decode, &o.decode, "decode every frame with deblocking (slower; for checks)"),
+        CM_CALL("quiet", 'q', NULL, set_quiet, &o.progress, "no progress output"),
+        CM_CALL("progress", 0, "MODE", parse_progress, &o.progress, "auto, tty or plain (default auto)"),
+        CM_DOUBLE("progress-interval", 0, "S", &o.progress_interval_s, 0.001, 1e9,
+                  "seconds between plain progress lines (default 10)"),
+        CM_FLAG("json", 0, &json, "print a JSON summary of the run on stdout"),
+        CM_CALL("verbose", 'v', NULL, set_verbose, NULL, "more log output"),
+        CM_END,
+    };
+    const cm_cli cli = {
+        .program = "clipmill-ingest",
+        .usage =
+        "usage: clipmill-ingest [OPTIONS] MANIFEST\n"
+        "       clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE]\n"
+        "       clipmill-ingest merge [-C DIR] [--json]\n"
+        "\n"
+        "Decodes the videos a manifest lists into fixed-size clips, stages them in\n"
+        "DIR/staging (LMDB) and records sources, clips and statistics in\n"
+        "DIR/catalog.sqlite. MANIFEST is JSON Lines ({\"url\": ..., \"title\": ...,\n"
+        "\"description\": ..., \"channel\": ..., \"domain\": ..., \"license\": ...}) or one\n"
+        "path per line. Running it again adds nothing new and retries failed sources.\n"
+        "\n",
+        .options = options,
+        .subcommands = subcommands,
+        .footer = INGEST_EXIT_STATUS,
+    };
     char *args = cm_join_args(argc, argv);
     o.args = args;
-
-    if (argc > 1 && strcmp(argv[1], "merge") == 0) {
-        free(args);
-        return merge_main(argc - 1, argv + 1);
+    int n_args;
+    if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) goto done;
+    o.decode.fit = (fit_mode)fit;
+    o.encode.codec = (clip_codec)codec;
+    if (skip_loop_filter >= 0) o.decode.skip_loop_filter = skip_loop_filter;
+    o.download.connect_timeout_s = connect_timeout;
+    o.download.low_speed_time_s = stall_timeout;
+    if (n_args != 1) {
+        code = cm_cli_usage_error(&cli, "expected exactly one MANIFEST");
+        goto done;
     }
-    const char *partition_arg = NULL;
-    if (argc > 1 && strcmp(argv[1], "export") == 0) {
-        is_export = 1;
-        argv++;
-        argc--;
+    char *part_corpus = NULL;
+    code = apply_partition(&o, partition_arg, &part_corpus);
+    if (code == CM_EXIT_OK) {
+        ingest_summary s;
+        code = ingest_run(&o, argv[1], &s);
+        if (json) ingest_summary_print_json(&s, stdout);
     }
-    int c;
-    while ((c = getopt_long(argc, argv, "C:j:qvhV", long_options, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'C': o.corpus_dir = optarg; break;
-        case 'j': bad = parse_int(optarg, 1, 1024, &o.jobs); break;
-        case OPT_KEYWORDS: o.keywords_path = optarg; break;
-        case OPT_NO_KEYWORD_FILTER: o.keyword_filter = 0; break;
-        case OPT_FPS: {
-            int num = 0, den = 1;
-            char *slash = strchr(optarg, '/');
-            if (slash) {
-                *slash = '\0';
-                bad = parse_int(slash + 1, 1, 1000000, &den);
-            }
-            bad = bad || parse_int(optarg, 1, 1000000, &num);
-            if (slash) *slash = '/';
-            o.decode.fps_num = num;
-            o.decode.fps_den = den;
-            break;
-        }
-        case OPT_SIZE: {
-            int w = 0, h = 0;
-            char extra;
-            if (sscanf(optarg, "%dx%d%c", &w, &h, &extra) != 2 || w < 8 || h < 8 || w > 4096 || h > 4096 ||
-                (w & 1) || (h & 1)) {
-                fprintf(stderr, "clipmill-ingest: --size wants WxH, even numbers from 8 to 4096: %s\n", optarg);
-                free(args);
-                return CM_EXIT_USAGE;
-            }
-            o.decode.out_w = w;
-            o.decode.out_h = h;
-            break;
-        }
-        case OPT_CLIP_SECONDS: bad = parse_int(optarg, 1, 3600, &o.clip_seconds); break;
-        case OPT_FIT:
-            if (strcmp(optarg, "crop") == 0) o.decode.fit = FIT_CROP;
-            else if (strcmp(optarg, "pad") == 0) o.decode.fit = FIT_PAD;
-            else bad = 1;
-            break;
-        case OPT_CODEC: bad = clip_codec_parse(optarg, &o.encode.codec) != 0; break;
-        case OPT_CRF: bad = parse_int(optarg, 0, 51, &o.encode.crf); break;
-        case OPT_MAX_ATTEMPTS: bad = parse_int(optarg, 1, 1000000, &o.max_attempts); break;
-        case OPT_FULL_DECODE: o.decode.skip_nonref = 0; o.decode.skip_loop_filter = 0; break;
-        case OPT_SKIP_LOOP_FILTER:
-            if (strcmp(optarg, "none") == 0) o.decode.skip_loop_filter = 0;
-            else if (strcmp(optarg, "nonref") == 0) o.decode.skip_loop_filter = 1;
-            else if (strcmp(optarg, "all") == 0) o.decode.skip_loop_filter = 2;
-            else bad = 1;
-            break;
-        case 'q': o.progress = PROGRESS_QUIET; break;
-        case OPT_PROGRESS:
-            if (strcmp(optarg, "auto") == 0) o.progress = PROGRESS_AUTO;
-            else if (strcmp(optarg, "tty") == 0) o.progress = PROGRESS_TTY;
-            else if (strcmp(optarg, "plain") == 0) o.progress = PROGRESS_PLAIN;
-            else bad = 1;
-            break;
-        case OPT_PROGRESS_INTERVAL: {
-            char *end;
-            o.progress_interval_s = strtod(optarg, &end);
-            bad = end == optarg || *end || o.progress_interval_s <= 0;
-            break;
-        }
-        case OPT_JSON: json = 1; break;
-        case 'v':
-            cm_log_set_level(CM_LOG_DEBUG);
-            av_log_set_level(AV_LOG_WARNING);
-            break;
-        case 'h': usage(stdout); free(args); return 0;
-        case 'V': printf("clipmill-ingest %s\n", CLIPMILL_VERSION); free(args); return 0;
-        case OPT_RAW: x.raw = optarg; break;
-        case OPT_MP4: x.mp4 = optarg; break;
-        case OPT_PNG: x.png = optarg; break;
-        case OPT_SCALE: bad = parse_int(optarg, 1, 16, &x.scale); break;
-        case OPT_STEP: bad = parse_int(optarg, 1, 100000, &x.step); break;
-        case OPT_COLS: bad = parse_int(optarg, 1, 1000, &x.cols); break;
-        case OPT_DOWNLOADS: bad = parse_int(optarg, 1, 1024, &o.download.max_parallel); break;
-        case OPT_PER_HOST: bad = parse_int(optarg, 1, 1024, &o.download.max_per_host); break;
-        case OPT_MAX_BYTES: bad = (o.download.max_bytes = parse_size(optarg)) < 0; break;
-        case OPT_MAX_DISK: bad = (o.download.max_disk_bytes = parse_size(optarg)) < 0; break;
-        case OPT_KEEP_DOWNLOADS: o.keep_downloads = 1; break;
-        case OPT_DOWNLOAD_ONLY: o.download_only = o.keep_downloads = 1; break;
-        case OPT_CONNECT_TIMEOUT: {
-            int v = 0;
-            bad = parse_int(optarg, 1, 3600, &v);
-            o.download.connect_timeout_s = v;
-            break;
-        }
-        case OPT_STALL_TIMEOUT: {
-            int v = 0;
-            bad = parse_int(optarg, 1, 3600, &v);
-            o.download.low_speed_time_s = v;
-            break;
-        }
-        case OPT_YTDLP: o.download.ytdlp_path = optarg; break;
-        case OPT_PARTITION: partition_arg = optarg; break;
-        default: usage(stderr); free(args); return CM_EXIT_USAGE;
-        }
-        if (bad) {
-            fprintf(stderr, "clipmill-ingest: bad value for option: %s\n", optarg ? optarg : "");
-            free(args);
-            return CM_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, "clipmill-ingest: expected exactly one %s (try --help)\n", is_export ? "CLIP_ID" : "MANIFEST");
-        free(args);
-        return CM_EXIT_USAGE;
-    }
-    int rc;
-    if (is_export) {
-        if (!x.raw && !x.mp4 && !x.png) {
-            fprintf(stderr, "clipmill-ingest: export needs at least one of --raw, --mp4, --png\n");
-            rc = CM_EXIT_USAGE;
-        } else {
-            rc = run_export(o.corpus_dir, argv[optind], &x);
-        }
-    } else {
-        char *part_corpus = NULL;
-        rc = apply_partition(&o, partition_arg, &part_corpus);
-        if (rc == CM_EXIT_OK) {
-            ingest_summary s;
-            rc = ingest_run(&o, argv[optind], &s);
-            if (json) ingest_summary_print_json(&s, stdout);
-        }
-        free(part_corpus);
-    }
+    free(part_corpus);
+done:
     free(args);
-    return rc;
+    return code;
 }
