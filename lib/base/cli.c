@@ -162,6 +162,9 @@ static int store_value(const cm_option *opt, const char *value, cm_error *e)
     case CM_OPT_U64: return cm_parse_u64(name, value, (uint64_t *)opt->dest, e);
     case CM_OPT_SIZE: return cm_parse_size(name, value, (int64_t)opt->lo, (int64_t *)opt->dest, e);
     case CM_OPT_CHOICE: return cm_parse_choice(name, value, opt->choices, (int *)opt->dest, e);
+    case CM_OPT_RANGE:
+        return cm_parse_int_range(name, value, (int)opt->lo, (int)opt->hi, &((int *)opt->dest)[0],
+                                  &((int *)opt->dest)[1], e);
     case CM_OPT_CALL: return opt->parse(opt, value, e);
     }
     return 0;

@@ -69,6 +69,7 @@ typedef enum cm_opt_kind {
     CM_OPT_U64,    /* uint64_t *dest */
     CM_OPT_SIZE,   /* int64_t *dest, at least lo bytes (cm_parse_size) */
     CM_OPT_CHOICE, /* int *dest = the index of the value in choices */
+    CM_OPT_RANGE,  /* int dest[2] = {A, B} of "A" or "A-B", lo <= A <= B <= hi (cm_parse_int_range) */
     CM_OPT_CALL,   /* parse(opt, value, e): value is NULL when arg is NULL */
 } cm_opt_kind;
 
@@ -80,7 +81,7 @@ struct cm_option {
     const char *help;  /* the help text; '\n' continues it on a new indented line */
     cm_opt_kind kind;
     void *dest;        /* where the value goes (see the kinds) */
-    double lo, hi;     /* CM_OPT_INT, _DOUBLE, _FLOAT: the range; CM_OPT_SIZE: lo is the minimum */
+    double lo, hi;     /* CM_OPT_INT, _DOUBLE, _FLOAT, _RANGE: the range; CM_OPT_SIZE: lo is the minimum */
     const char *choices; /* CM_OPT_CHOICE: "a|b|c" */
     /* CM_OPT_CALL: stores what value means through opt->dest; returns 0, or
      * -1 with e set (naming the option: cm_bad_value). */
@@ -102,6 +103,8 @@ struct cm_option {
     {.name = N_, .short_name = S_, .arg = A_, .kind = CM_OPT_U64, .dest = D_, .help = H_}
 #define CM_SIZE(N_, S_, A_, D_, MIN_, H_) \
     {.name = N_, .short_name = S_, .arg = A_, .kind = CM_OPT_SIZE, .dest = D_, .lo = MIN_, .help = H_}
+#define CM_RANGE(N_, S_, A_, D_, LO_, HI_, H_) \
+    {.name = N_, .short_name = S_, .arg = A_, .kind = CM_OPT_RANGE, .dest = D_, .lo = LO_, .hi = HI_, .help = H_}
 /* The value's name in --help is the list of choices. */
 #define CM_CHOICE(N_, S_, C_, D_, H_) \
     {.name = N_, .short_name = S_, .arg = C_, .kind = CM_OPT_CHOICE, .dest = D_, .choices = C_, .help = H_}

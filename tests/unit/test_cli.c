@@ -92,7 +92,7 @@ int main(void)
     CHECK(cm_parse_choice("--fit", "", "crop|pad", &idx, &e) == -1);
 
     const char *corpus = ".", *model = NULL;
-    int jobs = 1, json = 0, augment = 1, fit = 0;
+    int jobs = 1, json = 0, augment = 1, fit = 0, good[2] = {5, 5};
     float lr = 0;
     uint64_t seed = 1;
     int64_t max_bytes = -1;
@@ -106,6 +106,7 @@ int main(void)
         CM_U64("seed", 0, "N", &seed, "seed"),
         CM_SIZE("max-bytes", 0, "SIZE", &max_bytes, 0, "at most SIZE"),
         CM_CHOICE("fit", 0, "crop|pad", &fit, "crop or pad"),
+        CM_RANGE("good", 0, "A[-B]", good, 1, 5, "labels counted good"),
         CM_CALL("fps", 0, "N[/D]", parse_fps, NULL, "frame rate"),
         CM_CALL("verbose", 'v', NULL, set_verbose, NULL, "more log output"),
         CM_STRING("a-very-long-option-name", 'm', "FILE", &model, "first line\nsecond line"),
@@ -118,12 +119,12 @@ int main(void)
     int n = -1, code = -1;
 
     const char *w1[] = {"in.txt", "-C", "corp", "--jobs=4", "--json", "--no-augment", "--lr", "0.002", "--seed",
-                        "42", "--max-bytes", "2G", "--fit", "pad", "--fps", "30000/1001", "-vj2", "-mmodel.cmm",
+                        "42", "--max-bytes", "2G", "--fit", "pad", "--good", "3-4", "--fps", "30000/1001", "-vj2", "-mmodel.cmm",
                         "--", "--not-an-option", NULL};
     CHECK(parse(&cli, w1, &n, &code, args, err) == 0 && code == 0 && err[0] == '\0');
     CHECK(n == 2 && strcmp(args[1], "in.txt") == 0 && strcmp(args[2], "--not-an-option") == 0);
     CHECK(strcmp(corpus, "corp") == 0 && jobs == 2 && json == 1 && augment == 0 && lr == 0.002f && seed == 42);
-    CHECK(max_bytes == (int64_t)2 << 30 && fit == 1 && fps_num == 30000 && fps_den == 1001 && verbose_calls == 1);
+    CHECK(max_bytes == (int64_t)2 << 30 && fit == 1 && good[0] == 3 && good[1] == 4 && fps_num == 30000 && fps_den == 1001 && verbose_calls == 1);
     CHECK(model && strcmp(model, "model.cmm") == 0);
 
     const char *w2[] = {"x", "--foo", "--json", NULL};

@@ -15,15 +15,6 @@
 #include "model_ref.h"
 #include "util.h"
 
-/* --good / --bad A[-B]: dest is int[2], {A, B}. */
-static int parse_label_range(const cm_option *opt, const char *value, cm_error *e)
-{
-    int *range = opt->dest;
-    char name[16];
-    snprintf(name, sizeof name, "--%s", opt->name);
-    return cm_parse_int_range(name, value, 1, 5, &range[0], &range[1], e);
-}
-
 typedef struct eval_clip {
     char clip_id[CM_CLIP_ID_MAX];
     char *url;
@@ -61,8 +52,8 @@ int eval_classifier_main(int argc, char **argv)
         CM_FLAG("json", 0, &json, "print the evaluation as JSON on stdout"),
         CM_FLAG("all", 0, &all, "every labelled clip, also those the model trained or validated on"),
         CM_FLAG("cv", 0, &cv, "the out-of-fold scores of the model's cross-validation"),
-        CM_CALL("good", 0, "A[-B]", parse_label_range, good, "labels counted good (default: the model's, else 5)"),
-        CM_CALL("bad", 0, "A[-B]", parse_label_range, bad, "labels counted bad (default: the model's, else 1)"),
+        CM_RANGE("good", 0, "A[-B]", good, 1, 5, "labels counted good (default: the model's, else 5)"),
+        CM_RANGE("bad", 0, "A[-B]", bad, 1, 5, "labels counted bad (default: the model's, else 1)"),
         CM_END,
     };
     const cm_cli cli = {

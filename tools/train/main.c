@@ -156,15 +156,6 @@ static const cm_subcommand subcommands[] = {
     {NULL, NULL, NULL},
 };
 
-/* --good / --bad A[-B] into the int pair at dest. */
-static int parse_label_range(const cm_option *opt, const char *value, cm_error *e)
-{
-    int *range = opt->dest;
-    char name[16];
-    snprintf(name, sizeof name, "--%s", opt->name);
-    return cm_parse_int_range(name, value, 1, 5, &range[0], &range[1], e);
-}
-
 int main(int argc, char **argv)
 {
     cm_log_set_program("clipmill-train");
@@ -180,8 +171,8 @@ int main(int argc, char **argv)
     int quiet = 0, json = 0, good[2] = {ts.good_min, ts.good_max}, bad[2] = {ts.bad_min, ts.bad_max};
     const cm_option options[] = {
         CM_STRING("corpus", 'C', "DIR", &corpus_dir, "corpus directory (default .)"),
-        CM_CALL("good", 0, "A[-B]", parse_label_range, good, "labels counted good (default 5)"),
-        CM_CALL("bad", 0, "A[-B]", parse_label_range, bad, "labels counted bad (default 1)"),
+        CM_RANGE("good", 0, "A[-B]", good, 1, 5, "labels counted good (default 5)"),
+        CM_RANGE("bad", 0, "A[-B]", bad, 1, 5, "labels counted bad (default 1)"),
         CM_INT("epochs", 0, "N", &o.epochs, 0, 100000,
                "epoch budget of the whole network after the statistics fit (default 10)"),
         CM_INT("patience", 0, "N", &o.patience, 0, 100000,
