@@ -1,4 +1,6 @@
-/* The SQLite catalog: opening and migrating, runs, sources and clips.
+/* The SQLite catalog: opening and migrating, runs, and the statement helpers
+ * the catalog's table modules share (catalog_internal.h). Sources and clips
+ * are catalog_sources.c.
  * Statements are prepared per call: calls happen once per source, never per
  * frame, and this keeps every function self-contained. */
 #include "catalog.h"
@@ -9,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog_internal.h"
 #include "embedded_assets.h"
 
 #ifndef CLIPMILL_VERSION
@@ -19,10 +22,6 @@
  * most (milliseconds); 30 s only runs out when something is stuck. */
 #define CATALOG_BUSY_TIMEOUT_MS 30000
 
-struct catalog {
-    sqlite3 *db;
-    char *path;
-};
 
 sqlite3 *catalog_db(catalog *c) { return c ? c->db : NULL; }
 
@@ -33,44 +32,33 @@ int catalog_schema_version(void)
     return n;
 }
 
-int64_t catalog_clip_count(catalog *c)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM clips", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
-static int fail_sql(catalog *c, cm_error *e, const char *what)
+int catalog_fail_sql(catalog *c, cm_error *e, const char *what)
 {
     cm_error_set(e, "catalog %s: %s: %s", c->path, what, sqlite3_errmsg(c->db));
     return -1;
 }
 
-static int exec_sql(catalog *c, const char *sql, cm_error *e, const char *what)
+int catalog_exec(catalog *c, const char *sql, cm_error *e, const char *what)
 {
-    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK) return fail_sql(c, e, what);
+    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK) return catalog_fail_sql(c, e, what);
     return 0;
 }
 
-static int prepare(catalog *c, sqlite3_stmt **st, const char *sql, cm_error *e, const char *what)
+int catalog_prepare(catalog *c, sqlite3_stmt **st, const char *sql, cm_error *e, const char *what)
 {
     if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK) {
         *st = NULL;
-        return fail_sql(c, e, what);
+        return catalog_fail_sql(c, e, what);
     }
     return 0;
 }
 
 /* Runs a bound statement that returns no rows; resets it for reuse. */
-static int step_done(catalog *c, sqlite3_stmt *st, cm_error *e, const char *what)
+int catalog_step_done(catalog *c, sqlite3_stmt *st, cm_error *e, const char *what)
 {
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
-        fail_sql(c, e, what);
+        catalog_fail_sql(c, e, what);
         sqlite3_reset(st);
         return -1;
     }
@@ -78,25 +66,25 @@ static int step_done(catalog *c, sqlite3_stmt *st, cm_error *e, const char *what
     return 0;
 }
 
-static void rollback(catalog *c)
+void catalog_rollback(catalog *c)
 {
     if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* "" and NULL are both stored as NULL: unknown is NULL in the catalog. */
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void catalog_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s && *s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
     else sqlite3_bind_null(st, i);
 }
 
-static void bind_pos_int(sqlite3_stmt *st, int i, int64_t v)
+void catalog_bind_pos_int(sqlite3_stmt *st, int i, int64_t v)
 {
     if (v > 0) sqlite3_bind_int64(st, i, v);
     else sqlite3_bind_null(st, i);
 }
 
-static void bind_pos_double(sqlite3_stmt *st, int i, double v)
+void catalog_bind_pos_double(sqlite3_stmt *st, int i, double v)
 {
     if (v > 0) sqlite3_bind_double(st, i, v);
     else sqlite3_bind_null(st, i);
@@ -106,9 +94,9 @@ static int pragma_int(catalog *c, const char *sql, int *out, cm_error *e)
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (prepare(c, &st, sql, e, sql) != 0) goto fail;
+    if (catalog_prepare(c, &st, sql, e, sql) != 0) goto fail;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        fail_sql(c, e, sql);
+        catalog_fail_sql(c, e, sql);
         goto fail;
     }
     *out = sqlite3_column_int(st, 0);
@@ -135,7 +123,7 @@ static int migrate(catalog *c, cm_error *e)
                          c->path, version, known);
             goto fail;
         }
-        if (exec_sql(c, "BEGIN IMMEDIATE", e, "begin migration") != 0) return -1;
+        if (catalog_exec(c, "BEGIN IMMEDIATE", e, "begin migration") != 0) return -1;
         if (pragma_int(c, "PRAGMA user_version", &version, e) != 0) goto fail;
         if (version >= 0 && version < known) {
             char sql[64];
@@ -145,14 +133,14 @@ static int migrate(catalog *c, cm_error *e)
                 goto fail;
             }
             snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
-            if (exec_sql(c, sql, e, "set user_version") != 0) goto fail;
+            if (catalog_exec(c, sql, e, "set user_version") != 0) goto fail;
             version++;
         }
-        if (exec_sql(c, "COMMIT", e, "commit migration") != 0) goto fail;
+        if (catalog_exec(c, "COMMIT", e, "commit migration") != 0) goto fail;
     }
     return 0;
 fail:
-    rollback(c);
+    catalog_rollback(c);
     return -1;
 }
 
@@ -163,7 +151,7 @@ int catalog_open(catalog **out, const char *path, cm_error *e)
     *out = NULL;
     c->path = cm_xstrdup(path);
     if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        fail_sql(c, e, "open");
+        catalog_fail_sql(c, e, "open");
         goto fail;
     }
     sqlite3_extended_result_codes(c->db, 1);
@@ -173,7 +161,7 @@ int catalog_open(catalog **out, const char *path, cm_error *e)
      * a killed process; only an OS crash or power cut can lose the last few
      * commits, and the file stays consistent either way. */
     sqlite3_stmt *st = NULL;
-    if (prepare(c, &st, "PRAGMA journal_mode = WAL", e, "set WAL mode") != 0) goto fail;
+    if (catalog_prepare(c, &st, "PRAGMA journal_mode = WAL", e, "set WAL mode") != 0) goto fail;
     /* Switching a new file to WAL needs an exclusive lock, and SQLite reports
      * SQLITE_BUSY without calling the busy handler when several processes
      * create one catalog at once: retry for as long as the busy timeout. */
@@ -184,14 +172,14 @@ int catalog_open(catalog **out, const char *path, cm_error *e)
         sqlite3_sleep(10);
     }
     if (step != SQLITE_ROW) {
-        fail_sql(c, e, "set WAL mode");
+        catalog_fail_sql(c, e, "set WAL mode");
     } else {
         mode_ok = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
         if (!mode_ok) cm_error_set(e, "catalog %s: cannot switch to WAL mode", path);
     }
     sqlite3_finalize(st);
     if (!mode_ok) goto fail;
-    if (exec_sql(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", e, "set pragmas") != 0) goto fail;
+    if (catalog_exec(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", e, "set pragmas") != 0) goto fail;
     if (migrate(c, e) != 0) goto fail;
     *out = c;
     return 0;
@@ -208,8 +196,7 @@ void catalog_close(catalog *c)
     free(c);
 }
 
-/* run_id <= 0 means "no run" (tools and tests that do not record runs). */
-static void bind_run(sqlite3_stmt *st, int i, int64_t run_id) { bind_pos_int(st, i, run_id); }
+void catalog_bind_run(sqlite3_stmt *st, int i, int64_t run_id) { catalog_bind_pos_int(st, i, run_id); }
 
 int catalog_run_begin(catalog *c, const char *tool, const char *args, int64_t *run_id, cm_error *e)
 {
@@ -220,21 +207,21 @@ int catalog_run_begin(catalog *c, const char *tool, const char *args, int64_t *r
     int rc = -1;
     if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
     cm_utc_now_iso(now);
-    if (prepare(c, &st, sql, e, "run begin") != 0) goto fail;
+    if (catalog_prepare(c, &st, sql, e, "run begin") != 0) goto fail;
     sqlite3_bind_text(st, 1, tool ? tool : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, CLIPMILL_VERSION, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, args ? args : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, host, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, (int64_t)getpid());
     sqlite3_bind_text(st, 6, now, -1, SQLITE_TRANSIENT);
-    if (exec_sql(c, "BEGIN IMMEDIATE", e, "begin") != 0) goto fail;
-    if (step_done(c, st, e, "run begin") != 0) goto fail;
+    if (catalog_exec(c, "BEGIN IMMEDIATE", e, "begin") != 0) goto fail;
+    if (catalog_step_done(c, st, e, "run begin") != 0) goto fail;
     *run_id = sqlite3_last_insert_rowid(c->db);
-    if (exec_sql(c, "COMMIT", e, "commit") != 0) goto fail;
+    if (catalog_exec(c, "COMMIT", e, "commit") != 0) goto fail;
     rc = 0;
 fail:
     sqlite3_finalize(st);
-    if (rc != 0) rollback(c);
+    if (rc != 0) catalog_rollback(c);
     return rc;
 }
 
@@ -250,7 +237,7 @@ int catalog_run_end(catalog *c, int64_t run_id, const run_counts *n, int exit_co
     int rc = -1;
     if (!n) n = &zero;
     cm_utc_now_iso(now);
-    if (prepare(c, &st, sql, e, "run end") != 0) goto fail;
+    if (catalog_prepare(c, &st, sql, e, "run end") != 0) goto fail;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, exit_code);
@@ -261,417 +248,15 @@ int catalog_run_end(catalog *c, int64_t run_id, const run_counts *n, int exit_co
     sqlite3_bind_int64(st, 8, n->sources_skipped);
     sqlite3_bind_int64(st, 9, n->clips_added);
     sqlite3_bind_double(st, 10, n->source_seconds);
-    if (exec_sql(c, "BEGIN IMMEDIATE", e, "begin") != 0) goto fail;
-    if (step_done(c, st, e, "run end") != 0) goto fail;
+    if (catalog_exec(c, "BEGIN IMMEDIATE", e, "begin") != 0) goto fail;
+    if (catalog_step_done(c, st, e, "run end") != 0) goto fail;
     if (sqlite3_changes(c->db) != 1) {
         cm_error_set(e, "catalog %s: run end: no run %" PRId64, c->path, run_id);
         goto fail;
     }
-    if (exec_sql(c, "COMMIT", e, "commit") != 0) goto fail;
+    if (catalog_exec(c, "COMMIT", e, "commit") != 0) goto fail;
     rc = 0;
 fail:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Runs one write of a single source row and insists that it changed a row.
- * Returns 0, 1 when no row changed (e says "no source"), -1 on an SQL error. */
-static int update_one_source(catalog *c, sqlite3_stmt *st, const char *source_id, cm_error *e, const char *what)
-{
-    if (step_done(c, st, e, what) != 0) return -1;
-    if (sqlite3_changes(c->db) != 1) {
-        cm_error_set(e, "catalog %s: %s: no source %s", c->path, what, source_id);
-        return 1;
-    }
-    return 0;
-}
-
-/* update_one_source in its own BEGIN IMMEDIATE transaction: taking the write
- * lock up front means the busy timeout, not an error, handles other writers. */
-static int update_one_source_txn(catalog *c, sqlite3_stmt *st, const char *source_id, cm_error *e, const char *what)
-{
-    if (exec_sql(c, "BEGIN IMMEDIATE", e, "begin") != 0) return -1;
-    int rc = update_one_source(c, st, source_id, e, what);
-    if (rc == 0 && exec_sql(c, "COMMIT", e, "commit") != 0) rc = -1;
-    if (rc != 0) rollback(c);
-    return rc;
-}
-
-int catalog_source_upsert(catalog *c, const char *source_id, const manifest_entry *m, int64_t run_id, cm_error *e)
-{
-    /* The WHERE on the update turns a source-id collision (two urls with the
-     * same 64-bit id) into an error instead of a silent overwrite. */
-    static const char sql[] =
-        "INSERT INTO sources (source_id, url, title, description, channel, domain, license,"
-        " expected_sha256, frame_rate, manifest_json, status, attempts, first_run_id, last_run_id,"
-        " created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', 0, ?11, ?11, ?12, ?12)"
-        " ON CONFLICT (source_id) DO UPDATE SET title = excluded.title, description = excluded.description,"
-        " channel = excluded.channel, domain = excluded.domain, license = excluded.license,"
-        " expected_sha256 = excluded.expected_sha256, frame_rate = excluded.frame_rate,"
-        " manifest_json = excluded.manifest_json,"
-        " first_run_id = coalesce(sources.first_run_id, excluded.first_run_id),"
-        " last_run_id = coalesce(excluded.last_run_id, sources.last_run_id), updated_at = excluded.updated_at"
-        " WHERE sources.url = excluded.url";
-    sqlite3_stmt *st = NULL;
-    char now[32];
-    int rc = -1;
-    cm_utc_now_iso(now);
-    if (!m || !m->url || !*m->url) {
-        cm_error_set(e, "catalog %s: source %s: no url", c->path, source_id);
-        return -1;
-    }
-    if (prepare(c, &st, sql, e, "source upsert") != 0) goto fail;
-    sqlite3_bind_text(st, 1, source_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, m->url, -1, SQLITE_TRANSIENT);
-    bind_text(st, 3, m->title);
-    bind_text(st, 4, m->description);
-    bind_text(st, 5, m->channel);
-    bind_text(st, 6, m->domain);
-    bind_text(st, 7, m->license);
-    bind_text(st, 8, m->sha256);
-    bind_pos_double(st, 9, m->frame_rate);
-    bind_text(st, 10, m->json);
-    bind_run(st, 11, run_id);
-    sqlite3_bind_text(st, 12, now, -1, SQLITE_TRANSIENT);
-    int changed = update_one_source_txn(c, st, source_id, e, "source upsert");
-    if (changed == 1)
-        cm_error_set(e, "catalog %s: source id %s of %s is already used by another url", c->path, source_id, m->url);
-    if (changed != 0) goto fail;
-    rc = 0;
-fail:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int catalog_source_state(catalog *c, const char *source_id, char status[16], int *attempts, cm_error *e)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (prepare(c, &st, "SELECT status, attempts FROM sources WHERE source_id = ?1", e, "source state") != 0)
-        goto fail;
-    sqlite3_bind_text(st, 1, source_id, -1, SQLITE_TRANSIENT);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        snprintf(status, 16, "%s", (const char *)sqlite3_column_text(st, 0));
-        if (attempts) *attempts = sqlite3_column_int(st, 1);
-        rc = 0;
-    } else if (step == SQLITE_DONE) {
-        rc = 1;
-    } else {
-        fail_sql(c, e, "source state");
-    }
-fail:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-
-int catalog_source_reject(catalog *c, const char *source_id, const char *reason, int64_t run_id, cm_error *e)
-{
-    static const char sql[] =
-        "UPDATE sources SET status = 'rejected', reason = ?2, error = NULL,"
-        " last_run_id = coalesce(?3, last_run_id), updated_at = ?4 WHERE source_id = ?1";
-    sqlite3_stmt *st = NULL;
-    char now[32];
-    int rc = -1;
-    cm_utc_now_iso(now);
-    if (prepare(c, &st, sql, e, "source reject") != 0) goto fail;
-    sqlite3_bind_text(st, 1, source_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, reason && *reason ? reason : "rejected", -1, SQLITE_TRANSIENT);
-    bind_run(st, 3, run_id);
-    sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
-    rc = update_one_source_txn(c, st, source_id, e, "source reject") == 0 ? 0 : -1;
-fail:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Binds probe fields to ?first .. ?first+9 in column order (container, codec,
- * pix_fmt, width, height, rotation, fps, duration_s, bytes, bit_rate); what the
- * probe did not learn (0 or "") is NULL. Rotation is known once the size is. */
-static void bind_probe(sqlite3_stmt *st, int first, const source_probe *p)
-{
-    static const source_probe none;
-    if (!p) p = &none;
-    bind_text(st, first + 0, p->container);
-    bind_text(st, first + 1, p->codec);
-    bind_text(st, first + 2, p->pix_fmt);
-    bind_pos_int(st, first + 3, p->width);
-    bind_pos_int(st, first + 4, p->height);
-    if (p->width > 0) sqlite3_bind_int(st, first + 5, p->rotation);
-    else sqlite3_bind_null(st, first + 5);
-    bind_pos_double(st, first + 6, p->fps);
-    bind_pos_double(st, first + 7, p->duration_s);
-    bind_pos_int(st, first + 8, p->bytes);
-    bind_pos_int(st, first + 9, p->bit_rate);
-}
-
-int catalog_source_fail(catalog *c, const char *source_id, const source_probe *p, const char *error,
-                        int64_t run_id, cm_error *e)
-{
-    /* A failure keeps what earlier probes learnt unless this one learnt more. */
-    static const char sql[] =
-        "UPDATE sources SET status = 'failed', error = ?2, reason = NULL, attempts = attempts + 1,"
-        " container = coalesce(?5, container), codec = coalesce(?6, codec), pix_fmt = coalesce(?7, pix_fmt),"
-        " width = coalesce(?8, width), height = coalesce(?9, height), rotation = coalesce(?10, rotation),"
-        " fps = coalesce(?11, fps), duration_s = coalesce(?12, duration_s), bytes = coalesce(?13, bytes),"
-        " bit_rate = coalesce(?14, bit_rate),"
-        " last_run_id = coalesce(?3, last_run_id), updated_at = ?4 WHERE source_id = ?1";
-    sqlite3_stmt *st = NULL;
-    char now[32];
-    int rc = -1;
-    cm_utc_now_iso(now);
-    if (prepare(c, &st, sql, e, "source fail") != 0) goto fail;
-    sqlite3_bind_text(st, 1, source_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, error && *error ? error : "unknown error", -1, SQLITE_TRANSIENT);
-    bind_run(st, 3, run_id);
-    sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
-    bind_probe(st, 5, p);
-    rc = update_one_source_txn(c, st, source_id, e, "source fail") == 0 ? 0 : -1;
-fail:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int catalog_source_downloaded(catalog *c, const char *source_id, const download_result *r, cm_error *e)
-{
-    static const char sql[] =
-        "UPDATE sources SET sha256 = coalesce(?2, sha256), http_status = coalesce(?3, http_status),"
-        " content_type = coalesce(?4, content_type), download_bytes = coalesce(?5, download_bytes),"
-        " download_tries = ?6, download_resumed = ?7, download_seconds = ?8,"
-        " downloaded_via = coalesce(?9, downloaded_via), updated_at = ?10 WHERE source_id = ?1";
-    sqlite3_stmt *st = NULL;
-    char now[32];
-    int rc = -1;
-    cm_utc_now_iso(now);
-    if (prepare(c, &st, sql, e, "source downloaded") != 0) goto fail;
-    sqlite3_bind_text(st, 1, source_id, -1, SQLITE_TRANSIENT);
-    bind_text(st, 2, r->ok ? r->sha256 : "");
-    bind_pos_int(st, 3, r->http_status);
-    bind_text(st, 4, r->content_type);
-    bind_pos_int(st, 5, r->ok ? r->bytes : 0);
-    sqlite3_bind_int(st, 6, r->tries);
-    sqlite3_bind_int(st, 7, r->resumed ? 1 : 0);
-    sqlite3_bind_double(st, 8, r->seconds);
-    bind_text(st, 9, r->ok ? (r->via_ytdlp ? "yt-dlp" : "http") : "");
-    sqlite3_bind_text(st, 10, now, -1, SQLITE_TRANSIENT);
-    rc = update_one_source_txn(c, st, source_id, e, "source downloaded") == 0 ? 0 : -1;
-fail:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int catalog_source_find_done_sha256(catalog *c, const char *sha256, const char *except_id,
-                                    char other[CM_SOURCE_ID_LEN + 1], cm_error *e)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (prepare(c, &st,
-                "SELECT source_id FROM sources WHERE sha256 = ?1 AND status = 'done' AND source_id != ?2"
-                " ORDER BY created_at, source_id LIMIT 1",
-                e, "find by sha256") != 0)
-        goto fail;
-    sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, except_id ? except_id : "", -1, SQLITE_TRANSIENT);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        snprintf(other, CM_SOURCE_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-        rc = 0;
-    } else if (step == SQLITE_DONE) {
-        rc = 1;
-    } else {
-        fail_sql(c, e, "find by sha256");
-    }
-fail:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int catalog_source_duplicate(catalog *c, const char *source_id, const char *duplicate_of, int64_t run_id,
-                             cm_error *e)
-{
-    static const char sql[] =
-        "UPDATE sources SET status = 'duplicate', duplicate_of = ?2, error = NULL, reason = NULL,"
-        " attempts = attempts + 1, clips = 0, last_run_id = coalesce(?3, last_run_id), updated_at = ?4"
-        " WHERE source_id = ?1";
-    sqlite3_stmt *st = NULL;
-    char now[32];
-    int rc = -1;
-    cm_utc_now_iso(now);
-    if (prepare(c, &st, sql, e, "source duplicate") != 0) goto fail;
-    sqlite3_bind_text(st, 1, source_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, duplicate_of, -1, SQLITE_TRANSIENT);
-    bind_run(st, 3, run_id);
-    sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
-    rc = update_one_source_txn(c, st, source_id, e, "source duplicate") == 0 ? 0 : -1;
-fail:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static void phash_hex(uint64_t h, char out[17]) { snprintf(out, 17, "%016" PRIx64, h); }
-
-void catalog_clip_stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *has_phash)
-{
-    memset(s, 0, sizeof *s);
-    s->luma_mean = sqlite3_column_double(st, col + 0);
-    s->luma_std = sqlite3_column_double(st, col + 1);
-    s->motion = sqlite3_column_double(st, col + 2);
-    s->static_frac = sqlite3_column_double(st, col + 3);
-    s->black_frac = sqlite3_column_double(st, col + 4);
-    s->hard_cuts = sqlite3_column_int(st, col + 5);
-    s->letterbox_top = sqlite3_column_int(st, col + 6);
-    s->letterbox_bottom = sqlite3_column_int(st, col + 7);
-    s->letterbox_left = sqlite3_column_int(st, col + 8);
-    s->letterbox_right = sqlite3_column_int(st, col + 9);
-    const char *ph = (const char *)sqlite3_column_text(st, col + 10);
-    int valid = ph && strlen(ph) == 16;
-    if (valid) s->phash = strtoull(ph, NULL, 16);
-    if (has_phash) *has_phash = valid;
-    s->has_activity = 1;
-    for (int i = 11; i < CATALOG_CLIP_STATS_NCOLUMNS; i++)
-        if (sqlite3_column_type(st, col + i) == SQLITE_NULL) s->has_activity = 0;
-    if (s->has_activity) {
-        s->active_frac = sqlite3_column_double(st, col + 11);
-        s->moving_area = sqlite3_column_double(st, col + 12);
-        s->still_pixels = sqlite3_column_double(st, col + 13);
-        s->edge_density = sqlite3_column_double(st, col + 14);
-    }
-}
-
-static int insert_clips(catalog *c, const char *source_id, const clip_row *clips, int n, int64_t run_id,
-                        const char *now, cm_error *e)
-{
-    static const char sql[] =
-        "INSERT INTO clips (clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps,"
-        " luma_mean, luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom,"
-        " letterbox_left, letterbox_right, phash, staging, staging_key, codec, bytes, record_crc, run_id,"
-        " created_at, active_frac, moving_area, still_pixels, edge_density) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-        " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,"
-        " ?28, ?29, ?30, ?31)";
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (prepare(c, &st, sql, e, "insert clip") != 0) goto fail;
-    for (int i = 0; i < n; i++) {
-        const clip_row *r = &clips[i];
-        const clip_stats *s = &r->stats;
-        char clip_id[CM_CLIP_ID_MAX], phash[17];
-        cm_clip_id(source_id, r->clip_index, clip_id);
-        phash_hex(s->phash, phash);
-        sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, source_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 3, r->clip_index);
-        sqlite3_bind_double(st, 4, r->start_s);
-        if (r->fps_num > 0 && r->fps_den > 0) {
-            sqlite3_bind_double(st, 5, (double)r->frames * r->fps_den / r->fps_num);
-            sqlite3_bind_double(st, 9, (double)r->fps_num / r->fps_den);
-        } else {
-            sqlite3_bind_null(st, 5);
-            sqlite3_bind_null(st, 9);
-        }
-        sqlite3_bind_int(st, 6, r->frames);
-        sqlite3_bind_int(st, 7, r->width);
-        sqlite3_bind_int(st, 8, r->height);
-        sqlite3_bind_double(st, 10, s->luma_mean);
-        sqlite3_bind_double(st, 11, s->luma_std);
-        sqlite3_bind_double(st, 12, s->motion);
-        sqlite3_bind_double(st, 13, s->static_frac);
-        sqlite3_bind_double(st, 14, s->black_frac);
-        sqlite3_bind_int(st, 15, s->hard_cuts);
-        sqlite3_bind_int(st, 16, s->letterbox_top);
-        sqlite3_bind_int(st, 17, s->letterbox_bottom);
-        sqlite3_bind_int(st, 18, s->letterbox_left);
-        sqlite3_bind_int(st, 19, s->letterbox_right);
-        sqlite3_bind_text(st, 20, phash, -1, SQLITE_TRANSIENT);
-        bind_text(st, 21, r->staging);
-        sqlite3_bind_text(st, 22, r->staging_key[0] ? r->staging_key : clip_id, -1, SQLITE_TRANSIENT);
-        bind_text(st, 23, r->codec);
-        sqlite3_bind_int64(st, 24, r->bytes);
-        sqlite3_bind_int64(st, 25, (int64_t)r->record_crc);
-        bind_run(st, 26, run_id);
-        sqlite3_bind_text(st, 27, now, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 28, s->active_frac);
-        sqlite3_bind_double(st, 29, s->moving_area);
-        sqlite3_bind_double(st, 30, s->still_pixels);
-        sqlite3_bind_double(st, 31, s->edge_density);
-        if (step_done(c, st, e, "insert clip") != 0) goto fail;
-    }
-    rc = 0;
-fail:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int catalog_source_done(catalog *c, const char *source_id, const source_probe *p, const source_result *r,
-                        const clip_row *clips, int n, int64_t run_id, cm_error *e)
-{
-    /* The probe of a successful decode is complete: it replaces the old one. */
-    static const char sql[] =
-        "UPDATE sources SET status = 'done', error = NULL, reason = NULL, attempts = attempts + 1,"
-        " container = ?5, codec = ?6, pix_fmt = ?7, width = ?8, height = ?9, rotation = ?10, fps = ?11,"
-        " duration_s = ?12, bytes = ?13, bit_rate = ?14, frames_out = ?15, clips = ?16, tail_frames = ?17,"
-        " tail_seconds = ?18, decode_seconds = ?19,"
-        " last_run_id = coalesce(?3, last_run_id), updated_at = ?4 WHERE source_id = ?1";
-    static const source_result no_result;
-    sqlite3_stmt *st = NULL, *del = NULL;
-    char now[32];
-    int rc = -1;
-    if (!r) r = &no_result;
-    if (n < 0 || (n > 0 && !clips)) {
-        cm_error_set(e, "catalog %s: source %s: bad clip list (%d clips)", c->path, source_id, n);
-        return -1;
-    }
-    cm_utc_now_iso(now);
-    if (exec_sql(c, "BEGIN IMMEDIATE", e, "begin") != 0) return -1;
-    if (prepare(c, &st, sql, e, "source done") != 0) goto fail;
-    sqlite3_bind_text(st, 1, source_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_null(st, 2);
-    bind_run(st, 3, run_id);
-    sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
-    bind_probe(st, 5, p);
-    sqlite3_bind_int64(st, 15, r->frames_out);
-    sqlite3_bind_int(st, 16, n);
-    sqlite3_bind_int(st, 17, r->tail_frames);
-    /* The output rate is the clips' rate; without clips it is not known here. */
-    if (n > 0 && clips[0].fps_num > 0 && clips[0].fps_den > 0)
-        sqlite3_bind_double(st, 18, (double)r->tail_frames * clips[0].fps_den / clips[0].fps_num);
-    else
-        sqlite3_bind_null(st, 18);
-    sqlite3_bind_double(st, 19, r->decode_seconds);
-    if (update_one_source(c, st, source_id, e, "source done") != 0) goto fail;
-
-    if (prepare(c, &del, "DELETE FROM clips WHERE source_id = ?1", e, "delete old clips") != 0) goto fail;
-    sqlite3_bind_text(del, 1, source_id, -1, SQLITE_TRANSIENT);
-    if (step_done(c, del, e, "delete old clips") != 0) goto fail;
-    if (insert_clips(c, source_id, clips, n, run_id, now, e) != 0) goto fail;
-    if (exec_sql(c, "COMMIT", e, "commit") != 0) goto fail;
-    rc = 0;
-fail:
-    sqlite3_finalize(st);
-    sqlite3_finalize(del);
-    if (rc != 0) rollback(c);
-    return rc;
-}
-
-int catalog_clip_stats(catalog *c, const char *clip_id, clip_stats *s, cm_error *e)
-{
-    sqlite3 *db = catalog_db(c);
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT " CATALOG_CLIP_STATS_COLUMNS("") " FROM clips WHERE clip_id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        goto fail;
-    sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_TRANSIENT);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        catalog_clip_stats_from_row(st, 0, s, NULL);
-        rc = 0;
-    } else if (step == SQLITE_DONE) {
-        rc = 1;
-    }
-fail:
-    if (rc < 0) cm_error_set(e, "catalog: clip %s statistics: %s", clip_id, sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return rc;
 }
