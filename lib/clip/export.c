@@ -251,9 +251,11 @@ fail:
 
 /* Frames 0, step, 2*step, ... laid out cols per row, row-major, separated by
  * SHEET_GAP pixels of dark grey (no outer border); unused cells stay grey. */
-int clip_export_png_sheet(const uint8_t *frames, int t, int h, int w, int step, int cols, const char *path,
-                          cm_error *e)
+int clip_png_sheet(const uint8_t *frames, int t, int h, int w, int step, int cols, const char *path, uint8_t **png,
+                   size_t *png_len, cm_error *e)
 {
+    *png = NULL;
+    *png_len = 0;
     if (check_shape(path, t, h, w, e) < 0) return -1;
     if (step < 1 || cols < 1) {
         cm_error_set(e, "%s: bad contact sheet options step=%d cols=%d", path, step, cols);
@@ -277,10 +279,17 @@ int clip_export_png_sheet(const uint8_t *frames, int t, int h, int w, int step, 
         for (int y = 0; y < h; y++)
             memcpy(sheet + (((size_t)(y0 + y) * sw + x0) * 3), src + (size_t)y * w * 3, (size_t)w * 3);
     }
+    int rc = encode_png(sheet, (int)sw, (int)sh, png, png_len, path, e);
+    free(sheet);
+    return rc;
+}
+
+int clip_export_png_sheet(const uint8_t *frames, int t, int h, int w, int step, int cols, const char *path,
+                          cm_error *e)
+{
     uint8_t *png = NULL;
     size_t png_len = 0;
-    int rc = encode_png(sheet, (int)sw, (int)sh, &png, &png_len, path, e);
-    free(sheet);
+    int rc = clip_png_sheet(frames, t, h, w, step, cols, path, &png, &png_len, e);
     if (rc == 0) rc = cm_write_file_atomic(path, png, png_len, e);
     free(png);
     return rc;

@@ -22,5 +22,10 @@ int clip_export_mp4(const uint8_t *frames, int t, int h, int w, int fps_num, int
  * (48,48,48) gaps with no outer border; unused cells of the last row are grey. */
 int clip_export_png_sheet(const uint8_t *frames, int t, int h, int w, int step, int cols,
                           const char *path, cm_error *e);
+/* The same sheet as PNG bytes in memory (for pages and HTTP replies, which
+ * need no file): 0 with *png (malloc'd) and *png_len, or -1 with e naming
+ * `what` (a clip id or path). */
+int clip_png_sheet(const uint8_t *frames, int t, int h, int w, int step, int cols, const char *what, uint8_t **png,
+                   size_t *png_len, cm_error *e);
 
 #endif

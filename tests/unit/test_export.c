@@ -207,6 +207,17 @@ static void test_png(const uint8_t *frames)
     cm_error e = {{0}};
     /* step 3 over 12 frames: frames 0,3,6,9 in 3 columns -> 2 rows, one empty cell. */
     CHECK_MSG(clip_export_png_sheet(frames, T, H, W, 3, 3, path, &e) == 0, "%s", e.msg);
+    /* The in-memory sheet (pages, HTTP) is the file's bytes exactly. */
+    uint8_t *mem = NULL;
+    size_t mem_len = 0;
+    CHECK_MSG(clip_png_sheet(frames, T, H, W, 3, 3, "sheet", &mem, &mem_len, &e) == 0, "%s", e.msg);
+    FILE *pf = fopen(path, "rb");
+    uint8_t *file_bytes = cm_xmalloc(mem_len + 1);
+    size_t file_len = pf ? fread(file_bytes, 1, mem_len + 1, pf) : 0;
+    if (pf) fclose(pf);
+    CHECK(mem && file_len == mem_len && memcmp(file_bytes, mem, mem_len) == 0);
+    free(file_bytes);
+    free(mem);
     int w = 0, h = 0;
     uint8_t *img = decode_png(path, &w, &h);
     CHECK(img != NULL);

@@ -58,8 +58,7 @@ static int contact_sheet(FILE *f, corpus *cp, const char *clip_id, cm_error *e)
 {
     uint8_t *rec = NULL, *frames = NULL, *png = NULL;
     unsigned char *b64 = NULL;
-    char tmp[] = "/tmp/clipmill-report-XXXXXX";
-    int fd = -1, rc = -1;
+    int rc = -1;
     size_t len = 0;
     if (corpus_clip_record(cp, clip_id, &rec, &len, e) != 0) goto fail;
     clip_header h;
@@ -70,35 +69,13 @@ static int contact_sheet(FILE *f, corpus *cp, const char *clip_id, cm_error *e)
     const size_t fb = (size_t)h.height * h.width * 3;
     frames = cm_xmalloc(N_SHEET * fb);
     if (clip_record_read_frame_list(rec, len, idx, N_SHEET, frames, e) != 0) goto fail;
-    if ((fd = mkstemp(tmp)) < 0) {
-        cm_error_set(e, "%s: %m", tmp);
-        goto fail;
-    }
-    if (clip_export_png_sheet(frames, N_SHEET, h.height, h.width, 1, 4, tmp, e) != 0) goto fail;
-    FILE *pf = fopen(tmp, "rb");
-    if (!pf) {
-        cm_error_set(e, "%s: %m", tmp);
-        goto fail;
-    }
-    fseek(pf, 0, SEEK_END);
-    long n = ftell(pf);
-    fseek(pf, 0, SEEK_SET);
-    png = cm_xmalloc(n > 0 ? (size_t)n : 1);
-    size_t rd = n > 0 ? fread(png, 1, (size_t)n, pf) : 0;
-    fclose(pf);
-    if (n <= 0 || rd != (size_t)n) {
-        cm_error_set(e, "%s: short read", tmp);
-        goto fail;
-    }
-    b64 = cm_xmalloc(4 * ((size_t)n + 2) / 3 + 1);
+    size_t n = 0;
+    if (clip_png_sheet(frames, N_SHEET, h.height, h.width, 1, 4, clip_id, &png, &n, e) != 0) goto fail;
+    b64 = cm_xmalloc(4 * (n + 2) / 3 + 1);
     EVP_EncodeBlock(b64, png, (int)n);
     fprintf(f, "<img alt='%s' src='data:image/png;base64,%s'>", clip_id, b64);
     rc = 0;
 fail:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
     free(rec);
     free(frames);
     free(png);

@@ -189,10 +189,9 @@ static enum MHD_Result route_sheet(label_server *s, struct MHD_Connection *conn,
 {
     uint8_t *rec = NULL, *frames = NULL, *png = NULL;
     size_t len = 0;
-    long n = 0;
+    size_t n = 0;
     cm_error e = {{0}};
-    char tmp[] = "/tmp/clipmill-label-XXXXXX";
-    int fd = -1, status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     clip_header h;
     pthread_mutex_lock(&s->lock);
     int got = corpus_clip_record(s->corpus, clip_id, &rec, &len, &e);
@@ -206,36 +205,12 @@ static enum MHD_Result route_sheet(label_server *s, struct MHD_Connection *conn,
     for (int i = 0; i < SHEET_FRAMES; i++) idx[i] = (int)((int64_t)i * h.frames / SHEET_FRAMES);
     frames = cm_xmalloc((size_t)SHEET_FRAMES * h.height * h.width * 3);
     if (clip_record_read_frame_list(rec, len, idx, SHEET_FRAMES, frames, &e) != 0) goto fail;
-    if ((fd = mkstemp(tmp)) < 0) {
-        cm_error_set(&e, "%s: %m", tmp);
+    if (clip_png_sheet(frames, SHEET_FRAMES, h.height, h.width, 1, SHEET_COLS, clip_id, &png, &n, &e) != 0)
         goto fail;
-    }
-    if (clip_export_png_sheet(frames, SHEET_FRAMES, h.height, h.width, 1, SHEET_COLS, tmp, &e) != 0) goto fail;
-    FILE *f = fopen(tmp, "rb");
-    if (!f) {
-        cm_error_set(&e, "%s: %m", tmp);
-        goto fail;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    png = cm_xmalloc(n > 0 ? (size_t)n : 1);
-    size_t rd = n > 0 ? fread(png, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (n <= 0 || rd != (size_t)n) {
-        cm_error_set(&e, "%s: short read", tmp);
-        goto fail;
-    }
-    close(fd);
-    unlink(tmp);
     free(rec);
     free(frames);
-    return reply(conn, MHD_HTTP_OK, "image/png", png, (size_t)n, MHD_RESPMEM_MUST_FREE);
+    return reply(conn, MHD_HTTP_OK, "image/png", png, n, MHD_RESPMEM_MUST_FREE);
 fail:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
     free(rec);
     free(frames);
     free(png);
