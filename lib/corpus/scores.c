@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_internal.h"
 #include "scores.h"
 
 int models_insert(catalog *c, const model_row *m, int64_t *model_id, cm_error *e)
@@ -140,47 +141,39 @@ fail:
     return rc;
 }
 
-static int exec(sqlite3 *db, const char *sql, cm_error *e)
-{
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK) return 0;
-    cm_error_set(e, "catalog: %s: %s", sql, sqlite3_errmsg(db));
-    return -1;
-}
-
 int scores_put(catalog *c, int64_t model_id, int64_t run_id, const char *const *clip_ids, const float *scores, int n,
                cm_error *e)
 {
-    sqlite3 *db = catalog_db(c);
     sqlite3_stmt *ins = NULL;
     int rc = -1, in_txn = 0;
     char now[32];
     cm_utc_now_iso(now);
-    if (exec(db, "BEGIN IMMEDIATE", e) != 0) goto fail;
+    if (catalog_exec(c, "BEGIN IMMEDIATE", e, "scores: begin") != 0) goto fail;
     in_txn = 1;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT OR REPLACE INTO scores (model_id, clip_id, score, scored_at, run_id)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5)", -1, &ins, NULL) != SQLITE_OK) {
-        cm_error_set(e, "catalog: %s", sqlite3_errmsg(db));
+    if (catalog_prepare(c, &ins,
+                        "INSERT OR REPLACE INTO scores (model_id, clip_id, score, scored_at, run_id)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5)", e, "scores: insert") != 0)
         goto fail;
-    }
     for (int i = 0; i < n; i++) {
-        sqlite3_reset(ins);
         sqlite3_bind_int64(ins, 1, model_id);
         sqlite3_bind_text(ins, 2, clip_ids[i], -1, SQLITE_STATIC);
         sqlite3_bind_double(ins, 3, scores[i]);
         sqlite3_bind_text(ins, 4, now, -1, SQLITE_STATIC);
-        if (run_id > 0) sqlite3_bind_int64(ins, 5, run_id);
-        else sqlite3_bind_null(ins, 5);
+        catalog_bind_run(ins, 5, run_id);
         if (sqlite3_step(ins) != SQLITE_DONE) {
-            cm_error_set(e, "catalog: writing score of %s: %s", clip_ids[i], sqlite3_errmsg(db));
+            char what[CM_CLIP_ID_MAX + 32];
+            snprintf(what, sizeof what, "writing score of %s", clip_ids[i]);
+            catalog_fail_sql(c, e, what);
             goto fail;
         }
+        sqlite3_reset(ins);
     }
-    if (exec(db, "COMMIT", e) != 0) goto fail;
+    if (catalog_exec(c, "COMMIT", e, "scores: commit") != 0) goto fail;
     in_txn = 0;
     rc = 0;
 fail:
-    if (in_txn) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    /* Only this function's own transaction is rolled back. */
+    if (in_txn) catalog_rollback(c);
     sqlite3_finalize(ins);
     return rc;
 }
