@@ -23,3 +23,13 @@ summary() {
   [ "$FAILED" -eq 0 ]
 }
 have_ffmpeg() { command -v ffmpeg >/dev/null 2>&1; }
+# footage_manifest_tsv: prints the MANIFEST.tsv rows (no header) of every real
+# footage folder present (CLIPMILL_FOOTAGE, CLIPMILL_FOOTAGE_MORE), each row
+# prefixed with its folder: DIR<TAB>file<TAB>game<TAB>kind...
+footage_rows() {
+  local d
+  for d in "${CLIPMILL_FOOTAGE:-}" "${CLIPMILL_FOOTAGE_MORE:-}"; do
+    [ -n "$d" ] && [ -f "$d/MANIFEST.tsv" ] || continue
+    awk -F'\t' -v dir="$d" 'NR > 1 { print dir "\t" $0 }' "$d/MANIFEST.tsv"
+  done
+}
