@@ -23,7 +23,7 @@ summary() {
   [ "$FAILED" -eq 0 ]
 }
 have_ffmpeg() { command -v ffmpeg >/dev/null 2>&1; }
-# footage_manifest_tsv: prints the MANIFEST.tsv rows (no header) of every real
+# footage_rows: prints the MANIFEST.tsv rows (no header) of every real
 # footage folder present (CLIPMILL_FOOTAGE, CLIPMILL_FOOTAGE_MORE), each row
 # prefixed with its folder: DIR<TAB>file<TAB>game<TAB>kind...
 footage_rows() {
