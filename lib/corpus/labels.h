@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "catalog.h"
+#include "stats.h"
 #include "util.h"
 
 /* Records label (1..5) for clip_id by labeler ("" for anonymous) from source
@@ -42,5 +43,63 @@ int labels_import_csv(catalog *c, const char *path, const char *default_labeler,
  * clip_id,label,labeler,source,labeled_at,url. *rows (may be NULL) receives
  * the row count. Returns 0 or -1 with e set. */
 int labels_export_csv(catalog *c, FILE *out, int64_t *rows, cm_error *e);
+
+/* ---- reading labelled clips (labels_query.c) ---- */
+
+/* Which labelled clips labels_each_clip visits. */
+typedef enum labelled_set {
+    LABELLED_ALL,      /* every clip with a consensus label in the good or bad range */
+    LABELLED_HELD_OUT, /* those whose source and split group model_id neither trained nor validated on
+                        * (the models row's train_json lists them) */
+    LABELLED_CV,       /* those with an out-of-fold score in model_id's metrics_json cv_scores */
+} labelled_set;
+
+typedef struct labelled_query {
+    int good_min, good_max;        /* consensus label range that counts as good (5-5) */
+    int bad_min, bad_max;          /* and as bad (1-1); clips in neither are not visited */
+    const char *split_key;         /* SQL expression over the clip's sources row naming its split group;
+                                    * only trusted values (trainset.h's keys); NULL: source_id */
+    labelled_set set;
+    int64_t model_id;              /* LABELLED_HELD_OUT, LABELLED_CV */
+    int with_stats;                /* fill labelled_clip.stats */
+} labelled_query;
+
+/* One visited clip; the strings live until the callback returns. */
+typedef struct labelled_clip {
+    const char *clip_id, *source_id, *url;
+    const char *group;             /* the split key's value (source_id when it is NULL) */
+    const char *staging, *staging_key;
+    int good;                      /* 1: label in the good range, 0: in the bad range */
+    double cv_score;               /* LABELLED_CV: the out-of-fold score, else NAN */
+    clip_stats stats;              /* with_stats only */
+} labelled_clip;
+
+/* Called per clip in clip_id order: 0 goes on, anything else stops the walk
+ * and is returned by labels_each_clip (-1 with e set for an error). */
+typedef int (*labelled_clip_fn)(void *ctx, const labelled_clip *clip, cm_error *e);
+
+/* Visits the labelled clips q selects. Returns 0, the callback's non-zero
+ * value, or -1 with e set (catalog error, naming the split key). */
+int labels_each_clip(catalog *c, const labelled_query *q, labelled_clip_fn fn, void *ctx, cm_error *e);
+
+/* A clip the label queue may offer labeler: one labeler has not labelled
+ * (label in force). */
+typedef struct label_candidate {
+    const char *clip_id;
+    int labelled_by_anyone;        /* some labeler's label is in force */
+    int has_score;                 /* model_id scored it */
+    double score;
+} label_candidate;
+
+typedef int (*label_candidate_fn)(void *ctx, const label_candidate *cand);
+
+/* Visits every clip labeler has no label in force for, with model_id's score
+ * (model_id <= 0: none); fn returning non-zero stops. Returns 0 or -1 with e
+ * set. */
+int labels_each_candidate(catalog *c, const char *labeler, int64_t model_id, label_candidate_fn fn, void *ctx,
+                          cm_error *e);
+
+/* Number of labels in force by labeler. Returns 0 or -1 with e set. */
+int labels_count_by(catalog *c, const char *labeler, int64_t *n, cm_error *e);
 
 #endif

@@ -177,3 +177,40 @@ fail:
     sqlite3_finalize(ins);
     return rc;
 }
+
+int models_label_rule(catalog *c, int64_t model_id, int good[2], int bad[2], char **split_key, cm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    good[0] = good[1] = 5;
+    bad[0] = bad[1] = 1;
+    *split_key = NULL;
+    if (catalog_prepare(c, &st,
+                        "SELECT json_extract(train_json, '$.good[0]'), json_extract(train_json, '$.good[1]'),"
+                        " json_extract(train_json, '$.bad[0]'), json_extract(train_json, '$.bad[1]'),"
+                        " coalesce(json_extract(train_json, '$.split_key'), 'source_id')"
+                        " FROM models WHERE model_id = ?1",
+                        e, "model's label rule") != 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, model_id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE) {
+        rc = 1;
+        goto fail;
+    }
+    if (step != SQLITE_ROW) {
+        catalog_fail_sql(c, e, "model's label rule");
+        goto fail;
+    }
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        good[0] = sqlite3_column_int(st, 0);
+        good[1] = sqlite3_column_int(st, 1);
+        bad[0] = sqlite3_column_int(st, 2);
+        bad[1] = sqlite3_column_int(st, 3);
+    }
+    *split_key = cm_xstrdup((const char *)sqlite3_column_text(st, 4));
+    rc = 0;
+fail:
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -12,7 +12,9 @@
 #include "corpus.h"
 #include "eval.h"
 #include "json.h"
+#include "labels.h"
 #include "model_ref.h"
+#include "scores.h"
 #include "util.h"
 
 typedef struct eval_clip {
@@ -40,6 +42,44 @@ static int score_clip(corpus *cp, classifier *m, const char *id, const char *sta
     int rc = got == 0 && classifier_score_record(m, rec, rlen, &cs, s, e) == 0 ? 0 : -1;
     free(rec);
     return rc;
+}
+
+/* The walk over the labelled clips: scores each (or takes its out-of-fold
+ * score with --cv) into v. */
+typedef struct eval_walk {
+    corpus *cp;
+    classifier *m;
+    int cv;
+    eval_clip *v;
+    int n, cap, failed;
+} eval_walk;
+
+static int eval_add_clip(void *ctx, const labelled_clip *lc, cm_error *e)
+{
+    eval_walk *w = ctx;
+    float s = 0;
+    if (w->cv) {
+        s = (float)lc->cv_score;
+    } else {
+        int sc = score_clip(w->cp, w->m, lc->clip_id, lc->staging, lc->staging_key, &s, e);
+        if (sc == -2) return -1;
+        if (sc != 0) {
+            cm_log(CM_LOG_ERROR, "clip %s: %s", lc->clip_id, e->msg);
+            e->msg[0] = '\0';
+            w->failed++;
+            return 0;
+        }
+    }
+    if (w->n == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 64;
+        w->v = cm_xrealloc(w->v, (size_t)w->cap * sizeof *w->v);
+    }
+    eval_clip *x = &w->v[w->n++];
+    snprintf(x->clip_id, sizeof x->clip_id, "%s", lc->clip_id);
+    x->url = cm_xstrdup(lc->url);
+    x->y = lc->good;
+    x->s = s;
+    return 0;
 }
 
 int eval_classifier_main(int argc, char **argv)
@@ -85,10 +125,9 @@ int eval_classifier_main(int argc, char **argv)
     classifier *m = NULL;
     corpus *cp = NULL;
     catalog *c = NULL;             /* the corpus' */
-    sqlite3_stmt *st = NULL;
     eval_clip *v = NULL;
-    char *sql = NULL, *split_key = NULL;
-    int n = 0, cap = 0, failed = 0, rc = CM_EXIT_FATAL;
+    char *split_key = NULL;
+    int n = 0, failed = 0, rc = CM_EXIT_FATAL;
     int64_t model_id = 0;
     classifier_single_thread();
     if (corpus_open(&cp, dir, CORPUS_EXISTING, &e) != 0) {
@@ -96,7 +135,6 @@ int eval_classifier_main(int argc, char **argv)
         goto done;
     }
     c = corpus_catalog(cp);
-    sqlite3 *db = catalog_db(c);
     if (model_ref_resolve(c, dir, model_arg, 1, &ref, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
@@ -114,99 +152,27 @@ int eval_classifier_main(int argc, char **argv)
         all = 1;
     }
     /* The model's label rule and split key. */
-    int m_good_lo = 5, m_good_hi = 5, m_bad_lo = 1, m_bad_hi = 1;
-    if (found == 0) {
-        if (sqlite3_prepare_v2(db,
-                               "SELECT json_extract(train_json, '$.good[0]'), json_extract(train_json, '$.good[1]'),"
-                               " json_extract(train_json, '$.bad[0]'), json_extract(train_json, '$.bad[1]'),"
-                               " coalesce(json_extract(train_json, '$.split_key'), 'source_id')"
-                               " FROM models WHERE model_id = ?1",
-                               -1, &st, NULL) != SQLITE_OK ||
-            (sqlite3_bind_int64(st, 1, model_id), sqlite3_step(st)) != SQLITE_ROW) {
-            cm_log(CM_LOG_ERROR, "catalog: model %lld: %s", (long long)model_id, sqlite3_errmsg(db));
-            goto done;
-        }
-        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
-            m_good_lo = sqlite3_column_int(st, 0);
-            m_good_hi = sqlite3_column_int(st, 1);
-            m_bad_lo = sqlite3_column_int(st, 2);
-            m_bad_hi = sqlite3_column_int(st, 3);
-        }
-        split_key = cm_xstrdup((const char *)sqlite3_column_text(st, 4));
-        sqlite3_finalize(st);
-        st = NULL;
-    }
-    if (!good[0]) good[0] = m_good_lo, good[1] = m_good_hi;
-    if (!bad[0]) bad[0] = m_bad_lo, bad[1] = m_bad_hi;
-
-    const char *fmt =
-        "WITH tj AS (SELECT train_json AS j FROM models WHERE model_id = ?1),"
-        " used_src AS (SELECT value AS v FROM tj, json_each(tj.j, '$.sources.train')"
-        "              UNION SELECT value FROM tj, json_each(tj.j, '$.sources.val')),"
-        " used_grp AS (SELECT value AS v FROM tj, json_each(tj.j, '$.groups.train')"
-        "              UNION SELECT value FROM tj, json_each(tj.j, '$.groups.val'))"
-        " SELECT c.clip_id, s.url, cl.label BETWEEN ?2 AND ?3, c.staging, c.staging_key"
-        " FROM v_clip_label AS cl JOIN clips AS c USING (clip_id) JOIN sources AS s ON s.source_id = c.source_id"
-        " WHERE (cl.label BETWEEN ?2 AND ?3 OR cl.label BETWEEN ?4 AND ?5)"
-        "   AND (?6 OR (c.source_id NOT IN (SELECT v FROM used_src)"
-        "               AND coalesce((SELECT (%s) FROM sources AS x WHERE x.source_id = c.source_id), '')"
-        "                   NOT IN (SELECT v FROM used_grp)))"
-        " ORDER BY c.clip_id";
-    /* --cv: the out-of-fold scores stored with the model, no scoring. */
-    static const char cv_sql[] =
-        "SELECT c.clip_id, s.url, cl.label BETWEEN ?2 AND ?3, c.staging, c.staging_key, j.value"
-        " FROM models AS mo, json_each(mo.metrics_json, '$.cv_scores') AS j"
-        " JOIN clips AS c ON c.clip_id = j.key JOIN v_clip_label AS cl ON cl.clip_id = c.clip_id"
-        " JOIN sources AS s ON s.source_id = c.source_id"
-        " WHERE mo.model_id = ?1 AND (cl.label BETWEEN ?2 AND ?3 OR cl.label BETWEEN ?4 AND ?5)"
-        " ORDER BY c.clip_id";
-    size_t len = strlen(fmt) + (split_key ? strlen(split_key) : 16) + 1;
-    sql = cm_xmalloc(len);
-    snprintf(sql, len, fmt, split_key ? split_key : "source_id");
-    if (cv) {
-        free(sql);
-        sql = cm_xstrdup(cv_sql);
-    }
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        cm_log(CM_LOG_ERROR, "catalog: held-out clips: %s", sqlite3_errmsg(db));
+    int m_good[2] = {5, 5}, m_bad[2] = {1, 1};
+    if (found == 0 && models_label_rule(c, model_id, m_good, m_bad, &split_key, &e) != 0) {
+        if (!e.msg[0]) cm_error_set(&e, "catalog: no model %lld", (long long)model_id);
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
-    sqlite3_bind_int64(st, 1, model_id);
-    sqlite3_bind_int(st, 2, good[0]);
-    sqlite3_bind_int(st, 3, good[1]);
-    sqlite3_bind_int(st, 4, bad[0]);
-    sqlite3_bind_int(st, 5, bad[1]);
-    sqlite3_bind_int(st, 6, all);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0), *staging = (const char *)sqlite3_column_text(st, 3);
-        float s = 0;
-        if (cv) {
-            s = (float)sqlite3_column_double(st, 5);
-        } else {
-            int sc = score_clip(cp, m, id, staging, (const char *)sqlite3_column_text(st, 4), &s, &e);
-            if (sc == -2) {
-                cm_log(CM_LOG_ERROR, "%s", e.msg);
-                goto done;
-            }
-            if (sc != 0) {
-                cm_log(CM_LOG_ERROR, "clip %s: %s", id, e.msg);
-                failed++;
-                continue;
-            }
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            v = cm_xrealloc(v, (size_t)cap * sizeof *v);
-        }
-        snprintf(v[n].clip_id, sizeof v[n].clip_id, "%s", id);
-        v[n].url = cm_xstrdup((const char *)sqlite3_column_text(st, 1));
-        v[n].y = sqlite3_column_int(st, 2);
-        v[n].s = s;
-        n++;
-    }
-    if (step != SQLITE_DONE) {
-        cm_log(CM_LOG_ERROR, "catalog: held-out clips: %s", sqlite3_errmsg(db));
+    if (!good[0]) good[0] = m_good[0], good[1] = m_good[1];
+    if (!bad[0]) bad[0] = m_bad[0], bad[1] = m_bad[1];
+    labelled_query q = {
+        .good_min = good[0], .good_max = good[1], .bad_min = bad[0], .bad_max = bad[1],
+        .split_key = split_key,
+        .set = cv ? LABELLED_CV : all ? LABELLED_ALL : LABELLED_HELD_OUT,
+        .model_id = model_id,
+    };
+    eval_walk w = {.cp = cp, .m = m, .cv = cv};
+    int walked = labels_each_clip(c, &q, eval_add_clip, &w, &e);
+    v = w.v;
+    n = w.n;
+    failed = w.failed;
+    if (walked != 0) {
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
 
@@ -296,10 +262,8 @@ int eval_classifier_main(int argc, char **argv)
     rc = n == 0 ? CM_EXIT_FATAL : failed ? CM_EXIT_PARTIAL : CM_EXIT_OK;
     if (n == 0) cm_log(CM_LOG_ERROR, "no labelled clips to evaluate on");
 done:
-    sqlite3_finalize(st);
     for (int i = 0; i < n; i++) free(v[i].url);
     free(v);
-    free(sql);
     free(split_key);
     corpus_close(cp);
     model_ref_free(&ref);

@@ -107,79 +107,68 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
 
 /* ---- routes ---- */
 
+/* The pick among the label queue's candidates (labels_each_candidate). */
+typedef struct next_pick {
+    const label_server *s;
+    const char *skip;              /* comma-separated clip ids the page skipped */
+    uint64_t base;                 /* hash of (seed, labeler) */
+    char best[CM_CLIP_ID_MAX];
+    int best_any, remaining;
+    double best_key, best_score;
+} next_pick;
+
+static int consider_candidate(void *ctx, const label_candidate *cand)
+{
+    next_pick *p = ctx;
+    const char *id = cand->clip_id;
+    p->remaining++;
+    if (p->skip && *p->skip) {
+        const char *hit = strstr(p->skip, id);
+        size_t n = strlen(id);
+        if (hit && (hit == p->skip || hit[-1] == ',') && (hit[n] == ',' || hit[n] == '\0')) return 0;
+    }
+    /* cm_mix64: FNV leaves the high bits barely touched by the last
+     * characters, and clip ids of one source differ only there. */
+    double key = p->s->model_id > 0 && cand->has_score
+                     ? fabs(cand->score - p->s->threshold)
+                     : 1.0 + (double)(cm_mix64(fnv1a(p->base, id)) >> 11) / 9007199254740992.0;
+    if (cand->labelled_by_anyone < p->best_any || (cand->labelled_by_anyone == p->best_any && key < p->best_key)) {
+        p->best_any = cand->labelled_by_anyone;
+        p->best_key = key;
+        p->best_score = cand->score;
+        snprintf(p->best, sizeof p->best, "%s", id);
+    }
+    return 0;
+}
+
 /* The next clip for labeler: one nobody labelled first, then one this labeler
  * has not; among those, by |score - threshold| with --active, else by a
  * hash of (seed, labeler, clip id), which is a random order fixed per labeler. */
 static enum MHD_Result route_next(label_server *s, struct MHD_Connection *conn, const char *labeler,
                                   const char *skip)
 {
-    sqlite3 *db = catalog_db(s->cat);
-    sqlite3_stmt *st = NULL;
-    char best[CM_CLIP_ID_MAX] = "";
-    int best_any = 2, remaining = 0, mine = 0;
-    double best_key = INFINITY, best_score = NAN;
-    const uint64_t base = fnv1a(UINT64_C(0xcbf29ce484222325) ^ s->seed, labeler);
+    next_pick p = {.s = s, .skip = skip, .best_any = 2, .best_key = INFINITY, .best_score = NAN};
+    p.base = fnv1a(UINT64_C(0xcbf29ce484222325) ^ s->seed, labeler);
+    int64_t mine = 0;
+    cm_error e = {{0}};
     pthread_mutex_lock(&s->lock);
-    int rc = sqlite3_prepare_v2(db,
-        "SELECT c.clip_id,"
-        " EXISTS (SELECT 1 FROM labels AS l WHERE l.clip_id = c.clip_id AND l.undone_at IS NULL),"
-        " sc.score"
-        " FROM clips AS c LEFT JOIN scores AS sc ON sc.model_id = ?1 AND sc.clip_id = c.clip_id"
-        " WHERE NOT EXISTS (SELECT 1 FROM labels AS l WHERE l.clip_id = c.clip_id AND l.labeler = ?2"
-        "                   AND l.undone_at IS NULL)",
-        -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, s->model_id);
-        sqlite3_bind_text(st, 2, labeler, -1, SQLITE_STATIC);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *id = (const char *)sqlite3_column_text(st, 0);
-            remaining++;
-            if (skip && *skip) {
-                const char *hit = strstr(skip, id);
-                size_t n = strlen(id);
-                if (hit && (hit == skip || hit[-1] == ',') && (hit[n] == ',' || hit[n] == '\0')) continue;
-            }
-            int any = sqlite3_column_int(st, 1);
-            int has_score = sqlite3_column_type(st, 2) != SQLITE_NULL;
-            double score = has_score ? sqlite3_column_double(st, 2) : NAN;
-            /* cm_mix64: FNV leaves the high bits barely touched by the last
-             * characters, and clip ids of one source differ only there. */
-            double key = s->model_id > 0 && has_score ? fabs(score - s->threshold)
-                                                      : 1.0 + (double)(cm_mix64(fnv1a(base, id)) >> 11) / 9007199254740992.0;
-            if (any < best_any || (any == best_any && key < best_key)) {
-                best_any = any;
-                best_key = key;
-                best_score = score;
-                snprintf(best, sizeof best, "%s", id);
-            }
-        }
-    }
-    int ok = rc == SQLITE_DONE;
-    sqlite3_finalize(st);
-    if (ok) {
-        sqlite3_stmt *cnt = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM v_labels_current WHERE labeler = ?1", -1, &cnt, NULL) ==
-            SQLITE_OK) {
-            sqlite3_bind_text(cnt, 1, labeler, -1, SQLITE_STATIC);
-            if (sqlite3_step(cnt) == SQLITE_ROW) mine = sqlite3_column_int(cnt, 0);
-        }
-        sqlite3_finalize(cnt);
-    }
-    const char *err = ok ? NULL : sqlite3_errmsg(db);
-    char errbuf[256];
-    if (err) snprintf(errbuf, sizeof errbuf, "catalog: %s", err);
+    int ok = labels_each_candidate(s->cat, labeler, s->model_id, consider_candidate, &p, &e) == 0 &&
+             labels_count_by(s->cat, labeler, &mine, &e) == 0;
     pthread_mutex_unlock(&s->lock);
-    if (!ok) return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, errbuf);
+    if (!ok) return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, e.msg);
+    const char *best = p.best;
+    int best_any = p.best_any, remaining = p.remaining;
+    double best_score = p.best_score;
     char *j = cm_xmalloc(512);
     if (!best[0]) {
-        snprintf(j, 512, "{\"clip_id\":null,\"remaining\":%d,\"mine\":%d}", remaining, mine);
+        snprintf(j, 512, "{\"clip_id\":null,\"remaining\":%d,\"mine\":%lld}", remaining, (long long)mine);
     } else {
         char score[32] = "null";
         if (!isnan(best_score)) snprintf(score, sizeof score, "%.4f", best_score);
         snprintf(j, 512,
                  "{\"clip_id\":\"%s\",\"sheet\":\"/sheet/%s.png\",\"frames\":%d,\"cols\":%d,\"gap\":2,"
-                 "\"fps\":5,\"score\":%s,\"labelled_by_others\":%s,\"remaining\":%d,\"mine\":%d}",
-                 best, best, SHEET_FRAMES, SHEET_COLS, score, best_any ? "true" : "false", remaining, mine);
+                 "\"fps\":5,\"score\":%s,\"labelled_by_others\":%s,\"remaining\":%d,\"mine\":%lld}",
+                 best, best, SHEET_FRAMES, SHEET_COLS, score, best_any ? "true" : "false", remaining, (long long)mine);
     }
     return reply_json(conn, MHD_HTTP_OK, j);
 }
