@@ -1,4 +1,5 @@
 /* The datasets tables and the selection query (lib/corpus/datasets.h). */
+#include "catalog_internal.h"
 #include "datasets.h"
 
 #include <stdio.h>
@@ -19,15 +20,6 @@ struct dataset_select {
     catalog *c;
     sqlite3_stmt *q;
 };
-
-static int exec_sql(sqlite3 *db, const char *sql, cm_error *e)
-{
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        cm_error_set(e, "catalog: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}
 
 int datasets_state(catalog *c, const char *name, int64_t *dataset_id, cm_error *e)
 {
@@ -55,7 +47,7 @@ fail:
 int datasets_delete(catalog *c, int64_t dataset_id, cm_error *e)
 {
     char *sql = sqlite3_mprintf("DELETE FROM datasets WHERE dataset_id = %lld", (long long)dataset_id);
-    int rc = exec_sql(catalog_db(c), sql, e);
+    int rc = catalog_exec(c, sql, e, "datasets");
     sqlite3_free(sql);
     return rc;
 }
@@ -112,7 +104,7 @@ int datasets_complete_begin(catalog *c, int64_t dataset_id, const char *name, co
     w->dataset_id = dataset_id;
     w->name = cm_xstrdup(name);
     *out = NULL;
-    if (exec_sql(db, "BEGIN IMMEDIATE", e) != 0) goto fail;
+    if (catalog_exec(c, "BEGIN IMMEDIATE", e, "begin") != 0) goto fail;
     if (sqlite3_prepare_v2(db,
                            "UPDATE datasets SET status = 'complete', frames_per_clip = ?2, width = ?3, height = ?4,"
                            " fps = ?5, query = ?6, clips_selected = ?7, clips_duplicate = ?8, clips = ?9, bytes = ?10,"
@@ -187,7 +179,7 @@ int datasets_complete_commit(dataset_completion *w, cm_error *e)
     sqlite3_finalize(w->shard);
     sqlite3_finalize(w->clip);
     w->shard = w->clip = NULL;
-    if (exec_sql(catalog_db(w->c), "COMMIT", e) != 0) return -1;
+    if (catalog_exec(w->c, "COMMIT", e, "commit") != 0) return -1;
     w->committed = 1;
     return 0;
 }

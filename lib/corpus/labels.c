@@ -1,16 +1,10 @@
+#include "catalog_internal.h"
 #include "labels.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int db_fail(catalog *c, cm_error *e, const char *what)
-{
-    cm_error_set(e, "catalog: %s: %s", what, sqlite3_errmsg(catalog_db(c)));
-    return -1;
-}
-
-static void rollback(catalog *c) { sqlite3_exec(catalog_db(c), "ROLLBACK", NULL, NULL, NULL); }
 
 /* Inserts one label row; the caller holds the transaction. 1: no such clip. */
 static int insert_label(catalog *c, sqlite3_stmt *ins, sqlite3_stmt *exists, const char *clip_id, int label,
@@ -20,7 +14,7 @@ static int insert_label(catalog *c, sqlite3_stmt *ins, sqlite3_stmt *exists, con
     sqlite3_bind_text(exists, 1, clip_id, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(exists);
     if (step == SQLITE_DONE) return 1;
-    if (step != SQLITE_ROW) return db_fail(c, e, "looking up clip");
+    if (step != SQLITE_ROW) return catalog_fail_sql(c, e, "looking up clip");
     char now[32];
     cm_utc_now_iso(now);
     sqlite3_reset(ins);
@@ -31,7 +25,7 @@ static int insert_label(catalog *c, sqlite3_stmt *ins, sqlite3_stmt *exists, con
     sqlite3_bind_text(ins, 5, now, -1, SQLITE_TRANSIENT);
     if (run_id > 0) sqlite3_bind_int64(ins, 6, run_id);
     else sqlite3_bind_null(ins, 6);
-    if (sqlite3_step(ins) != SQLITE_DONE) return db_fail(c, e, "inserting label");
+    if (sqlite3_step(ins) != SQLITE_DONE) return catalog_fail_sql(c, e, "inserting label");
     return 0;
 }
 
@@ -49,19 +43,19 @@ int labels_set(catalog *c, const char *clip_id, int label, const char *labeler, 
         cm_error_set(e, "clip %s: label %d outside 1..5", clip_id, label);
         return -1;
     }
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return db_fail(c, e, "begin");
+    if (catalog_exec(c, "BEGIN IMMEDIATE", e, "begin") != 0) return -1;
     if (sqlite3_prepare_v2(db, INSERT_SQL, -1, &ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, EXISTS_SQL, -1, &exists, NULL) != SQLITE_OK) {
-        db_fail(c, e, "prepare");
+        catalog_fail_sql(c, e, "prepare");
         goto fail;
     }
     rc = insert_label(c, ins, exists, clip_id, label, labeler, source, run_id, e);
     if (rc != 0) goto fail;
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) rc = db_fail(c, e, "commit");
+    if (catalog_exec(c, "COMMIT", e, "commit") != 0) rc = -1;
 fail:
     sqlite3_finalize(ins);
     sqlite3_finalize(exists);
-    if (rc != 0) rollback(c);
+    if (rc != 0) catalog_rollback(c);
     return rc;
 }
 
@@ -75,11 +69,11 @@ int labels_undo(catalog *c, const char *clip_id, const char *labeler, cm_error *
                            "UPDATE labels SET undone_at = ?3 WHERE label_id = (SELECT max(label_id) FROM labels"
                            " WHERE clip_id = ?1 AND labeler = ?2 AND undone_at IS NULL)",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(c, e, "undo label");
+        return catalog_fail_sql(c, e, "undo label");
     sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, labeler ? labeler : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db) ? 0 : 1) : db_fail(c, e, "undo label");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db) ? 0 : 1) : catalog_fail_sql(c, e, "undo label");
     sqlite3_finalize(st);
     return rc;
 }
@@ -122,8 +116,7 @@ int labels_import_csv(catalog *c, const char *path, const char *default_labeler,
         cm_error_set(e, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(c, e, "begin");
+    if (catalog_exec(c, "BEGIN IMMEDIATE", e, "begin") != 0) {
         fclose(f);
         return -1;
     }
@@ -135,7 +128,7 @@ int labels_import_csv(catalog *c, const char *path, const char *default_labeler,
                            " WHERE s.url = ?1 OR (instr(?1, '/') = 0 AND substr(s.url, -length(?1) - 1) = '/' || ?1)"
                            " ORDER BY c.clip_id",
                            -1, &by_source, NULL) != SQLITE_OK) {
-        db_fail(c, e, "prepare");
+        catalog_fail_sql(c, e, "prepare");
         goto fail;
     }
     while (getline(&line, &cap, f) > 0) {
@@ -187,13 +180,10 @@ int labels_import_csv(catalog *c, const char *path, const char *default_labeler,
         cm_error_set(e, "%s: read error", path);
         goto fail;
     }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(c, e, "commit");
-        goto fail;
-    }
+    if (catalog_exec(c, "COMMIT", e, "commit") != 0) goto fail;
     rc = 0;
 fail:
-    if (rc != 0) rollback(c);
+    if (rc != 0) catalog_rollback(c);
     sqlite3_finalize(ins);
     sqlite3_finalize(exists);
     sqlite3_finalize(by_source);
@@ -228,7 +218,7 @@ int labels_export_csv(catalog *c, FILE *out, int64_t *rows, cm_error *e)
                            " FROM v_labels_current AS l JOIN clips USING (clip_id) JOIN sources AS s USING (source_id)"
                            " ORDER BY l.clip_id, l.labeler",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(c, e, "export labels");
+        return catalog_fail_sql(c, e, "export labels");
     fputs("clip_id,label,labeler,source,labeled_at,url\n", out);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -239,7 +229,7 @@ int labels_export_csv(catalog *c, FILE *out, int64_t *rows, cm_error *e)
         fputc('\n', out);
         n++;
     }
-    int rc = step == SQLITE_DONE ? 0 : db_fail(c, e, "export labels");
+    int rc = step == SQLITE_DONE ? 0 : catalog_fail_sql(c, e, "export labels");
     sqlite3_finalize(st);
     if (rows) *rows = n;
     return rc;

@@ -1,3 +1,4 @@
+#include "catalog_internal.h"
 #include "partition.h"
 #include "hash.h"
 
@@ -237,6 +238,6 @@ int corpus_settings_check(catalog *c, const corpus_settings *s, store *staged, i
 fail:
     sqlite3_finalize(get);
     sqlite3_finalize(put);
-    if (rc != 0 && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc != 0) catalog_rollback(c);
     return rc;
 }
