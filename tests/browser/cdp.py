@@ -6,7 +6,10 @@ of the HTML report and the labelling page.
   cdp.py report FILE.html SCREENSHOT.png
       Loads the report, fails (exit 1) on console errors, exceptions, failed
       requests, images that did not decode (naturalWidth 0) or a page without
-      SVG plots; writes a full-page screenshot.
+      SVG plots; writes a full-page screenshot. Prints, as its first line, a
+      JSON object of what it saw (images, svgs, sections, scripts: the number
+      of <script> elements, losses: the text of the losses section as
+      rendered).
   cdp.py label URL KEYS SCREENSHOT.png
       Loads the labelling page, waits for its first clip, then presses each
       character of KEYS as a real key event (B = Backspace), waiting for the
@@ -216,6 +219,9 @@ def check_report(path, shot):
                     broken: imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.alt),
                     svgs: document.querySelectorAll('svg').length,
                     sections: [...document.querySelectorAll('h2')].map(h => h.textContent),
+                    scripts: document.scripts.length,
+                    losses: (() => { const h = document.getElementById('losses');
+                                     return h && h.nextElementSibling ? h.nextElementSibling.innerText : ''; })(),
                     external: [...document.querySelectorAll('[src],[href]')]
                         .map(e => e.getAttribute('src') || e.getAttribute('href'))
                         .filter(u => !u.startsWith('data:') && !u.startsWith('#'))};

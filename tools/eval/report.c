@@ -1,7 +1,8 @@
 /* clipmill-eval report: one self-contained HTML page about a corpus (the
- * funnel from manifest to kept clips, hours by domain and channel, scores,
- * ROC, rejection reasons, statistic distributions, contact sheets of the
- * best, worst and borderline clips). Plots are inline SVG, images are PNG
+ * groups losing nearly all their clips, the funnel from manifest to kept
+ * clips, keep rates and hours by domain and channel, scores, ROC, rejection
+ * reasons, statistic distributions, contact sheets of the best, worst and
+ * borderline clips). Plots are inline SVG, images are PNG
  * data URIs: the file makes no request and runs no script. docs/report.md. */
 #include <math.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "fsio.h"
 #include "model_ref.h"
 #include "export.h"
+#include "report_losses.h"
 #include "report_svg.h"
 #include "util.h"
 
@@ -170,7 +172,8 @@ static const char *const css =
     ".gallery{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figure img{display:block;width:326px;"
     "image-rendering:pixelated;border:1px solid #ccc}figcaption{font-size:11px;color:#555;max-width:326px}"
     ".missing{width:326px;height:92px;background:#fee;color:#900;font-size:11px}.stat{margin:0}"
-    ".stat h4{margin:4px 0;font-size:13px}";
+    ".stat h4{margin:4px 0;font-size:13px}.flags{background:#fff4e5;border:1px solid #f0b060;padding:4px 12px}"
+    ".flags li{font-weight:600}";
 
 int eval_report_main(int argc, char **argv)
 {
@@ -192,10 +195,12 @@ int eval_report_main(int argc, char **argv)
         "\n"
         "Writes one self-contained HTML report (inline SVG plots, PNG contact sheets\n"
         "as data URIs; no scripts, no external requests) about DIR/catalog.sqlite:\n"
-        "the funnel manifest -> keyword rules -> decoded -> clips -> kept, hours by\n"
-        "domain and channel, the score histogram with the threshold, the ROC curve on\n"
-        "labelled clips (label >= 4 good, <= 2 bad), reasons for rejection, statistic\n"
-        "distributions and contact sheets.\n"
+        "channels and domains whose clips are nearly all rejected, the funnel\n"
+        "sources -> decoded -> with clips -> clips -> decided -> kept, keep rates\n"
+        "(rejections by reason) and hours by domain and channel, the score histogram\n"
+        "with the threshold, the ROC curve on labelled clips (label >= 4 good,\n"
+        "<= 2 bad), reasons for rejection, statistic distributions and contact\n"
+        "sheets.\n"
         "\n",
         .options = options,
         .footer = EVAL_EXIT_STATUS,
@@ -269,43 +274,21 @@ int eval_report_main(int argc, char **argv)
         sqlite3_finalize(st);
     }
     fputs("</p>\n", f);
+    report_loss_flags(f, db);
 
-    /* Funnel. */
+    /* Funnel (the catalog's v_funnel). */
     fputs("<h2 id='funnel'>Funnel: manifest to kept clips</h2>\n", f);
     horiz_bar bars[40];
     int nb = 0;
-    sql_table(f, db,
-              "SELECT 'manifest sources' AS step, count(*) AS items, round(sum(duration_s) / 3600.0, 3) AS hours"
-              " FROM sources"
-              " UNION ALL SELECT 'passed keyword rules', count(*), round(sum(duration_s) / 3600.0, 3) FROM sources"
-              "  WHERE status != 'rejected'"
-              " UNION ALL SELECT 'decoded ok', count(*), round(sum(duration_s) / 3600.0, 3) FROM sources"
-              "  WHERE status = 'done'"
-              " UNION ALL SELECT 'clips', count(*), round(sum(duration_s) / 3600.0, 3) FROM clips"
-              " UNION ALL SELECT 'kept clips', count(*), round(sum(c.duration_s) / 3600.0, 3)"
-              "  FROM decisions JOIN clips AS c USING (clip_id) WHERE decision = 'keep'",
-              0, bars, &nb, 40, 0, 1);
-    fputs("<p>Hours of sources are their probed durations (unknown for sources never opened); clips and kept"
-          " clips count clip hours.</p>\n", f);
+    sql_table(f, db, "SELECT what AS step, items, hours, frac FROM v_funnel AS v ORDER BY v.step", 0, bars, &nb, 6,
+              0, 1);
+    fputs("<p>Steps 2&ndash;6 narrow the step before them (frac: the share of it that got through; clips and"
+          " decided clips are of different units). The last rows are the sources that gave no clips, by status"
+          " (frac: of all sources). Hours of sources are their probed durations (unknown for sources never"
+          " opened); clips count clip hours.</p>\n", f);
     svg_bars(f, bars, nb, "");
 
-    /* Hours by domain and channel. */
-    fputs("<h2 id='hours'>Hours by domain and channel</h2>\n<div class='row'><div>\n", f);
-    const char *by_sql =
-        "SELECT coalesce(s.%s, '(none)') AS %s, count(c.clip_id) AS clips,"
-        " round(sum(c.duration_s) / 3600.0, 3) AS hours,"
-        " round(sum(CASE WHEN d.decision = 'keep' THEN c.duration_s ELSE 0 END) / 3600.0, 3) AS kept_hours"
-        " FROM clips AS c JOIN sources AS s USING (source_id) LEFT JOIN decisions AS d USING (clip_id)"
-        " GROUP BY 1 ORDER BY hours DESC, 1 LIMIT 30";
-    char sql[1024];
-    snprintf(sql, sizeof sql, by_sql, "domain", "domain");
-    sql_table(f, db, sql, 0, bars, &nb, 20, 0, 2);
-    svg_bars(f, bars, nb, "h");
-    fputs("</div><div>\n", f);
-    snprintf(sql, sizeof sql, by_sql, "channel", "channel");
-    sql_table(f, db, sql, 0, bars, &nb, 20, 0, 2);
-    svg_bars(f, bars, nb, "h");
-    fputs("</div></div>\n", f);
+    report_keep_rates(f, db);
 
     /* Scores and ROC. */
     fputs("<h2 id='scores'>Scores</h2>\n<div class='row'><div><h4>Score histogram</h4>\n", f);
@@ -352,6 +335,7 @@ int eval_report_main(int argc, char **argv)
     svg_bars(f, bars, nb, "clips");
 
     /* Statistic distributions. */
+    char sql[1024];
     fputs("<h2 id='stats'>Clip statistics</h2>\n<div class='row'>\n", f);
     static const struct {
         const char *col, *label;

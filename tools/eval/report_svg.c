@@ -16,6 +16,7 @@ void html_text(FILE *f, const char *s)
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
         default: fputc(*s, f);
         }
     }
@@ -100,6 +101,44 @@ void svg_bars(FILE *f, const horiz_bar *b, int n, const char *unit)
         fprintf(f, "</text><rect x='%d' y='%d' width='%.1f' height='%d' fill='#4a7bb7'/>"
                    "<text x='%.1f' y='%d' font-size='10'>%.3g %s</text>\n",
                 lw, 4 + i * row + 2, w, row - 4, lw + w + 4, 4 + i * row + 13, b[i].value, unit);
+    }
+    fputs("</svg>\n", f);
+}
+
+void svg_stacked_bars(FILE *f, const stacked_bar *b, int n, const char *const *seg_names,
+                      const char *const *seg_colours, int n_seg)
+{
+    const int row = 18, lw = 190, bw = 300, nw = 130, legend_row = 18, legend_w = (lw + bw + nw) / 4;
+    if (n_seg > STACK_SEGMENTS) n_seg = STACK_SEGMENTS;
+    const int legend_rows = (n_seg + 3) / 4, top = legend_rows * legend_row + 4;
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' class='plot'>\n", lw + bw + nw,
+            top + n * row + 4);
+    for (int k = 0; k < n_seg; k++) {
+        int x = (k % 4) * legend_w, y = (k / 4) * legend_row;
+        fprintf(f, "<rect x='%d' y='%d' width='12' height='12' fill='%s'/><text x='%d' y='%d' font-size='11'>", x + 2,
+                y + 3, seg_colours[k], x + 18, y + 13);
+        html_text(f, seg_names[k]);
+        fputs("</text>\n", f);
+    }
+    for (int i = 0; i < n; i++) {
+        const int y = top + i * row;
+        double total = 0, x = lw;
+        for (int k = 0; k < n_seg; k++) total += b[i].seg[k];
+        fprintf(f, "<text x='%d' y='%d' font-size='11' text-anchor='end'>", lw - 6, y + 13);
+        html_text(f, b[i].label);
+        fputs("</text>", f);
+        for (int k = 0; k < n_seg && total > 0; k++) {
+            if (b[i].seg[k] <= 0) continue;
+            double w = b[i].seg[k] / total * bw;
+            fprintf(f, "<rect x='%.1f' y='%d' width='%.1f' height='%d' fill='%s'><title>", x, y + 2, w, row - 4,
+                    seg_colours[k]);
+            html_text(f, seg_names[k]);
+            fprintf(f, ": %.0f (%.1f%%)</title></rect>", b[i].seg[k], 100 * b[i].seg[k] / total);
+            x += w;
+        }
+        fprintf(f, "<text x='%d' y='%d' font-size='10'>", lw + bw + 4, y + 13);
+        html_text(f, b[i].note);
+        fputs("</text>\n", f);
     }
     fputs("</svg>\n", f);
 }

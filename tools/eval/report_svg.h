@@ -6,7 +6,8 @@
 
 #include <stdio.h>
 
-/* Writes s to f with <, >, & and " escaped for HTML text and attributes. */
+/* Writes s to f with <, >, &, " and ' escaped for HTML text and attributes
+ * (either quote). */
 void html_text(FILE *f, const char *s);
 
 /* A growable list of values (one plotted quantity). */
@@ -24,6 +25,15 @@ typedef struct horiz_bar {
     double value;
 } horiz_bar;
 
+/* One row of a stacked bar chart: counts per segment and a note shown at
+ * the bar's right. */
+#define STACK_SEGMENTS 12
+typedef struct stacked_bar {
+    char label[96];
+    char note[48];
+    double seg[STACK_SEGMENTS];
+} stacked_bar;
+
 /* A score and its 0/1 label, for the ROC curve. */
 typedef struct scored_label {
     double s;
@@ -36,6 +46,13 @@ void svg_histogram(FILE *f, const series *s, double lo, double hi, int bins, dou
 
 /* Horizontal bars b[0..n) scaled to the largest, each with its value and unit. */
 void svg_bars(FILE *f, const horiz_bar *b, int n, const char *unit);
+
+/* Horizontal bars b[0..n), each split into segments 0..n_seg-1 (at most
+ * STACK_SEGMENTS; names and colours given in that order) drawn as shares of
+ * the row's total, so every bar has the same length; a legend above them.
+ * Each segment's count and share are its tooltip. */
+void svg_stacked_bars(FILE *f, const stacked_bar *b, int n, const char *const *seg_names,
+                      const char *const *seg_colours, int n_seg);
 
 /* The ROC curve of p[0..n) (sorted in place by descending score) as an
  * inline SVG; *auc_out receives the area under it (ties count half). */
