@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "score.h"
+#include "stop.h"
 
 typedef struct score_job {
     corpus *cp;
@@ -68,6 +69,9 @@ static void *score_worker(void *arg)
         goto done;
     }
     for (;;) {
+        /* A stop signal (stop.h): the scores so far are committed below, the
+         * rest wait for the rerun. */
+        if (cm_stop_requested()) break;
         int t = atomic_fetch_add(&j->next, 1);
         if (t >= j->n_todo) break;
         scoring_clip *c = &j->clips[j->todo[t]];
@@ -96,6 +100,7 @@ static void *score_worker(void *arg)
             n = 0;
         }
         progress_add(j->prog, 0, 1, c->duration_s, 1);
+        cm_stop_test_point();
     }
     if (n > 0 && flush(j, idx, score, n) == 0) atomic_fetch_add(&j->scored, n);
 done:

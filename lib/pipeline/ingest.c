@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "corpus.h"
@@ -12,6 +13,7 @@
 #include "manifest.h"
 #include "partition.h"
 #include "stats.h"
+#include "stop.h"
 #include "util.h"
 
 void ingest_options_default(ingest_options *o)
@@ -123,6 +125,7 @@ static void process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
 
     int in_clip = 0, rc;
     for (;;) {
+        if (in_clip == 0 && cm_stop_requested()) goto interrupted;
         rc = decoder_next(d, clip_buf + (size_t)in_clip * frame_bytes, &e);
         if (rc <= 0) break;
         frames_out++;
@@ -171,6 +174,7 @@ static void process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
         }
         n_rows++;
         in_clip = 0;
+        cm_stop_test_point();
 
         /* Progress in source time, and in bytes of the file for the ETA. */
         int64_t units = probe.duration_s > 0 ? (int64_t)((double)w->bytes * (double)frames_out * tick_s / probe.duration_s) : 0;
@@ -216,6 +220,10 @@ static void process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
     free(rows);
     return;
 
+interrupted:
+    /* A stop signal: the source is given up as if never started (its staged
+     * clips removed, no failure recorded); the rerun decodes it again. */
+    failure[0] = '\0';
 fail:
     if (d) decoder_close(d);
     if (n_rows > 0) {
@@ -226,7 +234,7 @@ fail:
         if (store_delete_prefix(S->st, pfx, NULL, &e2) != 0) cm_log(CM_LOG_ERROR, "staging: %s", e2.msg);
     }
     free(rows);
-    record_failure(S, w, &probe, failure);
+    if (failure[0]) record_failure(S, w, &probe, failure);
     progress_add(S->prog, 0, 0, 0, -units_reported);
 }
 
@@ -234,7 +242,15 @@ fail:
  * Returns -1 when there is nothing left to do. Called with mu held. */
 static int take_ready_locked(ingest_state *S)
 {
-    while (S->ready_head == S->ready_tail && S->pending_downloads > 0) pthread_cond_wait(&S->ready_cv, &S->mu);
+    /* Timed: a stop signal cannot signal the condition variable. */
+    while (S->ready_head == S->ready_tail && S->pending_downloads > 0 && !cm_stop_requested()) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&S->ready_cv, &S->mu, &until);
+    }
+    if (cm_stop_requested()) return -1;
     if (S->ready_head == S->ready_tail) return -1;
     return S->ready[S->ready_head++];
 }
@@ -320,6 +336,8 @@ static void on_download_done(void *arg, const download_result *r)
         w->bytes = r->bytes > 0 ? r->bytes : 1;
         snprintf(w->sha256, sizeof w->sha256, "%s", r->sha256);
         push_ready_locked(S, (int)(w - S->items));
+    } else if (cm_stop_requested()) {
+        /* Given up on a stop signal: not a failure of the source. */
     } else {
         char msg[CM_ERROR_MAX + 32];
         snprintf(msg, sizeof msg, "download: %s", r->error);
@@ -524,6 +542,11 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     /* Sources still failed after this run (including those out of attempts). */
     int64_t failed_now = s->counts.sources_failed + s->sources_gave_up;
     rc = (failed_now > 0 || m.bad_lines > 0) ? CM_EXIT_PARTIAL : CM_EXIT_OK;
+    if (cm_stop_requested()) {
+        rc = cm_stop_exit_code();
+        cm_log(CM_LOG_ERROR, "interrupted by %s: %" PRId64 " sources done, %" PRId64 " clips added in this run;"
+               " run it again to resume", cm_stop_signal_name(), s->counts.sources_done, s->counts.clips_added);
+    }
     if (catalog_run_end(S.cat, S.run_id, &s->counts, rc, &e) != 0) cm_log(CM_LOG_ERROR, "%s", e.msg);
 
 done:

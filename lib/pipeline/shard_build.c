@@ -23,6 +23,7 @@
 #include "fsio.h"
 #include "model_ref.h"
 #include "shard_internal.h"
+#include "stop.h"
 
 /* ---- catalog ---- */
 
@@ -188,7 +189,7 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
         if (rc != 0) return CM_EXIT_FATAL;
     }
     for (int s = 0; s < SPLIT_COUNT; s++) {
-        if (shard_write_split(B, s, e) != 0) return CM_EXIT_FATAL;
+        if (shard_write_split(B, s, e) != 0) return cm_stop_requested() ? cm_stop_exit_code() : CM_EXIT_FATAL;
         if (!o->quiet)
             cm_log(CM_LOG_INFO, "%s: %" PRId64 " clips in %d shards", dataset_split_name(s), B->split_clips[s],
                    B->n_shards[s]);

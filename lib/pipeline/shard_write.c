@@ -16,6 +16,7 @@
 #include "hash.h"
 #include "json.h"
 #include "shard_internal.h"
+#include "stop.h"
 
 /* Reads a clip's record from staging, checked, re-encoded when the dataset's
  * codec differs. Returns 0 and a malloc'd record, or -1. */
@@ -207,6 +208,13 @@ int shard_write_split(build_state *B, int split, cm_error *e)
         uint8_t *rec = NULL;
         size_t len = 0;
         clip_header h;
+        if (i > 0) cm_stop_test_point();
+        if (cm_stop_requested()) {
+            /* stop.h: the unfinished build is removed; the rerun starts it again. */
+            cm_error_set(e, "interrupted by %s after %d of %d %s clips; nothing of this build kept, run it again",
+                         cm_stop_signal_name(), i, n, dataset_split_name(split));
+            goto fail;
+        }
         if (load_record(B, c, &rec, &len, &h, e) != 0) goto fail;
         if (B->fps_num == 0) {
             B->fps_num = h.fps_num;

@@ -10,6 +10,7 @@
  * download_files.c. */
 #define _GNU_SOURCE /* asprintf */
 #include "download_internal.h"
+#include "stop.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -147,6 +148,25 @@ static void *downloader_main(void *arg)
             pthread_join(j->ytdlp_thread, NULL);
             d->ytdlp_running--;
             dl_job_deliver(d, j);
+        }
+        if (cm_stop_requested()) {
+            /* SIGTERM/SIGINT (stop.h): nothing new starts, transfers in
+             * flight end with their .part kept for the rerun, and nothing is
+             * delivered; a yt-dlp child is waited for (it got the signal too
+             * when it came to the process group). */
+            for (job *j = d->queue.head, *nx; j; j = nx) {
+                nx = j->next;
+                dl_list_remove(&d->queue, j);
+                dl_job_cancel(d, j);
+            }
+            for (job *j = d->active.head, *nx; j; j = nx) {
+                nx = j->next;
+                dl_list_remove(&d->active, j);
+                dl_job_cancel(d, j);
+            }
+            if (!d->ytdlp_running) break;
+            curl_multi_poll(d->multi, NULL, 0, 100, NULL);
+            continue;
         }
         if (stopping && !d->queue.n && !d->active.n && !d->ytdlp_running) break;
 

@@ -315,6 +315,12 @@ static void attempt_cleanup(downloader *d, job *j)
     j->fd = -1;
 }
 
+void dl_job_cancel(downloader *d, job *j)
+{
+    if (j->easy) attempt_cleanup(d, j);
+    job_free(j);
+}
+
 /* The body is complete: verify, rename into place, deliver. */
 static void job_complete(downloader *d, job *j)
 {

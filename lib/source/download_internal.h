@@ -138,6 +138,9 @@ void dl_remove_partial(const job *j);
 
 /* Hands j's result to its callback and frees j (downloader thread). */
 void dl_job_deliver(downloader *d, job *j);
+/* Drops j without delivering it (the run is stopping on a signal): ends its
+ * transfer, keeps its .part for a later run to resume, frees it. */
+void dl_job_cancel(downloader *d, job *j);
 
 /* Starts an attempt of j (opening and resuming its .part), or delivers a
  * complete NAME of an earlier run. Returns 0, or -1 after failing the job. */

@@ -29,6 +29,7 @@
 #include "progress.h"
 #include "rules.h"
 #include "score.h"
+#include "stop.h"
 #include "util.h"
 
 
@@ -145,6 +146,7 @@ int main(int argc, char **argv)
     int64_t run_id = 0, model_id = 0;
     double t0 = cm_monotonic_s();
 
+    cm_stop_install();
     if (corpus_open(&cp, corpus_dir_arg, CORPUS_EXISTING, &e) != 0) goto fail;
     cat = corpus_catalog(cp);
     if (model_ref_resolve(cat, corpus_dir_arg, model_arg, 1, &ref, &e) != 0) goto fail;
@@ -159,6 +161,13 @@ int main(int argc, char **argv)
     }
     const float threshold = threshold_opt >= 0 ? (float)threshold_opt : classifier_get_info(m)->threshold;
     if (score_corpus(cp, m, model_id, run_id, &so, &sc, &e) != 0) goto fail;
+    if (cm_stop_requested()) {
+        /* stop.h: the scores so far are committed; decisions wait for the rerun. */
+        rc = cm_stop_exit_code();
+        cm_log(CM_LOG_ERROR, "interrupted by %s: %lld of %lld clips scored in this run, no decisions made; run it"
+               " again to resume", cm_stop_signal_name(), (long long)sc.scored, (long long)sc.clips);
+        goto done;
+    }
     decide_rules dr = {.threshold = threshold, .rules = rcfg};
     snprintf(dr.model_sha256, sizeof dr.model_sha256, "%s", classifier_get_info(m)->sha256);
     cm_utc_now_iso(dr.decided_at);

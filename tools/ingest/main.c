@@ -16,6 +16,7 @@
 #include "export.h"
 #include "ingest.h"
 #include "partition.h"
+#include "stop.h"
 #include "util.h"
 
 #define INGEST_EXIT_STATUS \
@@ -288,6 +289,7 @@ int main(int argc, char **argv)
     code = apply_partition(&o, partition_arg, &part_corpus);
     if (code == CM_EXIT_OK) {
         ingest_summary s;
+        cm_stop_install();
         code = ingest_run(&o, argv[1], &s);
         if (json) ingest_summary_print_json(&s, stdout);
     }

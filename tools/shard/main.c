@@ -17,6 +17,7 @@
 #include "clipmill/reader.h"
 #include "export.h"
 #include "shard.h"
+#include "stop.h"
 #include "util.h"
 
 /* --split T,V,E: three fractions >= 0, scaled to sum to 1. */
@@ -230,6 +231,7 @@ int main(int argc, char **argv)
     } else if (o.has_min_score != (o.model != NULL)) {
         code = cm_cli_usage_error(&cli, "--min-score and --model go together");
     } else {
+        cm_stop_install();
         code = shard_build(&o);
     }
 done:
