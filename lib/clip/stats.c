@@ -22,6 +22,11 @@
 #define CUT_SPIKE_RATIO 3            /* ... and > 3x the larger neighbouring difference + 2 ... */
 #define CUT_SPIKE_MARGIN 2
 #define CUT_FLICKER_FRACTION 0.5     /* ... unless the frames around it are alike (a flicker) */
+#define EDIT_DARK_NUM 9              /* a cut to or from a frame with >= 9/10 of its pixels dark ... */
+#define EDIT_DARK_DEN 10             /* ... (a black respawn, a score table on black) is no edit */
+#define EDIT_COLOUR_LEVELS 4         /* an edit: the 4x4x4-bin RGB histograms of the two frames ... */
+#define EDIT_COLOURS (EDIT_COLOUR_LEVELS * EDIT_COLOUR_LEVELS * EDIT_COLOUR_LEVELS)
+                                     /* ... differ by at least half the pixels (total variation >= 0.5) */
 #define BAR_MEAN_MAX 20              /* a bar row/column has mean luma < 20 ... */
 #define BAR_PEAK_MAX 40              /* ... and no pixel whose temporal mean reaches 40 */
 #define PHASH_SIZE 32
@@ -120,23 +125,64 @@ static uint64_t sum_abs_diff(const uint8_t *a, const uint8_t *b, size_t npix)
  * neighbouring pairs, so steady scrolling and gradual fades do not count),
  * where the picture after the cut does not return to the one before it
  * (a one-frame flicker is not a cut). sad[i] compares frames i and i+1. */
-static int count_cuts(const uint8_t *luma, const uint64_t *sad, int t, size_t npix)
+static int is_cut(const uint8_t *luma, const uint64_t *sad, int t, size_t npix, int i)
 {
-    int cuts = 0;
-    for (int i = 0; i + 1 < t; i++) {
-        double m = (double)sad[i] / (double)npix;
-        double before = i > 0 ? (double)sad[i - 1] / (double)npix : 0;
-        double after = i + 2 < t ? (double)sad[i + 1] / (double)npix : 0;
-        double neighbour = before > after ? before : after;
-        if (m <= CUT_MEAN_ABS_DIFF || m <= CUT_SPIKE_RATIO * neighbour + CUT_SPIKE_MARGIN) continue;
-        if (i > 0 && i + 2 < t) {
-            double across = (double)sum_abs_diff(luma + (size_t)(i + 2) * npix, luma + (size_t)(i - 1) * npix, npix) /
-                            (double)npix;
-            if (across < CUT_FLICKER_FRACTION * m) continue;
-        }
-        cuts++;
+    double m = (double)sad[i] / (double)npix;
+    double before = i > 0 ? (double)sad[i - 1] / (double)npix : 0;
+    double after = i + 2 < t ? (double)sad[i + 1] / (double)npix : 0;
+    double neighbour = before > after ? before : after;
+    if (m <= CUT_MEAN_ABS_DIFF || m <= CUT_SPIKE_RATIO * neighbour + CUT_SPIKE_MARGIN) return 0;
+    if (i > 0 && i + 2 < t) {
+        double across =
+            (double)sum_abs_diff(luma + (size_t)(i + 2) * npix, luma + (size_t)(i - 1) * npix, npix) / (double)npix;
+        if (across < CUT_FLICKER_FRACTION * m) return 0;
     }
-    return cuts;
+    return 1;
+}
+
+static int is_dark_frame(const uint8_t *y, size_t npix)
+{
+    size_t dark = 0;
+    for (size_t i = 0; i < npix; i++) dark += y[i] < BLACK_PIXEL_LUMA;
+    return (uint64_t)dark * EDIT_DARK_DEN >= (uint64_t)EDIT_DARK_NUM * npix;
+}
+
+static void colour_histogram(const uint8_t *rgb, size_t npix, uint32_t hist[EDIT_COLOURS])
+{
+    memset(hist, 0, EDIT_COLOURS * sizeof hist[0]);
+    for (size_t i = 0; i < npix; i++) {
+        const uint8_t *p = rgb + 3 * i;
+        hist[(p[0] >> 6) * EDIT_COLOUR_LEVELS * EDIT_COLOUR_LEVELS + (p[1] >> 6) * EDIT_COLOUR_LEVELS + (p[2] >> 6)]++;
+    }
+}
+
+/* Is the cut between frames i and i+1 an edit, a new shot? Not when either
+ * frame is dark (a transition through black: a respawn, a score table), nor
+ * when the colours stay (a flip-screen room change, a camera jump within one
+ * game: its palette continues); an edit moves at least half of the pixels'
+ * colour mass (sum |h_a - h_b| >= npix, total variation distance >= 0.5). */
+static int is_edit(const uint8_t *rgb, const uint8_t *luma, size_t npix, int i)
+{
+    const uint8_t *ya = luma + (size_t)i * npix, *yb = ya + npix;
+    if (is_dark_frame(ya, npix) || is_dark_frame(yb, npix)) return 0;
+    uint32_t ha[EDIT_COLOURS], hb[EDIT_COLOURS];
+    colour_histogram(rgb + (size_t)i * npix * 3, npix, ha);
+    colour_histogram(rgb + (size_t)(i + 1) * npix * 3, npix, hb);
+    uint64_t moved = 0;
+    for (int b = 0; b < EDIT_COLOURS; b++) moved += ha[b] > hb[b] ? ha[b] - hb[b] : hb[b] - ha[b];
+    return moved >= npix;
+}
+
+/* hard_cuts and edits (the cuts that are edits) of the clip. */
+static void count_cuts(const uint8_t *rgb, const uint8_t *luma, const uint64_t *sad, int t, size_t npix,
+                       clip_stats *s)
+{
+    for (int i = 0; i + 1 < t; i++) {
+        if (!is_cut(luma, sad, t, npix, i)) continue;
+        s->hard_cuts++;
+        s->edits += is_edit(rgb, luma, npix, i);
+    }
+    s->has_edits = 1;
 }
 
 /* Is line k (a row when is_row, else a column) of the temporal sum image a bar?
@@ -367,7 +413,7 @@ void clip_stats_compute(const uint8_t *frames, int t, int h, int w, clip_stats *
         s->static_frac = 1.0; /* one frame shows no change: as static as it gets */
     }
     s->black_frac = (double)black_frames / t;
-    s->hard_cuts = count_cuts(luma, sad, t, npix);
+    count_cuts(frames, luma, sad, t, npix, s);
     find_bars(acc, h, w, t, s);
     s->phash = mean_image_phash(acc, h, w, t);
     activity_stats(luma, t, h, w, s);

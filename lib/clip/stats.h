@@ -22,6 +22,10 @@ typedef struct clip_stats {
     double still_pixels;   /* fraction of pixels whose luma never moves by more than 8 between two frames */
     double edge_density;   /* fraction of horizontal neighbours whose luma differs by more than 40 (text, UI) */
     int has_activity;      /* 1 when the four fields above are known (0: read from a catalog of an older schema) */
+    /* Of the hard cuts, the edits: new shots, not a flip-screen room change or
+     * a transition through black (schema 008; what the cut rule counts). */
+    int edits;             /* hard cuts between two non-dark frames whose colours change by half or more */
+    int has_edits;         /* 1 when edits is known (0: read from a catalog of an older schema) */
 } clip_stats;
 
 /* Computes s from frames: T frames of h x w x 3 uint8 RGB24, packed (T,H,W,C).

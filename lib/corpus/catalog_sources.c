@@ -277,7 +277,7 @@ void catalog_clip_stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *
     if (valid) s->phash = strtoull(ph, NULL, 16);
     if (has_phash) *has_phash = valid;
     s->has_activity = 1;
-    for (int i = 11; i < CATALOG_CLIP_STATS_NCOLUMNS; i++)
+    for (int i = 11; i < 15; i++)
         if (sqlite3_column_type(st, col + i) == SQLITE_NULL) s->has_activity = 0;
     if (s->has_activity) {
         s->active_frac = sqlite3_column_double(st, col + 11);
@@ -285,6 +285,8 @@ void catalog_clip_stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *
         s->still_pixels = sqlite3_column_double(st, col + 13);
         s->edge_density = sqlite3_column_double(st, col + 14);
     }
+    s->has_edits = sqlite3_column_type(st, col + 15) != SQLITE_NULL;
+    s->edits = sqlite3_column_int(st, col + 15);
 }
 
 static int insert_clips(catalog *c, const char *source_id, const clip_row *clips, int n, int64_t run_id,
@@ -294,9 +296,9 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         "INSERT INTO clips (clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps,"
         " luma_mean, luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom,"
         " letterbox_left, letterbox_right, phash, staging, staging_key, codec, bytes, record_crc, run_id,"
-        " created_at, active_frac, moving_area, still_pixels, edge_density) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-        " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,"
-        " ?28, ?29, ?30, ?31)";
+        " created_at, active_frac, moving_area, still_pixels, edge_density, edits) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+        " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,"
+        " ?28, ?29, ?30, ?31, ?32)";
     sqlite3_stmt *st = NULL;
     int rc = -1;
     if (catalog_prepare(c, &st, sql, e, "insert clip") != 0) goto fail;
@@ -342,6 +344,7 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         sqlite3_bind_double(st, 29, s->moving_area);
         sqlite3_bind_double(st, 30, s->still_pixels);
         sqlite3_bind_double(st, 31, s->edge_density);
+        sqlite3_bind_int(st, 32, s->edits);
         if (catalog_step_done(c, st, e, "insert clip") != 0) goto fail;
     }
     rc = 0;

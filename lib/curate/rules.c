@@ -24,8 +24,12 @@ unsigned rules_check(const rules_config *r, const clip_stats *s, double duration
     if (s->black_frac >= r->black_frac_max) failed |= RULE_BLACK;
     if (s->luma_mean < r->luma_min) failed |= RULE_DARK;
     if (s->static_frac >= r->static_frac_max) failed |= RULE_STATIC;
-    /* Per 16 s so that a short tail clip is judged at the same rate. */
-    if (s->hard_cuts * 16.0 / duration_s >= r->cuts_per_16s_max) failed |= RULE_CUTS;
+    /* Edits, not every hard cut: a flip-screen room change or a respawn
+     * through black is no edit. A clip staged before the edits statistic
+     * existed (schema 8) is judged on its hard cuts, as it was then. Per 16 s
+     * so that a short tail clip is judged at the same rate. */
+    int cuts = s->has_edits ? s->edits : s->hard_cuts;
+    if (cuts * 16.0 / duration_s >= r->cuts_per_16s_max) failed |= RULE_CUTS;
     if (h > 0 && w > 0 &&
         ((double)(s->letterbox_top + s->letterbox_bottom) > r->letterbox_frac_max * h ||
          (double)(s->letterbox_left + s->letterbox_right) > r->letterbox_frac_max * w))

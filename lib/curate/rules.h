@@ -16,7 +16,7 @@ typedef enum {
     RULE_BLACK = 1 << 0,      /* black_frac >= black_frac_max */
     RULE_DARK = 1 << 1,       /* luma_mean < luma_min */
     RULE_STATIC = 1 << 2,     /* static_frac >= static_frac_max */
-    RULE_CUTS = 1 << 3,       /* hard cuts per 16 s >= cuts_per_16s_max */
+    RULE_CUTS = 1 << 3,       /* edits per 16 s >= cuts_per_16s_max (hard cuts when edits is unknown) */
     RULE_LETTERBOX = 1 << 4,  /* bars cover more than letterbox_frac_max of the height or width */
     RULE_DUPLICATE = 1 << 5,  /* phash within phash_distance_max of a clip of another source added
                                * to the index before it (lib/curate/decide.c: in clip_id order) */

@@ -99,6 +99,7 @@ static clip_row *make_clips(const char *source_id, int n, double motion)
         r->stats.static_frac = 0.25;
         r->stats.black_frac = i == 0 ? 1.0 : 0.0;
         r->stats.hard_cuts = 1;
+        r->stats.edits = i % 2;
         r->stats.phash = 0x0123456789abcdefULL + (uint64_t)i;
         r->staging = "staging";
         cm_clip_id(source_id, i, r->staging_key);
@@ -196,6 +197,34 @@ static void check_migration(void)
     CHECK_MSG(strstr(e.msg, "junk.sqlite") != NULL, "%s", e.msg);
     free(junk);
     free(half);
+    free(path);
+}
+
+/* The edits statistic (schema 8) round-trips; a clip staged before it has
+ * NULL there, which reads as unknown (the cut rule then counts hard cuts). */
+static void check_clip_edits(void)
+{
+    char *path = tmp_path("edits.sqlite");
+    catalog *c = NULL;
+    cm_error e = {{0}};
+    CHECK_MSG(catalog_open(&c, path, &e) == 0, "%s", e.msg);
+    if (!c) return;
+    int64_t run = 0;
+    CHECK(catalog_run_begin(c, "test_catalog", "", &run, &e) == 0);
+    char id[CM_SOURCE_ID_LEN + 1], clip_id[CM_CLIP_ID_MAX];
+    manifest_entry m = entry("/data/edits.mp4", "SuperTux speedrun", "platformer");
+    m.json = (char *)"{\"url\": \"/data/edits.mp4\"}";
+    cm_source_id(m.url, id);
+    CHECK(catalog_source_upsert(c, id, &m, run, &e) == 0);
+    CHECK_MSG(mark_done(c, id, 2, 40.0, 3.0, run) == 0, "mark done");
+    clip_stats s;
+    cm_clip_id(id, 1, clip_id);
+    CHECK(catalog_clip_stats(c, clip_id, &s, &e) == 0);
+    CHECK_MSG(s.has_edits == 1 && s.edits == 1 && s.hard_cuts == 1, "edits %d (known %d)", s.edits, s.has_edits);
+    CHECK(sqlite3_exec(catalog_db(c), "UPDATE clips SET edits = NULL", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(catalog_clip_stats(c, clip_id, &s, &e) == 0);
+    CHECK_MSG(s.has_edits == 0 && s.hard_cuts == 1 && s.has_activity == 1, "NULL edits: known %d", s.has_edits);
+    catalog_close(c);
     free(path);
 }
 
@@ -558,6 +587,7 @@ int main(int argc, char **argv)
     self_exe[n] = '\0';
     check_migration();
     check_sources();
+    check_clip_edits();
     check_views();
     check_wal_reader();
     check_concurrent_create();

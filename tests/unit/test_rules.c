@@ -54,6 +54,20 @@ static void test_rules(void)
     CHECK(rules_check(&r, &s, 8, 160, 90) == RULE_CUTS);   /* 3 in 8 s is 6 per 16 s */
     CHECK(rules_check(&r, &s, 0, 160, 90) == 0);           /* unknown duration counts as 16 s */
 
+    /* With edits known, the rule counts edits: 17 flip-screen cuts are none. */
+    s = good_clip();
+    s.hard_cuts = 17;
+    s.edits = 0;
+    s.has_edits = 1;
+    CHECK(rules_check(&r, &s, 16, 160, 90) == 0);
+    s.edits = 4;
+    CHECK(rules_check(&r, &s, 16, 160, 90) == RULE_CUTS);
+    s.edits = 3;
+    CHECK(rules_check(&r, &s, 16, 160, 90) == 0);
+    CHECK(rules_check(&r, &s, 8, 160, 90) == RULE_CUTS);
+    s.has_edits = 0;                                        /* staged before schema 8: hard cuts */
+    CHECK(rules_check(&r, &s, 16, 160, 90) == RULE_CUTS);
+
     s = good_clip();
     s.letterbox_top = 5;
     s.letterbox_bottom = 4;                                 /* 9 of 90 rows = 10%: not more than 10% */

@@ -207,6 +207,83 @@ static void test_cuts(void)
     free(c.px);
 }
 
+/* Frame k: content seed seen from camera offset px, luma texture tinted by
+ * (r, g, b) / 255 and lifted by lo: a scene with its own palette. */
+static void draw_tinted(clip *c, int k, uint32_t seed, int offset, int lo, int r, int g, int b)
+{
+    for (int y = 0; y < c->h; y++)
+        for (int x = 0; x < c->w; x++) {
+            double v = lo + (255 - lo) * texture(seed, x + offset, y);
+            uint8_t *p = pixel(c, k, y, x);
+            p[0] = (uint8_t)lround(v * r / 255);
+            p[1] = (uint8_t)lround(v * g / 255);
+            p[2] = (uint8_t)lround(v * b / 255);
+        }
+}
+
+/* Edits are the hard cuts to a new shot: not a flip-screen room change (the
+ * camera jumps a screen within one scene: same palette), nor a transition
+ * through a dark screen (a black respawn, a score table on black). */
+static void test_edits(void)
+{
+    clip c = clip_new(T, H, W);
+    clip_stats s;
+    /* A bright outdoor level and a dark cave (half its pixels under luma 24,
+     * so no dark screen) alternating every 20 frames: every cut an edit. */
+    for (int k = 0; k < T; k++) {
+        if ((k / 20) % 2 == 0) draw_tinted(&c, k, 10, 2 * k, 90, 150, 210, 255);
+        else draw_tinted(&c, k, 11, 2 * k, 0, 130, 90, 110);
+    }
+    stats_of(c, &s);
+    CHECK_MSG(s.hard_cuts == 7 && s.edits == 7 && s.has_edits, "level/cave: %d cuts, %d edits", s.hard_cuts, s.edits);
+    CHECK_MSG(s.black_frac == 0.0, "cave is no black frame: black_frac %f", s.black_frac);
+
+    /* Flip screen: the camera holds on one screen of the level and jumps by a
+     * screen width every 12 frames, back and forth (screens 0 1 2 1 2 3 ...),
+     * while a character (8x12 px) walks across. */
+    static const int screens[] = {0, 1, 2, 1, 2, 3, 2, 1, 0, 1, 2, 3, 4, 3};
+    for (int k = 0; k < T; k++) {
+        draw_tinted(&c, k, 12, W * screens[k / 12], 40, 200, 170, 120);
+        for (int y = 60; y < 72; y++)
+            for (int x = 0; x < 8; x++) set_grey(&c, k, y, 12 * (k % 12) + x, 250);
+    }
+    stats_of(c, &s);
+    CHECK_MSG(s.hard_cuts == 13 && s.edits == 0, "flip screen: %d cuts, %d edits", s.hard_cuts, s.edits);
+
+    /* Respawns through black: level, 10 black frames, the level elsewhere
+     * (even in other colours): cuts to and from black are no edits. */
+    for (int k = 0; k < T; k++) {
+        int phase = k % 40;
+        if (phase >= 30) memset(pixel(&c, k, 0, 0), 0, (size_t)H * W * 3);
+        else if ((k / 40) % 2 == 0) draw_tinted(&c, k, 13, 3 * k, 60, 255, 255, 255);
+        else draw_tinted(&c, k, 14, 3 * k, 60, 255, 120, 60);
+    }
+    stats_of(c, &s);
+    CHECK_MSG(s.hard_cuts == 7 && s.edits == 0, "respawns through black: %d cuts, %d edits", s.hard_cuts, s.edits);
+
+    /* A score table on black (text on 5% of the pixels) between games, and a
+     * cut to a frame just under 90% dark, which is a picture and an edit. */
+    for (int k = 0; k < T; k++) {
+        int phase = k % 40;
+        draw_tinted(&c, k, 15, 2 * k, 60, 255, 230, 200);
+        if (phase >= 35) {
+            memset(pixel(&c, k, 0, 0), 0, (size_t)H * W * 3);
+            for (int y = 20; y < 29; y++)     /* 9 rows x 80 columns of "text": 720 px = 5% */
+                for (int x = 40; x < 120; x++) set_grey(&c, k, y, x, (x / 3) % 2 ? 255 : 0);
+        }
+    }
+    stats_of(c, &s);
+    CHECK_MSG(s.hard_cuts == 7 && s.edits == 0, "score table flashes: %d cuts, %d edits", s.hard_cuts, s.edits);
+    for (int k = 0; k < T; k++) {
+        draw_tinted(&c, k, 15, 2 * k, 60, 255, 230, 200);
+        if (k % 40 >= 35)   /* 12 of 90 rows lit (13%): not a dark screen */
+            for (int y = 12; y < H; y++) memset(pixel(&c, k, y, 0), 0, (size_t)W * 3);
+    }
+    stats_of(c, &s);
+    CHECK_MSG(s.hard_cuts == 7 && s.edits == 7, "mostly dark picture: %d cuts, %d edits", s.hard_cuts, s.edits);
+    free(c.px);
+}
+
 /* A small sprite (6x8 px, 0.3% of the frame) walking over a still level: the camera does not
  * move, but the frames are not static. Mean difference stays far below 1. */
 static void test_sprite_on_still_background(void)
@@ -368,6 +445,7 @@ int main(void)
     test_mean_std_exact();
     test_motion();
     test_cuts();
+    test_edits();
     test_activity();
     test_sprite_on_still_background();
     test_letterbox();

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         CM_DOUBLE("black-max", 0, "F", &rcfg.black_frac_max, 0, 1.01, "reject when black_frac >= F (default 0.5)"),
         CM_DOUBLE("luma-min", 0, "L", &rcfg.luma_min, 0, 255, "reject when luma_mean < L (default 16)"),
         CM_DOUBLE("cuts-max", 0, "N", &rcfg.cuts_per_16s_max, 1, 1e6,
-                  "reject when hard cuts per 16 s >= N (default 4)"),
+                  "reject when edits (cuts to a new shot) per 16 s >= N (default 4)"),
         CM_DOUBLE("letterbox-max", 0, "F", &rcfg.letterbox_frac_max, 0, 1,
                   "reject when bars cover > F of the height or width (default 0.10)"),
         CM_INT("dup-distance", 0, "D", &rcfg.phash_distance_max, -1, 63,
