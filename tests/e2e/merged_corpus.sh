@@ -54,7 +54,7 @@ PIDS=()
 start() { # start SERVER_ARGS...: sets URL (base, no query)
   "$TRAIN" label -C m --port 0 "$@" > url.txt 2> server.err &
   PIDS+=($!)
-  for _ in $(seq 300); do [ -s url.txt ] && break; sleep 0.1; done
+  for _ in $(seq 1200); do [ -s url.txt ] && break; sleep 0.1; done
   URL=$(head -1 url.txt); URL=${URL%%\?*}; URL=${URL%/}
 }
 stop() { kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null; }
