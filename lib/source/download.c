@@ -68,6 +68,7 @@ void download_options_default(download_options *o)
     o->backoff_base_s = 1;
     o->backoff_max_s = 60;
     o->ytdlp_timeout_s = 600;
+    o->ytdlp_min_height = 360;
 }
 double dl_random_unit(downloader *d) /* xorshift64*, in [0, 1) */
 {

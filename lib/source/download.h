@@ -31,6 +31,8 @@ typedef struct download_options {
                                   wait while at or above it; 0 = no limit (--max-disk) */
     const char *ytdlp_path;    /* yt-dlp executable for web pages; NULL = look for "yt-dlp" on PATH */
     double ytdlp_timeout_s;    /* default 600 */
+    int ytdlp_min_height;      /* yt-dlp fetches the smallest rendition at least this high (the largest when
+                                  none is); 0 = its best; default 360 (4 x 90, the output height) */
 } download_options;
 
 void download_options_default(download_options *o);

@@ -23,9 +23,12 @@
 
 extern char **environ;
 
-/* Video is decoded at 160x90, so a small rendition is plenty; video-only
- * formats need no merge (and no ffmpeg) inside yt-dlp. */
-#define YTDLP_FORMAT "bv*[height<=480]/b[height<=480]/wv*/w"
+/* Video is decoded small (160x90), so a small rendition is plenty: with
+ * min_height > 0, yt-dlp sorts renditions by "+res:H" (the smallest at least
+ * H pixels high, or the largest when none is; docs/downloads.md "Web pages"),
+ * then the fewest bytes; with 0, its best. Formats with video first
+ * (bv*): those need no merge, and no ffmpeg, inside yt-dlp. */
+#define YTDLP_FORMAT "bv*/b"
 
 char *ytdlp_locate(const char *path)
 {
@@ -75,13 +78,32 @@ static int find_output(const char *dirname, const char *name, char *out, size_t 
 /* Runs yt-dlp with stdin and stdout on /dev/null and stderr into a pipe, of
  * which the last non-empty line is kept. Returns the wait status, or -1 when
  * it could not be started (last_line says why). */
-static int run(const char *ytdlp, const char *dir, const char *name, const char *url, double timeout_s,
-               char *last_line, size_t cap, int *timed_out)
+static int run(const char *ytdlp, const char *dir, const char *name, const char *url, int min_height,
+               double timeout_s, char *last_line, size_t cap, int *timed_out)
 {
     char *out_template = NULL;
     if (asprintf(&out_template, "%s/%s.%%(ext)s", dir, name) < 0) return -1;
-    char *argv[] = {(char *)ytdlp, "--no-playlist", "--no-progress", "--no-mtime", "--socket-timeout", "30",
-                    "-f", YTDLP_FORMAT, "-o", out_template, "--", (char *)url, NULL};
+    char sort[64];
+    snprintf(sort, sizeof sort, "+res:%d,+size,+br", min_height);
+    char *argv[16];
+    int a = 0;
+    argv[a++] = (char *)ytdlp;
+    argv[a++] = "--no-playlist";
+    argv[a++] = "--no-progress";
+    argv[a++] = "--no-mtime";
+    argv[a++] = "--socket-timeout";
+    argv[a++] = "30";
+    argv[a++] = "-f";
+    argv[a++] = YTDLP_FORMAT;
+    if (min_height > 0) {
+        argv[a++] = "-S";
+        argv[a++] = sort;
+    }
+    argv[a++] = "-o";
+    argv[a++] = out_template;
+    argv[a++] = "--";
+    argv[a++] = (char *)url;
+    argv[a] = NULL;
     int errpipe[2] = {-1, -1}, status = -1;
     pid_t pid = -1;
     posix_spawn_file_actions_t fa;
@@ -150,11 +172,11 @@ done:
 }
 
 void ytdlp_fetch(const char *ytdlp, const char *dir, const char *name, const char *url,
-                 const char *expected_sha256, double timeout_s, download_result *r)
+                 const char *expected_sha256, int min_height, double timeout_s, download_result *r)
 {
     char last[400];
     int timed_out = 0, fd = -1;
-    int status = run(ytdlp, dir, name, url, timeout_s, last, sizeof last, &timed_out);
+    int status = run(ytdlp, dir, name, url, min_height, timeout_s, last, sizeof last, &timed_out);
     r->via_ytdlp = 1;
     r->ok = 0;
     r->retryable = 1;

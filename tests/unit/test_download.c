@@ -389,6 +389,8 @@ static void test_behaviours(const uint8_t *data, const char *sha)
         fclose(f);
     }
     CHECK_MSG(strstr(args, url_line) != NULL && strstr(args, "--no-playlist\n") != NULL, "args: %s", args);
+    /* The smallest rendition at least 360 high (the default, 4 x 90). */
+    CHECK_MSG(strstr(args, "-S\n+res:360,+size,+br\n") != NULL && strstr(args, "-f\nbv*/b\n") != NULL, "args: %s", args);
     free(args_path);
     CHECK_MSG(FAILED_WITH(yt_fail, "yt-dlp exited with status 1: ERROR: fake failure"), "%s", yt_fail.r.error);
     CHECK(yt_fail.r.via_ytdlp && yt_fail.r.retryable == 1);

@@ -210,6 +210,7 @@ int main(int argc, char **argv)
     const char *partition_arg = NULL;
     int json = 0, fit = o.decode.fit, codec = o.encode.codec, skip_loop_filter = -1;
     int connect_timeout = (int)o.download.connect_timeout_s, stall_timeout = (int)o.download.low_speed_time_s;
+    int max_height = -1;
     const cm_option options[] = {
         CM_STRING("corpus", 'C', "DIR", &o.corpus_dir, "corpus directory (default .)"),
         CM_INT("jobs", 'j', "N", &o.jobs, 1, 1024, "sources decoded at once (default: number of cores)"),
@@ -242,6 +243,10 @@ int main(int argc, char **argv)
         CM_INT("stall-timeout", 0, "S", &stall_timeout, 1, 3600,
                "abort a transfer slower than 1 KB/s for S seconds (default 30)"),
         CM_STRING("yt-dlp", 0, "PATH", &o.download.ytdlp_path, "yt-dlp for video web pages (default: yt-dlp on PATH)"),
+        CM_INT("max-height", 0, "H", &max_height, 0, 100000,
+               "web pages (yt-dlp): the smallest rendition at least H\n"
+               "pixels high, the largest if none is (default 4 x the output\n"
+               "height: 360; 0: yt-dlp's best). Decoding less at crawl scale"),
         CM_CHOICE("skip-loop-filter", 0, "none|nonref|all", &skip_loop_filter,
                   "skip H.264 deblocking on no frames, on\n"
                   "non-reference frames (default: no drift, >= 56 dB against full\n"
@@ -280,6 +285,7 @@ int main(int argc, char **argv)
     o.encode.codec = (clip_codec)codec;
     if (skip_loop_filter >= 0) o.decode.skip_loop_filter = skip_loop_filter;
     o.download.connect_timeout_s = connect_timeout;
+    o.download.ytdlp_min_height = max_height >= 0 ? max_height : 4 * o.decode.out_h;
     o.download.low_speed_time_s = stall_timeout;
     if (n_args != 1) {
         code = cm_cli_usage_error(&cli, "expected exactly one MANIFEST");
