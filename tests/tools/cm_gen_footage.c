@@ -8,6 +8,8 @@
  *                     black     all black (studio black, Y = 16)
  *                     menu      a still menu screen with a small cursor blinking at 2 Hz
  *                     cuts      alternates every 2 s between a bright outdoor level and a dark cave
+ *                     flip      flip-screen gameplay: the camera holds on one screen of the level and
+ *                               jumps a whole screen every 1.2 s, back and forth (screens 0 1 2 1 2 3 ...)
  *   --seconds S       duration (default 4; fractional allowed)
  *   --size WxH        coded size, even numbers (default 320x180; e.g. 640x480, 180x320)
  *   --fps F           frame rate, integer (default 30)
@@ -40,7 +42,7 @@
 
 #include "util.h"
 
-typedef enum { KIND_GAMEPLAY, KIND_STATIC, KIND_BLACK, KIND_MENU, KIND_CUTS } footage_kind;
+typedef enum { KIND_GAMEPLAY, KIND_STATIC, KIND_BLACK, KIND_MENU, KIND_CUTS, KIND_FLIP } footage_kind;
 
 typedef struct gen_options {
     const char *out_path;
@@ -83,14 +85,14 @@ static uint32_t scale_colour(uint32_t c, int num, int den)
     return (r > 255 ? 255 : r) << 16 | (g > 255 ? 255 : g) << 8 | (b > 255 ? 255 : b);
 }
 
-/* A side-scrolling level: sky gradient, hills scrolling at 1/4 speed, a tile
- * layer (ground and floating blocks, each tile textured), and a sprite that
- * bounces around. cave selects the dark palette used as the second scene of "cuts". */
-static void draw_level(uint8_t *rgb, int w, int h, double t, uint32_t seed, int cave)
+/* A side-scrolling level seen from camera position scroll (pixels): sky
+ * gradient, hills scrolling at 1/4 speed, a tile layer (ground and floating
+ * blocks, each tile textured), and a sprite that bounces around at time t.
+ * cave selects the dark palette used as the second scene of "cuts". */
+static void draw_level_at(uint8_t *rgb, int w, int h, double t, double scroll, uint32_t seed, int cave)
 {
     double unit = h / 180.0;                       /* art is designed for 180 lines */
     int tile = (int)lround(16 * unit) > 2 ? (int)lround(16 * unit) : 2;
-    double scroll = 90.0 * unit * t;               /* pixels per second, a brisk run */
     int ground_row = h - 3 * tile;
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < w; x++) {
@@ -127,6 +129,22 @@ static void draw_level(uint8_t *rgb, int w, int h, double t, uint32_t seed, int 
     for (int y = sy < 0 ? 0 : sy; y < sy + size && y < h; y++)
         for (int x = sx; x < sx + size && x < w; x++)
             put(rgb, w, x, y, (x - sx) < size / 3 && (y - sy) < size / 3 ? 0xffffffu : cave ? 0xf0e020u : 0xe02020u);
+}
+
+/* The level scrolling at 90 pixels per second (at 180 lines), a brisk run. */
+static void draw_level(uint8_t *rgb, int w, int h, double t, uint32_t seed, int cave)
+{
+    draw_level_at(rgb, w, h, t, 90.0 * (h / 180.0) * t, seed, cave);
+}
+
+/* Flip screen: the camera shows one screen of the level at a time and jumps a
+ * whole screen every 1.2 s, back and forth as a player walking across room
+ * edges does (screens 0 1 2 1 2 3 2 1, repeated). */
+static void draw_flip_screen(uint8_t *rgb, int w, int h, double t, uint32_t seed)
+{
+    static const int screens[] = {0, 1, 2, 1, 2, 3, 2, 1};
+    int screen = screens[(int)floor(t / 1.2) % (int)(sizeof screens / sizeof screens[0])];
+    draw_level_at(rgb, w, h, t, (double)screen * w, seed, 0);
 }
 
 static void draw_menu(uint8_t *rgb, int w, int h, double t, uint32_t seed)
@@ -171,6 +189,7 @@ static void render(const gen_options *o, double t, uint8_t *rgb)
     case KIND_BLACK: memset(rgb, 0, (size_t)w * h * 3); break;
     case KIND_MENU: draw_menu(rgb, w, h, t, o->seed); break;
     case KIND_CUTS: draw_level(rgb, w, h, t, o->seed, ((int)floor(t / 2.0)) % 2); break;
+    case KIND_FLIP: draw_flip_screen(rgb, w, h, t, o->seed); break;
     }
     if (o->marker) draw_marker(rgb, w, h, o->rotate);
 }
@@ -374,7 +393,7 @@ static int usage(const char *msg)
 {
     if (msg) fprintf(stderr, "cm_gen_footage: %s\n", msg);
     fprintf(stderr,
-            "usage: cm_gen_footage OUT --kind gameplay|static|black|menu|cuts [--seconds S] [--size WxH]\n"
+            "usage: cm_gen_footage OUT --kind gameplay|static|black|menu|cuts|flip [--seconds S] [--size WxH]\n"
             "       [--fps F] [--vfr] [--rotate 90|180|270] [--marker] [--bits 8|10]\n"
             "       [--codec h264|hevc|mpeg4|vp9|ffv1] [--seed N]\n");
     return 1;
@@ -383,7 +402,7 @@ static int usage(const char *msg)
 int main(int argc, char **argv)
 {
     gen_options o = {.kind = -1, .seconds = 4, .width = 320, .height = 180, .fps = 30, .bits = 8, .codec = "h264", .seed = 1};
-    static const char *kinds[] = {"gameplay", "static", "black", "menu", "cuts"};
+    static const char *kinds[] = {"gameplay", "static", "black", "menu", "cuts", "flip"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes_value = 1;
@@ -391,7 +410,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--marker")) o.marker = 1, takes_value = 0;
         else if (a[0] == '-' && a[1] == '-' && !v) return usage("option needs a value");
         else if (!strcmp(a, "--kind")) {
-            for (int k = 0; k < 5; k++)
+            for (int k = 0; k < (int)(sizeof kinds / sizeof kinds[0]); k++)
                 if (!strcmp(v, kinds[k])) o.kind = k;
             if ((int)o.kind < 0) return usage("unknown --kind");
         } else if (!strcmp(a, "--seconds")) o.seconds = atof(v);
