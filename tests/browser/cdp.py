@@ -14,6 +14,12 @@ of the HTML report and the labelling page.
       Loads the labelling page, waits for its first clip, then presses each
       character of KEYS as a real key event (B = Backspace), waiting for the
       page to confirm each one; fails on console errors.
+  cdp.py attack LABEL_URL SCREENSHOT.png OTHER_URL...
+      Loads the labelling page (so the browser holds its cookie), then each
+      page of another origin in the same tab, waiting for it to set
+      window.clipmillAttack (its tries at the label server are done). The
+      caller checks that nothing was written; errors on those pages are
+      expected and ignored.
 
 Exit 77 when chromium is not installed (ctest counts that as skipped)."""
 import base64
@@ -272,6 +278,25 @@ def check_label(url, keys, shot):
     return failures
 
 
+def check_attack(label_url, shot, others):
+    b = Browser()
+    failures = []
+    try:
+        b.navigate(label_url)
+        if not b.wait_for("window.clipmillLabel && window.clipmillLabel.ready === true"):
+            failures.append("labelling page never showed a clip")
+        failures += b.errors()
+        for url in others:
+            b.navigate(url)
+            if not b.wait_for("window.clipmillAttack === true"):
+                failures.append(f"{url}: the page never finished")
+            print(f"{url}: {b.evaluate('document.body.innerText.slice(0, 200)')!r}")
+        b.screenshot(shot, full_page=False)
+    finally:
+        b.close()
+    return failures
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__)
@@ -280,6 +305,8 @@ def main():
         failures = check_report(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "label" and len(sys.argv) == 5:
         failures = check_label(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "attack" and len(sys.argv) >= 5:
+        failures = check_attack(sys.argv[2], sys.argv[3], sys.argv[4:])
     else:
         print(__doc__)
         return 2

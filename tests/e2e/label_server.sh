@@ -16,12 +16,14 @@ ls *.mp4 > manifest.txt
 DB=c/catalog.sqlite
 n=$(q $DB "SELECT count(*) FROM clips")
 PIDS=()
-start() { # start SERVER_ARGS...: sets URL (base, no query)
+start() { # start SERVER_ARGS...: sets URL (base, no query) and TOKEN
   "$TRAIN" label -C c --port 0 "$@" > url.txt 2> server.err &
   PIDS+=($!)
   for _ in $(seq 100); do [ -s url.txt ] && break; sleep 0.1; done
   URL=$(head -1 url.txt); URL=${URL%%\?*}; URL=${URL%/}
+  TOKEN=$(sed -n '1s/.*[?&]token=\([0-9a-f]*\).*/\1/p' url.txt)
 }
+api() { curl -s -H "X-Clipmill-Token: $TOKEN" "$@"; }   # the session token of the printed URL
 stop() { kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null; }
 trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done' EXIT
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
@@ -30,32 +32,32 @@ start --labeler alice
 check "server printed its URL" test -n "$URL"
 port=${URL##*:}
 check "bound to 127.0.0.1 only" sh -c "ss -ltn | grep -q '127.0.0.1:$port ' && ! ss -ltn | grep -q '0.0.0.0:$port '"
-check_eq "page served" "$(curl -s -o /dev/null -w '%{http_code}' "$URL")" 200
-id=$(curl -s "$URL/api/next?labeler=alice" | json '["clip_id"]')
+check_eq "page served" "$(api -o /dev/null -w '%{http_code}' "$URL")" 200
+id=$(api "$URL/api/next?labeler=alice" | json '["clip_id"]')
 check "next clip exists" test -n "$(q $DB "SELECT 1 FROM clips WHERE clip_id = '$id'")"
-check_eq "sheet is a PNG" "$(curl -s "$URL/sheet/$id.png" | head -c 4 | tail -c 3)" "PNG"
-check_eq "unknown clip sheet 404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/sheet/0000000000000000-000000.png")" 404
+check_eq "sheet is a PNG" "$(api "$URL/sheet/$id.png" | head -c 4 | tail -c 3)" "PNG"
+check_eq "unknown clip sheet 404" "$(api -o /dev/null -w '%{http_code}' "$URL/sheet/0000000000000000-000000.png")" 404
 for p in "/sheet/..%2F..%2Fcatalog.sqlite.png" "/../catalog.sqlite" "/sheet/../../catalog.sqlite" "/catalog.sqlite" "/staging/data.mdb"; do
-  code=$(curl -s --path-as-is -o body -w '%{http_code}' "$URL$p")
+  code=$(api --path-as-is -o body -w '%{http_code}' "$URL$p")
   check_eq "no file outside the API: $p" "$code" 404
   check "no SQLite bytes in the answer to $p" sh -c "! grep -q 'SQLite format' body"
 done
-check_eq "bad label refused" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/api/label?clip=$id&label=7&labeler=alice")" 400
-curl -s -X POST "$URL/api/label?clip=$id&label=4&labeler=alice" | json '["ok"]' > ok.txt
+check_eq "bad label refused" "$(api -o /dev/null -w '%{http_code}' -X POST "$URL/api/label?clip=$id&label=7&labeler=alice")" 400
+api -X POST "$URL/api/label?clip=$id&label=4&labeler=alice" | json '["ok"]' > ok.txt
 check_eq "label posted" "$(cat ok.txt)" True
 check_eq "label stored with labeler, source, time" \
   "$(q $DB "SELECT label, labeler, source, labeled_at IS NOT NULL FROM labels WHERE clip_id = '$id'")" "4|alice|web|1"
-id2=$(curl -s "$URL/api/next?labeler=alice" | json '["clip_id"]')
+id2=$(api "$URL/api/next?labeler=alice" | json '["clip_id"]')
 check "next clip is another one" test "$id2" != "$id"
-curl -s -X POST "$URL/api/undo?clip=$id&labeler=alice" >/dev/null
+api -X POST "$URL/api/undo?clip=$id&labeler=alice" >/dev/null
 check_eq "undo" "$(q $DB "SELECT count(*) FROM v_labels_current WHERE clip_id = '$id'")" 0
-check_eq "undo again: nothing" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/api/undo?clip=$id&labeler=alice")" 409
+check_eq "undo again: nothing" "$(api -o /dev/null -w '%{http_code}' -X POST "$URL/api/undo?clip=$id&labeler=alice")" 409
 # Two labelers label every clip at once, each through its own loop of requests.
 label_all() { # NAME LABEL
   while :; do
-    c=$(curl -s "$URL/api/next?labeler=$1" | json '["clip_id"]')
+    c=$(api "$URL/api/next?labeler=$1" | json '["clip_id"]')
     [ "$c" = None ] && break
-    curl -s -f -X POST "$URL/api/label?clip=$c&label=$2&labeler=$1" >/dev/null || { echo "post failed"; break; }
+    api -f -X POST "$URL/api/label?clip=$c&label=$2&labeler=$1" >/dev/null || { echo "post failed"; break; }
   done
 }
 label_all bob 2 > bob.out & b=$!
@@ -72,7 +74,7 @@ check_eq "seeded order differs per labeler" \
 # Real key presses in Chromium: 3, skip, 4, undo (u), undo (Backspace), 5.
 if command -v chromium >/dev/null; then
   before=$(q $DB "SELECT count(*) FROM labels WHERE labeler = 'dave'")
-  /usr/bin/python3 "$CLIPMILL_SRC/tests/browser/cdp.py" label "$URL/?labeler=dave" "3s4uB5" label.png
+  /usr/bin/python3 "$CLIPMILL_SRC/tests/browser/cdp.py" label "$URL/?token=$TOKEN&labeler=dave" "3s4uB5" label.png
   check_eq "browser key presses" "$?" 0
   check_eq "dave's labels: 3 rows, one in force (5)" \
     "$(q $DB "SELECT count(*), (SELECT group_concat(label) FROM v_labels_current WHERE labeler = 'dave') FROM labels WHERE labeler = 'dave'")" "3|5"
@@ -84,7 +86,7 @@ stop
 # --active: the first clip offered is the one scored nearest the threshold.
 start --labeler erin --active --model "$MODEL"
 want=$(q $DB "SELECT s.clip_id FROM scores s JOIN models m USING (model_id) ORDER BY abs(s.score - m.threshold) LIMIT 1")
-got=$(curl -s "$URL/api/next?labeler=erin" | json '["clip_id"]')
+got=$(api "$URL/api/next?labeler=erin" | json '["clip_id"]')
 check_eq "--active: nearest the threshold first" "$got" "$want"
 check_eq "--active scored every clip" "$(q $DB "SELECT count(*) FROM scores")" "$n"
 stop

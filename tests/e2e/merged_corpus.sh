@@ -51,12 +51,14 @@ check_eq "2 clips in each of the $N parts' stores" \
 parts_in() { q $DB "SELECT count(DISTINCT c.staging) FROM $1 JOIN clips AS c USING (clip_id) ${2:-}"; }
 
 PIDS=()
-start() { # start SERVER_ARGS...: sets URL (base, no query)
+start() { # start SERVER_ARGS...: sets URL (base, no query) and TOKEN
   "$TRAIN" label -C m --port 0 "$@" > url.txt 2> server.err &
   PIDS+=($!)
   for _ in $(seq 1200); do [ -s url.txt ] && break; sleep 0.1; done
   URL=$(head -1 url.txt); URL=${URL%%\?*}; URL=${URL%/}
+  TOKEN=$(sed -n '1s/.*[?&]token=\([0-9a-f]*\).*/\1/p' url.txt)
 }
+api() { curl -s -H "X-Clipmill-Token: $TOKEN" "$@"; }   # the session token of the printed URL
 stop() { kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null; }
 trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done' EXIT
 
@@ -65,13 +67,13 @@ start --labeler ann
 check "server printed its URL" test -n "$URL"
 sheets=0
 for id in $(q $DB "SELECT clip_id FROM clips"); do
-  [ "$(curl -s "$URL/sheet/$id.png" | head -c 4 | tail -c 3)" = PNG ] && sheets=$((sheets + 1))
+  [ "$(api "$URL/sheet/$id.png" | head -c 4 | tail -c 3)" = PNG ] && sheets=$((sheets + 1))
 done
 check_eq "a PNG contact sheet for every clip of every part" "$sheets" $((2 * N))
 if command -v chromium >/dev/null; then
   # Skipping every clip: the page waits for each clip's sheet to load before
   # it takes the next key, and fails when one does not.
-  $PY "$SRC/tests/browser/cdp.py" label "$URL/?labeler=web" "$(printf 's%.0s' $(seq $((2 * N))))" page.png > page.out
+  $PY "$SRC/tests/browser/cdp.py" label "$URL/?token=$TOKEN&labeler=web" "$(printf 's%.0s' $(seq $((2 * N))))" page.png > page.out
   check_eq "labelling page in Chromium" "$?" 0
   grep -o "'skip': '[0-9a-f-]*'" page.out | cut -d"'" -f4 | sort -u > shown.txt
   check_eq "the page showed every clip" "$(q $DB "SELECT clip_id FROM clips ORDER BY clip_id")" "$(cat shown.txt)"
@@ -80,7 +82,7 @@ else
 fi
 for row in $(q $DB "SELECT c.clip_id || ',' || (s.url LIKE 'gameplay%') FROM clips AS c JOIN sources AS s USING (source_id)"); do
   label=1; [ "${row#*,}" = 1 ] && label=5
-  curl -s -f -X POST "$URL/api/label?clip=${row%,*}&label=$label&labeler=ann" >/dev/null || fail "label ${row%,*}"
+  api -f -X POST "$URL/api/label?clip=${row%,*}&label=$label&labeler=ann" >/dev/null || fail "label ${row%,*}"
 done
 stop
 check_eq "labels on clips of every part" "$(parts_in v_clip_label)" $N
@@ -88,7 +90,7 @@ check_eq "labels on clips of every part" "$(parts_in v_clip_label)" $N
 # --- label --active scores every clip first
 start --labeler bob --active --model "$MODEL"
 check "active server printed its URL" test -n "$URL"
-check "active server answers" sh -c "curl -s '$URL/api/next?labeler=bob' | grep -q clip_id"
+check "active server answers" sh -c "curl -s -H 'X-Clipmill-Token: $TOKEN' '$URL/api/next?labeler=bob' | grep -q clip_id"
 stop
 check_eq "--active scored the clips of every part" "$(q $DB "SELECT count(*) FROM scores")|$(parts_in scores)" "$((2 * N))|$N"
 check "--active: no clip failed" sh -c "! grep -q 'error' server.err"

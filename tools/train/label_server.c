@@ -11,20 +11,20 @@
  *   GET  /sheet/CLIP_ID.png      the clip's sprite sheet
  *   POST /api/label?clip=ID&label=N&labeler=NAME
  *   POST /api/undo?clip=ID&labeler=NAME
- * The daemon runs a pool of threads; one mutex guards the catalog handle. */
+ * Every request passes label_http_check first (Host, Origin, the session
+ * token of the printed URL; label_http.c). The daemon runs a pool of
+ * threads; one mutex guards the catalog handle. */
 #include "label_server.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include "catalog.h"
 #include "classifier.h"
@@ -35,6 +35,7 @@
 #include "export.h"
 #include "hash.h"
 #include "json.h"
+#include "label_http.h"
 #include "labels.h"
 #include "model_ref.h"
 #include "score.h"
@@ -52,6 +53,7 @@ typedef struct label_server {
     int64_t model_id;           /* > 0 with --active: scores of this model order the queue */
     double threshold;
     uint64_t seed;
+    label_http http;            /* the socket, limits, token and request checks */
 } label_server;
 
 /* ---- helpers ---- */
@@ -78,17 +80,25 @@ static uint64_t fnv1a(uint64_t h, const char *s)
     return (h ^ 0xff) * UINT64_C(0x100000001b3);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
-                             size_t len, enum MHD_ResponseMemoryMode mode)
+/* set_cookie: a Set-Cookie header value, or NULL. */
+static enum MHD_Result reply_cookie(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
+                                    size_t len, enum MHD_ResponseMemoryMode mode, const char *set_cookie)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     if (!r) return MHD_NO;
+    if (set_cookie) MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, set_cookie);
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
+                             size_t len, enum MHD_ResponseMemoryMode mode)
+{
+    return reply_cookie(conn, status, type, body, len, mode, NULL);
 }
 
 static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, char *json_malloced)
@@ -253,6 +263,9 @@ static const char label_page_html[] =
 "'use strict';\n"
 "const S = window.clipmillLabel = {ready: false, acks: 0, last: null};\n"
 "const q = new URLSearchParams(location.search);\n"
+"if (q.has('token')) {  /* the server has set it as a cookie: keep it out of history and screen */\n"
+"  q.delete('token'); window.history.replaceState(null, '', location.pathname + (q.toString() ? '?' + q : ''));\n"
+"}\n"
 "const who = document.getElementById('who'), img = document.getElementById('clip');\n"
 "const cv = document.getElementById('view'), ctx = cv.getContext('2d');\n"
 "who.value = q.get('labeler') || localStorage.getItem('clipmill-labeler') || '';\n"
@@ -339,14 +352,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *upload_data_size = 0;
         return MHD_YES;
     }
+    int set_cookie = 0;
+    const char *refused = NULL;
+    unsigned status = label_http_check(&s->http, conn, method, url, &set_cookie, &refused);
+    if (status) return reply_error(conn, status, refused);
     const int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     const int post = strcmp(method, "POST") == 0;
     const char *labeler = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "labeler");
     if (!labeler || !*labeler) labeler = s->default_labeler;
     if (!valid_labeler(labeler)) return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad labeler name");
     if (get && strcmp(url, "/") == 0)
-        return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", (void *)label_page_html,
-                     strlen(label_page_html), MHD_RESPMEM_PERSISTENT);
+        return reply_cookie(conn, MHD_HTTP_OK, "text/html; charset=utf-8", (void *)label_page_html,
+                            strlen(label_page_html), MHD_RESPMEM_PERSISTENT,
+                            set_cookie ? s->http.set_cookie : NULL);
     if (get && strcmp(url, "/api/next") == 0)
         return route_next(s, conn, labeler, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "skip"));
     if (get && strncmp(url, "/sheet/", 7) == 0) {
@@ -402,10 +420,14 @@ int label_server_main(int argc, char **argv)
 {
     label_server s = {.corpus_dir = ".", .default_labeler = ""};
     const char *model_arg = NULL;
-    int port = 8080, active = 0;
+    int port = 8080, active = 0, max_connections = 2000, idle_timeout = 30;
     const cm_option options[] = {
         CM_STRING("corpus", 'C', "DIR", &s.corpus_dir, "corpus directory (default .)"),
         CM_INT("port", 'p', "N", &port, 0, 65535, "port on 127.0.0.1 (default 8080; 0 picks a free one)"),
+        CM_INT("max-connections", 0, "N", &max_connections, 4, 1000000,
+               "connections open at once (default 2000); more wait"),
+        CM_INT("idle-timeout", 0, "S", &idle_timeout, 1, 3600,
+               "close a connection idle for S seconds (default 30)"),
         CM_STRING("labeler", 0, "NAME", &s.default_labeler, "the labeler's name (else ?labeler=NAME or typed in)"),
         CM_FLAG("active", 0, &active, "clips whose score is nearest the threshold of --model first"),
         CM_STRING("model", 'm', "FILE|ID", &model_arg, "with --active: a model file or a model id of the catalog"),
@@ -417,8 +439,10 @@ int label_server_main(int argc, char **argv)
         .usage =
         "usage: clipmill-train label [-C DIR] [--port N] [--labeler NAME] [--active --model FILE|ID] [--seed S]\n"
         "\n"
-        "Serves a labelling page at http://127.0.0.1:N/ (the URL is printed on\n"
-        "stdout). Each clip plays as a moving preview; keys 1 (worst) .. 5 (best)\n"
+        "Serves a labelling page at http://127.0.0.1:N/?token=T (the URL, with\n"
+        "the session's token, is printed on stdout; requests without it, from\n"
+        "other origins or for another Host are refused). Each clip plays as a\n"
+        "moving preview; keys 1 (worst) .. 5 (best)\n"
         "label it, s skips, u or Backspace undoes. Each label is stored in the\n"
         "catalog at once, with the labeler's name and time. Clips come unlabelled\n"
         "first, in a random order seeded per labeler; with --active, clips whose\n"
@@ -452,18 +476,19 @@ int label_server_main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, handle, &s,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 4U,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 60U, MHD_OPTION_END);
-    if (!d) {
-        cm_error_set(&e, "cannot listen on 127.0.0.1:%d", port);
-        goto fail;
+    const label_http_limits limits = {.max_connections = (unsigned)max_connections,
+                                      .idle_timeout_s = (unsigned)idle_timeout};
+    d = label_http_start(&s.http, port, limits, handle, &s, &e);
+    if (!d) goto fail;
+    /* The one place the token is shown: whoever can read this URL may label. */
+    printf("http://127.0.0.1:%u/?token=%s", s.http.port, s.http.token);
+    if (s.default_labeler[0]) {
+        printf("&labeler=");
+        for (const unsigned char *c = (const unsigned char *)s.default_labeler; *c; c++)
+            if (isalnum(*c) || strchr("-._~", *c)) putchar(*c);
+            else printf("%%%02X", *c);
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    printf("http://127.0.0.1:%u/%s%s\n", info ? info->port : (unsigned)port, s.default_labeler[0] ? "?labeler=" : "",
-           s.default_labeler);
+    printf("\n");
     fflush(stdout);
     int sig = 0;
     sigwait(&sigs, &sig);
