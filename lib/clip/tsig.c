@@ -1,0 +1,214 @@
+/* Temporal signature of a clip (tsig.h; docs/filter.md, "What a duplicate is").
+ *
+ * For each frame t >= TSIG_LAG, the motion map d = |Y(t) - Y(t - TSIG_LAG)|
+ * (BT.601 luma) of each view is averaged into an 8x8 grid of cells; the
+ * signs of its 16 lowest-frequency DCT-II coefficients are the frame's word.
+ * They say where in the picture the change is (left or right, top or bottom,
+ * centre or edges, ...), which re-encoding, rescaling and padding keep, and
+ * which two recordings of one room share only by chance. The key is the sign
+ * hash of the clip's mean sqrt(d) map (64 coefficients): it changes little
+ * with a trim of a few frames, so it can index the signatures. */
+#include "tsig.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define GRID 8              /* the word's motion grid */
+#define WORD_BITS 16
+#define KEY_SIZE 32         /* the key's motion map, area-resized */
+#define KEY_FREQ 9          /* its coefficients come from the 9 x 9 lowest frequencies */
+#define QUIET_MOTION 0.5    /* mean |dY| below this: a still frame, no evidence either way */
+#define SIGN_EPS 1e-6       /* a coefficient must exceed this to count as positive (rounding residues) */
+
+typedef struct view_geom {
+    int y0, x0, h, w;
+} view_geom;
+
+/* View 0: the whole frame; view 1: its central 3/4 in each direction (what a
+ * 4:3 centre crop of a 16:9 picture shows once --fit crop has cut it to 16:9
+ * again, and the other way round). */
+static view_geom view_of(int v, int h, int w)
+{
+    view_geom g = {0, 0, h, w};
+    if (v == 1) {
+        g.h = (3 * h + 2) / 4;
+        g.w = (3 * w + 2) / 4;
+        g.y0 = (h - g.h) / 2;
+        g.x0 = (w - g.w) / 2;
+    }
+    return g;
+}
+
+/* Cell i of n over len samples: [lo, hi), never empty. */
+static void cell_span(int i, int n, int len, int *lo, int *hi)
+{
+    *lo = (int)((int64_t)i * len / n);
+    *hi = (int)((int64_t)(i + 1) * len / n);
+    if (*hi <= *lo) *hi = *lo + 1;
+    if (*hi > len) *hi = len;
+    if (*lo >= len) *lo = len - 1;
+}
+
+/* Coefficient order: by u + v, then u; DC left out. Fills n (u, v) pairs of a
+ * size x size block. */
+static void coefficient_order(int size, int n, int *u_of, int *v_of)
+{
+    int k = 0;
+    for (int s = 1; k < n && s <= 2 * (size - 1); s++)
+        for (int u = 0; u <= s && k < n; u++) {
+            int v = s - u;
+            if (u < size && v < size) {
+                u_of[k] = u;
+                v_of[k] = v;
+                k++;
+            }
+        }
+}
+
+/* Sign bits of the first `bits` coefficients (coefficient_order) of the
+ * DCT-II of the n x n block m. basis[u][x] = cos(pi / n * (x + 0.5) * u). */
+static uint64_t sign_hash(const double *m, int n, const double *basis, int freq, int bits)
+{
+    int u_of[64], v_of[64];
+    coefficient_order(freq, bits, u_of, v_of);
+    double part[KEY_FREQ][KEY_SIZE];   /* part[u][x] = sum_y basis[u][y] m[y][x] */
+    for (int u = 0; u < freq; u++)
+        for (int x = 0; x < n; x++) {
+            double s = 0;
+            for (int y = 0; y < n; y++) s += basis[u * n + y] * m[y * n + x];
+            part[u][x] = s;
+        }
+    uint64_t h = 0;
+    for (int k = 0; k < bits; k++) {
+        double c = 0;
+        for (int x = 0; x < n; x++) c += part[u_of[k]][x] * basis[v_of[k] * n + x];
+        if (c > SIGN_EPS) h |= UINT64_C(1) << k;
+    }
+    return h;
+}
+
+static void make_basis(double *basis, int freq, int n)
+{
+    for (int u = 0; u < freq; u++)
+        for (int x = 0; x < n; x++) basis[u * n + x] = cos(M_PI / n * (x + 0.5) * u);
+}
+
+static void luma_plane(const uint8_t *rgb, size_t npix, uint8_t *y)
+{
+    for (size_t i = 0; i < npix; i++, rgb += 3)
+        y[i] = (uint8_t)((77u * rgb[0] + 150u * rgb[1] + 29u * rgb[2] + 128u) >> 8);
+}
+
+void clip_tsig_compute(const uint8_t *frames, int t, int h, int w, clip_tsig *s)
+{
+    memset(s, 0, sizeof *s);
+    if (t > TSIG_MAX_WORDS + TSIG_LAG) t = TSIG_MAX_WORDS + TSIG_LAG;
+    if (t <= TSIG_LAG || h < 1 || w < 1) return;
+    const size_t npix = (size_t)h * w;
+    uint8_t *luma = cm_xmalloc(npix * (TSIG_LAG + 1));   /* a ring of the last TSIG_LAG + 1 frames */
+    double *sum_sqrt[TSIG_VIEWS];
+    view_geom g[TSIG_VIEWS];
+    double grid_basis[GRID * GRID], key_basis[KEY_FREQ * KEY_SIZE], sqrt_of[256];
+    make_basis(grid_basis, GRID, GRID);
+    make_basis(key_basis, KEY_FREQ, KEY_SIZE);
+    for (int i = 0; i < 256; i++) sqrt_of[i] = sqrt((double)i);
+    for (int v = 0; v < TSIG_VIEWS; v++) {
+        g[v] = view_of(v, h, w);
+        sum_sqrt[v] = cm_xcalloc((size_t)g[v].h * g[v].w, sizeof(double));
+    }
+    for (int k = 0; k < t; k++) {
+        uint8_t *cur = luma + (size_t)(k % (TSIG_LAG + 1)) * npix;
+        luma_plane(frames + (size_t)k * npix * 3, npix, cur);
+        if (k < TSIG_LAG) continue;
+        const uint8_t *old = luma + (size_t)((k - TSIG_LAG) % (TSIG_LAG + 1)) * npix;
+        const int word = k - TSIG_LAG;
+        for (int v = 0; v < TSIG_VIEWS; v++) {
+            const view_geom *gv = &g[v];
+            double cell[GRID * GRID], total = 0;
+            for (int cy = 0; cy < GRID; cy++) {
+                int ylo, yhi;
+                cell_span(cy, GRID, gv->h, &ylo, &yhi);
+                for (int cx = 0; cx < GRID; cx++) {
+                    int xlo, xhi;
+                    cell_span(cx, GRID, gv->w, &xlo, &xhi);
+                    uint64_t sum = 0;
+                    for (int y = ylo; y < yhi; y++) {
+                        size_t o = (size_t)(gv->y0 + y) * w + gv->x0;
+                        double *acc = sum_sqrt[v] + (size_t)y * gv->w;
+                        for (int x = xlo; x < xhi; x++) {
+                            int d = abs((int)cur[o + x] - (int)old[o + x]);
+                            sum += (uint64_t)d;
+                            acc[x] += sqrt_of[d];
+                        }
+                    }
+                    total += (double)sum;
+                    cell[cy * GRID + cx] = (double)sum / ((double)(yhi - ylo) * (xhi - xlo));
+                }
+            }
+            s->word[v][word] = (uint16_t)sign_hash(cell, GRID, grid_basis, GRID, WORD_BITS);
+            s->quiet[v][word] = total / ((double)gv->h * gv->w) < QUIET_MOTION;
+        }
+    }
+    s->words = t - TSIG_LAG;
+    for (int v = 0; v < TSIG_VIEWS; v++) {
+        const view_geom *gv = &g[v];
+        double map[KEY_SIZE * KEY_SIZE];
+        for (int i = 0; i < KEY_SIZE; i++) {
+            int ylo, yhi;
+            cell_span(i, KEY_SIZE, gv->h, &ylo, &yhi);
+            for (int j = 0; j < KEY_SIZE; j++) {
+                int xlo, xhi;
+                cell_span(j, KEY_SIZE, gv->w, &xlo, &xhi);
+                double sum = 0;
+                for (int y = ylo; y < yhi; y++)
+                    for (int x = xlo; x < xhi; x++) sum += sum_sqrt[v][(size_t)y * gv->w + x];
+                map[i * KEY_SIZE + j] = sum / ((double)(yhi - ylo) * (xhi - xlo) * s->words);
+            }
+        }
+        s->key[v] = sign_hash(map, KEY_SIZE, key_basis, KEY_FREQ, 64);
+        free(sum_sqrt[v]);
+    }
+    free(luma);
+}
+
+/* The view pairs two copies can show: (a's view, b's view). */
+static const int view_pairs[][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+#define VIEW_PAIRS (int)(sizeof view_pairs / sizeof view_pairs[0])
+
+int clip_tsig_key_distance(const clip_tsig *a, const clip_tsig *b)
+{
+    int best = 64;
+    for (int p = 0; p < VIEW_PAIRS; p++) {
+        int d = __builtin_popcountll(a->key[view_pairs[p][0]] ^ b->key[view_pairs[p][1]]);
+        if (d < best) best = d;
+    }
+    return best;
+}
+
+double clip_tsig_distance(const clip_tsig *a, const clip_tsig *b, int max_offset)
+{
+    double best = 1.0;
+    if (a->words == 0 || b->words == 0) return best;
+    const int longer = a->words > b->words ? a->words : b->words;
+    /* The pair (1, 1) compares the same scale as (0, 0) and adds nothing. */
+    for (int p = 0; p < VIEW_PAIRS - 1; p++) {
+        const int va = view_pairs[p][0], vb = view_pairs[p][1];
+        for (int off = -max_offset; off <= max_offset; off++) {
+            /* a's word i against b's word i + off */
+            int i0 = off < 0 ? -off : 0, i1 = a->words < b->words - off ? a->words : b->words - off;
+            int n = i1 - i0;
+            if (n <= 0 || 2 * n < longer) continue;   /* they must share most of their frames */
+            int diff = 0;
+            for (int i = i0; i < i1; i++) {
+                if (a->quiet[va][i] || b->quiet[vb][i + off]) diff += WORD_BITS / 2;
+                else diff += __builtin_popcount((unsigned)(a->word[va][i] ^ b->word[vb][i + off]));
+            }
+            double d = (double)diff / ((double)n * WORD_BITS);
+            if (d < best) best = d;
+        }
+    }
+    return best;
+}

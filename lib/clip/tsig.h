@@ -1,0 +1,40 @@
+/* A clip's temporal signature: where its picture changes, frame by frame, so
+ * that a copy (re-encoded, rescaled, cropped or padded by the --fit policies,
+ * re-timed, trimmed by a few frames) can be told from another recording of
+ * the same room, whose background is the same but whose motion is not
+ * (docs/filter.md, "What a duplicate is"). Computed from the RGB24 frames
+ * while they are in memory, like clip_stats; pure, thread-safe. */
+#ifndef CLIPMILL_TSIG_H
+#define CLIPMILL_TSIG_H
+
+#include <stdint.h>
+
+#define TSIG_VIEWS 2        /* the whole frame, and its central 3/4 (a 4:3 crop seen through --fit crop) */
+#define TSIG_LAG 2          /* motion is |Y(t) - Y(t - 2)|: a repeated frame (VFR) rarely zeroes it */
+#define TSIG_MAX_WORDS 158  /* one word per frame after the first TSIG_LAG, for up to 160 frames */
+
+typedef struct clip_tsig {
+    int words;                                  /* per view; 0: too short (fewer than TSIG_LAG + 1 frames) */
+    uint64_t key[TSIG_VIEWS];                   /* sign hash of the clip's mean motion map, per view */
+    uint16_t word[TSIG_VIEWS][TSIG_MAX_WORDS];  /* sign hash of each frame's motion map */
+    uint8_t quiet[TSIG_VIEWS][TSIG_MAX_WORDS];  /* 1: that frame's mean motion is below 0.5 (no evidence) */
+} clip_tsig;
+
+/* Computes s from t frames of h x w RGB24 (packed T,H,W,C); clips longer
+ * than TSIG_MAX_WORDS + TSIG_LAG frames are signed on their first ones. Never
+ * fails for h, w >= 8. */
+void clip_tsig_compute(const uint8_t *frames, int t, int h, int w, clip_tsig *s);
+
+/* The smallest Hamming distance between the keys of a and b over the view
+ * pairs a copy can show (same scale; either one a centred 4/3 zoom of the
+ * other). */
+int clip_tsig_key_distance(const clip_tsig *a, const clip_tsig *b);
+
+/* How far apart a and b are as copies: the smallest, over the same view pairs
+ * and time offsets of at most max_offset frames, of the fraction of word bits
+ * that differ on the frames both show (a frame quiet in either counts as half
+ * its bits differing, so a still clip matches nothing). 0 = identical, ~0.5 =
+ * unrelated; 1.0 when the clips share no frame. */
+double clip_tsig_distance(const clip_tsig *a, const clip_tsig *b, int max_offset);
+
+#endif
