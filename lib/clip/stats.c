@@ -140,13 +140,6 @@ static int is_cut(const uint8_t *luma, const uint64_t *sad, int t, size_t npix, 
     return 1;
 }
 
-static int is_dark_frame(const uint8_t *y, size_t npix)
-{
-    size_t dark = 0;
-    for (size_t i = 0; i < npix; i++) dark += y[i] < BLACK_PIXEL_LUMA;
-    return (uint64_t)dark * EDIT_DARK_DEN >= (uint64_t)EDIT_DARK_NUM * npix;
-}
-
 static void colour_histogram(const uint8_t *rgb, size_t npix, uint32_t hist[EDIT_COLOURS])
 {
     memset(hist, 0, EDIT_COLOURS * sizeof hist[0]);
@@ -157,14 +150,15 @@ static void colour_histogram(const uint8_t *rgb, size_t npix, uint32_t hist[EDIT
 }
 
 /* Is the cut between frames i and i+1 an edit, a new shot? Not when either
- * frame is dark (a transition through black: a respawn, a score table), nor
- * when the colours stay (a flip-screen room change, a camera jump within one
- * game: its palette continues); an edit moves at least half of the pixels'
- * colour mass (sum |h_a - h_b| >= npix, total variation distance >= 0.5). */
-static int is_edit(const uint8_t *rgb, const uint8_t *luma, size_t npix, int i)
+ * frame is dark (a transition through black: a respawn, a score table; dark[k]
+ * is frame k's count of pixels under BLACK_PIXEL_LUMA), nor when the colours
+ * stay (a flip-screen room change, a camera jump within one game: its palette
+ * continues); an edit moves at least half of the pixels' colour mass
+ * (sum |h_a - h_b| >= npix, total variation distance >= 0.5). */
+static int is_edit(const uint8_t *rgb, const uint64_t *dark, size_t npix, int i)
 {
-    const uint8_t *ya = luma + (size_t)i * npix, *yb = ya + npix;
-    if (is_dark_frame(ya, npix) || is_dark_frame(yb, npix)) return 0;
+    for (int k = i; k <= i + 1; k++)
+        if (dark[k] * EDIT_DARK_DEN >= (uint64_t)EDIT_DARK_NUM * npix) return 0;
     uint32_t ha[EDIT_COLOURS], hb[EDIT_COLOURS];
     colour_histogram(rgb + (size_t)i * npix * 3, npix, ha);
     colour_histogram(rgb + (size_t)(i + 1) * npix * 3, npix, hb);
@@ -174,13 +168,13 @@ static int is_edit(const uint8_t *rgb, const uint8_t *luma, size_t npix, int i)
 }
 
 /* hard_cuts and edits (the cuts that are edits) of the clip. */
-static void count_cuts(const uint8_t *rgb, const uint8_t *luma, const uint64_t *sad, int t, size_t npix,
-                       clip_stats *s)
+static void count_cuts(const uint8_t *rgb, const uint8_t *luma, const uint64_t *sad, const uint64_t *dark, int t,
+                       size_t npix, clip_stats *s)
 {
     for (int i = 0; i + 1 < t; i++) {
         if (!is_cut(luma, sad, t, npix, i)) continue;
         s->hard_cuts++;
-        s->edits += is_edit(rgb, luma, npix, i);
+        s->edits += is_edit(rgb, dark, npix, i);
     }
     s->has_edits = 1;
 }
@@ -374,6 +368,7 @@ void clip_stats_compute(const uint8_t *frames, int t, int h, int w, clip_stats *
      * looks at frames on both sides of a pair. */
     uint8_t *luma = cm_xmalloc(npix * (size_t)t);
     uint64_t *sad = cm_xcalloc((size_t)t, sizeof(uint64_t));
+    uint64_t *dark = cm_xcalloc((size_t)t, sizeof(uint64_t));   /* per frame: pixels under BLACK_PIXEL_LUMA */
     /* 32-bit per-pixel sums are what vectorise; they are folded into the
      * 64-bit ones before they could overflow (2^24 frames of 255). */
     uint32_t *acc_recent = cm_xcalloc(npix, sizeof(uint32_t));
@@ -387,6 +382,7 @@ void clip_stats_compute(const uint8_t *frames, int t, int h, int w, clip_stats *
         frame_luma(frames + (size_t)k * npix * 3, npix, cur, &counts);
         sum += counts.sum;
         sum_sq += counts.sum_sq;
+        dark[k] = counts.dark;
         if (counts.dark * BLACK_FRAME_DEN >= (uint64_t)BLACK_FRAME_NUM * npix) black_frames++;
         uint64_t changed = 0;
         uint64_t d = accumulate_and_diff(cur, k > 0 ? cur - npix : NULL, acc_recent, npix, &changed);
@@ -413,13 +409,14 @@ void clip_stats_compute(const uint8_t *frames, int t, int h, int w, clip_stats *
         s->static_frac = 1.0; /* one frame shows no change: as static as it gets */
     }
     s->black_frac = (double)black_frames / t;
-    count_cuts(frames, luma, sad, t, npix, s);
+    count_cuts(frames, luma, sad, dark, t, npix, s);
     find_bars(acc, h, w, t, s);
     s->phash = mean_image_phash(acc, h, w, t);
     activity_stats(luma, t, h, w, s);
 
     free(luma);
     free(sad);
+    free(dark);
     free(acc_recent);
     free(acc);
 }
