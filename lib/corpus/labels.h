@@ -62,12 +62,17 @@ typedef struct labelled_query {
     labelled_set set;
     int64_t model_id;              /* LABELLED_HELD_OUT, LABELLED_CV */
     int with_stats;                /* fill labelled_clip.stats */
+    const char *by_key;            /* SQL expression over the clip's sources row naming a second grouping
+                                    * (cross-validation folds by game, per-game evaluation); only trusted
+                                    * values; NULL: none (labelled_clip.by_group is "") */
 } labelled_query;
 
 /* One visited clip; the strings live until the callback returns. */
 typedef struct labelled_clip {
     const char *clip_id, *source_id, *url;
     const char *group;             /* the split key's value (source_id when it is NULL) */
+    const char *by_group;          /* the by_key's value ("" without a by_key; source_id when it is NULL) */
+    const char *domain;            /* the source's domain ("" when none) */
     const char *staging, *staging_key;
     int good;                      /* 1: label in the good range, 0: in the bad range */
     double cv_score;               /* LABELLED_CV: the out-of-fold score, else NAN */

@@ -10,9 +10,10 @@
 #include "labels.h"
 
 /* Result columns: 0 clip_id, 1 source_id, 2 url, 3 group, 4 good, 5 staging,
- * 6 staging_key, 7 cv score (or NULL), 8.. the clip statistics. %s is the
- * split key expression over a sources row, twice. ?1 model_id, ?2..?5 the
- * good and bad label ranges, ?6 the set. */
+ * 6 staging_key, 7 cv score (or NULL), 8 domain, 9 by group, 10.. the clip
+ * statistics. The %s are the split key expression over a sources row, the
+ * by key's, then the split key's again. ?1 model_id, ?2..?5 the good and bad
+ * label ranges, ?6 the set. */
 static const char LABELLED_SQL[] =
     "WITH tj AS (SELECT train_json AS j, metrics_json AS mj FROM models WHERE model_id = ?1),"
     " used_src AS (SELECT value AS v FROM tj, json_each(tj.j, '$.sources.train')"
@@ -22,7 +23,9 @@ static const char LABELLED_SQL[] =
     " cv AS (SELECT key AS clip_id, value AS score FROM tj, json_each(tj.mj, '$.cv_scores'))"
     " SELECT c.clip_id, c.source_id, s.url, coalesce((SELECT (%s) FROM sources AS x WHERE x.source_id = c.source_id),"
     "        c.source_id), cl.label BETWEEN ?2 AND ?3, c.staging, c.staging_key,"
-    "        (SELECT score FROM cv WHERE cv.clip_id = c.clip_id), " CATALOG_CLIP_STATS_COLUMNS("c.")
+    "        (SELECT score FROM cv WHERE cv.clip_id = c.clip_id), coalesce(s.domain, ''),"
+    "        coalesce((SELECT (%s) FROM sources AS x WHERE x.source_id = c.source_id), c.source_id), "
+    CATALOG_CLIP_STATS_COLUMNS("c.")
     " FROM v_clip_label AS cl JOIN clips AS c USING (clip_id) JOIN sources AS s ON s.source_id = c.source_id"
     " WHERE (cl.label BETWEEN ?2 AND ?3 OR cl.label BETWEEN ?4 AND ?5)"
     "   AND CASE ?6"
@@ -42,13 +45,15 @@ static const char *text(sqlite3_stmt *st, int i)
 int labels_each_clip(catalog *c, const labelled_query *q, labelled_clip_fn fn, void *ctx, cm_error *e)
 {
     const char *key = q->split_key && *q->split_key ? q->split_key : "source_id";
+    const char *by = q->by_key && *q->by_key ? q->by_key : "''";
     sqlite3_stmt *st = NULL;
     int rc = -1, step;
-    char what[160];
-    snprintf(what, sizeof what, "labelled clips (split key '%s')", key);
-    size_t len = sizeof LABELLED_SQL + 2 * strlen(key);
+    char what[256];
+    if (q->by_key && *q->by_key) snprintf(what, sizeof what, "labelled clips (split key '%s', by '%s')", key, by);
+    else snprintf(what, sizeof what, "labelled clips (split key '%s')", key);
+    size_t len = sizeof LABELLED_SQL + 2 * strlen(key) + strlen(by);
     char *sql = cm_xmalloc(len);
-    snprintf(sql, len, LABELLED_SQL, key, key);
+    snprintf(sql, len, LABELLED_SQL, key, by, key);
     if (catalog_prepare(c, &st, sql, e, what) != 0) goto fail;
     sqlite3_bind_int64(st, 1, q->model_id);
     sqlite3_bind_int(st, 2, q->good_min);
@@ -67,7 +72,9 @@ int labels_each_clip(catalog *c, const labelled_query *q, labelled_clip_fn fn, v
         lc.staging = (const char *)sqlite3_column_text(st, 5);
         lc.staging_key = text(st, 6);
         lc.cv_score = sqlite3_column_type(st, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 7);
-        if (q->with_stats) catalog_clip_stats_from_row(st, 8, &lc.stats, NULL);
+        lc.domain = text(st, 8);
+        lc.by_group = text(st, 9);
+        if (q->with_stats) catalog_clip_stats_from_row(st, 10, &lc.stats, NULL);
         int r = fn(ctx, &lc, e);
         if (r != 0) {
             rc = r;

@@ -178,17 +178,20 @@ fail:
     return rc;
 }
 
-int models_label_rule(catalog *c, int64_t model_id, int good[2], int bad[2], char **split_key, cm_error *e)
+int models_label_rule(catalog *c, int64_t model_id, int good[2], int bad[2], char **split_key, char **cv_key,
+                      cm_error *e)
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
     good[0] = good[1] = 5;
     bad[0] = bad[1] = 1;
     *split_key = NULL;
+    if (cv_key) *cv_key = NULL;
     if (catalog_prepare(c, &st,
                         "SELECT json_extract(train_json, '$.good[0]'), json_extract(train_json, '$.good[1]'),"
                         " json_extract(train_json, '$.bad[0]'), json_extract(train_json, '$.bad[1]'),"
-                        " coalesce(json_extract(train_json, '$.split_key'), 'source_id')"
+                        " coalesce(json_extract(train_json, '$.split_key'), 'source_id'),"
+                        " json_extract(train_json, '$.cv_key')"
                         " FROM models WHERE model_id = ?1",
                         e, "model's label rule") != 0)
         goto fail;
@@ -209,6 +212,7 @@ int models_label_rule(catalog *c, int64_t model_id, int good[2], int bad[2], cha
         bad[1] = sqlite3_column_int(st, 3);
     }
     *split_key = cm_xstrdup((const char *)sqlite3_column_text(st, 4));
+    if (cv_key && sqlite3_column_type(st, 5) == SQLITE_TEXT) *cv_key = cm_xstrdup((const char *)sqlite3_column_text(st, 5));
     rc = 0;
 fail:
     sqlite3_finalize(st);

@@ -36,11 +36,13 @@ int models_find_sha256(catalog *c, const char *sha256, int64_t *model_id, cm_err
  * Returns 0, 1 when there is no model model_id, -1 with e set. */
 int models_get(catalog *c, int64_t model_id, char **path, char sha256[65], cm_error *e);
 
-/* The label rule and split key a registered model was trained with (its
- * train_json): good and bad label ranges (5-5 and 1-1 when it has none) and
- * *split_key (malloc'd; "source_id" when it has none). Returns 0, 1 when
- * there is no model model_id, -1 with e set. */
-int models_label_rule(catalog *c, int64_t model_id, int good[2], int bad[2], char **split_key, cm_error *e);
+/* The label rule, split key and cross-validation key a registered model was
+ * trained with (its train_json): good and bad label ranges (5-5 and 1-1 when
+ * it has none), *split_key (malloc'd; "source_id" when it has none) and
+ * *cv_key (may be NULL; malloc'd, NULL when the folds were split groups).
+ * Returns 0, 1 when there is no model model_id, -1 with e set. */
+int models_label_rule(catalog *c, int64_t model_id, int good[2], int bad[2], char **split_key, char **cv_key,
+                      cm_error *e);
 
 /* A clip as scoring and the decisions need it: where its record is, its
  * statistics, and the score one model gave it (if any). */

@@ -31,7 +31,8 @@ static int add_example(void *ctx, const labelled_clip *lc, cm_error *e)
         cm_error_set(e, "clip %s: %s", lc->clip_id, re.msg);
         return -1;
     }
-    int added = classifier_examples_add(w->x, lc->clip_id, lc->source_id, lc->group, lc->good, &lc->stats, rec, rlen, e);
+    int added = classifier_examples_add(w->x, lc->clip_id, lc->source_id, lc->group, w->x->cv_key ? lc->by_group : NULL,
+                                        lc->good, &lc->stats, rec, rlen, e);
     free(rec);
     return added != 0 ? -1 : 0;
 }
@@ -45,9 +46,11 @@ int trainset_load(corpus *c, const trainset_options *s, const classifier_train_o
     x->bad_min = s->bad_min;
     x->bad_max = s->bad_max;
     x->split_key = cm_xstrdup(s->split_key);
+    x->cv_key = s->cv_key && *s->cv_key ? cm_xstrdup(s->cv_key) : NULL;
     labelled_query q = {
         .good_min = s->good_min, .good_max = s->good_max, .bad_min = s->bad_min, .bad_max = s->bad_max,
         .split_key = s->split_key,
+        .by_key = x->cv_key,
         .set = LABELLED_ALL,
         .with_stats = 1,
     };

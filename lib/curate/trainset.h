@@ -15,6 +15,9 @@ typedef struct trainset_options {
     int bad_min, bad_max;          /* counted bad (default 1..1); others dropped */
     const char *split_key;         /* SQL expression over sources columns: the split group (default source_id);
                                     * a clip whose expression is NULL is its own source's group */
+    const char *cv_key;            /* SQL expression over sources columns: the cross-validation group, coarser
+                                    * than the split key (e.g. the game, to hold out whole games); NULL or "":
+                                    * the split group */
 } trainset_options;
 void trainset_options_default(trainset_options *s);
 

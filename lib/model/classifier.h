@@ -156,6 +156,18 @@ int classifier_score_record(classifier *m, const uint8_t *rec, size_t len, const
 double classifier_roc_auc(const float *s, const int *y, int n);
 /* Average precision (area under the precision-recall curve, step-wise). */
 double classifier_pr_auc(const float *s, const int *y, int n);
+/* Reliability of scores as probabilities: CLASSIFIER_CAL_BINS equal-width
+ * score bins ([0, 0.1), ..., [0.9, 1]), each with its clips, good clips and
+ * score sum; ece is the expected calibration error (sum over bins of
+ * clips/n * |mean score - fraction good|), mce the largest such gap (NaN for
+ * n = 0). */
+#define CLASSIFIER_CAL_BINS 10
+typedef struct classifier_calibration {
+    int clips[CLASSIFIER_CAL_BINS], good[CLASSIFIER_CAL_BINS];
+    double score_sum[CLASSIFIER_CAL_BINS];
+    double ece, mce;
+} classifier_calibration;
+void classifier_calibrate(const float *s, const int *y, int n, classifier_calibration *c);
 /* The lowest threshold whose precision on (s, y) is >= target (more recall),
  * among the distinct scores; when none reaches it, the threshold of the best
  * precision. *precision / *recall (may be NULL) receive its values. */

@@ -17,7 +17,12 @@ void classifier_examples_init(classifier_examples *x, const classifier_train_opt
 
 void classifier_examples_free(classifier_examples *x)
 {
-    for (int i = 0; i < x->n; i++) free(x->group[i]);
+    for (int i = 0; i < x->n; i++) {
+        free(x->group[i]);
+        free(x->cv_group[i]);
+    }
+    free(x->cv_group);
+    free(x->cv_key);
     free(x->clip_id);
     free(x->source_id);
     free(x->group);
@@ -82,7 +87,7 @@ static void add_synthetic(classifier_examples *x, int src, const uint8_t *frames
 }
 
 int classifier_examples_add(classifier_examples *x, const char *clip_id, const char *source_id, const char *group,
-                            int good, const clip_stats *st, const uint8_t *rec, size_t len, cm_error *e)
+                            const char *cv_group, int good, const clip_stats *st, const uint8_t *rec, size_t len, cm_error *e)
 {
     const classifier_arch *a = &x->arch;
     const int nv = x->nv;
@@ -101,6 +106,7 @@ int classifier_examples_add(classifier_examples *x, const char *clip_id, const c
         x->clip_id = cm_xrealloc(x->clip_id, (size_t)x->cap * sizeof *x->clip_id);
         x->source_id = cm_xrealloc(x->source_id, (size_t)x->cap * sizeof *x->source_id);
         x->group = cm_xrealloc(x->group, (size_t)x->cap * sizeof *x->group);
+        x->cv_group = cm_xrealloc(x->cv_group, (size_t)x->cap * sizeof *x->cv_group);
         x->y = cm_xrealloc(x->y, (size_t)x->cap * sizeof *x->y);
         x->in = cm_xrealloc(x->in, (size_t)x->cap * nv * sizeof *x->in);
         x->frames = cm_xrealloc(x->frames, (size_t)x->cap * nv * fb);
@@ -111,6 +117,7 @@ int classifier_examples_add(classifier_examples *x, const char *clip_id, const c
     snprintf(x->clip_id[i], sizeof x->clip_id[i], "%s", clip_id);
     snprintf(x->source_id[i], sizeof x->source_id[i], "%s", source_id);
     x->group[i] = cm_xstrdup(group);
+    x->cv_group[i] = cm_xstrdup(cv_group ? cv_group : group);
     x->y[i] = good ? 1 : 0;
     clip_stats cs = *st;
     classifier_fill_activity(&cs, clip, t, a->clip_h, a->clip_w);

@@ -2,6 +2,7 @@
  * and the threshold for a target precision (classifier.h). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "classifier.h"
 
@@ -106,4 +107,27 @@ float classifier_pick_threshold(const float *s, const int *y, int n, double targ
     if (precision) *precision = best_p < 0 ? 0 : best_p;
     if (recall) *recall = best_r;
     return best_thr;
+}
+
+void classifier_calibrate(const float *s, const int *y, int n, classifier_calibration *c)
+{
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < n; i++) {
+        int b = (int)(s[i] * CLASSIFIER_CAL_BINS);
+        b = b >= CLASSIFIER_CAL_BINS ? CLASSIFIER_CAL_BINS - 1 : b < 0 ? 0 : b;
+        c->clips[b]++;
+        c->good[b] += y[i] != 0;
+        c->score_sum[b] += s[i];
+    }
+    /* Expected calibration error: the clip-weighted mean gap between a bin's
+     * mean score and its fraction of good clips; the largest gap too. */
+    double ece = 0, mce = 0;
+    for (int b = 0; b < CLASSIFIER_CAL_BINS; b++) {
+        if (!c->clips[b]) continue;
+        double gap = fabs(c->score_sum[b] / c->clips[b] - (double)c->good[b] / c->clips[b]);
+        ece += gap * c->clips[b];
+        if (gap > mce) mce = gap;
+    }
+    c->ece = n ? ece / n : NAN;
+    c->mce = n ? mce : NAN;
 }

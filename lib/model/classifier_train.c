@@ -151,14 +151,31 @@ static void json_split_lists(sqlite3_str *b, const classifier_examples *d, const
 static int cross_validate(const classifier_examples *d, const classifier_train_options *o, classifier_train_result *r,
                           float *oof, cm_error *e)
 {
+    /* Folds by cross-validation group (the split group unless the loader
+     * gave a coarser one, such as the game); numbered in order of appearance. */
     int *gid = cm_xmalloc((size_t)d->n * sizeof(int));
-    int ng = classifier_group_ids(d, gid);
+    int ng = 0;
+    for (int i = 0; i < d->n; i++) {
+        int j = 0;
+        while (j < i && strcmp(d->cv_group[j], d->cv_group[i]) != 0) j++;
+        gid[i] = j < i ? gid[j] : ng++;
+    }
+    /* A split group (one recording and its re-encodes) straddling two cv
+     * groups would put a re-encode of a held-out clip into training. */
+    for (int i = 0; i < d->n; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(d->group[i], d->group[j]) == 0 && gid[i] != gid[j]) {
+                cm_error_set(e, "cross-validation: split group '%s' spans two cv groups ('%s' and '%s'); the cv key "
+                             "must be coarser than the split key", d->group[i], d->cv_group[j], d->cv_group[i]);
+                free(gid);
+                return -1;
+            }
     group_ref *g = cm_xcalloc((size_t)ng, sizeof *g);
     int *gfold = cm_xmalloc((size_t)ng * sizeof(int)), *y = cm_xmalloc((size_t)d->n * sizeof(int));
     for (int i = 0; i < d->n; i++) {
         group_ref *x = &g[gid[i]];
-        x->key = d->group[i];
-        x->hash = group_hash(o->seed, d->group[i]);
+        x->key = d->cv_group[i];
+        x->hash = group_hash(o->seed, d->cv_group[i]);
         if (d->y[i]) x->good++;
         else x->bad++;
     }
@@ -309,6 +326,9 @@ int classifier_train(const classifier_examples *d, const classifier_train_option
     cm_str_appendf(tj, "{\"good\":[%d,%d],\"bad\":[%d,%d],\"split_key\":", d->good_min, d->good_max, d->bad_min,
                    d->bad_max);
     cm_json_string(tj, d->split_key ? d->split_key : "source_id");
+    cm_str_appendf(tj, ",\"cv_key\":");
+    if (d->cv_key) cm_json_string(tj, d->cv_key);
+    else cm_str_appendf(tj, "null");
     cm_str_appendf(tj, ",\"seed\":%llu,\"val_frac\":%g,\"test_frac\":%g,\"augment\":%d,\"epochs\":%d,\"patience\":%d,"
                    "\"views\":%d,\"group_balance\":%d,\"batch\":%d,\"lr\":%g,\"weight_decay\":%g,"
                    "\"clips\":{\"train\":%d,\"val\":%d,\"test\":%d}",

@@ -9,7 +9,7 @@
  *
  *   classifier_examples x;
  *   classifier_examples_init(&x, &o);
- *   for each labelled clip: classifier_examples_add(&x, id, source, group, good, &stats, rec, len, &e);
+ *   for each labelled clip: classifier_examples_add(&x, id, source, group, NULL, good, &stats, rec, len, &e);
  *   classifier_train(&x, &o, &r, &e);   ... r.model ...
  *   classifier_train_result_free(&r);
  *   classifier_examples_free(&x); */
@@ -60,6 +60,8 @@ typedef struct classifier_examples {
     char (*clip_id)[CM_CLIP_ID_MAX];
     char (*source_id)[CM_SOURCE_ID_LEN + 1];
     char **group;                  /* split group of each clip: clips of one group never straddle splits or folds */
+    char **cv_group;               /* cross-validation group of each clip (its split group unless the loader
+                                    * gave another, e.g. its game): clips of one never straddle folds */
     int *y;                        /* 1 good, 0 bad */
     classifier_input *in;          /* (n, nv); frames point into `frames` */
     uint8_t *frames;
@@ -73,19 +75,23 @@ typedef struct classifier_examples {
     int good_min, good_max;        /* label range counted good */
     int bad_min, bad_max;          /* label range counted bad */
     char *split_key;               /* what a split group is (malloc'd; NULL: "source_id") */
+    char *cv_key;                  /* what a cross-validation group is (malloc'd; NULL: the split group) */
 } classifier_examples;
 
 /* An empty set of examples built for o's architecture, views and synthetic
  * negatives (classifier_train checks it is trained with the same). */
 void classifier_examples_init(classifier_examples *x, const classifier_train_options *o);
-/* Adds one labelled clip: its id, source id, split group and class (good 1,
+/* Adds one labelled clip: its id, source id, split group, cross-validation
+ * group (NULL: the split group; a coarser grouping such as the game, so that
+ * cross-validation holds out whole games: every clip of a split group must
+ * then share one cv group, or training refuses the examples) and class (good 1,
  * bad 0), its catalog statistics st (activity statistics filled from the
  * frames when st has none) and its clip record rec (len bytes; read whole,
  * per-frame CRCs checked). Returns 0, or -1 with e naming the clip (a bad
  * record, a clip of another frame size, fewer than K+1 frames); the examples
  * are unchanged then. */
 int classifier_examples_add(classifier_examples *x, const char *clip_id, const char *source_id, const char *group,
-                            int good, const clip_stats *st, const uint8_t *rec, size_t len, cm_error *e);
+                            const char *cv_group, int good, const clip_stats *st, const uint8_t *rec, size_t len, cm_error *e);
 void classifier_examples_free(classifier_examples *x);
 
 typedef struct classifier_train_result {

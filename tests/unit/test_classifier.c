@@ -390,12 +390,12 @@ static void check_examples(const classifier_train_options *o, const char *dir, c
             uint8_t *rec = NULL;
             size_t len = 0;
             CHECK(clip_record_encode(frames, T, 90, 160, 10, 1, &eo, &rec, &len, &e) == 0);
-            CHECK_MSG(classifier_examples_add(&x, id, src_id[s], src_id[s], s % 2 == 0, &st, rec, len, &e) == 0,
+            CHECK_MSG(classifier_examples_add(&x, id, src_id[s], src_id[s], NULL, s % 2 == 0, &st, rec, len, &e) == 0,
                       "%s", e.msg);
             if (i == 0 && k == 0) {
                 /* a truncated record: refused, named, nothing added */
                 int n = x.n;
-                CHECK(classifier_examples_add(&x, "bad-clip", src_id[s], src_id[s], 1, &st, rec, len / 2, &e) == -1);
+                CHECK(classifier_examples_add(&x, "bad-clip", src_id[s], src_id[s], NULL, 1, &st, rec, len / 2, &e) == -1);
                 CHECK_MSG(strstr(e.msg, "bad-clip") && x.n == n, "%s (n %d, was %d)", e.msg, x.n, n);
             }
             free(rec);

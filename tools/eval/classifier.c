@@ -8,6 +8,7 @@
 
 #include "catalog.h"
 #include "classifier.h"
+#include "classifier_breakdown.h"
 #include "classifier_catalog.h"
 #include "corpus.h"
 #include "eval.h"
@@ -17,12 +18,6 @@
 #include "scores.h"
 #include "util.h"
 
-typedef struct eval_clip {
-    char clip_id[CM_CLIP_ID_MAX];
-    char *url;
-    int y;
-    float s;
-} eval_clip;
 
 /* Scores one held-out clip: its statistics from the catalog, its record from
  * its staging store (staging NULL: the default one). Returns 0 with *s, -1
@@ -77,6 +72,8 @@ static int eval_add_clip(void *ctx, const labelled_clip *lc, cm_error *e)
     eval_clip *x = &w->v[w->n++];
     snprintf(x->clip_id, sizeof x->clip_id, "%s", lc->clip_id);
     x->url = cm_xstrdup(lc->url);
+    x->domain = cm_xstrdup(lc->domain);
+    x->group = cm_xstrdup(lc->by_group);
     x->y = lc->good;
     x->s = s;
     return 0;
@@ -84,7 +81,7 @@ static int eval_add_clip(void *ctx, const labelled_clip *lc, cm_error *e)
 
 int eval_classifier_main(int argc, char **argv)
 {
-    const char *dir = ".", *model_arg = NULL;
+    const char *dir = ".", *model_arg = NULL, *by_arg = NULL;
     int json = 0, all = 0, cv = 0, good[2] = {0, 0}, bad[2] = {0, 0};
     const cm_option options[] = {
         CM_STRING("corpus", 'C', "DIR", &dir, "corpus directory (default .)"),
@@ -92,6 +89,9 @@ int eval_classifier_main(int argc, char **argv)
         CM_FLAG("json", 0, &json, "print the evaluation as JSON on stdout"),
         CM_FLAG("all", 0, &all, "every labelled clip, also those the model trained or validated on"),
         CM_FLAG("cv", 0, &cv, "the out-of-fold scores of the model's cross-validation"),
+        CM_STRING("by", 0, "EXPR", &by_arg,
+                  "decisions and ROC-AUC per group: an SQL expression over the\n"
+                  "sources table (default: the model's --cv-key, e.g. the game)"),
         CM_RANGE("good", 0, "A[-B]", good, 1, 5, "labels counted good (default: the model's, else 5)"),
         CM_RANGE("bad", 0, "A[-B]", bad, 1, 5, "labels counted bad (default: the model's, else 1)"),
         CM_END,
@@ -99,13 +99,15 @@ int eval_classifier_main(int argc, char **argv)
     const cm_cli cli = {
         .program = "clipmill-eval classifier",
         .usage =
-        "usage: clipmill-eval classifier [-C DIR] --model FILE|ID [--json] [--all | --cv] [--good A[-B]] [--bad A[-B]]\n"
+        "usage: clipmill-eval classifier [-C DIR] --model FILE|ID [--json] [--all | --cv] [--by EXPR] [--good A[-B]] [--bad A[-B]]\n"
         "\n"
         "Scores the labelled clips of DIR/catalog.sqlite that the model neither\n"
         "trained nor validated on (its models row lists those sources and split\n"
         "groups) and prints ROC-AUC, PR-AUC, precision/recall/accuracy and the\n"
-        "confusion matrix at the model's threshold, calibration in 10 bins, and the\n"
-        "misclassified clips. --all uses every labelled clip (also when the model is\n"
+        "confusion matrix at the model's threshold, decisions per group (--by, or\n"
+        "the model's cross-validation key: per held-out game) with the worst group,\n"
+        "decisions per domain, calibration (10 bins, expected calibration error)\n"
+        "and the misclassified clips. --all uses every labelled clip (also when the model is\n"
         "not registered in this catalog, e.g. models/default.cmm on another corpus).\n"
         "--cv evaluates the out-of-fold scores of the model's cross-validation\n"
         "(clipmill-train --cv K): every labelled clip, each scored by the fold model\n"
@@ -126,7 +128,7 @@ int eval_classifier_main(int argc, char **argv)
     corpus *cp = NULL;
     catalog *c = NULL;             /* the corpus' */
     eval_clip *v = NULL;
-    char *split_key = NULL;
+    char *split_key = NULL, *cv_key = NULL;
     int n = 0, failed = 0, rc = CM_EXIT_FATAL;
     int64_t model_id = 0;
     classifier_single_thread();
@@ -153,16 +155,18 @@ int eval_classifier_main(int argc, char **argv)
     }
     /* The model's label rule and split key. */
     int m_good[2] = {5, 5}, m_bad[2] = {1, 1};
-    if (found == 0 && models_label_rule(c, model_id, m_good, m_bad, &split_key, &e) != 0) {
+    if (found == 0 && models_label_rule(c, model_id, m_good, m_bad, &split_key, &cv_key, &e) != 0) {
         if (!e.msg[0]) cm_error_set(&e, "catalog: no model %lld", (long long)model_id);
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
     if (!good[0]) good[0] = m_good[0], good[1] = m_good[1];
     if (!bad[0]) bad[0] = m_bad[0], bad[1] = m_bad[1];
+    const char *by = by_arg && *by_arg ? by_arg : cv_key;
     labelled_query q = {
         .good_min = good[0], .good_max = good[1], .bad_min = bad[0], .bad_max = bad[1],
         .split_key = split_key,
+        .by_key = by,
         .set = cv ? LABELLED_CV : all ? LABELLED_ALL : LABELLED_HELD_OUT,
         .model_id = model_id,
     };
@@ -181,8 +185,6 @@ int eval_classifier_main(int argc, char **argv)
     int *y = cm_xmalloc((size_t)(n ? n : 1) * sizeof(int));
     int pos = 0, tp = 0, fp = 0, tn = 0, fn = 0;
     const float thr = classifier_get_info(m)->threshold;
-    int bin_n[10] = {0}, bin_good[10] = {0};
-    double bin_sum[10] = {0};
     for (int i = 0; i < n; i++) {
         s[i] = v[i].s;
         y[i] = v[i].y;
@@ -192,18 +194,14 @@ int eval_classifier_main(int argc, char **argv)
         fp += pred && !y[i];
         tn += !pred && !y[i];
         fn += !pred && y[i];
-        int b = (int)(s[i] * 10);
-        b = b > 9 ? 9 : b < 0 ? 0 : b;
-        bin_n[b]++;
-        bin_good[b] += y[i];
-        bin_sum[b] += s[i];
     }
     double auc = classifier_roc_auc(s, y, n), ap = classifier_pr_auc(s, y, n);
     double precision = tp + fp ? (double)tp / (tp + fp) : NAN, recall = pos ? (double)tp / pos : NAN;
     double accuracy = n ? (double)(tp + tn) / n : NAN;
     free(s);
     free(y);
-    const char *set = cv    ? "out-of-fold scores of the cross-validation (each clip scored by a model that never saw its split group)"
+    const char *set = cv && cv_key ? "out-of-fold scores of the cross-validation (each clip scored by a model that never saw its cross-validation group)"
+                      : cv  ? "out-of-fold scores of the cross-validation (each clip scored by a model that never saw its split group)"
                       : all ? "all labelled clips"
                             : "held-out clips (sources and groups not used in training or validation)";
     if (json) {
@@ -224,18 +222,20 @@ int eval_classifier_main(int argc, char **argv)
         cm_json_fnumber(stdout, recall);
         printf(",\"accuracy\":");
         cm_json_fnumber(stdout, accuracy);
-        printf(",\"confusion\":{\"tp\":%d,\"fp\":%d,\"tn\":%d,\"fn\":%d},\"calibration\":[", tp, fp, tn, fn);
-        for (int b = 0, first = 1; b < 10; b++) {
-            if (!bin_n[b]) continue;
-            printf("%s{\"lo\":%.1f,\"hi\":%.1f,\"clips\":%d,\"mean_score\":%.4f,\"good_frac\":%.4f}", first ? "" : ",",
-                   b / 10.0, (b + 1) / 10.0, bin_n[b], bin_sum[b] / bin_n[b], (double)bin_good[b] / bin_n[b]);
-            first = 0;
-        }
-        printf("],\"misclassified\":[");
+        printf(",\"confusion\":{\"tp\":%d,\"fp\":%d,\"tn\":%d,\"fn\":%d}", tp, fp, tn, fn);
+        eval_print_calibration(stdout, v, n, 1);
+        eval_print_breakdown(stdout, v, n, thr, by, 1);
+        printf(",\"misclassified\":[");
         for (int i = 0, first = 1; i < n; i++) {
             if ((v[i].s >= thr) == (v[i].y != 0)) continue;
             printf("%s{\"clip_id\":\"%s\",\"url\":", first ? "" : ",", v[i].clip_id);
             cm_json_fputs(stdout, v[i].url);
+            printf(",\"domain\":");
+            cm_json_fputs(stdout, v[i].domain);
+            if (by) {
+                printf(",\"group\":");
+                cm_json_fputs(stdout, v[i].group);
+            }
             printf(",\"good\":%d,\"score\":%.4f}", v[i].y, v[i].s);
             first = 0;
         }
@@ -249,22 +249,25 @@ int eval_classifier_main(int argc, char **argv)
         printf("at threshold %.4f: precision %.4f, recall %.4f, accuracy %.4f\n", thr, precision, recall, accuracy);
         printf("confusion:        predicted good  predicted bad\n");
         printf("  labelled good   %14d  %13d\n  labelled bad    %14d  %13d\n", tp, fn, fp, tn);
-        printf("calibration (score bin: clips, mean score, fraction good):\n");
-        for (int b = 0; b < 10; b++)
-            if (bin_n[b])
-                printf("  %.1f-%.1f: %4d  %.3f  %.3f\n", b / 10.0, (b + 1) / 10.0, bin_n[b], bin_sum[b] / bin_n[b],
-                       (double)bin_good[b] / bin_n[b]);
+        eval_print_breakdown(stdout, v, n, thr, by, 0);
+        eval_print_calibration(stdout, v, n, 0);
         for (int i = 0; i < n; i++)
             if ((v[i].s >= thr) != (v[i].y != 0))
-                printf("misclassified: %s %s labelled %s, score %.4f\n", v[i].clip_id, v[i].url, v[i].y ? "good" : "bad",
-                       v[i].s);
+                printf("misclassified: %s %s labelled %s, score %.4f%s%s%s%s\n", v[i].clip_id, v[i].url,
+                       v[i].y ? "good" : "bad", v[i].s, v[i].domain[0] ? ", domain " : "", v[i].domain,
+                       by ? ", group " : "", by ? v[i].group : "");
     }
     rc = n == 0 ? CM_EXIT_FATAL : failed ? CM_EXIT_PARTIAL : CM_EXIT_OK;
     if (n == 0) cm_log(CM_LOG_ERROR, "no labelled clips to evaluate on");
 done:
-    for (int i = 0; i < n; i++) free(v[i].url);
+    for (int i = 0; i < n; i++) {
+        free(v[i].url);
+        free(v[i].domain);
+        free(v[i].group);
+    }
     free(v);
     free(split_key);
+    free(cv_key);
     corpus_close(cp);
     model_ref_free(&ref);
     return rc;

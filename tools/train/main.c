@@ -186,6 +186,11 @@ int main(int argc, char **argv)
                "K >= the number of groups: leave-one-group-out); prints the pooled\n"
                "out-of-fold ROC-AUC and the per-fold mean / min, records them in\n"
                "the models row, and picks the threshold on the out-of-fold scores"),
+        CM_STRING("cv-key", 0, "EXPR", &ts.cv_key,
+                  "SQL expression over the sources table naming a clip's\n"
+                  "cross-validation group, coarser than --split-key (e.g.\n"
+                  "\"json_extract(manifest_json, '$.game')\": with --cv K >= the\n"
+                  "games, each game is scored by a model trained on the others)"),
         CM_INT("batch", 0, "N", &o.batch, 1, 1024, "clips per step (default 16)"),
         CM_FLOAT("lr", 0, "X", &o.lr, 1e-7, 1.0, "Adam learning rate (default 0.002)"),
         CM_U64("seed", 0, "S", &o.seed, "split, initialisation, order, augmentation (default 1);\n"
@@ -246,6 +251,7 @@ int main(int argc, char **argv)
     ts.good_min = good[0], ts.good_max = good[1], ts.bad_min = bad[0], ts.bad_max = bad[1];
     code = n_args > 0 ? cm_cli_usage_error(&cli, "unexpected argument '%s'", argv[1])
            : o.val_frac + o.test_frac > 0.9 ? cm_cli_usage_error(&cli, "--val-frac + --test-frac must be <= 0.9")
+           : ts.cv_key && *ts.cv_key && o.cv_folds < 2 ? cm_cli_usage_error(&cli, "--cv-key needs --cv K")
            : !name[0] || strchr(name, '/') ? cm_cli_usage_error(&cli, "bad value for --name: '%s' (no '/')", name)
                                            : CM_EXIT_OK;
     if (code != CM_EXIT_OK) {
@@ -300,9 +306,9 @@ int main(int argc, char **argv)
             path, inf->params, r.n_train, r.n_val, r.n_test, r.best_epoch, r.val_auc, r.test_auc, inf->threshold,
             o.precision, r.seconds, (long long)model_id);
     if (r.cv_folds)
-        fprintf(stderr, "clipmill-train: cross-validation, %d folds by split group: pooled out-of-fold ROC-AUC %.4f, "
-                "per-fold ROC-AUC mean %.4f min %.4f over %d folds with both classes\n", r.cv_folds, r.cv_auc,
-                r.cv_fold_auc_mean, r.cv_fold_auc_min, r.cv_auc_folds);
+        fprintf(stderr, "clipmill-train: cross-validation, %d folds by %s: pooled out-of-fold ROC-AUC %.4f, "
+                "per-fold ROC-AUC mean %.4f min %.4f over %d folds with both classes\n", r.cv_folds,
+                ts.cv_key && *ts.cv_key ? ts.cv_key : "split group", r.cv_auc, r.cv_fold_auc_mean, r.cv_fold_auc_min, r.cv_auc_folds);
     if (json) {
         printf("{\"model_id\":%lld,\"path\":", (long long)model_id);
         cm_json_fputs(stdout, path); /* a path may hold '"' or '\\' */

@@ -1,0 +1,241 @@
+/* clipmill-eval classifier's breakdowns (classifier_breakdown.h): per group,
+ * per domain, calibration. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier.h"
+#include "classifier_breakdown.h"
+#include "json.h"
+
+/* The distinct values of one string field of v, in order of appearance. */
+typedef struct name_list {
+    const char **name;
+    int n;
+} name_list;
+
+static int name_index(name_list *l, const char *s)
+{
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->name[i], s) == 0) return i;
+    l->name = cm_xrealloc(l->name, ((size_t)l->n + 1) * sizeof *l->name);
+    l->name[l->n] = s;
+    return l->n++;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Decisions and ranking of one group of clips. */
+typedef struct group_row {
+    const char *name;
+    int good, bad, kept, rejected;     /* good clips, bad clips, good kept, bad rejected */
+    double auc, auc_all_bad;           /* own good vs own bad; own good vs every bad clip of the set */
+} group_row;
+
+static double frac(int a, int b)
+{
+    return b ? (double)a / b : NAN;
+}
+
+/* ROC-AUC of the good clips of group g (g < 0: all) against the bad clips
+ * of group g (all_bad: of every group). */
+static double group_auc(const eval_clip *v, int n, const char *g, int all_bad)
+{
+    float *s = cm_xmalloc((size_t)(n ? n : 1) * sizeof(float));
+    int *y = cm_xmalloc((size_t)(n ? n : 1) * sizeof(int)), m = 0;
+    for (int i = 0; i < n; i++) {
+        int mine = strcmp(v[i].group, g) == 0;
+        if (v[i].y ? mine : (mine || all_bad)) {
+            s[m] = v[i].s;
+            y[m++] = v[i].y;
+        }
+    }
+    double auc = classifier_roc_auc(s, y, m);
+    free(s);
+    free(y);
+    return auc;
+}
+
+static void json_num(FILE *out, const char *key, double x, int comma)
+{
+    fprintf(out, "%s\"%s\":", comma ? "," : "", key);
+    cm_json_fnumber(out, x);
+}
+
+/* The worst group by one measure (lowest value among groups where it is
+ * defined); -1 when none is. */
+static int worst_of(const group_row *r, int n, int which)
+{
+    int w = -1;
+    double best = INFINITY;
+    for (int i = 0; i < n; i++) {
+        double x = which == 0 ? frac(r[i].kept, r[i].good)
+                   : which == 1 ? frac(r[i].rejected, r[i].bad)
+                   : which == 2 ? r[i].auc
+                                : r[i].auc_all_bad;
+        if (isfinite(x) && x < best) {
+            best = x;
+            w = i;
+        }
+    }
+    return w;
+}
+
+static const char *worst_key[4] = {"good_kept_frac", "bad_rejected_frac", "roc_auc", "roc_auc_vs_all_bad"};
+static const char *worst_text[4] = {"good kept", "bad rejected", "ROC-AUC", "ROC-AUC against every bad clip"};
+
+static double worst_value(const group_row *r, int which)
+{
+    return which == 0 ? frac(r->kept, r->good) : which == 1 ? frac(r->rejected, r->bad) : which == 2 ? r->auc : r->auc_all_bad;
+}
+
+static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const char *by, int json)
+{
+    name_list names = {0};
+    for (int i = 0; i < n; i++) name_index(&names, v[i].group);
+    qsort(names.name, (size_t)names.n, sizeof *names.name, by_name);
+    group_row *r = cm_xcalloc((size_t)(names.n ? names.n : 1), sizeof *r);
+    for (int j = 0; j < names.n; j++) r[j].name = names.name[j];
+    for (int i = 0; i < n; i++) {
+        int j = name_index(&names, v[i].group);
+        int keep = v[i].s >= thr;
+        if (v[i].y) {
+            r[j].good++;
+            r[j].kept += keep;
+        } else {
+            r[j].bad++;
+            r[j].rejected += !keep;
+        }
+    }
+    for (int j = 0; j < names.n; j++) {
+        r[j].auc = group_auc(v, n, r[j].name, 0);
+        r[j].auc_all_bad = group_auc(v, n, r[j].name, 1);
+    }
+    if (json) {
+        fprintf(out, ",\"by\":");
+        cm_json_fputs(out, by);
+        fprintf(out, ",\"groups\":[");
+        for (int j = 0; j < names.n; j++) {
+            fprintf(out, "%s{\"group\":", j ? "," : "");
+            cm_json_fputs(out, r[j].name);
+            fprintf(out, ",\"good\":%d,\"bad\":%d,\"good_kept\":%d,\"bad_rejected\":%d", r[j].good, r[j].bad, r[j].kept,
+                    r[j].rejected);
+            json_num(out, "good_kept_frac", frac(r[j].kept, r[j].good), 1);
+            json_num(out, "bad_rejected_frac", frac(r[j].rejected, r[j].bad), 1);
+            json_num(out, "roc_auc", r[j].auc, 1);
+            json_num(out, "roc_auc_vs_all_bad", r[j].auc_all_bad, 1);
+            fprintf(out, "}");
+        }
+        fprintf(out, "],\"worst\":{");
+        for (int k = 0; k < 4; k++) {
+            int w = worst_of(r, names.n, k);
+            fprintf(out, "%s\"%s\":", k ? "," : "", worst_key[k]);
+            if (w < 0) {
+                fprintf(out, "null");
+                continue;
+            }
+            fprintf(out, "{\"group\":");
+            cm_json_fputs(out, r[w].name);
+            json_num(out, "value", worst_value(&r[w], k), 1);
+            fprintf(out, "}");
+        }
+        fprintf(out, "}");
+    } else {
+        fprintf(out, "by %s, at threshold %.4f (ROC-AUC: the group's good clips against its bad ones, and against every "
+                "bad clip evaluated):\n", by, thr);
+        fprintf(out, "  %-16s %5s %5s %8s %12s %18s %18s\n", "group", "good", "bad", "ROC-AUC", "vs all bad", "good kept",
+                "bad rejected");
+        for (int j = 0; j < names.n; j++) {
+            char kept[32] = "-", rej[32] = "-";
+            if (r[j].good) snprintf(kept, sizeof kept, "%d/%d %5.1f%%", r[j].kept, r[j].good, 100.0 * r[j].kept / r[j].good);
+            if (r[j].bad)
+                snprintf(rej, sizeof rej, "%d/%d %5.1f%%", r[j].rejected, r[j].bad, 100.0 * r[j].rejected / r[j].bad);
+            fprintf(out, "  %-16s %5d %5d %8.4f %12.4f %18s %18s\n", r[j].name, r[j].good, r[j].bad, r[j].auc,
+                    r[j].auc_all_bad, kept, rej);
+        }
+        fprintf(out, "worst:");
+        for (int k = 0; k < 4; k++) {
+            int w = worst_of(r, names.n, k);
+            if (w < 0) fprintf(out, "%s %s -", k ? ";" : "", worst_text[k]);
+            else if (k < 2) fprintf(out, "%s %s %.1f%% (%s)", k ? ";" : "", worst_text[k], 100 * worst_value(&r[w], k), r[w].name);
+            else fprintf(out, "%s %s %.4f (%s)", k ? ";" : "", worst_text[k], worst_value(&r[w], k), r[w].name);
+        }
+        fprintf(out, "\n");
+    }
+    free(r);
+    free(names.name);
+}
+
+static void print_domains(FILE *out, const eval_clip *v, int n, float thr, int json)
+{
+    name_list names = {0};
+    for (int i = 0; i < n; i++) name_index(&names, v[i].domain);
+    qsort(names.name, (size_t)names.n, sizeof *names.name, by_name);
+    int *cnt = cm_xcalloc((size_t)(names.n ? names.n : 1) * 4, sizeof(int)); /* good, bad, kept, rejected */
+    for (int i = 0; i < n; i++) {
+        int *c = cnt + 4 * name_index(&names, v[i].domain);
+        c[v[i].y ? 0 : 1]++;
+        c[v[i].s >= thr ? 2 : 3]++;
+    }
+    if (json) fprintf(out, ",\"domains\":[");
+    else fprintf(out, "decisions by domain at threshold %.4f:\n  %-16s %5s %5s %5s %6s %9s\n", thr, "domain", "clips",
+                 "good", "bad", "kept", "rejected");
+    for (int j = 0; j < names.n; j++) {
+        const int *c = cnt + 4 * j;
+        if (json) {
+            fprintf(out, "%s{\"domain\":", j ? "," : "");
+            cm_json_fputs(out, names.name[j]);
+            fprintf(out, ",\"clips\":%d,\"good\":%d,\"bad\":%d,\"kept\":%d,\"rejected\":%d}", c[0] + c[1], c[0], c[1], c[2],
+                    c[3]);
+        } else {
+            fprintf(out, "  %-16s %5d %5d %5d %6d %9d\n", names.name[j][0] ? names.name[j] : "(none)", c[0] + c[1], c[0],
+                    c[1], c[2], c[3]);
+        }
+    }
+    if (json) fprintf(out, "]");
+    free(cnt);
+    free(names.name);
+}
+
+void eval_print_breakdown(FILE *out, const eval_clip *v, int n, float thr, const char *by, int json)
+{
+    if (by) print_groups(out, v, n, thr, by, json);
+    print_domains(out, v, n, thr, json);
+}
+
+void eval_print_calibration(FILE *out, const eval_clip *v, int n, int json)
+{
+    float *s = cm_xmalloc((size_t)(n ? n : 1) * sizeof(float));
+    int *y = cm_xmalloc((size_t)(n ? n : 1) * sizeof(int));
+    for (int i = 0; i < n; i++) {
+        s[i] = v[i].s;
+        y[i] = v[i].y;
+    }
+    classifier_calibration c;
+    classifier_calibrate(s, y, n, &c);
+    free(s);
+    free(y);
+    if (json) fprintf(out, ",\"calibration\":[");
+    else fprintf(out, "calibration (score bin: clips, mean score, fraction good, gap):\n");
+    for (int b = 0, first = 1; b < CLASSIFIER_CAL_BINS; b++) {
+        if (!c.clips[b]) continue;
+        double mean = c.score_sum[b] / c.clips[b], good = (double)c.good[b] / c.clips[b];
+        double lo = (double)b / CLASSIFIER_CAL_BINS, hi = (double)(b + 1) / CLASSIFIER_CAL_BINS;
+        if (json)
+            fprintf(out, "%s{\"lo\":%.1f,\"hi\":%.1f,\"clips\":%d,\"mean_score\":%.4f,\"good_frac\":%.4f}", first ? "" : ",",
+                    lo, hi, c.clips[b], mean, good);
+        else
+            fprintf(out, "  %.1f-%.1f: %4d  %.3f  %.3f  %.3f\n", lo, hi, c.clips[b], mean, good, fabs(mean - good));
+        first = 0;
+    }
+    if (json) {
+        fprintf(out, "]");
+        json_num(out, "ece", c.ece, 1);
+        json_num(out, "mce", c.mce, 1);
+    } else {
+        fprintf(out, "expected calibration error %.4f, largest bin gap %.4f\n", c.ece, c.mce);
+    }
+}
