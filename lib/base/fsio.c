@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 char *cm_temp_path(const char *path)
@@ -146,4 +147,12 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 int cm_remove_tree(const char *path)
 {
     return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int cm_fs_nearly_full(const char *path, long long margin)
+{
+    struct statvfs v;
+    if (statvfs(path, &v) != 0) return 0;
+    unsigned long long blocks = geteuid() == 0 ? v.f_bfree : v.f_bavail;
+    return (long double)blocks * v.f_frsize < (long double)margin;
 }

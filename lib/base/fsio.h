@@ -52,6 +52,13 @@ void cm_atomic_abort(cm_atomic_file *a);
  * or -1 with e set. */
 int cm_write_file_atomic(const char *path, const void *data, size_t len, cm_error *e);
 
+/* 1 when the file system holding path has fewer than margin bytes left for
+ * this process (f_bfree for root, f_bavail for others), else 0 (also when it
+ * cannot be asked). For naming a failed write "No space left on device"
+ * when the writer only said EIO: LMDB reports a short write, which is what
+ * a full disk gives, as EIO. */
+int cm_fs_nearly_full(const char *path, long long margin);
+
 /* rm -r path (not following symbolic links). Returns 0, or -1 with errno
  * set; a missing path is an error (ENOENT). */
 int cm_remove_tree(const char *path);

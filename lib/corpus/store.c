@@ -1,5 +1,6 @@
 /* The LMDB staging store (see store.h). */
 #include "store.h"
+#include "fsio.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -114,6 +115,15 @@ static int key_ok(store *s, const char *key, MDB_val *k, cm_error *e)
     return 0;
 }
 
+/* The reason a write to the store failed, for an error line. LMDB turns a
+ * short write (what a full disk gives) into EIO: that reads "No space left on
+ * device" when the disk is indeed (nearly) full. */
+static const char *write_error(const store *s, int rc)
+{
+    if (rc == EIO && cm_fs_nearly_full(s->dir, (long long)1 << 20)) return strerror(ENOSPC);
+    return mdb_strerror(rc);
+}
+
 /* One write transaction per put, committed (and synced) before returning 0. */
 int store_put(store *s, const char *key, const void *val, size_t len, cm_error *e)
 {
@@ -133,7 +143,7 @@ int store_put(store *s, const char *key, const void *val, size_t len, cm_error *
     return 0;
 fail:
     if (txn) mdb_txn_abort(txn);
-    cm_error_set(e, "%s: cannot store %s (%zu bytes): %s", s->dir, key, len, mdb_strerror(rc));
+    cm_error_set(e, "%s/data.mdb: cannot store %s (%zu bytes): %s", s->dir, key, len, write_error(s, rc));
     return -1;
 }
 
@@ -207,7 +217,7 @@ int store_delete_prefix(store *s, const char *prefix, int64_t *deleted, cm_error
 fail:
     if (cur) mdb_cursor_close(cur);
     if (txn) mdb_txn_abort(txn);
-    cm_error_set(e, "%s: cannot delete keys with prefix \"%s\": %s", s->dir, prefix, mdb_strerror(rc));
+    cm_error_set(e, "%s/data.mdb: cannot delete keys with prefix \"%s\": %s", s->dir, prefix, write_error(s, rc));
     return -1;
 }
 

@@ -401,7 +401,7 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
     switch (manifest_url_kind(me->url)) {
     case URL_HTTP: w->remote = 1; return 1;
     case URL_UNSUPPORTED: why = "unsupported URL scheme (use a path, file://, http:// or https://)"; break;
-    case URL_LOCAL: break;
+    case URL_LOCAL: why = manifest_local_path_error(me->url); break;
     }
     if (why) {
         cm_log(CM_LOG_ERROR, "%s: %s", me->url, why);

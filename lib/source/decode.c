@@ -156,6 +156,16 @@ int decoder_open(decoder **out, const char *path, const decode_options *opt, sou
         snprintf(rate_str, sizeof rate_str, "%d/%d", q.num, q.den);
         av_dict_set(&fmt_opts, "pattern_type", "glob", 0);
         av_dict_set(&fmt_opts, "framerate", rate_str, 0);
+    } else if (!S_ISREG(st.st_mode)) {
+        /* A FIFO or a device has no size and may never end (or block the
+         * open): only regular files and frame folders are sources. */
+        const char *what = S_ISFIFO(st.st_mode)  ? "a FIFO"
+                           : S_ISCHR(st.st_mode) ? "a character device"
+                           : S_ISBLK(st.st_mode) ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "of another kind";
+        cm_error_set(e, "%s: not a regular file (it is %s)", path, what);
+        return -1;
     } else {
         probe->bytes = st.st_size;
         if (st.st_size == 0) {

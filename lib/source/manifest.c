@@ -83,6 +83,20 @@ static const char *json_type_name(const char *t)
     return t;
 }
 
+/* 1 when valid JSON text holds the escape \u0000 in a string. SQLite's
+ * json_extract ends the string there (3.40) or keeps a NUL byte that C
+ * strings end at: either way a different url would be taken silently.
+ * Backslashes occur only inside strings, each starting one escape. */
+static int has_escaped_nul(const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p != '\\') continue;
+        if (strncmp(p + 1, "u0000", 5) == 0) return 1;
+        if (p[1]) p++; /* the escaped character, e.g. the second \ of \\ */
+    }
+    return 0;
+}
+
 /* Fills me from one JSON line. Returns 0, or -1 with a short reason in why. */
 static int parse_json_line(json_reader *j, const char *text, manifest_entry *me, char *why, size_t why_len)
 {
@@ -101,6 +115,10 @@ static int parse_json_line(json_reader *j, const char *text, manifest_entry *me,
         snprintf(why, why_len, "%s", "not a JSON object");
         goto fail;
     }
+    if (has_escaped_nul(text)) {
+        snprintf(why, why_len, "%s", "a string contains \\u0000 (a NUL character, which no url, path or name may hold)");
+        goto fail;
+    }
     for (size_t i = 0; i < sizeof string_fields / sizeof string_fields[0]; i++) {
         char **dst = (char **)((char *)me + string_fields[i].offset);
         sqlite3_reset(j->field);
@@ -117,7 +135,14 @@ static int parse_json_line(json_reader *j, const char *text, manifest_entry *me,
             snprintf(why, why_len, "\"%s\" must be a string, not %s", string_fields[i].key + 2, json_type_name(ftype));
             goto fail;
         }
-        *dst = cm_xstrdup((const char *)sqlite3_column_text(j->field, 1));
+        const char *value = (const char *)sqlite3_column_text(j->field, 1);
+        /* json_extract turns \u0000 into a NUL byte: the C string would end
+         * there and a different url (or title) would be taken silently. */
+        if (!value || strlen(value) != (size_t)sqlite3_column_bytes(j->field, 1)) {
+            snprintf(why, why_len, "\"%s\" contains a NUL character (\\u0000)", string_fields[i].key + 2);
+            goto fail;
+        }
+        *dst = cm_xstrdup(value);
     }
     sqlite3_reset(j->field);
     sqlite3_bind_text(j->field, 1, text, -1, SQLITE_STATIC);
@@ -328,16 +353,23 @@ static int hex_value(char c)
 
 /* Path of a file: URL: "file:///p", "file://localhost/p" or "file:/p", with
  * %XX decoded and any ?query or #fragment dropped. NULL for another host, a
- * malformed escape, or an escaped NUL. */
-static char *file_url_path(const char *url)
+ * malformed escape, an escaped NUL or no path, with the reason in *why. */
+static char *file_url_path(const char *url, const char **why)
 {
     const char *p = url + 5; /* after "file:" */
     if (strncmp(p, "//", 2) == 0) {
         p += 2;
         const char *slash = strchr(p, '/');
-        if (!slash) return NULL;
-        size_t host_len = (size_t)(slash - p);
-        if (host_len != 0 && !(host_len == 9 && strncasecmp(p, "localhost", 9) == 0)) return NULL;
+        size_t host_len = slash ? (size_t)(slash - p) : strlen(p);
+        if (host_len != 0 && !(host_len == 9 && strncasecmp(p, "localhost", 9) == 0)) {
+            *why = "file:// URL names another host (remote file:// hosts are not supported: use a local path or "
+                   "http(s))";
+            return NULL;
+        }
+        if (!slash) {
+            *why = "file:// URL without a path";
+            return NULL;
+        }
         p = slash;
     }
     size_t n = strcspn(p, "?#");
@@ -349,6 +381,8 @@ static char *file_url_path(const char *url)
         }
         int hi = i + 2 < n ? hex_value(p[i + 1]) : -1, lo = hi >= 0 ? hex_value(p[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            *why = hi == 0 && lo == 0 ? "file: URL with an escaped NUL (%00)"
+                                      : "file: URL with a malformed %-escape (% must be followed by two hex digits)";
             free(out);
             return NULL;
         }
@@ -357,16 +391,27 @@ static char *file_url_path(const char *url)
     }
     *o = '\0';
     if (out[0] == '\0') {
+        *why = "file: URL without a path";
         free(out);
         return NULL;
     }
     return out;
 }
 
+const char *manifest_local_path_error(const char *url)
+{
+    if (!url || !*url) return "empty url";
+    if (manifest_url_kind(url) != URL_LOCAL) return "not a local path or file: URL";
+    const char *why = NULL;
+    if (scheme_len(url)) free(file_url_path(url, &why));
+    return why;
+}
+
 char *manifest_local_path(const manifest *m, const char *url)
 {
     if (!url || !*url || manifest_url_kind(url) != URL_LOCAL) return NULL;
-    char *path = scheme_len(url) ? file_url_path(url) : cm_xstrdup(url);
+    const char *why = NULL;
+    char *path = scheme_len(url) ? file_url_path(url, &why) : cm_xstrdup(url);
     if (!path || path[0] == '/' || !m || !m->dir) return path;
     char *joined = cm_path_join(m->dir, path);
     free(path);

@@ -47,4 +47,9 @@ url_kind manifest_url_kind(const char *url);
  * NULL for other kinds. */
 char *manifest_local_path(const manifest *m, const char *url);
 
+/* Why manifest_local_path gives NULL for url: one short phrase (a file://
+ * URL naming another host, a malformed or NUL %-escape, no path, not local),
+ * or NULL when it gives a path. */
+const char *manifest_local_path_error(const char *url);
+
 #endif

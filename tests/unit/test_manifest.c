@@ -221,29 +221,36 @@ static void check_local_paths(void)
     m.dir = "/srv/manifests";
     static const struct {
         const char *url, *path; /* path NULL: no local path */
+        const char *why;        /* then a word of manifest_local_path_error's reason */
     } cases[] = {
-        {"videos/a.mp4", "/srv/manifests/videos/a.mp4"},
-        {"./b.mp4", "/srv/manifests/./b.mp4"},
-        {"/data/c.mp4", "/data/c.mp4"},
-        {"a%20b.mp4", "/srv/manifests/a%20b.mp4"},            /* plain paths are taken literally */
-        {"file:///data/my%20clip%231.mp4", "/data/my clip#1.mp4"},
-        {"file://localhost/data/x.mp4", "/data/x.mp4"},
-        {"file:/data/y.mp4", "/data/y.mp4"},
-        {"file:///data/z.mp4?t=3#frag", "/data/z.mp4"},
-        {"file:rel/v.mp4", "/srv/manifests/rel/v.mp4"},
-        {"file:///data/caf%C3%A9.mp4", "/data/caf\xC3\xA9.mp4"},
-        {"file://otherhost/data/x.mp4", NULL},
-        {"file:///data/bad%2", NULL},
-        {"file:///data/bad%zz.mp4", NULL},
-        {"file:///data/nul%00.mp4", NULL},
-        {"https://example.com/a.mp4", NULL},
-        {"s3://bucket/a.mp4", NULL},
-        {"", NULL},
+        {"videos/a.mp4", "/srv/manifests/videos/a.mp4", NULL},
+        {"./b.mp4", "/srv/manifests/./b.mp4", NULL},
+        {"/data/c.mp4", "/data/c.mp4", NULL},
+        {"a%20b.mp4", "/srv/manifests/a%20b.mp4", NULL},            /* plain paths are taken literally */
+        {"file:///data/my%20clip%231.mp4", "/data/my clip#1.mp4", NULL},
+        {"file://localhost/data/x.mp4", "/data/x.mp4", NULL},
+        {"file:/data/y.mp4", "/data/y.mp4", NULL},
+        {"file:///data/z.mp4?t=3#frag", "/data/z.mp4", NULL},
+        {"file:rel/v.mp4", "/srv/manifests/rel/v.mp4", NULL},
+        {"file:///data/caf%C3%A9.mp4", "/data/caf\xC3\xA9.mp4", NULL},
+        {"file://otherhost/data/x.mp4", NULL, "remote file:// hosts are not supported"},
+        {"file:///data/bad%2", NULL, "malformed"},
+        {"file:///data/bad%zz.mp4", NULL, "malformed"},
+        {"file:///data/nul%00.mp4", NULL, "NUL"},
+        {"https://example.com/a.mp4", NULL, "not a local"},
+        {"s3://bucket/a.mp4", NULL, "not a local"},
+        {"", NULL, "empty"},
+        {"file://otherhost", NULL, "another host"},
+        {"file://", NULL, "without a path"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *p = manifest_local_path(&m, cases[i].url);
         int ok = cases[i].path ? p && strcmp(p, cases[i].path) == 0 : p == NULL;
         CHECK_MSG(ok, "%s -> %s, expected %s", cases[i].url, p ? p : "NULL", cases[i].path ? cases[i].path : "NULL");
+        const char *why = manifest_local_path_error(cases[i].url);
+        if (cases[i].path) CHECK_MSG(why == NULL, "%s: unexpected reason %s", cases[i].url, why);
+        else CHECK_MSG(why && strstr(why, cases[i].why), "%s: reason %s lacks %s", cases[i].url, why ? why : "NULL",
+                       cases[i].why);
         free(p);
     }
     /* Relative to the real manifest's directory, which manifest_read makes absolute. */
