@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "corpus.h"
+#include "inputs.h"
 #include "keywords.h"
 #include "manifest.h"
 #include "partition.h"
@@ -431,7 +432,7 @@ static void describe_downloads(void *arg, char *out, size_t n)
              (double)ds.bytes_received / 1e6, ds.rate_bytes_s / 1e6, ds.active, ds.waiting);
 }
 
-int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summary *s)
+int ingest_run(const ingest_options *o, const char *const *inputs, int n_inputs, ingest_summary *s)
 {
     ingest_state S;
     memset(&S, 0, sizeof S);
@@ -440,7 +441,7 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     S.sum = s;
     pthread_mutex_init(&S.mu, NULL);
     pthread_cond_init(&S.ready_cv, NULL);
-    manifest m;
+    input_list m;
     memset(&m, 0, sizeof m);
     keyword_rules *kw = NULL;
     cm_error e = {{0}};
@@ -448,6 +449,11 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     double t0 = cm_monotonic_s();
     int rc = CM_EXIT_FATAL;
 
+    /* Every argument is read before anything is written: a wrong one
+     * (missing, a binary file given as a manifest) creates no catalog. */
+    rc = inputs_read(inputs, n_inputs, &m);
+    if (rc != CM_EXIT_OK) goto done;
+    rc = CM_EXIT_FATAL;
     S.clip_frames = (int)((int64_t)o->clip_seconds * o->decode.fps_num / o->decode.fps_den);
     if (S.clip_frames < 1) {
         cm_log(CM_LOG_ERROR, "clip of %d s at %d/%d fps has no frames", o->clip_seconds, o->decode.fps_num,
@@ -481,10 +487,6 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
-    if (manifest_read(manifest_path, &m, &e) != 0) {
-        cm_log(CM_LOG_ERROR, "%s", e.msg);
-        goto done;
-    }
     s->manifest_entries = m.count;
     s->bad_manifest_lines = m.bad_lines;
     if (catalog_run_begin(S.cat, "clipmill-ingest", o->args, &S.run_id, &e) != 0) {
@@ -497,7 +499,7 @@ int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summar
     S.items = cm_xcalloc((size_t)(m.count > 0 ? m.count : 1), sizeof *S.items);
     int64_t total_bytes = 0;
     for (int i = 0; i < m.count; i++) {
-        if (plan_source(&S, &m, &m.entries[i], kw, &S.items[S.n_items])) {
+        if (plan_source(&S, m.entries[i].m, m.entries[i].e, kw, &S.items[S.n_items])) {
             total_bytes += S.items[S.n_items].bytes;
             S.n_items++;
         }
@@ -560,7 +562,7 @@ done:
     for (int i = 0; i < S.n_items; i++) free(S.items[i].path);
     free(S.items);
     keyword_rules_free(kw);
-    manifest_free(&m);
+    inputs_free(&m);
     corpus_close(S.corpus);
     free(cat_path);
     pthread_mutex_destroy(&S.mu);

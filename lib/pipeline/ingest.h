@@ -56,10 +56,13 @@ typedef struct ingest_summary {
     int exit_code;
 } ingest_summary;
 
-/* Runs ingest of manifest_path into o->corpus_dir. Always fills s; returns
- * s->exit_code. Errors about single sources are logged (one line each) and
+/* Runs ingest of the n_inputs inputs (each a manifest, a media file or a
+ * folder of image frames: lib/source/inputs.h) into o->corpus_dir. Always
+ * fills s; returns s->exit_code. An input that is refused (missing, neither
+ * a manifest nor media) is logged and gives CM_EXIT_USAGE before anything is
+ * written. Errors about single sources are logged (one line each) and
  * recorded in the catalog; the run goes on. */
-int ingest_run(const ingest_options *o, const char *manifest_path, ingest_summary *s);
+int ingest_run(const ingest_options *o, const char *const *inputs, int n_inputs, ingest_summary *s);
 
 /* Writes s as one JSON object line to f. */
 #include <stdio.h>

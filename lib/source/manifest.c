@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The in-memory helper connection and its statements. */
 typedef struct json_reader {
@@ -230,7 +231,11 @@ int manifest_read(const char *path, manifest *m, cm_error *e)
     }
     if (json_reader_open(&j, path, e) != 0) goto fail;
     m->path = cm_xstrdup(path);
-    m->dir = manifest_dir(path);
+    struct stat st;
+    /* A pipe (/dev/stdin, <(...)) has no directory of its own: its relative
+     * paths are relative to where the command runs. */
+    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) m->dir = manifest_dir("./-");
+    else m->dir = manifest_dir(path);
 
     errno = 0;
     while ((len = getline(&buf, &cap, f)) >= 0) {
@@ -310,6 +315,26 @@ fail:
     json_reader_close(&j);
     if (rc != 0) manifest_free(m);
     return rc;
+}
+
+int manifest_from_path(const char *path, manifest *m, cm_error *e)
+{
+    memset(m, 0, sizeof *m);
+    char *abs = realpath(path, NULL);
+    if (!abs) {
+        cm_error_set(e, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    m->path = cm_xstrdup(path);
+    m->dir = manifest_dir(abs);
+    m->entries = cm_xcalloc(1, sizeof *m->entries);
+    manifest_entry *me = &m->entries[0];
+    me->line = 0;
+    me->url = abs;
+    for (size_t i = 1; i < sizeof string_fields / sizeof string_fields[0]; i++)
+        *(char **)((char *)me + string_fields[i].offset) = cm_xstrdup("");
+    m->count = 1;
+    return 0;
 }
 
 void manifest_free(manifest *m)

@@ -38,6 +38,13 @@ typedef struct manifest {
 int manifest_read(const char *path, manifest *m, cm_error *e);
 void manifest_free(manifest *m);
 
+/* A manifest of one entry for a media file or frame folder named on the
+ * command line: its url is path made absolute (realpath), so the source id
+ * does not depend on the current directory and equals that of a manifest
+ * line giving the same absolute path; line is 0, json NULL, the other
+ * strings "". Returns 0, or -1 with e set when path cannot be resolved. */
+int manifest_from_path(const char *path, manifest *m, cm_error *e);
+
 /* Kind of a url. */
 typedef enum { URL_LOCAL = 0, URL_HTTP = 1, URL_UNSUPPORTED = 2 } url_kind;
 url_kind manifest_url_kind(const char *url);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../test.h"
+#include "inputs.h"
 #include "manifest.h"
 #include "util.h"
 
@@ -268,6 +269,37 @@ static void check_local_paths(void)
     free(path);
 }
 
+/* What counts as text when an argument is told from a media file (inputs.h). */
+static void check_text_sniff(void)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        int text;
+    } cases[] = {
+        {"a.mp4\nb.mp4\n", 12, 1},
+        {"{\"url\": \"caf\xc3\xa9.mp4\"}\r\n", 22, 1},           /* UTF-8, CRLF */
+        {"\xe6\x97\xa5\xe6\x9c\xac\n", 7, 1},                     /* three-byte sequences */
+        {"a.mp4\n\xe6\x97", 8, 1},                               /* cut off by the sample's end */
+        {"", 0, 1},
+        {"a\0b", 3, 0},                                           /* NUL */
+        {"caf\xe9\n", 5, 0},                                     /* Latin-1 in a short file: 20% */
+        {"\xc0\xaf\xc0\xaf", 4, 0},                               /* overlong */
+        {"\x1b[2J\x1b[H", 7, 0},                                  /* escape sequences */
+        {"\x00\x00\x00\x18" "ftypisom", 12, 0},                    /* an MP4's first box */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_MSG(input_is_text((const unsigned char *)cases[i].bytes, cases[i].len, NULL) == cases[i].text,
+                  "case %zu: expected %s", i, cases[i].text ? "text" : "binary");
+    /* One Latin-1 byte in 200 is a stray title, not binary. */
+    char big[200];
+    memset(big, 'x', sizeof big);
+    big[100] = (char)0xe9;
+    CHECK(input_is_text((const unsigned char *)big, sizeof big, NULL) == 1);
+    size_t at = 0;
+    CHECK(input_is_text((const unsigned char *)"ab\0", 3, &at) == 0 && at == 2);
+}
+
 int main(void)
 {
     cm_log_set_program("test_manifest");
@@ -276,5 +308,6 @@ int main(void)
     check_long_and_missing();
     check_url_kinds();
     check_local_paths();
+    check_text_sniff();
     return test_summary();
 }

@@ -1,7 +1,9 @@
-/* clipmill-ingest: manifest of videos -> staged 16 s clips at 10 FPS, 160x90,
- * with statistics, recorded in the corpus catalog.
+/* clipmill-ingest: manifests of videos, or videos and frame folders named
+ * directly -> staged 16 s clips at 10 FPS, 160x90, with statistics,
+ * recorded in the corpus catalog.
  *
  *   clipmill-ingest -C corpus/ manifest.jsonl
+ *   clipmill-ingest -C corpus/ video.mp4 frames/ more.txt
  *   clipmill-ingest export -C corpus/ CLIP_ID --mp4 clip.mp4 --png sheet.png
  */
 #include <stdio.h>
@@ -21,8 +23,9 @@
 
 #define INGEST_EXIT_STATUS \
     "Exit status: 0 all sources done or rejected by the rules; 1 some sources or\n" \
-    "manifest lines failed (see the catalog's v_failures view); 2 usage error;\n" \
-    "3 fatal (catalog, staging or manifest unusable).\n"
+    "manifest lines failed (see the catalog's v_failures view); 2 usage error\n" \
+    "(also an argument that is neither a manifest nor a video: nothing is\n" \
+    "written); 3 fatal (catalog, staging or an argument unusable).\n"
 
 /* -v: debug log lines, and FFmpeg's warnings back. */
 static int set_verbose(const cm_option *opt, const char *value, cm_error *e)
@@ -223,6 +226,9 @@ int main(int argc, char **argv)
         CM_CLEAR("no-keyword-filter", 0, &o.keyword_filter, "keep every source regardless of its title"),
         CM_CALL("fps", 0, "N[/D]", parse_fps, &o.decode, "output frame rate (default 10)"),
         CM_CALL("size", 0, "WxH", parse_frame_size, &o.decode, "output frame size (default 160x90)"),
+        CM_DOUBLE("frame-rate", 0, "R", &o.decode.image_frame_rate, 0.001, 1000,
+                  "frame rate of image-frame folders without a \"frame_rate\"\n"
+                  "in their manifest line, e.g. named directly (default 25)"),
         CM_INT("clip-seconds", 0, "N", &o.clip_seconds, 1, 3600, "clip length in seconds (default 16)"),
         CM_CHOICE("fit", 0, "crop|pad", &fit, "sources of another aspect ratio: centre crop (default) or pad"),
         CM_CHOICE("codec", 0, "raw|h264", &codec, "staged clip payload (default raw)"),
@@ -263,15 +269,18 @@ int main(int argc, char **argv)
     const cm_cli cli = {
         .program = "clipmill-ingest",
         .usage =
-        "usage: clipmill-ingest [OPTIONS] MANIFEST\n"
+        "usage: clipmill-ingest [OPTIONS] MANIFEST|VIDEO|FRAME_DIR...\n"
         "       clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE]\n"
         "       clipmill-ingest merge [-C DIR] [--json]\n"
         "\n"
-        "Decodes the videos a manifest lists into fixed-size clips, stages them in\n"
-        "DIR/staging (LMDB) and records sources, clips and statistics in\n"
-        "DIR/catalog.sqlite. MANIFEST is JSON Lines ({\"url\": ..., \"title\": ...,\n"
-        "\"description\": ..., \"channel\": ..., \"domain\": ..., \"license\": ...}) or one\n"
-        "path per line. Running it again adds nothing new and retries failed sources.\n"
+        "Decodes videos into fixed-size clips, stages them in DIR/staging (LMDB) and\n"
+        "records sources, clips and statistics in DIR/catalog.sqlite. Each argument\n"
+        "is a manifest, a video file or a folder of image frames. A manifest is UTF-8\n"
+        "text: JSON Lines ({\"url\": ..., \"title\": ..., \"description\": ...,\n"
+        "\"channel\": ..., \"domain\": ..., \"license\": ...}) or one path or URL per\n"
+        "line; .jsonl/.json/.txt/.list files are manifests, other text files too, and\n"
+        "other files are videos when FFmpeg recognises them (docs/manifest.md).\n"
+        "Running it again adds nothing new and retries failed sources.\n"
         "\n",
         .options = options,
         .subcommands = subcommands,
@@ -287,8 +296,8 @@ int main(int argc, char **argv)
     o.download.connect_timeout_s = connect_timeout;
     o.download.ytdlp_min_height = max_height >= 0 ? max_height : 4 * o.decode.out_h;
     o.download.low_speed_time_s = stall_timeout;
-    if (n_args != 1) {
-        code = cm_cli_usage_error(&cli, "expected exactly one MANIFEST");
+    if (n_args < 1) {
+        code = cm_cli_usage_error(&cli, "expected a MANIFEST, VIDEO or FRAME_DIR");
         goto done;
     }
     char *part_corpus = NULL;
@@ -296,7 +305,7 @@ int main(int argc, char **argv)
     if (code == CM_EXIT_OK) {
         ingest_summary s;
         cm_stop_install();
-        code = ingest_run(&o, argv[1], &s);
+        code = ingest_run(&o, (const char *const *)argv + 1, n_args, &s);
         if (json) ingest_summary_print_json(&s, stdout);
     }
     free(part_corpus);
