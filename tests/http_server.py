@@ -32,6 +32,11 @@ file), 416 for a range past the end. A path prefix selects a behaviour:
     /norange/NAME       ignores Range: always 200 with the whole file
     /changing/NAME      request k (from 0) serves NAME + k bytes of value k, ETag
                         "changing-k"; request 0 is cut off after half its body
+    /endless/NAME       no Content-Length, a body that never ends (up to 1 GiB, as
+                        fast as the client reads), then close
+    /endless-once/NAME  the first request is /endless/, later ones serve NAME
+    /drip/NAME?cl=N&rate=R   Content-Length N (default 1000000000), then zero
+                        bytes at R bytes/s (default 2000) until the client gives up
     /stats              {"max_concurrent_slow": N, "requests": N} as JSON
 
 Per-path counters live in memory. The server exits on SIGTERM, on SIGINT and
@@ -166,6 +171,38 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
 
+    def endless(self):
+        self.log_json(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        chunk = bytes(range(256)) * 256
+        try:
+            for _ in range((1 << 30) // len(chunk)):
+                self.wfile.write(chunk)
+        except OSError:
+            pass  # the client stopped reading
+
+    def drip(self, content_length, rate):
+        self.log_json(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(content_length))
+        self.end_headers()
+        self.close_connection = True
+        chunk = max(1, rate // 10)
+        sent = 0
+        try:
+            while sent < content_length:
+                self.wfile.write(b"\0" * min(chunk, content_length - sent))
+                self.wfile.flush()
+                sent += chunk
+                time.sleep(0.1)
+        except OSError:
+            pass
+
     def do_HEAD(self):
         self.do_GET()
 
@@ -198,6 +235,10 @@ class Handler(BaseHTTPRequestHandler):
             value = str(after) if kind == "retry429" else \
                 email.utils.formatdate(time.time() + after + 1, usegmt=True)
             return self.simple(429, b"slow down\n", extra=[("Retry-After", value)])
+        if kind == "endless" or (kind == "endless-once" and n == 0):
+            return self.endless()
+        if kind == "drip":
+            return self.drip(int(query.get("cl", ["1000000000"])[0]), int(query.get("rate", ["2000"])[0]))
         found = self.file_data(name)
         if found is None:
             return self.simple(404, b"no such file\n")

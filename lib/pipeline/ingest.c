@@ -26,6 +26,7 @@ void ingest_options_default(ingest_options *o)
     o->clip_seconds = 16;
     clip_encode_options_default(&o->encode);
     download_options_default(&o->download);
+    o->download.progress_interval_s = 30;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     o->jobs = n > 0 ? (int)n : 1;
     o->max_attempts = 3;
@@ -422,6 +423,17 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
     return 1;
 }
 
+/* A download still running after --download-progress seconds: one line
+ * (its url shown without control characters), above the live progress line. */
+static void report_download(void *arg, const download_progress *p)
+{
+    ingest_state *S = arg;
+    char line[1024];
+    download_progress_line(p, line, sizeof line);
+    progress_clear_line(S->prog);
+    cm_log(CM_LOG_INFO, "downloading %s", line);
+}
+
 /* The download part of the progress line. */
 static void describe_downloads(void *arg, char *out, size_t n)
 {
@@ -514,7 +526,12 @@ int ingest_run(const ingest_options *o, const char *const *inputs, int n_inputs,
     S.prog = progress_new("ingest", o->progress, S.n_items, total_bytes, o->progress_interval_s);
     if (n_remote > 0) {
         downloads_path = corpus_path(S.corpus, CORPUS_DOWNLOADS);
-        if (downloader_start(&S.dl, downloads_path, &o->download, &e) != 0) {
+        download_options dopt = o->download;
+        if (o->progress != PROGRESS_QUIET) {
+            dopt.progress_fn = report_download;
+            dopt.progress_arg = &S;
+        }
+        if (downloader_start(&S.dl, downloads_path, &dopt, &e) != 0) {
             cm_log(CM_LOG_ERROR, "%s", e.msg);
             rc = CM_EXIT_FATAL;
             goto done;

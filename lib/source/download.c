@@ -64,6 +64,9 @@ void download_options_default(download_options *o)
     o->low_speed_bytes = 1024;
     o->low_speed_time_s = 30;
     o->max_redirects = 5;
+    o->max_bytes = DOWNLOAD_DEFAULT_MAX_BYTES;
+    o->min_rate_bytes_s = 32 * 1024;
+    o->rate_grace_s = 60;
     o->max_tries = 5;
     o->backoff_base_s = 1;
     o->backoff_max_s = 60;
@@ -126,6 +129,60 @@ static void update_stats(downloader *d)
     pthread_mutex_unlock(&d->mu);
 }
 
+/* "12.3 MB", "2.0 KB": decimal units, as the rates the progress line shows. */
+static void human_bytes(double b, char *out, size_t n)
+{
+    if (b >= 1e9) snprintf(out, n, "%.2f GB", b / 1e9);
+    else if (b >= 1e6) snprintf(out, n, "%.1f MB", b / 1e6);
+    else if (b >= 1e3) snprintf(out, n, "%.1f KB", b / 1e3);
+    else snprintf(out, n, "%.0f B", b);
+}
+
+void download_progress_line(const download_progress *p, char *out, size_t n)
+{
+    char url[600], *u = url;
+    /* The url is untrusted: control characters (an escape sequence could
+     * retitle or clear a terminal) and DEL are shown as \xNN. */
+    for (const unsigned char *c = (const unsigned char *)(p->url ? p->url : ""); *c && u < url + sizeof url - 8; c++) {
+        if (*c < 0x20 || *c == 0x7F) u += sprintf(u, "\\x%02x", *c);
+        else *u++ = (char)*c;
+    }
+    *u = 0;
+    char got[32], total[32], rate[32], of[64] = "";
+    human_bytes((double)p->bytes, got, sizeof got);
+    human_bytes(p->rate_bytes_s, rate, sizeof rate);
+    if (p->total > 0) {
+        human_bytes((double)p->total, total, sizeof total);
+        snprintf(of, sizeof of, " of %s (%.1f%%)", total, 100.0 * (double)p->bytes / (double)p->total);
+    }
+    char try_no[32] = "";
+    if (p->try_no > 1) snprintf(try_no, sizeof try_no, ", try %d", p->try_no);
+    snprintf(out, n, "%s: %s%s after %.0f s, %s/s%s", url, got, of, p->seconds, rate, try_no);
+}
+
+/* Reports every transfer that has run for progress_interval_s, once per
+ * interval (downloader thread). */
+static void report_slow(downloader *d)
+{
+    if (!d->o.progress_fn || d->o.progress_interval_s <= 0) return;
+    double now = cm_monotonic_s();
+    for (job *j = d->active.head; j; j = j->next) {
+        double since = now - (j->reported_at > 0 ? j->reported_at : j->attempt_started_at);
+        if (since < d->o.progress_interval_s) continue;
+        j->reported_at = now;
+        double secs = now - j->attempt_started_at;
+        download_progress p = {
+            .url = j->url,
+            .bytes = j->offset + j->written,
+            .total = j->total,
+            .seconds = secs,
+            .rate_bytes_s = secs > 0 ? (double)j->written / secs : 0,
+            .try_no = j->r.tries,
+        };
+        d->o.progress_fn(d->o.progress_arg, &p);
+    }
+}
+
 static void *downloader_main(void *arg)
 {
     downloader *d = arg;
@@ -183,6 +240,7 @@ static void *downloader_main(void *arg)
             ended = 1;
         }
         update_stats(d);
+        report_slow(d);
         if (ended || added.n || finished.n) continue;
         long curl_ms = -1;
         curl_multi_timeout(d->multi, &curl_ms);
@@ -219,6 +277,9 @@ int downloader_start(downloader **out, const char *dir, const download_options *
     if (d->o.backoff_base_s < 0) d->o.backoff_base_s = def.backoff_base_s;
     if (d->o.backoff_max_s <= 0) d->o.backoff_max_s = def.backoff_max_s;
     if (d->o.ytdlp_timeout_s <= 0) d->o.ytdlp_timeout_s = def.ytdlp_timeout_s;
+    if (d->o.max_bytes < 0) d->o.max_bytes = 0;
+    if (d->o.min_rate_bytes_s < 0) d->o.min_rate_bytes_s = 0;
+    if (d->o.rate_grace_s < 0) d->o.rate_grace_s = 0;
     d->dir = cm_xstrdup(dir);
     d->ytdlp = ytdlp_locate(d->o.ytdlp_path);
     d->o.ytdlp_path = NULL; /* the caller's string is not ours to keep */

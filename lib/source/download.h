@@ -13,8 +13,25 @@
 #ifndef CLIPMILL_DOWNLOAD_H
 #define CLIPMILL_DOWNLOAD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "util.h"
+
+/* What a progress report says about one running transfer. */
+typedef struct download_progress {
+    const char *url;           /* as given to downloader_add (untrusted: may hold control characters) */
+    int64_t bytes;             /* of the file so far, a resumed .part's bytes included */
+    int64_t total;             /* the whole file's size, -1 when the server did not say */
+    double seconds;            /* since this attempt started */
+    double rate_bytes_s;       /* this attempt's average */
+    int try_no;                /* 1 for the first attempt */
+} download_progress;
+
+typedef void (*download_progress_fn)(void *arg, const download_progress *p);
+
+/* One line describing p, without control characters (the url's are shown as
+ * \xNN), e.g. "http://h/v.mp4: 1.2 MB of 1000.0 MB (0.1%) after 45 s, 2.0 KB/s". */
+void download_progress_line(const download_progress *p, char *out, size_t n);
 
 typedef struct download_options {
     int max_parallel;          /* transfers at once (--downloads), default 8 */
@@ -22,7 +39,14 @@ typedef struct download_options {
     long connect_timeout_s;    /* default 30 */
     long low_speed_bytes;      /* abort a transfer slower than this ... (default 1024 B/s) */
     long low_speed_time_s;     /* ... for this long (default 30 s) */
-    int64_t max_bytes;         /* refuse bodies larger than this (Content-Length and while streaming); 0 = no limit */
+    int64_t max_bytes;         /* refuse bodies larger than this (Content-Length and while streaming);
+                                  default DOWNLOAD_DEFAULT_MAX_BYTES (4 GiB); 0 = no limit */
+    int64_t min_rate_bytes_s;  /* each attempt must average at least this many B/s after its first
+                                  rate_grace_s (so N bytes take at most rate_grace_s + N / min_rate s),
+                                  else it is aborted as too slow; default 32 KiB/s; 0 = no minimum */
+    double rate_grace_s;       /* default 60 */
+    double progress_interval_s; /* a transfer running this long is reported through progress_fn, then
+                                  once per interval; 0 (the default) = never */
     int max_redirects;         /* default 5 */
     int max_tries;             /* HTTP attempts per url within one run, default 5 */
     double backoff_base_s;     /* first retry delay, doubled each time, with jitter; default 1 */
@@ -33,7 +57,11 @@ typedef struct download_options {
     double ytdlp_timeout_s;    /* default 600 */
     int ytdlp_min_height;      /* yt-dlp fetches the smallest rendition at least this high (the largest when
                                   none is); 0 = its best; default 360 (4 x 90, the output height) */
+    download_progress_fn progress_fn; /* called on the downloader's thread; NULL = no reports */
+    void *progress_arg;
 } download_options;
+
+#define DOWNLOAD_DEFAULT_MAX_BYTES ((int64_t)4 << 30)
 
 void download_options_default(download_options *o);
 
@@ -48,7 +76,8 @@ typedef struct download_result {
     int via_ytdlp;             /* 1 if the url was a web page fetched by yt-dlp */
     char content_type[128];
     double seconds;            /* wall time from start to completion */
-    char error[CM_ERROR_MAX];  /* when !ok: one line, e.g. "HTTP 404 Not Found", "larger than --max-bytes (...)" */
+    char error[CM_ERROR_MAX];  /* when !ok: one line, e.g. "HTTP 404 Not Found", "larger than --max-bytes (...)",
+                                  "too slow: ..." */
     int retryable;             /* when !ok: 1 if a later run may succeed (timeouts, 5xx, 429), 0 if not (404, too big, bad hash) */
     int reused;                /* 1: dir/NAME was already complete (an earlier run kept it, with its NAME.meta)
                                   and no request was made; http_status, content_type, tries, resumed and

@@ -164,6 +164,23 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *arg)
     return len;
 }
 
+/* libcurl's progress callback (at least once a second): after the grace
+ * period, an attempt must have averaged min_rate_bytes_s, so that a body of
+ * N bytes ends within rate_grace_s + N / min_rate_bytes_s or is aborted. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    job *j = arg;
+    const download_options *o = &j->d->o;
+    if (o->min_rate_bytes_s <= 0) return 0;
+    double late = cm_monotonic_s() - j->attempt_started_at - o->rate_grace_s;
+    if (late > 0 && (double)j->written < (double)o->min_rate_bytes_s * late) {
+        j->abort_reason = ABORT_TOO_SLOW;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- job lifecycle ----------------------------------------------------- */
 
 static void job_free(job *j)
@@ -258,6 +275,8 @@ int dl_attempt_start(downloader *d, job *j)
     }
     j->written = 0;
     j->total = -1;
+    j->attempt_started_at = cm_monotonic_s();
+    j->reported_at = 0;
     j->writing = 0;
     j->abort_reason = ABORT_NONE;
     j->status = 0;
@@ -285,6 +304,9 @@ int dl_attempt_start(downloader *d, job *j)
     curl_easy_setopt(c, CURLOPT_HEADERDATA, j);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, j);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     if (j->offset > 0) {
         /* CURLOPT_RANGE rather than CURLOPT_RESUME_FROM_LARGE: with the
          * latter curl fails a 200 answer (CURLE_RANGE_ERROR) after its
@@ -403,8 +425,29 @@ void dl_attempt_done(downloader *d, job *j, CURLcode res)
         job_fail(d, j, 0, "larger than --max-bytes (%lld bytes)", (long long)d->o.max_bytes);
         return;
     } else if (j->abort_reason == ABORT_WRITE) {
+        if (j->write_errno == ENOSPC || j->write_errno == EDQUOT) {
+            /* Kept, the .part would hold the disk full: the catalog could
+             * not record this failure and the next run could not even start.
+             * Deleted, the next run fetches it again from byte 0. */
+            int64_t had = j->offset + j->written;
+            dl_remove_partial(j);
+            job_fail(d, j, 1, "cannot write %s: %s; the partial download (%lld bytes) was deleted to free the "
+                     "space, a later run fetches it again", j->part_path, strerror(j->write_errno), (long long)had);
+            return;
+        }
         job_fail(d, j, 1, "cannot write %s: %s", j->part_path, strerror(j->write_errno));
         return;
+    } else if (j->abort_reason == ABORT_TOO_SLOW) {
+        double secs = cm_monotonic_s() - j->attempt_started_at, rate = secs > 0 ? (double)j->written / secs : 0;
+        char whole[128] = "";
+        if (j->total > 0 && rate > 0) {
+            double left = (double)(j->total - j->offset - j->written) / rate;
+            snprintf(whole, sizeof whole, "; the rest of its %lld bytes would take %.1f h at this rate",
+                     (long long)j->total, left / 3600);
+        }
+        snprintf(msg, sizeof msg, "too slow: %lld bytes in %.0f s, %.0f B/s on average, below --min-rate %lld B/s "
+                 "(after the first %.0f s)%s", (long long)j->written, secs, rate, (long long)d->o.min_rate_bytes_s,
+                 d->o.rate_grace_s, whole);
     } else if (j->abort_reason == ABORT_BAD_RANGE) {
         snprintf(msg, sizeof msg, "server answered a Range request from byte %lld with bytes from %lld",
                  (long long)j->offset, (long long)j->range_start);

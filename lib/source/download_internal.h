@@ -18,7 +18,7 @@
 
 #define RATE_SAMPLES 8 /* one every 0.5 s: the recent rate covers ~4 s */
 
-enum abort_reason { ABORT_NONE, ABORT_TOO_BIG, ABORT_HTML, ABORT_BAD_RANGE, ABORT_WRITE };
+enum abort_reason { ABORT_NONE, ABORT_TOO_BIG, ABORT_HTML, ABORT_BAD_RANGE, ABORT_WRITE, ABORT_TOO_SLOW };
 
 typedef struct job job;
 struct job {
@@ -30,6 +30,7 @@ struct job {
     void *arg;
     download_result r;
     double started_at, not_before;
+    double attempt_started_at, reported_at; /* the current attempt's start; its last progress report */
 
     /* The current attempt. md covers the first `hashed` bytes of the .part
      * and survives between attempts, so a retry does not re-read the file. */

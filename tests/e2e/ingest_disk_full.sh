@@ -3,7 +3,9 @@
 # root; otherwise inside a user and mount namespace made by unshare -rm;
 # skipped when neither is possible). The error says "No space left on device"
 # and names the file (LMDB reports the short write as EIO), and a rerun once
-# there is room gives the clips of an uninterrupted run.
+# there is room gives the clips of an uninterrupted run. A download that fills
+# the disk deletes its .part, so its failure is recorded and the rerun works
+# without anyone deleting files.
 source "$(dirname "$0")/common.bash"
 if [ "$(id -u)" -ne 0 ] && [ -z "${CLIPMILL_IN_USERNS:-}" ]; then
   command -v unshare >/dev/null || { echo "not root and no unshare: skipped"; exit 77; }
@@ -12,7 +14,7 @@ if [ "$(id -u)" -ne 0 ] && [ -z "${CLIPMILL_IN_USERNS:-}" ]; then
 fi
 cd "$TMP"
 mkdir -p small
-mount -t tmpfs -o size=32m tmpfs small 2>mount.err || { cat mount.err; echo "cannot mount a tmpfs: skipped"; exit 77; }
+mount -t tmpfs -o size=64m tmpfs small 2>mount.err || { cat mount.err; echo "cannot mount a tmpfs: skipped"; exit 77; }
 trap 'umount "$TMP/small" 2>/dev/null' EXIT
 "$GEN" a.mp4 --kind gameplay --seconds 34 --seed 31 >/dev/null || fail "generate a"
 echo "$TMP/a.mp4" > local.txt
@@ -39,4 +41,34 @@ rm small/filler # the operator makes room; none of clipmill's files is touched
 "$INGEST" -C small/c -q local.txt 2> room.err
 check_eq "rerun with room: exit 0" "$?" 0
 check_eq "rerun with room: the clips of a clean run" "$(crcs small/c)" "$(crcs ref)"
+
+# ---- a download fills the disk: an endless body without Content-Length,
+# with the default --max-bytes (4 GiB, more than the disk). The .part is
+# deleted, so the failure is recorded and the rerun, with nothing deleted by
+# anyone, starts and fetches the file (now served for real) again.
+PY=/usr/bin/python3
+if [ -x $PY ]; then
+  mkdir -p www && cp a.mp4 www/a.mp4
+  $PY "${CLIPMILL_SRC:?}/tests/http_server.py" --root www --port 0 --port-file port --log server.log --max-seconds 600 &
+  server=$!
+  trap 'kill $server 2>/dev/null; umount "$TMP/small" 2>/dev/null' EXIT
+  for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
+  U="http://127.0.0.1:$(cat port)/endless-once/a.mp4"
+  echo "{\"url\": \"$U\"}" > http.jsonl
+  mkdir -p small/h
+  fill_to 20000000
+  "$INGEST" -C small/h -q http.jsonl 2> dl_full.err
+  check_eq "download fills the disk: exit 1 (the source failed)" "$?" 1
+  cat dl_full.err >&2
+  check "download fills the disk: one line, no space left, the .part deleted" \
+    grep -q "error: $U: download: cannot write .*\.part: No space left on device; the partial download ([0-9]* bytes) was deleted" dl_full.err
+  check_eq "download fills the disk: the source's status says why" \
+    "$(q small/h/catalog.sqlite "SELECT status || ' ' || (error LIKE '%No space left on device%') FROM sources")" "failed 1"
+  check_eq "download fills the disk: no .part left" "$(find small/h/downloads -name '*.part*' | wc -l)" 0
+  "$INGEST" -C small/h -q http.jsonl 2> dl_rerun.err
+  check_eq "rerun, nobody deleted anything: exit 0" "$?" 0
+  cat dl_rerun.err >&2
+  check_eq "rerun: done" "$(q small/h/catalog.sqlite "SELECT status FROM sources")" done
+  check_eq "rerun: the clips of a clean run" "$(crcs small/h)" "$(crcs ref)"
+fi
 summary

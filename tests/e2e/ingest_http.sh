@@ -153,4 +153,31 @@ for f in a.mp4 b.mp4 c.mp4; do
 done
 check_eq "after download-only: local file done" "$(dst www/c.mp4)" done
 check_eq "after download-only: reused file keeps its recorded tries" "$(q $D "SELECT download_tries FROM sources WHERE url='$U/a.mp4'")" 1
+
+# Bounds: an endless body without Content-Length stops at --max-bytes while
+# streaming; a 2 KB/s drip announcing 1 GB is given up once its average falls
+# under --min-rate after --rate-grace (small values keep the test quick), and
+# prints progress lines meanwhile; a body within the bounds is untouched.
+cat > bounds.jsonl <<JSON
+{"url": "$U/endless/a.mp4"}
+{"url": "$U/slow/b.mp4"}
+JSON
+echo "{\"url\": \"$U/drip/b.mp4?cl=1000000000&rate=2000\"}" > drip.jsonl
+timeout 300 "$INGEST" -C bounds --progress plain --download-progress 1 --max-bytes 1M --min-rate 16K --rate-grace 3 \
+  bounds.jsonl > bounds.out 2> bounds.err
+check_eq "bounds: exit status 1 (one failed), no hang" "$?" 1
+# --max-bytes 0: no size limit, and still the drip ends
+timeout 300 "$INGEST" -C bounds --progress plain --download-progress 1 --max-bytes 0 --min-rate 16K --rate-grace 3 \
+  --download-tries 1 drip.jsonl > drip.out 2>> bounds.err
+check_eq "drip: exit status 1, no hang" "$?" 1
+cat bounds.err >&2
+B=bounds/catalog.sqlite
+bst() { q $B "SELECT status || ': ' || coalesce(error, '') FROM sources WHERE url = '$U/$1'"; }
+check "endless body: larger than --max-bytes" bash -c "echo '$(bst endless/a.mp4)' | grep -q '^failed: download: larger than --max-bytes (1048576 bytes)'"
+check "endless body: one error line naming it" grep -q "error: $U/endless/a.mp4: download: larger than --max-bytes" bounds.err
+check "drip: too slow, naming --min-rate" bash -c "echo '$(bst 'drip/b.mp4?cl=1000000000&rate=2000')' | grep -q '^failed: download: too slow: .* below --min-rate 16384 B/s (after the first 3 s); the rest of its 1000000000 bytes would take'"
+check "drip: progress lines while it ran" grep -q "info: downloading $U/drip/b.mp4?cl=1000000000&rate=2000: .* of 1.00 GB (0.0%) after [0-9]* s, [0-9.]* KB/s" bounds.err
+check_num "drip: one progress line a second at most" "$(grep -c "downloading $U/drip/" bounds.err)" "<=" 8
+check_eq "within the bounds: a 50 KB/s download is done" "$(bst slow/b.mp4)" "done: "
+check_eq "nothing of the endless body is left" "$(find bounds/downloads -name "$(q $B "SELECT source_id FROM sources WHERE url = '$U/endless/a.mp4'")*" | wc -l)" 0
 summary

@@ -509,9 +509,29 @@ static void test_kill9(const uint8_t *data, const char *sha)
     free(dir);
 }
 
+/* The defaults bound every download, and a progress line shows no control
+ * character of the (untrusted) url. */
+static void test_defaults_and_progress_line(void)
+{
+    download_options o;
+    download_options_default(&o);
+    CHECK(o.max_bytes == (int64_t)4 << 30 && o.min_rate_bytes_s == 32 * 1024 && o.rate_grace_s == 60);
+    download_progress p = {.url = "http://h/a\x1b]0;owned\x07" "b\r\n.mp4", .bytes = 1234567, .total = 1000000000,
+                           .seconds = 45, .rate_bytes_s = 2048, .try_no = 2};
+    char line[512];
+    download_progress_line(&p, line, sizeof line);
+    CHECK_MSG(strcmp(line, "http://h/a\\x1b]0;owned\\x07b\\x0d\\x0a.mp4: 1.2 MB of 1.00 GB (0.1%) after 45 s, "
+                           "2.0 KB/s, try 2") == 0, "%s", line);
+    p.total = -1;
+    p.try_no = 1;
+    download_progress_line(&p, line, sizeof line);
+    CHECK_MSG(strstr(line, ": 1.2 MB after 45 s, 2.0 KB/s") != NULL, "%s", line);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    test_defaults_and_progress_line();
     root_dir = cm_path_join(test_tmpdir(), "root");
     cm_mkdir_p(root_dir, NULL);
     uint8_t *data = make_data(DATA_SIZE, 7);

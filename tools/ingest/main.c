@@ -238,7 +238,18 @@ int main(int argc, char **argv)
         CM_INT("downloads", 0, "N", &o.download.max_parallel, 1, 1024, "http(s) transfers at once (default 8)"),
         CM_INT("per-host", 0, "N", &o.download.max_per_host, 1, 1024, "transfers at once to one host (default 4)"),
         CM_SIZE("max-bytes", 0, "SIZE", &o.download.max_bytes, 0,
-                "refuse downloads larger than SIZE (e.g. 2G; default no limit)"),
+                "refuse downloads larger than SIZE (default 4G; 0: no limit)"),
+        CM_SIZE("min-rate", 0, "RATE", &o.download.min_rate_bytes_s, 0,
+                "abort a download averaging under RATE bytes/s after\n"
+                "--rate-grace: N bytes take at most grace + N/RATE s\n"
+                "(default 32K; 0: no minimum)"),
+        CM_DOUBLE("rate-grace", 0, "S", &o.download.rate_grace_s, 0, 1e6,
+                  "seconds a download may take before --min-rate applies (default 60)"),
+        CM_INT("download-tries", 0, "N", &o.download.max_tries, 1, 1000,
+               "HTTP attempts per download in one run (default 5)"),
+        CM_DOUBLE("download-progress", 0, "S", &o.download.progress_interval_s, 0, 1e9,
+                  "a line for each download still running after S s, every\n"
+                  "S s (default 30; 0: none; none with -q)"),
         CM_SIZE("max-disk", 0, "SIZE", &o.download.max_disk_bytes, 0,
                 "pause downloading while SIZE of downloads wait to be decoded"),
         CM_FLAG("keep-downloads", 0, &o.keep_downloads, "keep downloaded files in DIR/downloads after ingesting them"),
