@@ -80,7 +80,7 @@ check_eq "runs appended once each" "$(q $P/catalog.sqlite "SELECT count(*) FROM 
 
 # --- the merged corpus equals the single-process one
 CLIP_COLS="clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps, luma_mean, luma_std,
-  motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom, letterbox_left, letterbox_right,
+  motion, static_frac, black_frac, hard_cuts, edits, letterbox_top, letterbox_bottom, letterbox_left, letterbox_right,
   phash, staging_key, codec, bytes, record_crc"
 SRC_COLS="source_id, url, title, domain, status, reason, error, attempts, container, codec, pix_fmt, width,
   height, fps, duration_s, bytes, frames_out, clips, tail_frames"

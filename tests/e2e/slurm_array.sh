@@ -64,7 +64,7 @@ merge() { "${SB[@]}" --dependency=afterok:"$2" -o "logs/merge-%j.out" "$SRC/slur
 filter() { "${SB[@]}" --array="$2" --dependency="$3" -o "logs/filter-%A_%a.out" "$SRC/slurm/filter.sbatch" "$1" "$MODEL" -q; }
 
 CLIP_COLS="clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps, luma_mean, luma_std,
-  motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom, letterbox_left, letterbox_right,
+  motion, static_frac, black_frac, hard_cuts, edits, letterbox_top, letterbox_bottom, letterbox_left, letterbox_right,
   phash, staging_key, codec, bytes, record_crc"
 SRC_COLS="source_id, url, status, error, attempts, codec, width, height, duration_s, frames_out, clips, tail_frames"
 records() { for s in "$@"; do mdb_dump "$s" | sed '1,/^HEADER=END/d;/^DATA=END/d' | paste - -; done | sort; }
