@@ -87,22 +87,23 @@ typedef int (*labelled_clip_fn)(void *ctx, const labelled_clip *clip, cm_error *
  * value, or -1 with e set (catalog error, naming the split key). */
 int labels_each_clip(catalog *c, const labelled_query *q, labelled_clip_fn fn, void *ctx, cm_error *e);
 
-/* A clip the label queue may offer labeler: one labeler has not labelled
- * (label in force). */
+/* A clip of the label queue's walk, as seen by one labeler. */
 typedef struct label_candidate {
-    const char *clip_id;
+    const char *clip_id, *source_id;
     int labelled_by_anyone;        /* some labeler's label is in force */
+    int labelled_by_labeler;       /* this labeler's label is in force: not to be offered again */
     int has_score;                 /* model_id scored it */
     double score;
+    clip_stats stats;              /* with_stats only */
 } label_candidate;
 
 typedef int (*label_candidate_fn)(void *ctx, const label_candidate *cand);
 
-/* Visits every clip labeler has no label in force for, with model_id's score
- * (model_id <= 0: none); fn returning non-zero stops. Returns 0 or -1 with e
- * set. */
-int labels_each_candidate(catalog *c, const char *labeler, int64_t model_id, label_candidate_fn fn, void *ctx,
-                          cm_error *e);
+/* Visits every clip in clip_id order with whether it is labelled (by anyone,
+ * by labeler), model_id's score (model_id <= 0: none) and, with with_stats,
+ * its statistics; fn returning non-zero stops. Returns 0 or -1 with e set. */
+int labels_each_candidate(catalog *c, const char *labeler, int64_t model_id, int with_stats, label_candidate_fn fn,
+                          void *ctx, cm_error *e);
 
 /* Number of labels in force by labeler. Returns 0 or -1 with e set. */
 int labels_count_by(catalog *c, const char *labeler, int64_t *n, cm_error *e);

@@ -92,18 +92,19 @@ fail:
     return rc;
 }
 
-int labels_each_candidate(catalog *c, const char *labeler, int64_t model_id, label_candidate_fn fn, void *ctx,
-                          cm_error *e)
+int labels_each_candidate(catalog *c, const char *labeler, int64_t model_id, int with_stats, label_candidate_fn fn,
+                          void *ctx, cm_error *e)
 {
     sqlite3_stmt *st = NULL;
     int rc = -1, step;
     if (catalog_prepare(c, &st,
-                        "SELECT c.clip_id,"
+                        "SELECT c.clip_id, c.source_id,"
                         " EXISTS (SELECT 1 FROM labels AS l WHERE l.clip_id = c.clip_id AND l.undone_at IS NULL),"
-                        " sc.score"
+                        " EXISTS (SELECT 1 FROM labels AS l WHERE l.clip_id = c.clip_id AND l.labeler = ?2"
+                        "         AND l.undone_at IS NULL),"
+                        " sc.score, " CATALOG_CLIP_STATS_COLUMNS("c.")
                         " FROM clips AS c LEFT JOIN scores AS sc ON sc.model_id = ?1 AND sc.clip_id = c.clip_id"
-                        " WHERE NOT EXISTS (SELECT 1 FROM labels AS l WHERE l.clip_id = c.clip_id AND l.labeler = ?2"
-                        "                   AND l.undone_at IS NULL)",
+                        " ORDER BY c.clip_id",
                         e, "label queue") != 0)
         goto fail;
     sqlite3_bind_int64(st, 1, model_id);
@@ -111,10 +112,13 @@ int labels_each_candidate(catalog *c, const char *labeler, int64_t model_id, lab
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         label_candidate cand = {
             .clip_id = text(st, 0),
-            .labelled_by_anyone = sqlite3_column_int(st, 1),
-            .has_score = sqlite3_column_type(st, 2) != SQLITE_NULL,
-            .score = sqlite3_column_type(st, 2) != SQLITE_NULL ? sqlite3_column_double(st, 2) : NAN,
+            .source_id = text(st, 1),
+            .labelled_by_anyone = sqlite3_column_int(st, 2),
+            .labelled_by_labeler = sqlite3_column_int(st, 3),
+            .has_score = sqlite3_column_type(st, 4) != SQLITE_NULL,
+            .score = sqlite3_column_type(st, 4) != SQLITE_NULL ? sqlite3_column_double(st, 4) : NAN,
         };
+        if (with_stats) catalog_clip_stats_from_row(st, 5, &cand.stats, NULL);
         if (fn(ctx, &cand) != 0) break;
     }
     if (step != SQLITE_DONE && step != SQLITE_ROW) {

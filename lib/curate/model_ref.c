@@ -36,6 +36,12 @@ static char *openable_path(const char *registered, const char *corpus_dir)
 
 int model_ref_resolve(catalog *c, const char *corpus_dir, const char *arg, int load, model_ref *r, cm_error *e)
 {
+    return model_ref_resolve_option(c, corpus_dir, "--model", arg, load, r, e);
+}
+
+int model_ref_resolve_option(catalog *c, const char *corpus_dir, const char *option, const char *arg, int load,
+                             model_ref *r, cm_error *e)
+{
     memset(r, 0, sizeof *r);
     char registered_sha[65] = "";
     if (model_ref_is_id(arg)) {
@@ -43,7 +49,7 @@ int model_ref_resolve(catalog *c, const char *corpus_dir, const char *arg, int l
         r->model_id = strtoll(arg, NULL, 10);
         int got = r->model_id > 0 ? models_get(c, r->model_id, &registered, registered_sha, e) : 1;
         if (got != 0) {
-            if (got == 1) cm_error_set(e, "--model %s: no model with this id in the catalog's models table", arg);
+            if (got == 1) cm_error_set(e, "%s %s: no model with this id in the catalog's models table", option, arg);
             return -1;
         }
         r->path = openable_path(registered, corpus_dir);
@@ -59,8 +65,8 @@ int model_ref_resolve(catalog *c, const char *corpus_dir, const char *arg, int l
     }
     if (registered_sha[0]) {
         if (strcmp(registered_sha, r->sha256) != 0) {
-            cm_error_set(e, "--model %s: %s has changed since it was registered as model %s (SHA-256 %.16s..., now "
-                         "%.16s...)", arg, r->path, arg, registered_sha, r->sha256);
+            cm_error_set(e, "%s %s: %s has changed since it was registered as model %s (SHA-256 %.16s..., now "
+                         "%.16s...)", option, arg, r->path, arg, registered_sha, r->sha256);
             return -1;
         }
         return 0;

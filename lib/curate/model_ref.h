@@ -31,6 +31,10 @@ int model_ref_is_id(const char *arg);
  * a file that changed since it was registered. Free r with model_ref_free
  * either way. */
 int model_ref_resolve(catalog *c, const char *corpus_dir, const char *arg, int load, model_ref *r, cm_error *e);
+/* The same for another option than --model (e.g. "--init"): the errors
+ * name that option. */
+int model_ref_resolve_option(catalog *c, const char *corpus_dir, const char *option, const char *arg, int load,
+                             model_ref *r, cm_error *e);
 void model_ref_free(model_ref *r);
 
 #endif

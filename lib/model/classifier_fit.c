@@ -70,6 +70,14 @@ int classifier_subset_has_both(const classifier_subset *ss)
     return g > 0 && b > 0;
 }
 
+int classifier_subset_trainable(const classifier_subset *ss, const classifier_train_options *o)
+{
+    if (classifier_subset_has_both(ss)) return 1;
+    int g = 0;
+    for (int i = 0; i < ss->n; i++) g += ss->y[i] != 0;
+    return o->init && o->synthetic > 0 && g > 0;
+}
+
 /* ---- training ---- */
 
 int classifier_group_ids(const classifier_examples *d, int *gid)
@@ -116,7 +124,10 @@ static void clip_weights(const classifier_examples *d, const classifier_subset *
  * view), by full-batch Adam. The statistics are what generalise across games
  * on a few dozen labelled recordings; the deep path then trains on top and
  * learns what they miss, instead of memorising each recording's look while
- * the skip is still near zero. Deterministic: no randomness. */
+ * the skip is still near zero. The penalty pulls the weights towards where
+ * the fit starts: zero for a fresh model, the init's skip when fine-tuning
+ * (L2-SP: a few labels of a new game move the weights only as far as they
+ * must). Deterministic: no randomness. */
 static void fit_stats_skip(classifier *m, const classifier_examples *d, const classifier_subset *tr, const float *w,
                            int steps, float l2)
 {
@@ -136,6 +147,8 @@ static void fit_stats_skip(classifier *m, const classifier_examples *d, const cl
     for (int i = 0; i < n; i++) wsum += w[i];
     memcpy(p, ws, (size_t)S * sizeof(float));
     p[S] = *bs;
+    float *anchor = cm_xmalloc((size_t)S * sizeof(float));
+    memcpy(anchor, p, (size_t)S * sizeof(float));
     for (int t = 1; t <= steps; t++) {
         memset(g, 0, ((size_t)S + 1) * sizeof(float));
         for (int i = 0; i < n; i++) {
@@ -145,11 +158,12 @@ static void fit_stats_skip(classifier *m, const classifier_examples *d, const cl
             for (int k = 0; k < S; k++) g[k] += r * z[(size_t)i * S + k];
             g[S] += r;
         }
-        for (int k = 0; k < S; k++) g[k] += l2 * p[k];
+        for (int k = 0; k < S; k++) g[k] += l2 * (p[k] - anchor[k]);
         adam_update(p, g, am, av, (size_t)S + 1, 0.05f, 0.9f, 0.999f, 1e-8f, 0.0f, t);
     }
     memcpy(ws, p, (size_t)S * sizeof(float));
     *bs = p[S];
+    free(anchor);
     free(z);
     free(g);
     free(am);
@@ -166,9 +180,20 @@ classifier *classifier_fit(const classifier_examples *d, classifier_subset *tr, 
                            cm_error *e)
 {
     classifier *m = NULL;
-    /* Statistics normalisation from the training clips (all their views). */
     classifier_arch arch = o->arch;
-    for (int k = 0; k < CLASSIFIER_N_STATS; k++) {
+    if (o->init) {
+        /* Fine-tuning: the init's weights, and its statistics normalisation
+         * (part of its arch): the weights are in its z units, and a few
+         * labels of one game cannot estimate 16 means and deviations. */
+        arch = classifier_get_info(o->init)->arch;
+        if (classifier_create(&m, &arch, seed, e) != 0) return NULL;
+        float *par = cm_xmalloc(classifier_param_floats(o->init) * sizeof(float));
+        classifier_get_params(o->init, par);
+        classifier_put_params(m, par);
+        free(par);
+    }
+    /* Statistics normalisation from the training clips (all their views). */
+    for (int k = 0; !o->init && k < CLASSIFIER_N_STATS; k++) {
         double s = 0, s2 = 0;
         for (int i = 0; i < tr->n; i++)
             for (int v = 0; v < d->nv; v++) {
@@ -180,7 +205,7 @@ classifier *classifier_fit(const classifier_examples *d, classifier_subset *tr, 
         arch.stat_mean[k] = (float)mean;
         arch.stat_std[k] = var > 1e-6 ? (float)sqrt(var) : 1.0f;
     }
-    if (classifier_create(&m, &arch, seed, e) != 0) return NULL;
+    if (!m && classifier_create(&m, &arch, seed, e) != 0) return NULL;
     const int B = o->batch > 0 ? o->batch : 16;
     classifier_reserve(m, B, 1);
     /* The training items: the clips of tr and the synthetic negatives made

@@ -21,6 +21,10 @@ void classifier_subset_eval(classifier_subset *ss, classifier *m, const classifi
 void classifier_subset_free(classifier_subset *ss);
 /* Whether the subset holds both classes. */
 int classifier_subset_has_both(const classifier_subset *ss);
+/* Whether a model can be fitted on the subset with o: both classes, or, when
+ * fine-tuning with synthetic negatives, good clips (their synthetic
+ * negatives are the bad class). */
+int classifier_subset_trainable(const classifier_subset *ss, const classifier_train_options *o);
 /* Scores clips idx[0..n) (their scoring view, no augmentation) into s. */
 void classifier_score_examples(classifier *m, const classifier_examples *d, const int *idx, int n, int B, float *s);
 /* Dense group numbers of the clips (gid[i]), returns the number of groups. */

@@ -33,6 +33,15 @@ void classifier_train_options_default(classifier_train_options *o)
     classifier_arch_default(&o->arch);
 }
 
+void classifier_train_options_finetune(classifier_train_options *o, const classifier *init)
+{
+    o->init = init;
+    o->arch = classifier_get_info(init)->arch;
+    o->val_frac = 0;
+    o->test_frac = 0;
+    o->lr = 5e-4f;
+}
+
 void classifier_train_result_free(classifier_train_result *r)
 {
     classifier_free(r->model);
@@ -143,6 +152,14 @@ static void json_split_lists(sqlite3_str *b, const classifier_examples *d, const
 
 /* ---- training ---- */
 
+/* Whether ys hold at least min clips of each class. */
+static int class_counts_reach(const int *y, int n, int min)
+{
+    int good = 0;
+    for (int i = 0; i < n; i++) good += y[i] != 0;
+    return good >= min && n - good >= min;
+}
+
 /* Group k-fold cross-validation: groups ordered by the seeded hash, dealt
  * round-robin to the folds within each class (so every fold holds both
  * classes when k <= the groups of either class); each fold is scored by a
@@ -212,10 +229,11 @@ static int cross_validate(const classifier_examples *d, const classifier_train_o
             t->idx[t->n++] = i;
         }
         int be = 0;
-        classifier *m = classifier_subset_has_both(&tr) ? classifier_fit(d, &tr, NULL, o, o->seed * 1000003ULL + (uint64_t)f + 1, NULL, &be, e)
-                                      : NULL;
+        const int trainable = classifier_subset_trainable(&tr, o);
+        classifier *m = trainable ? classifier_fit(d, &tr, NULL, o, o->seed * 1000003ULL + (uint64_t)f + 1, NULL, &be, e)
+                                  : NULL;
         if (!m) {
-            if (!classifier_subset_has_both(&tr)) cm_error_set(e, "cross-validation fold %d: training folds lack a class", f + 1);
+            if (!trainable) cm_error_set(e, "cross-validation fold %d: training folds lack a class", f + 1);
             classifier_subset_free(&tr);
             classifier_subset_free(&ho);
             goto fail;
@@ -280,14 +298,24 @@ int classifier_train(const classifier_examples *d, const classifier_train_option
         cm_error_set(e, "training examples were built for other options (architecture, views or synthetic)");
         return -1;
     }
+    if (o->init && memcmp(&classifier_get_info(o->init)->arch, &o->arch, sizeof o->arch) != 0) {
+        cm_error_set(e, "fine-tuning: the options ask for another architecture than the init model's (%s)",
+                     classifier_get_info(o->init)->arch_text);
+        return -1;
+    }
     split = cm_xmalloc((size_t)(d->n ? d->n : 1) * sizeof *split);
     split_groups(d, o, split);
     classifier_subset_make(&tr, d, split, SPLIT_TRAIN);
     classifier_subset_make(&va, d, split, SPLIT_VAL);
     classifier_subset_make(&te, d, split, SPLIT_TEST);
-    if (!classifier_subset_has_both(&tr)) {
-        cm_error_set(e, "training needs clips labelled good (%d->.%d) and bad (%d->.%d); the training split has %d clips "
-                     "of one class or none", d->good_min, d->good_max, d->bad_min, d->bad_max, tr.n);
+    if (!classifier_subset_trainable(&tr, o)) {
+        if (o->init)
+            cm_error_set(e, "fine-tuning needs clips labelled good (%d->.%d)%s; the training split has %d labelled "
+                         "clips, none good", d->good_min, d->good_max,
+                         o->synthetic ? "" : " and bad (or --synthetic >= 1)", tr.n);
+        else
+            cm_error_set(e, "training needs clips labelled good (%d->.%d) and bad (%d->.%d); the training split has %d "
+                         "clips of one class or none", d->good_min, d->good_max, d->bad_min, d->bad_max, tr.n);
         goto fail;
     }
     if (o->cv_folds >= 2) {
@@ -309,10 +337,17 @@ int classifier_train(const classifier_examples *d, const classifier_train_option
     classifier_subset_eval(&tr, m, d, B);
     if (va.n) classifier_subset_eval(&va, m, d, B);
     if (te.n) classifier_subset_eval(&te, m, d, B);
-    double thr_p = 0, thr_r = 0;
+    double thr_p = NAN, thr_r = NAN;
     float thr;
     const char *thr_from;
-    if (oof) {
+    if (o->init && !(oof && class_counts_reach(d->y, d->n, CLASSIFIER_REPICK_MIN)) &&
+        !(!oof && use_val && class_counts_reach(va.y, va.n, CLASSIFIER_REPICK_MIN))) {
+        /* A threshold picked on a few labels of one game is noise, and one
+         * picked on the training clips is in-sample: keep the init's, picked
+         * on the held-out scores of the data it was trained on. */
+        thr = classifier_get_info(o->init)->threshold;
+        thr_from = "init";
+    } else if (oof) {
         thr = classifier_pick_threshold(oof, d->y, d->n, o->precision, &thr_p, &thr_r);
         thr_from = "cv";
     } else {
@@ -320,7 +355,8 @@ int classifier_train(const classifier_examples *d, const classifier_train_option
         thr = classifier_pick_threshold(thr_set->s, thr_set->y, thr_set->n, o->precision, &thr_p, &thr_r);
         thr_from = use_val ? "val" : "train";
     }
-    classifier_set_threshold(m, thr, (float)o->precision);
+    classifier_set_threshold(m, thr, o->init && strcmp(thr_from, "init") == 0
+                                         ? classifier_get_info(o->init)->target_precision : (float)o->precision);
 
     sqlite3_str *tj = sqlite3_str_new(NULL), *mj = sqlite3_str_new(NULL);
     cm_str_appendf(tj, "{\"good\":[%d,%d],\"bad\":[%d,%d],\"split_key\":", d->good_min, d->good_max, d->bad_min,
@@ -334,6 +370,14 @@ int classifier_train(const classifier_examples *d, const classifier_train_option
                    "\"clips\":{\"train\":%d,\"val\":%d,\"test\":%d}",
                    (unsigned long long)o->seed, o->val_frac, o->test_frac, o->augment, o->epochs, o->patience,
                    d->nv - 1, o->group_balance, B, o->lr, o->weight_decay, tr.n, va.n, te.n);
+    if (o->init) {
+        /* The model this one was fine-tuned from: its file's SHA-256 finds
+         * it in a models table (models_find_sha256). */
+        const classifier_info *ii = classifier_get_info(o->init);
+        cm_str_appendf(tj, ",\"init\":{\"sha256\":");
+        cm_json_string(tj, ii->sha256);
+        cm_str_appendf(tj, ",\"threshold\":%.6g}", ii->threshold);
+    }
     for (int g = 0; g <= 1; g++) {
         cm_str_appendf(tj, ",\"%s\":{", g ? "groups" : "sources");
         for (int s = 0; s < 3; s++) {

@@ -40,7 +40,25 @@ typedef struct classifier_train_options {
     int synthetic;                 /* synthetic negatives made from each good training clip, 0..3 (default 1) */
     int cv_folds;                  /* >= 2: group k-fold cross-validation first (stratified by class;
                                     * more folds than groups = leave-one-group-out); 0 none (default) */
+    /* Fine-tuning (docs/classifier.md, "Fine-tuning a model for a new
+     * game"): when set, every fit starts from this model's weights and keeps
+     * its architecture and statistics normalisation (arch must equal its
+     * arch); the statistics skip is fitted with its L2 penalty pulling
+     * towards the init's skip instead of towards zero; good clips alone are
+     * enough when synthetic > 0 (their synthetic negatives are the bad
+     * class); the threshold is the init's unless held-out scores
+     * (out-of-fold, else validation) hold at least
+     * CLASSIFIER_REPICK_MIN clips of each class. NULL: a fresh model. */
+    const classifier *init;
 } classifier_train_options;
+/* Labelled clips of each class the held-out scores need before fine-tuning
+ * picks a threshold of its own instead of keeping the init model's. */
+#define CLASSIFIER_REPICK_MIN 10
+/* The defaults of classifier_train_options_default changed for fine-tuning
+ * from init (a few dozen labels of one new game): init's architecture, all
+ * labels train (no validation or test split), a quarter of the learning rate
+ * (the deep path barely moves; the statistics skip adapts). */
+void classifier_train_options_finetune(classifier_train_options *o, const classifier *init);
 void classifier_train_options_default(classifier_train_options *o);
 
 /* The labelled clips training reads, in memory. Each clip is a real example

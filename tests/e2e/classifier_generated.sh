@@ -42,7 +42,8 @@ head -c 300 m1.cmm > cut.cmm
 check "truncated model: clear error" grep -q "truncated" cut.err
 # Usage.
 "$TRAIN" --good 7 2>/dev/null; check_eq "bad --good" "$?" 2
-"$TRAIN" --help | grep -q "usage: clipmill-train"; check_eq "--help" "$?" 0
+"$TRAIN" --help > help.txt; check_eq "--help" "$?" 0
+check "--help: usage" grep -q "usage: clipmill-train" help.txt
 "$TRAIN" --version | grep -q "clipmill-train [0-9]"; check_eq "--version" "$?" 0
 "$EVAL" classifier -C c 2>/dev/null; check_eq "eval without --model" "$?" 2
 "$EVAL" nosuch 2>/dev/null; check_eq "eval unknown subcommand" "$?" 2

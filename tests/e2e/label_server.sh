@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # clipmill-train label: the HTTP API (next clip, sprite sheet, label, undo),
 # labels stored with who and when, two labelers at once, no path traversal,
-# loopback only, --active ordering by |score - threshold|, and a real key
+# loopback only, --active second opinions (every clip is labelled by then:
+# nearest the threshold first), and a real key
 # press in headless Chromium landing in the catalog (that part is skipped
 # when chromium is absent).
 source "$(dirname "$0")/common.bash"
@@ -83,11 +84,13 @@ else
 fi
 stop
 
-# --active: the first clip offered is the one scored nearest the threshold.
+# --active: every clip has a label by others by now, so erin's queue is
+# second opinions, the clip scored nearest the threshold first (the order of
+# unlabelled clips is tests/e2e/adapt_generated.sh's).
 start --labeler erin --active --model "$MODEL"
 want=$(q $DB "SELECT s.clip_id FROM scores s JOIN models m USING (model_id) ORDER BY abs(s.score - m.threshold) LIMIT 1")
 got=$(api "$URL/api/next?labeler=erin" | json '["clip_id"]')
-check_eq "--active: nearest the threshold first" "$got" "$want"
+check_eq "--active second opinions: nearest the threshold first" "$got" "$want"
 check_eq "--active scored every clip" "$(q $DB "SELECT count(*) FROM scores")" "$n"
 stop
 "$TRAIN" label -C c --active >/dev/null 2>&1; check_eq "--active without --model" "$?" 2

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "active.h"
 #include "catalog.h"
 #include "classifier.h"
 #include "classifier_catalog.h"
@@ -117,7 +118,8 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
 
 /* ---- routes ---- */
 
-/* The pick among the label queue's candidates (labels_each_candidate). */
+/* The pick among the label queue's candidates (labels_each_candidate)
+ * without --active: a random order fixed per labeler. */
 typedef struct next_pick {
     const label_server *s;
     const char *skip;              /* comma-separated clip ids the page skipped */
@@ -131,6 +133,7 @@ static int consider_candidate(void *ctx, const label_candidate *cand)
 {
     next_pick *p = ctx;
     const char *id = cand->clip_id;
+    if (cand->labelled_by_labeler) return 0;
     p->remaining++;
     if (p->skip && *p->skip) {
         const char *hit = strstr(p->skip, id);
@@ -139,9 +142,7 @@ static int consider_candidate(void *ctx, const label_candidate *cand)
     }
     /* cm_mix64: FNV leaves the high bits barely touched by the last
      * characters, and clip ids of one source differ only there. */
-    double key = p->s->model_id > 0 && cand->has_score
-                     ? fabs(cand->score - p->s->threshold)
-                     : 1.0 + (double)(cm_mix64(fnv1a(p->base, id)) >> 11) / 9007199254740992.0;
+    double key = (double)(cm_mix64(fnv1a(p->base, id)) >> 11) / 9007199254740992.0;
     if (cand->labelled_by_anyone < p->best_any || (cand->labelled_by_anyone == p->best_any && key < p->best_key)) {
         p->best_any = cand->labelled_by_anyone;
         p->best_key = key;
@@ -152,7 +153,8 @@ static int consider_candidate(void *ctx, const label_candidate *cand)
 }
 
 /* The next clip for labeler: one nobody labelled first, then one this labeler
- * has not; among those, by |score - threshold| with --active, else by a
+ * has not; with --active in the order of active_queue (lib/curate/active.h:
+ * the clips whose answer would settle the most doubtful decisions), else by a
  * hash of (seed, labeler, clip id), which is a random order fixed per labeler. */
 static enum MHD_Result route_next(label_server *s, struct MHD_Connection *conn, const char *labeler,
                                   const char *skip)
@@ -162,8 +164,20 @@ static enum MHD_Result route_next(label_server *s, struct MHD_Connection *conn, 
     int64_t mine = 0;
     cm_error e = {{0}};
     pthread_mutex_lock(&s->lock);
-    int ok = labels_each_candidate(s->cat, labeler, s->model_id, consider_candidate, &p, &e) == 0 &&
-             labels_count_by(s->cat, labeler, &mine, &e) == 0;
+    int ok;
+    if (s->model_id > 0) {
+        active_pick pick;
+        int got = active_queue(s->cat, labeler, s->model_id, s->threshold, skip, 1, &pick, &p.remaining, &e);
+        ok = got >= 0;
+        if (got == 1) {
+            snprintf(p.best, sizeof p.best, "%s", pick.clip_id);
+            p.best_any = pick.labelled_by_others;
+            p.best_score = pick.score;
+        }
+    } else {
+        ok = labels_each_candidate(s->cat, labeler, 0, 0, consider_candidate, &p, &e) == 0;
+    }
+    ok = ok && labels_count_by(s->cat, labeler, &mine, &e) == 0;
     pthread_mutex_unlock(&s->lock);
     if (!ok) return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, e.msg);
     const char *best = p.best;
@@ -420,7 +434,7 @@ int label_server_main(int argc, char **argv)
 {
     label_server s = {.corpus_dir = ".", .default_labeler = ""};
     const char *model_arg = NULL;
-    int port = 8080, active = 0, max_connections = 2000, idle_timeout = 30;
+    int port = 8080, active = 0, queue = 0, max_connections = 2000, idle_timeout = 30;
     const cm_option options[] = {
         CM_STRING("corpus", 'C', "DIR", &s.corpus_dir, "corpus directory (default .)"),
         CM_INT("port", 'p', "N", &port, 0, 65535, "port on 127.0.0.1 (default 8080; 0 picks a free one)"),
@@ -429,15 +443,20 @@ int label_server_main(int argc, char **argv)
         CM_INT("idle-timeout", 0, "S", &idle_timeout, 1, 3600,
                "close a connection idle for S seconds (default 30)"),
         CM_STRING("labeler", 0, "NAME", &s.default_labeler, "the labeler's name (else ?labeler=NAME or typed in)"),
-        CM_FLAG("active", 0, &active, "clips whose score is nearest the threshold of --model first"),
+        CM_FLAG("active", 0, &active, "clips whose answer would change the most decisions of --model first"),
         CM_STRING("model", 'm', "FILE|ID", &model_arg, "with --active: a model file or a model id of the catalog"),
         CM_U64("seed", 0, "S", &s.seed, "seed of the per-labeler random order"),
+        CM_INT("queue", 0, "N", &queue, 1, 100000,
+               "with --active: print the first N clips of --labeler's queue\n"
+               "(clip_id, score, tab-separated) in the order the page would\n"
+               "offer them if each were labelled in turn, and exit"),
         CM_END,
     };
     const cm_cli cli = {
         .program = "clipmill-train label",
         .usage =
         "usage: clipmill-train label [-C DIR] [--port N] [--labeler NAME] [--active --model FILE|ID] [--seed S]\n"
+        "       clipmill-train label [-C DIR] --active --model FILE|ID [--labeler NAME] --queue N\n"
         "\n"
         "Serves a labelling page at http://127.0.0.1:N/?token=T (the URL, with\n"
         "the session's token, is printed on stdout; requests without it, from\n"
@@ -445,10 +464,10 @@ int label_server_main(int argc, char **argv)
         "moving preview; keys 1 (worst) .. 5 (best)\n"
         "label it, s skips, u or Backspace undoes. Each label is stored in the\n"
         "catalog at once, with the labeler's name and time. Clips come unlabelled\n"
-        "first, in a random order seeded per labeler; with --active, clips whose\n"
-        "score is nearest the model's threshold come first (clips the model has\n"
-        "not scored are scored at start). Only 127.0.0.1 is bound. Stops on Ctrl-C\n"
-        "/ SIGTERM.\n"
+        "first, in a random order seeded per labeler; with --active, the clips\n"
+        "whose answer would settle the most decisions near the model's threshold\n"
+        "come first (docs/labelling.md; clips the model has not scored are scored\n"
+        "at start). Only 127.0.0.1 is bound. Stops on Ctrl-C / SIGTERM.\n"
         "\n",
         .options = options,
         .footer = "Exit status: 0 stopped by a signal; 2 usage error; 3 fatal.\n",
@@ -457,6 +476,7 @@ int label_server_main(int argc, char **argv)
     if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
     if (n_args > 0) return cm_cli_usage_error(&cli, "unexpected argument '%s'", argv[1]);
     if (active && !model_arg) return cm_cli_usage_error(&cli, "--active needs --model FILE|ID");
+    if (queue && !active) return cm_cli_usage_error(&cli, "--queue needs --active --model FILE|ID");
     if (!valid_labeler(s.default_labeler))
         return cm_cli_usage_error(&cli, "bad value for --labeler: '%s'", s.default_labeler);
     cm_error e = {{0}};
@@ -469,6 +489,15 @@ int label_server_main(int argc, char **argv)
     snprintf(args, sizeof args, "label --labeler %s%s", s.default_labeler, active ? " --active" : "");
     if (catalog_run_begin(s.cat, "clipmill-train", args, &s.run_id, &e) != 0) goto fail;
     if (active && prepare_active(&s, model_arg, &e) != 0) goto fail;
+    if (queue) {
+        active_pick *picks = cm_xmalloc((size_t)queue * sizeof *picks);
+        int np = active_queue(s.cat, s.default_labeler, s.model_id, s.threshold, NULL, queue, picks, NULL, &e);
+        for (int i = 0; i < np; i++) printf("%s\t%.6f\n", picks[i].clip_id, picks[i].score);
+        free(picks);
+        if (np < 0) goto fail;
+        rc = CM_EXIT_OK;
+        goto done;
+    }
 
     /* SIGINT / SIGTERM are taken by sigwait below, not by the pool threads. */
     sigset_t sigs;

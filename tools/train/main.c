@@ -18,6 +18,7 @@
 #include "json.h"
 #include "labels.h"
 #include "label_server.h"
+#include "model_ref.h"
 #include "trainset.h"
 #include "util.h"
 
@@ -150,6 +151,39 @@ static int labels_main(int argc, char **argv)
                               n_args ? argv[1] : "");
 }
 
+/* --init ARG: the model to fine-tune, resolved like --model everywhere
+ * (model_ref.h); o takes its architecture and the fine-tuning defaults for
+ * what the command line left unset. Architecture options that ask for another
+ * shape than the model's are refused. Returns CM_EXIT_OK, or CM_EXIT_USAGE
+ * after one line naming the model (missing, unreadable, not a model,
+ * changed since registered, or another architecture asked for). */
+static int resolve_init(const cm_cli *cli, catalog *c, const char *corpus_dir, const char *arg,
+                        classifier_train_options *o, model_ref *init)
+{
+    cm_error e = {{0}};
+    if (model_ref_resolve_option(c, corpus_dir, "--init", arg, 1, init, &e) != 0) {
+        /* e names the file (or the id, after --init) and what is wrong. */
+        fprintf(stderr, "%s: %s%s\n", cli->program, model_ref_is_id(arg) ? "" : "--init: ", e.msg);
+        return CM_EXIT_USAGE;
+    }
+    const classifier_arch *a = &classifier_get_info(init->model)->arch;
+    const char *asked = o->arch.frames && o->arch.frames != a->frames ? "--frames"
+                        : o->arch.hidden && o->arch.hidden != a->hidden ? "--hidden"
+                        : o->arch.deep_bound != 0 && o->arch.deep_bound != a->deep_bound ? "--deep-bound" : NULL;
+    if (asked) {
+        fprintf(stderr, "%s: --init %s: %s asks for another architecture than the model's (%s); fine-tuning keeps "
+                "the model's\n", cli->program, arg, asked, classifier_get_info(init->model)->arch_text);
+        return CM_EXIT_USAGE;
+    }
+    float lr = o->lr;
+    double val = o->val_frac, test = o->test_frac;
+    classifier_train_options_finetune(o, init->model);
+    if (lr >= 0) o->lr = lr;
+    if (val >= 0) o->val_frac = val;
+    if (test >= 0) o->test_frac = test;
+    return CM_EXIT_OK;
+}
+
 static const cm_subcommand subcommands[] = {
     {"labels", labels_main, "import labels from CSV, or export them"},
     {"label", label_server_main, "serve the labelling page"},
@@ -167,7 +201,13 @@ int main(int argc, char **argv)
     trainset_options ts;
     trainset_options_default(&ts);
     const char *corpus_dir = ".";
-    const char *name = "quality", *output = NULL;
+    const char *name = "quality", *output = NULL, *init_arg = NULL;
+    /* Unset until parsed: their defaults depend on --init (fine-tuning keeps
+     * the init's architecture and changes the recipe's defaults). */
+    o.lr = -1;
+    o.val_frac = o.test_frac = -1;
+    o.arch.frames = o.arch.hidden = 0;
+    o.arch.deep_bound = 0;
     int quiet = 0, json = 0, good[2] = {ts.good_min, ts.good_max}, bad[2] = {ts.bad_min, ts.bad_max};
     const cm_option options[] = {
         CM_STRING("corpus", 'C', "DIR", &corpus_dir, "corpus directory (default .)"),
@@ -192,13 +232,15 @@ int main(int argc, char **argv)
                   "\"json_extract(manifest_json, '$.game')\": with --cv K >= the\n"
                   "games, each game is scored by a model trained on the others)"),
         CM_INT("batch", 0, "N", &o.batch, 1, 1024, "clips per step (default 16)"),
-        CM_FLOAT("lr", 0, "X", &o.lr, 1e-7, 1.0, "Adam learning rate (default 0.002)"),
+        CM_FLOAT("lr", 0, "X", &o.lr, 1e-7, 1.0, "Adam learning rate (default 0.002; 0.0005 with --init)"),
         CM_U64("seed", 0, "S", &o.seed, "split, initialisation, order, augmentation (default 1);\n"
                "the same seed and data give a bit-identical model file"),
         CM_DOUBLE("precision", 0, "P", &o.precision, 0.0, 1.0, "target precision for the threshold (default 0.95)"),
-        CM_DOUBLE("val-frac", 0, "F", &o.val_frac, 0.0, 0.9, "fraction of source groups for validation (default 0.25)"),
+        CM_DOUBLE("val-frac", 0, "F", &o.val_frac, 0.0, 0.9, "fraction of source groups for validation\n"
+                  "(default 0.25; 0 with --init)"),
         CM_DOUBLE("test-frac", 0, "F", &o.test_frac, 0.0, 0.9,
-                  "fraction held out for clipmill-eval (default 0.25; 0 for a final model)"),
+                  "fraction held out for clipmill-eval (default 0.25; 0 for a\n"
+                  "final model; 0 with --init)"),
         CM_STRING("split-key", 0, "EXPR", &ts.split_key,
                   "SQL expression over the sources table naming a clip's split group\n"
                   "(default source_id; e.g. channel, to keep re-uploads together)"),
@@ -215,6 +257,11 @@ int main(int argc, char **argv)
         CM_INT("synthetic", 0, "N", &o.synthetic, 0, 3,
                "synthetic negatives made from each good training clip (0..3,\n"
                "default 1): frozen, slideshow, shrunk into a layout, in turn"),
+        CM_STRING("init", 0, "FILE|ID", &init_arg,
+                  "fine-tune this model (a file or a model id) instead of training\n"
+                  "a fresh one: its architecture, statistics normalisation, weights\n"
+                  "and, unless held-out scores hold 10 clips of each class, its\n"
+                  "threshold (docs/classifier.md)"),
         CM_STRING("name", 0, "NAME", &name, "model name (default quality)"),
         CM_STRING("output", 'o', "FILE", &output, "model file (default DIR/models/NAME.cmm)"),
         CM_FLAG("quiet", 'q', &quiet, "no per-epoch progress lines"),
@@ -228,6 +275,7 @@ int main(int argc, char **argv)
         "       clipmill-train labels import [-C DIR] [--labeler NAME] FILE.csv\n"
         "       clipmill-train labels export [-C DIR] [FILE.csv]\n"
         "       clipmill-train label [-C DIR] [--port N] [--labeler NAME] [--active --model FILE|ID]\n"
+        "       clipmill-train --init FILE|ID [OPTIONS]   (fine-tune a model on a few labels)\n"
         "\n"
         "Trains the clip quality classifier (Genie appendix B.1) on the clips of\n"
         "DIR/catalog.sqlite that people labelled 1 (worst) .. 5 (best): consensus\n"
@@ -250,7 +298,6 @@ int main(int argc, char **argv)
     }
     ts.good_min = good[0], ts.good_max = good[1], ts.bad_min = bad[0], ts.bad_max = bad[1];
     code = n_args > 0 ? cm_cli_usage_error(&cli, "unexpected argument '%s'", argv[1])
-           : o.val_frac + o.test_frac > 0.9 ? cm_cli_usage_error(&cli, "--val-frac + --test-frac must be <= 0.9")
            : ts.cv_key && *ts.cv_key && o.cv_folds < 2 ? cm_cli_usage_error(&cli, "--cv-key needs --cv K")
            : !name[0] || strchr(name, '/') ? cm_cli_usage_error(&cli, "bad value for --name: '%s' (no '/')", name)
                                            : CM_EXIT_OK;
@@ -267,6 +314,27 @@ int main(int argc, char **argv)
         return CM_EXIT_FATAL;
     }
     cm_error e = {{0}};
+    model_ref init = {0};
+    if (init_arg && (code = resolve_init(&cli, c, corpus_dir, init_arg, &o, &init)) != CM_EXIT_OK) {
+        model_ref_free(&init);
+        corpus_close(cp);
+        free(args);
+        return code;
+    }
+    classifier_arch fresh;
+    classifier_arch_default(&fresh);
+    if (!o.arch.frames) o.arch.frames = fresh.frames;
+    if (!o.arch.hidden) o.arch.hidden = fresh.hidden;
+    if (o.arch.deep_bound == 0) o.arch.deep_bound = fresh.deep_bound;
+    if (o.lr < 0) o.lr = 2e-3f;
+    if (o.val_frac < 0) o.val_frac = 0.25;
+    if (o.test_frac < 0) o.test_frac = 0.25;
+    if (o.val_frac + o.test_frac > 0.9) {
+        model_ref_free(&init);
+        corpus_close(cp);
+        free(args);
+        return cm_cli_usage_error(&cli, "--val-frac + --test-frac must be <= 0.9");
+    }
     int64_t run_id = 0, model_id = 0;
     if (catalog_run_begin(c, "clipmill-train", args, &run_id, &e) != 0) cm_log(CM_LOG_WARN, "%s", e.msg);
     free(args);
@@ -309,6 +377,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "clipmill-train: cross-validation, %d folds by %s: pooled out-of-fold ROC-AUC %.4f, "
                 "per-fold ROC-AUC mean %.4f min %.4f over %d folds with both classes\n", r.cv_folds,
                 ts.cv_key && *ts.cv_key ? ts.cv_key : "split group", r.cv_auc, r.cv_fold_auc_mean, r.cv_fold_auc_min, r.cv_auc_folds);
+    if (init.model)
+        fprintf(stderr, "clipmill-train: fine-tuned from %s (SHA-256 %.16s...), threshold %s\n", init.path,
+                init.sha256, inf->threshold == classifier_get_info(init.model)->threshold ? "kept" : "picked anew");
     if (json) {
         printf("{\"model_id\":%lld,\"path\":", (long long)model_id);
         cm_json_fputs(stdout, path); /* a path may hold '"' or '\\' */
@@ -322,6 +393,7 @@ done:
         catalog_run_end(c, run_id, &counts, rc, &e);
     }
     free(path);
+    model_ref_free(&init);
     corpus_close(cp);
     return rc;
 }
