@@ -1,4 +1,5 @@
 #include "util.h"
+#include "cli.h"
 #include "hash.h"
 
 #include <errno.h>
@@ -92,39 +93,42 @@ int cm_mkdir_p(const char *path, cm_error *e)
     return 0;
 }
 
-static void oom(void)
+void cm_out_of_memory(size_t n)
 {
-    static const char msg[] = "clipmill: out of memory\n";
-    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void)w;
-    abort();
+    /* One line and the fatal exit status, not abort(): an allocation that
+     * fails is a resource limit, not a bug, and needs no core dump. _exit, not
+     * exit: other threads may be running, and nothing needs flushing, since
+     * every catalog and staging write is a transaction (what was committed is
+     * kept, as after kill -9). cm_log formats on the stack. */
+    cm_log(CM_LOG_ERROR, "out of memory (allocating %zu bytes)", n);
+    _exit(CM_EXIT_FATAL);
 }
 
 void *cm_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p) oom();
+    if (!p) cm_out_of_memory(n);
     return p;
 }
 
 void *cm_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) oom();
+    if (!p) cm_out_of_memory(n * size);
     return p;
 }
 
 void *cm_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
-    if (!q) oom();
+    if (!q) cm_out_of_memory(n);
     return q;
 }
 
 char *cm_xstrdup(const char *s)
 {
     char *p = strdup(s ? s : "");
-    if (!p) oom();
+    if (!p) cm_out_of_memory(strlen(s ? s : "") + 1);
     return p;
 }
 

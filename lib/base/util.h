@@ -35,9 +35,12 @@ void cm_clip_id(const char *source_id, int clip_index, char out[CM_CLIP_ID_MAX])
 
 /* mkdir -p; returns 0 or -1 with e set. */
 int cm_mkdir_p(const char *path, cm_error *e);
-/* Joins a and b with one '/'; returns malloc'd string (never NULL: aborts on OOM). */
+/* Joins a and b with one '/'; returns malloc'd string (never NULL: exits on OOM). */
 char *cm_path_join(const char *a, const char *b);
-/* xmalloc-style helpers: abort with a message on out-of-memory. */
+/* Out of memory while allocating n bytes: logs one error line and ends the
+ * process at once with the fatal exit status (3, CM_EXIT_FATAL). */
+void cm_out_of_memory(size_t n) __attribute__((noreturn));
+/* xmalloc-style helpers: on out-of-memory, cm_out_of_memory (never NULL). */
 void *cm_xmalloc(size_t n);
 void *cm_xcalloc(size_t n, size_t size);
 void *cm_xrealloc(void *p, size_t n);
