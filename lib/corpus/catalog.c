@@ -177,7 +177,12 @@ int catalog_open(catalog **out, const char *path, cm_error *e)
         mode_ok = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
         if (!mode_ok) cm_error_set(e, "catalog %s: cannot switch to WAL mode", path);
     }
-    sqlite3_finalize(st);
+    /* The switch commits when the statement is finalized (it stops at its
+     * row): a failed commit (a failed sync or write) shows only here. */
+    if (sqlite3_finalize(st) != SQLITE_OK && mode_ok) {
+        catalog_fail_sql(c, e, "set WAL mode");
+        mode_ok = 0;
+    }
     if (!mode_ok) goto fail;
     if (catalog_exec(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", e, "set pragmas") != 0) goto fail;
     if (migrate(c, e) != 0) goto fail;
