@@ -202,8 +202,10 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
     }
     cm_fsync_dir(B->tmp_dir, NULL);
     if (catalog_complete_dataset(B, e) != 0) return CM_EXIT_FATAL;
+    /* From here the finished build must outlive a failure: the rerun renames it. */
+    B->tmp_is_complete = 1;
     if (rename(B->tmp_dir, B->final_dir) != 0) {
-        cm_error_set(e, "%s: rename to %s: %s", B->tmp_dir, B->final_dir, strerror(errno));
+        cm_error_set(e, "%s: rename to %s: %s; run it again to finish", B->tmp_dir, B->final_dir, strerror(errno));
         return CM_EXIT_FATAL;
     }
     cm_fsync_dir(B->datasets_dir, NULL);
@@ -239,7 +241,7 @@ int shard_build(const build_options *o)
 done:
     if (code != CM_EXIT_OK) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
-        if (path_exists(B.tmp_dir)) cm_remove_tree(B.tmp_dir);
+        if (!B.tmp_is_complete && path_exists(B.tmp_dir)) cm_remove_tree(B.tmp_dir);
     }
     for (int i = 0; i < B.n; i++) free(B.clips[i].staging);
     for (int s = 0; s < SPLIT_COUNT; s++) free(B.shards[s]);

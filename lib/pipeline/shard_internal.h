@@ -47,6 +47,7 @@ typedef struct build_state {
     shard_out *shards[SPLIT_COUNT];
     int n_shards[SPLIT_COUNT];
     int64_t split_clips[SPLIT_COUNT];
+    int tmp_is_complete;           /* the catalog says complete: tmp_dir is kept for a rerun to rename */
 } build_state;
 
 /* Runs the selection query (recorded in B->query) into B->clips, in clip_id
