@@ -263,5 +263,6 @@ int catalog_run_end(catalog *c, int64_t run_id, const run_counts *n, int exit_co
     rc = 0;
 fail:
     sqlite3_finalize(st);
+    if (rc != 0) catalog_rollback(c);
     return rc;
 }

@@ -566,7 +566,11 @@ int ingest_run(const ingest_options *o, const char *const *inputs, int n_inputs,
         cm_log(CM_LOG_ERROR, "interrupted by %s: %" PRId64 " sources done, %" PRId64 " clips added in this run;"
                " run it again to resume", cm_stop_signal_name(), s->counts.sources_done, s->counts.clips_added);
     }
-    if (catalog_run_end(S.cat, S.run_id, &s->counts, rc, &e) != 0) cm_log(CM_LOG_ERROR, "%s", e.msg);
+    if (catalog_run_end(S.cat, S.run_id, &s->counts, rc, &e) != 0) {
+        /* What the run did is committed, but the catalog failed: not a success. */
+        cm_log(CM_LOG_ERROR, "%s", e.msg);
+        if (rc == CM_EXIT_OK) rc = CM_EXIT_FATAL;
+    }
 
 done:
     downloader_finish(S.dl);

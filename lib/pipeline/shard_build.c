@@ -237,7 +237,15 @@ int shard_build(const build_options *o)
     run_counts rc = {0};
     for (int s = 0; s < SPLIT_COUNT; s++) rc.clips_added += B.split_clips[s];
     cm_error e2 = {{0}};
-    if (catalog_run_end(corpus_catalog(B.corpus), run_id, &rc, code, &e2) != 0) cm_log(CM_LOG_WARN, "%s", e2.msg);
+    if (catalog_run_end(corpus_catalog(B.corpus), run_id, &rc, code, &e2) != 0) {
+        /* The dataset is in place, but the catalog failed: not a success. */
+        if (code == CM_EXIT_OK) {
+            e = e2;
+            code = CM_EXIT_FATAL;
+        } else {
+            cm_log(CM_LOG_ERROR, "%s", e2.msg);
+        }
+    }
 done:
     if (code != CM_EXIT_OK) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);

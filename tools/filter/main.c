@@ -201,7 +201,11 @@ done:
     if (cat && run_id > 0) {
         run_counts counts = {0};
         cm_error ee = {{0}};
-        catalog_run_end(cat, run_id, &counts, rc, &ee);
+        if (catalog_run_end(cat, run_id, &counts, rc, &ee) != 0) {
+            /* The scores and decisions are committed, but the catalog failed: not a success. */
+            cm_log(CM_LOG_ERROR, "%s", ee.msg);
+            if (rc == CM_EXIT_OK) rc = CM_EXIT_FATAL;
+        }
     }
     model_ref_free(&ref);
     free(args);
