@@ -195,12 +195,14 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
                    B->n_shards[s]);
     }
     if (shard_write_manifest(B, e) != 0) return CM_EXIT_FATAL;
+    /* The shards' names must be durable before the catalog says complete. */
     for (int s = 0; s < SPLIT_COUNT; s++) {
         char *d = cm_path_join(B->tmp_dir, dataset_split_name(s));
-        cm_fsync_dir(d, NULL);
+        int rc = cm_fsync_dir(d, e);
         free(d);
+        if (rc != 0) return CM_EXIT_FATAL;
     }
-    cm_fsync_dir(B->tmp_dir, NULL);
+    if (cm_fsync_dir(B->tmp_dir, e) != 0) return CM_EXIT_FATAL;
     if (catalog_complete_dataset(B, e) != 0) return CM_EXIT_FATAL;
     /* From here the finished build must outlive a failure: the rerun renames it. */
     B->tmp_is_complete = 1;
