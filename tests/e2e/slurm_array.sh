@@ -128,7 +128,11 @@ for _ in $(seq 1 1500); do
 done
 scancel "${J}_$KILL"
 wait_jobs "$J"
-check_eq "cancelled task's run never ended" "$(q $KP/catalog.sqlite "SELECT count(*) FROM runs WHERE ended_at IS NULL")" 1
+# scancel sends SIGTERM (then SIGKILL after KillWait): the task stops at a
+# safe point and closes its run as interrupted (lib/base/stop.h).
+check_eq "cancelled task's run closed as interrupted by SIGTERM" \
+  "$(q $KP/catalog.sqlite "SELECT count(*) FROM runs WHERE exit_code = 143 AND ended_at IS NOT NULL")" 1
+check "cancelled task's log names the signal" grep -q "interrupted by SIGTERM" logs/ingest-"$J"_$KILL.out
 check "one task cancelled" grep -q "JobState=CANCELLED" <<<"$(job_states "$J")"
 # slurmctld re-evaluates dependencies on its own schedule: give it 10 s.
 for _ in $(seq 1 50); do [ "$(squeue -h -j "$M" -o %r)" = DependencyNeverSatisfied ] && break; sleep 0.2; done
