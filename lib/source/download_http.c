@@ -379,8 +379,8 @@ static void *ytdlp_main(void *arg)
 {
     job *j = arg;
     downloader *d = j->d;
-    ytdlp_fetch(d->ytdlp, d->dir, j->name, j->url, j->expected_sha256, d->o.ytdlp_min_height, d->o.ytdlp_timeout_s,
-                &j->r);
+    ytdlp_fetch(d->ytdlp, d->dir, j->name, j->url, j->expected_sha256, d->o.ytdlp_min_height, d->o.max_bytes,
+                d->o.ytdlp_timeout_s, &j->r);
     pthread_mutex_lock(&d->mu);
     dl_list_append(&d->ytdlp_done, j);
     pthread_mutex_unlock(&d->mu);

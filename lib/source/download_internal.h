@@ -170,8 +170,11 @@ char *ytdlp_locate(const char *path);
  * Fills r->via_ytdlp, ok, path, bytes and sha256, or error (naming the exit
  * status and yt-dlp's last stderr line) and retryable. A file whose SHA-256
  * differs from expected_sha256 (when not NULL) is deleted. min_height > 0
- * asks for the smallest rendition at least that high (download.h). */
+ * asks for the smallest rendition at least that high (download.h);
+ * max_bytes > 0 is passed as --max-filesize, and a file larger than it is
+ * deleted and fails as too large. */
 void ytdlp_fetch(const char *ytdlp, const char *dir, const char *name, const char *url,
-                 const char *expected_sha256, int min_height, double timeout_s, download_result *r);
+                 const char *expected_sha256, int min_height, int64_t max_bytes, double timeout_s,
+                 download_result *r);
 
 #endif

@@ -79,13 +79,14 @@ static int find_output(const char *dirname, const char *name, char *out, size_t 
  * which the last non-empty line is kept. Returns the wait status, or -1 when
  * it could not be started (last_line says why). */
 static int run(const char *ytdlp, const char *dir, const char *name, const char *url, int min_height,
-               double timeout_s, char *last_line, size_t cap, int *timed_out)
+               int64_t max_bytes, double timeout_s, char *last_line, size_t cap, int *timed_out)
 {
     char *out_template = NULL;
     if (asprintf(&out_template, "%s/%s.%%(ext)s", dir, name) < 0) return -1;
-    char sort[64];
+    char sort[64], max_size[32];
     snprintf(sort, sizeof sort, "+res:%d,+size,+br", min_height);
-    char *argv[16];
+    snprintf(max_size, sizeof max_size, "%lld", (long long)max_bytes);
+    char *argv[20];
     int a = 0;
     argv[a++] = (char *)ytdlp;
     argv[a++] = "--no-playlist";
@@ -98,6 +99,10 @@ static int run(const char *ytdlp, const char *dir, const char *name, const char 
     if (min_height > 0) {
         argv[a++] = "-S";
         argv[a++] = sort;
+    }
+    if (max_bytes > 0) {
+        argv[a++] = "--max-filesize";
+        argv[a++] = max_size;
     }
     argv[a++] = "-o";
     argv[a++] = out_template;
@@ -172,11 +177,12 @@ done:
 }
 
 void ytdlp_fetch(const char *ytdlp, const char *dir, const char *name, const char *url,
-                 const char *expected_sha256, int min_height, double timeout_s, download_result *r)
+                 const char *expected_sha256, int min_height, int64_t max_bytes, double timeout_s,
+                 download_result *r)
 {
     char last[400];
     int timed_out = 0, fd = -1;
-    int status = run(ytdlp, dir, name, url, min_height, timeout_s, last, sizeof last, &timed_out);
+    int status = run(ytdlp, dir, name, url, min_height, max_bytes, timeout_s, last, sizeof last, &timed_out);
     r->via_ytdlp = 1;
     r->ok = 0;
     r->retryable = 1;
@@ -193,7 +199,15 @@ void ytdlp_fetch(const char *ytdlp, const char *dir, const char *name, const cha
         if (strstr(last, "Unsupported URL") || strstr(last, "unavailable") || strstr(last, "Private video"))
             r->retryable = 0;
     } else if (find_output(dir, name, r->path, sizeof r->path, &r->bytes) != 0) {
-        snprintf(r->error, sizeof r->error, "yt-dlp exited with status 0 but left no %s.* file", name);
+        /* yt-dlp skips a file over --max-filesize with status 0, saying so
+         * on stdout (which is /dev/null). */
+        snprintf(r->error, sizeof r->error, "yt-dlp exited with status 0 but left no %s.* file%s", name,
+                 max_bytes > 0 ? " (larger than --max-bytes?)" : "");
+    } else if (max_bytes > 0 && r->bytes > max_bytes) { /* its size was not known before the download */
+        snprintf(r->error, sizeof r->error, "larger than --max-bytes (%lld bytes): yt-dlp wrote %lld bytes",
+                 (long long)max_bytes, (long long)r->bytes);
+        r->retryable = 0;
+        unlink(r->path);
     } else if ((fd = open(r->path, O_RDONLY | O_CLOEXEC)) < 0 || cm_sha256_fd(fd, r->bytes, r->sha256, NULL) != 0) {
         snprintf(r->error, sizeof r->error, "cannot read the file yt-dlp wrote: %s", strerror(errno));
     } else if (expected_sha256 && strcasecmp(expected_sha256, r->sha256) != 0) {

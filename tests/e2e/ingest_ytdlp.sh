@@ -42,6 +42,7 @@ run() {
 }
 run default
 check_eq "default (160x90): the smallest rendition at least 360 high" "$(cat default.sort)" "+res:360,+size,+br"
+check "default: --max-filesize 4 GiB (--max-bytes)" grep -qzF $'\n--max-filesize\n4294967296\n' args-*.txt
 run h240 --max-height 240
 check_eq "--max-height 240" "$(cat h240.sort)" "+res:240,+size,+br"
 run big --size 320x180
@@ -49,4 +50,15 @@ check_eq "--size 320x180: 4 x 180" "$(cat big.sort)" "+res:720,+size,+br"
 run best --max-height 0
 check_eq "--max-height 0: yt-dlp's best, no sort" "$(cat best.sort)" none
 check "video formats first (no merge inside yt-dlp)" grep -qx "bv\*/b" args-*.txt
+run limit --max-bytes 1G
+check "--max-bytes 1G: --max-filesize 1073741824" grep -qzF $'\n--max-filesize\n1073741824\n' args-*.txt
+# A file over --max-bytes (the fake ignores --max-filesize, as yt-dlp does
+# when the size is not known before): refused, and nothing left on disk.
+rm -f args-*.txt
+echo "{\"url\": \"$U/html/small\"}" > small.jsonl
+"$INGEST" -C small -q --yt-dlp "$TMP/yt-dlp" --max-bytes 100K small.jsonl 2> small.err
+check_eq "over --max-bytes: exit 1" "$?" 1
+check "over --max-bytes: the default 4 GiB was replaced" grep -qzF $'\n--max-filesize\n102400\n' args-*.txt
+check "over --max-bytes: one line saying so" grep -q "error: $U/html/small: download: larger than --max-bytes (102400 bytes): yt-dlp wrote" small.err
+check_eq "over --max-bytes: nothing left" "$(find small/downloads -type f | wc -l)" 0
 summary
