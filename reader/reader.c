@@ -22,10 +22,12 @@
 
 #include "clip_record.h"
 #include "dataset.h"
+#include "lmdb_file.h"
 #include "util.h"
 
 typedef struct reader_shard {
     char *path;
+    int64_t bytes;                 /* its size in manifest.json */
     MDB_env *env;
     MDB_dbi dbi;
     shard_meta meta;
@@ -70,6 +72,9 @@ static void close_envs(cmr_reader *r)
 static int open_shard(reader_shard *s, int load_meta, cm_error *e)
 {
     MDB_txn *txn = NULL;
+    /* Checked before LMDB maps it: a page past the end of a truncated shard
+     * would be a SIGBUS in the trainer, not an error (lmdb_file.h). */
+    if (lmdb_file_check(s->path, s->bytes, NULL, e) != 0) return -1;
     int rc = mdb_env_create(&s->env);
     if (rc == 0) rc = mdb_env_set_mapsize(s->env, 0); /* 0: the file's own size */
     if (rc == 0) rc = mdb_env_open(s->env, s->path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NOTLS, 0444);
@@ -148,6 +153,7 @@ CMR_API int cmr_open(cmr_reader **out, const char *dataset_dir, const char *spli
         const dataset_shard_file *f = &m->split[r->split].shards[i];
         reader_shard *s = &r->shards[i];
         s->path = cm_path_join(dataset_dir, f->file);
+        s->bytes = f->bytes;
         s->first = first;
         r->n_shards = i + 1;
         if (open_shard(s, 1, &e) != 0) goto fail;

@@ -8,8 +8,9 @@
 
 typedef struct open_store {
     char *name;                    /* as the catalog names it, relative to the corpus */
-    store *st;
+    store *st;                     /* NULL: it could not be opened (error) */
     int writable;
+    char *error;                   /* why, for the later callers */
 } open_store;
 
 struct corpus {
@@ -53,6 +54,7 @@ void corpus_close(corpus *c)
     for (int i = 0; i < c->n_stores; i++) {
         store_close(c->stores[i].st);
         free(c->stores[i].name);
+        free(c->stores[i].error);
     }
     free(c->stores);
     catalog_close(c->cat);
@@ -90,6 +92,11 @@ int corpus_store(corpus *c, const char *name, int writable, store **out, cm_erro
     for (int i = 0; i < c->n_stores; i++) {
         open_store *s = &c->stores[i];
         if (strcmp(s->name, name) != 0) continue;
+        if (!s->st) {
+            cm_error_set(e, "%s", s->error);
+            rc = CORPUS_STORE_FAILED;
+            goto fail;
+        }
         if (writable && !s->writable) {
             cm_error_set(e, "%s/%s: staging store already open read-only", c->dir, name);
             goto fail;
@@ -100,14 +107,17 @@ int corpus_store(corpus *c, const char *name, int writable, store **out, cm_erro
     }
     dir = cm_path_join(c->dir, name);
     store *st = NULL;
-    if (store_open(&st, dir, !writable, e) != 0) goto fail;
+    int opened = store_open(&st, dir, !writable, e);
     if (c->n_stores == c->cap_stores) {
         c->cap_stores = c->cap_stores ? 2 * c->cap_stores : 8;
         c->stores = cm_xrealloc(c->stores, (size_t)c->cap_stores * sizeof *c->stores);
     }
-    c->stores[c->n_stores++] = (open_store){.name = cm_xstrdup(name), .st = st, .writable = writable};
+    /* A store that cannot be opened (a truncated data.mdb, say) is remembered
+     * with its error: the next clips of it fail at once, as CORPUS_STORE_FAILED. */
+    c->stores[c->n_stores++] = (open_store){.name = cm_xstrdup(name), .st = st, .writable = writable,
+                                            .error = opened != 0 ? cm_xstrdup(e->msg) : NULL};
     *out = st;
-    rc = 0;
+    rc = opened != 0 ? -1 : 0;
 fail:
     pthread_mutex_unlock(&c->lock);
     free(dir);
@@ -119,7 +129,8 @@ int corpus_read_record(corpus *c, const char *staging, const char *key, uint8_t 
     store *st = NULL;
     *rec = NULL;
     *len = 0;
-    if (corpus_store(c, staging, 0, &st, e) != 0) return -1;
+    int opened = corpus_store(c, staging, 0, &st, e);
+    if (opened != 0) return opened;
     int got = store_get(st, key, rec, len, e);
     if (got == 1) {
         cm_error_set(e, "not in staging store %s (key %s)", staging ? staging : CORPUS_STAGING, key);

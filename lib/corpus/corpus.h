@@ -36,8 +36,11 @@
 #define CORPUS_DATASETS "datasets"
 #define CORPUS_DOWNLOADS "downloads"
 
-/* The one "not found" return of the clip lookups below. */
-enum { CORPUS_NOT_FOUND = 1 };
+/* The one "not found" return of the clip lookups below, and the return of a
+ * staging store that already failed to open in this process (e repeats its
+ * error: a caller reporting each clip leaves it out, since the first failure
+ * returned -1 with the same message). */
+enum { CORPUS_NOT_FOUND = 1, CORPUS_STORE_FAILED = 2 };
 
 typedef struct corpus corpus;
 
@@ -70,26 +73,28 @@ int corpus_check_store_name(const char *name, cm_error *e);
 
 /* The staging store named name (NULL: CORPUS_STAGING), opened on first use
  * (read-only unless writable; writable creates it) and cached by name.
- * A store first opened read-only is not reopened writable (-1). Returns 0 and
- * *out (owned by c), or -1 with e set. */
+ * A store first opened read-only is not reopened writable (-1). A store that
+ * cannot be opened is not tried again: later calls return CORPUS_STORE_FAILED
+ * with the same e. Returns 0 and *out (owned by c), or -1 with e set. */
 int corpus_store(corpus *c, const char *name, int writable, store **out, cm_error *e);
 
 /* Reads the record under key in the store named staging (NULL:
  * CORPUS_STAGING), as the catalog's clips.staging and clips.staging_key give
  * them. Returns 0 with *rec (malloc'd) and *len, CORPUS_NOT_FOUND with e =
- * "not in staging store NAME (key KEY)", or -1 with e set (the store cannot
- * be opened or read). */
+ * "not in staging store NAME (key KEY)", CORPUS_STORE_FAILED (see
+ * corpus_store), or -1 with e set (the store cannot be opened or read). */
 int corpus_read_record(corpus *c, const char *staging, const char *key, uint8_t **rec, size_t *len, cm_error *e);
 
 /* Reads clip_id's record: its store and key from the catalog, then
  * corpus_read_record. Returns 0 with *rec and *len, CORPUS_NOT_FOUND with e
- * set when the catalog has no such clip or its store lacks the record, or -1
- * with e set. */
+ * set when the catalog has no such clip or its store lacks the record,
+ * CORPUS_STORE_FAILED, or -1 with e set. */
 int corpus_clip_record(corpus *c, const char *clip_id, uint8_t **rec, size_t *len, cm_error *e);
 
 /* corpus_clip_record, then the record checked (payload CRC included) and all
  * of its frames decoded: *h and *frames (malloc'd, T*H*W*C bytes). Returns 0,
- * CORPUS_NOT_FOUND, or -1 with e set (also for a damaged record). */
+ * CORPUS_NOT_FOUND, CORPUS_STORE_FAILED, or -1 with e set (also for a damaged
+ * record). */
 int corpus_clip_frames(corpus *c, const char *clip_id, clip_header *h, uint8_t **frames, cm_error *e);
 
 #endif

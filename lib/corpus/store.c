@@ -9,6 +9,8 @@
 
 #include <lmdb.h>
 
+#include "lmdb_file.h"
+
 struct store {
     MDB_env *env;
     MDB_dbi dbi;
@@ -54,6 +56,13 @@ int store_open(store **out, const char *dir, int readonly, cm_error *e)
     } else if (cm_mkdir_p(dir, e) < 0) {
         goto fail;
     }
+    /* An existing data.mdb is checked before LMDB maps it: a page past the end
+     * of a truncated file would be a SIGBUS, not an error (lmdb_file.h). */
+    char *data = cm_path_join(dir, "data.mdb");
+    struct stat dst;
+    int checked = stat(data, &dst) != 0 || (!readonly && dst.st_size == 0) ? 0 : lmdb_file_check(data, -1, NULL, e);
+    free(data);
+    if (checked != 0) goto fail;
     if ((rc = mdb_env_create(&s->env)) != 0) {
         cm_error_set(e, "%s: mdb_env_create: %s", dir, mdb_strerror(rc));
         goto fail;

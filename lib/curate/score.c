@@ -79,10 +79,11 @@ static void *score_worker(void *arg)
         size_t len = 0;
         float s = 0;
         cm_error ce = {{0}};
-        if (corpus_read_record(j->cp, c->staging, c->staging_key, &rec, &len, &ce) != 0 ||
-            classifier_score_record(m, rec, len, &c->stats, &s, &ce) != 0) {
+        int got = corpus_read_record(j->cp, c->staging, c->staging_key, &rec, &len, &ce);
+        if (got != 0 || classifier_score_record(m, rec, len, &c->stats, &s, &ce) != 0) {
             progress_clear_line(j->prog);
-            cm_log(CM_LOG_ERROR, "clip %s: %s", c->clip_id, ce.msg);
+            /* A store that failed to open was reported with its first clip. */
+            if (got != CORPUS_STORE_FAILED) cm_log(CM_LOG_ERROR, "clip %s: %s", c->clip_id, ce.msg);
             atomic_fetch_add(&j->failed, 1);
             free(rec);
             progress_add(j->prog, 0, 0, 0, 1);

@@ -1,5 +1,6 @@
-/* clipmill-shard verify: every shard's SHA-256 and size against
- * manifest.json, then every record: the clip-record checks with the payload
+/* clipmill-shard verify: every shard's LMDB meta pages against its size
+ * (lmdb_file.h: a truncated shard is one problem line, not a SIGBUS), its
+ * SHA-256 and size against manifest.json, then every record: the clip-record checks with the payload
  * CRC, the record's size and CRC against the shard metadata, and every
  * per-frame CRC. Problems are printed one per line, naming file and record. */
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 
 #include "dataset.h"
 #include "hash.h"
+#include "lmdb_file.h"
 #include "shard.h"
 #include "util.h"
 
@@ -108,7 +110,10 @@ int shard_verify(const char *dir, int quiet)
             char *path = cm_path_join(dir, f->file), sha[65];
             int64_t bytes = 0;
             n.shards++;
-            if (cm_sha256_file(path, sha, &bytes, &e) != 0) {
+            /* A short shard is reported, never mapped (lmdb_file.h: a SIGBUS otherwise). */
+            if (lmdb_file_check(path, -1, NULL, &e) != 0) {
+                problem(&n, "%s; manifest.json says %" PRId64 " bytes", e.msg, f->bytes);
+            } else if (cm_sha256_file(path, sha, &bytes, &e) != 0) {
                 problem(&n, "%s", e.msg);
             } else {
                 if (strcmp(sha, f->sha256) != 0)

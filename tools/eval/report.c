@@ -55,14 +55,17 @@ static series query_series(sqlite3 *db, const char *sql, int64_t p1)
 
 /* ---- contact sheets ---- */
 
-/* Writes <img> of an 8-frame contact sheet of clip_id as a PNG data URI. */
+/* Writes <img> of an 8-frame contact sheet of clip_id as a PNG data URI.
+ * Returns 0, corpus_clip_record's CORPUS_NOT_FOUND or CORPUS_STORE_FAILED, or
+ * -1, with e set. */
 static int contact_sheet(FILE *f, corpus *cp, const char *clip_id, cm_error *e)
 {
     uint8_t *rec = NULL, *frames = NULL, *png = NULL;
     unsigned char *b64 = NULL;
     int rc = -1;
     size_t len = 0;
-    if (corpus_clip_record(cp, clip_id, &rec, &len, e) != 0) goto fail;
+    if ((rc = corpus_clip_record(cp, clip_id, &rec, &len, e)) != 0) goto fail;
+    rc = -1;
     clip_header h;
     if (clip_record_parse(rec, len, &h, 0, e) != 0) goto fail;
     enum { N_SHEET = 8 };
@@ -102,8 +105,10 @@ static int gallery(FILE *f, corpus *cp, const char *title, const char *sql, int6
         const char *id = (const char *)sqlite3_column_text(st, 0);
         cm_error e = {{0}};
         fputs("<figure>", f);
-        if (contact_sheet(f, cp, id, &e) != 0) {
-            cm_log(CM_LOG_WARN, "report: contact sheet of %s: %s", id, e.msg);
+        int got = contact_sheet(f, cp, id, &e);
+        if (got != 0) {
+            /* A store that failed to open was reported with its first clip. */
+            if (got != CORPUS_STORE_FAILED) cm_log(CM_LOG_WARN, "report: contact sheet of %s: %s", id, e.msg);
             fputs("<div class='missing'>(no image: ", f);
             html_text(f, e.msg);
             fputs(")</div>", f);
