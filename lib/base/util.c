@@ -65,6 +65,22 @@ void cm_clip_id(const char *source_id, int clip_index, char out[CM_CLIP_ID_MAX])
     snprintf(out, CM_CLIP_ID_MAX, "%s-%06d", source_id, clip_index);
 }
 
+int cm_clip_id_wellformed(const char *id)
+{
+    size_t n = strnlen(id, CM_CLIP_ID_MAX), dash = 0;
+    if (n == 0 || n >= CM_CLIP_ID_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (ch == '-') dash = i;
+        else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_'))
+            return 0;
+    }
+    if (dash == 0 || n - dash - 1 < 6) return 0;
+    for (size_t i = dash + 1; i < n; i++)
+        if (id[i] < '0' || id[i] > '9') return 0;
+    return 1;
+}
+
 int cm_mkdir_p(const char *path, cm_error *e)
 {
     char buf[4096];

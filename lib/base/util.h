@@ -32,6 +32,11 @@ void cm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define CM_CLIP_ID_MAX 32
 void cm_source_id(const char *url, char out[CM_SOURCE_ID_LEN + 1]);
 void cm_clip_id(const char *source_id, int clip_index, char out[CM_CLIP_ID_MAX]);
+/* Whether id has a clip id's shape: shorter than CM_CLIP_ID_MAX, letters,
+ * digits and '_' then '-' and at least 6 digits. For text read back from a
+ * catalog or a shard, which damage can turn into anything (a byte >= 0x80
+ * that is not UTF-8, a control character). */
+int cm_clip_id_wellformed(const char *id);
 
 /* mkdir -p; returns 0 or -1 with e set. */
 int cm_mkdir_p(const char *path, cm_error *e);

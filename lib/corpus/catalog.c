@@ -38,6 +38,50 @@ int catalog_fail_sql(catalog *c, cm_error *e, const char *what)
     return -1;
 }
 
+/* One check pragma: 0 when its only row is "ok", else -1 with e set. */
+static int check_pragma(catalog *c, const char *schema, const char *pragma, const char *table, cm_error *e)
+{
+    char *sql = table ? sqlite3_mprintf("PRAGMA \"%w\".%s(%Q)", schema, pragma, table)
+                      : sqlite3_mprintf("PRAGMA \"%w\".%s", schema, pragma);
+    const char *file = sqlite3_db_filename(c->db, schema);
+    char what[96];
+    snprintf(what, sizeof what, "PRAGMA %s%s%s%s", pragma, table ? "(" : "", table ? table : "", table ? ")" : "");
+    sqlite3_stmt *st = NULL;
+    int rc = -1, step, rows = 0;
+    char *first = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        cm_error_set(e, "catalog %s is damaged or unreadable: %s: %s", file && *file ? file : c->path, what,
+                     sqlite3_errmsg(c->db));
+        goto done;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        if (rows++ == 0) first = sqlite3_mprintf("%s", line ? line : "");
+    }
+    if (step != SQLITE_DONE) {
+        cm_error_set(e, "catalog %s is damaged or unreadable: %s: %s", file && *file ? file : c->path, what,
+                     sqlite3_errmsg(c->db));
+    } else if (rows == 1 && first && strcmp(first, "ok") == 0) {
+        rc = 0;
+    } else {
+        cm_error_set(e, "catalog %s is damaged: %s: %s%s", file && *file ? file : c->path, what,
+                     first ? first : "(no answer)", rows > 1 ? " (and more)" : "");
+    }
+done:
+    sqlite3_free(first);
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return rc;
+}
+
+int catalog_check_damage(catalog *c, const char *schema, const char *const *tables, cm_error *e)
+{
+    if (check_pragma(c, schema, "quick_check", NULL, e) != 0) return -1;
+    for (int i = 0; tables && tables[i]; i++)
+        if (check_pragma(c, schema, "integrity_check", tables[i], e) != 0) return -1;
+    return 0;
+}
+
 int catalog_exec(catalog *c, const char *sql, cm_error *e, const char *what)
 {
     if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK) return catalog_fail_sql(c, e, what);

@@ -264,6 +264,12 @@ int64_t catalog_part_schema_version(catalog_part *p)
     return count_rows(catalog_db(p->c), "PRAGMA part.user_version");
 }
 
+int catalog_part_check_damage(catalog_part *p, cm_error *e)
+{
+    static const char *const tables[] = {"sources", "clips", "scores", "decisions", NULL};
+    return catalog_check_damage(p->c, "part", tables, e);
+}
+
 int catalog_part_settings_check(catalog_part *p, cm_error *e)
 {
     sqlite3 *db = catalog_db(p->c);

@@ -43,6 +43,12 @@ int catalog_part_attach(catalog *c, const char *path, const char *name, catalog_
  * be read. */
 int64_t catalog_part_schema_version(catalog_part *p);
 
+/* The part's damage check (catalog_check_damage on schema "part": quick_check,
+ * then the integrity of the tables folded by key: sources, clips, scores,
+ * decisions), before anything of it is folded. Returns 0, or -1 with e =
+ * "catalog PART_FILE is damaged: ...". */
+int catalog_part_check_damage(catalog_part *p, cm_error *e);
+
 /* Compares the part's corpus settings with the corpus catalog's (the
  * settings both have). Returns 0 when they agree; 1 with e = "NAME: made with
  * other settings than the corpus: fps is 5/1 in the part, 10/1 in the

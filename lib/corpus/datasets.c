@@ -211,7 +211,8 @@ static int table_has_rows(sqlite3 *db, const char *table)
 static char *selection_sql(sqlite3 *db, const dataset_selection *o)
 {
     char *sql = sqlite3_mprintf(
-        "SELECT c.clip_id, c.source_id, c.staging, c.staging_key, c.phash, c.frames, c.width, c.height\n"
+        "SELECT c.clip_id, c.source_id, c.staging, c.staging_key, c.phash, c.frames, c.width, c.height, c.bytes,"
+        " c.record_crc\n"
         "FROM clips AS c JOIN sources AS s USING (source_id)\nWHERE 1");
     if (table_has_rows(db, "decisions")) {
         /* decisions holds one current decision per clip (schema/002). */
@@ -223,6 +224,21 @@ static char *selection_sql(sqlite3 *db, const dataset_selection *o)
                               " AND sc.model_id = %lld) >= %.17g", sql, (long long)o->model_id, o->min_score);
     if (o->where) sql = sqlite3_mprintf("%z\n  AND (%s)", sql, o->where);
     return sqlite3_mprintf("%z\nORDER BY c.clip_id", sql);
+}
+
+int64_t datasets_kept_count(catalog *c, cm_error *e)
+{
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *q = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM decisions NOT INDEXED WHERE decision = 'keep'", -1, &q, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    else
+        cm_error_set(e, "catalog: counting the kept clips: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    return n;
 }
 
 int datasets_select_begin(catalog *c, const dataset_selection *sel, char **query, dataset_select **out,
@@ -262,6 +278,8 @@ int datasets_select_next(dataset_select *q, dataset_candidate *cand, cm_error *e
     cand->frames = sqlite3_column_int(st, 5);
     cand->width = sqlite3_column_int(st, 6);
     cand->height = sqlite3_column_int(st, 7);
+    cand->bytes = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
+    cand->record_crc = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 9);
     return 1;
 }
 

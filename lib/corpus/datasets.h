@@ -106,7 +106,14 @@ typedef struct dataset_candidate {
     const char *staging_key;
     const char *phash;               /* clips.phash: 16 hex digits, or NULL / other when unknown */
     int frames, width, height;
+    int64_t bytes, record_crc;       /* clips.bytes, clips.record_crc of its staged record; -1 when unknown */
 } dataset_candidate;
+
+/* The clips the decisions table keeps, counted by a scan of its rows (NOT
+ * INDEXED: a damaged index cannot hide one from this count the way it can
+ * from the selection), for the build to compare with what it selected.
+ * Returns the count (0 when nothing is decided), or -1 with e set. */
+int64_t datasets_kept_count(catalog *c, cm_error *e);
 
 typedef struct dataset_select dataset_select;
 

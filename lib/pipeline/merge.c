@@ -31,6 +31,12 @@ int merge_part(catalog *c, const char *part_catalog_path, const char *part_name,
         rc = 1;
         goto fail;
     }
+    /* A damaged part is refused whole: nothing of it is folded (a flipped
+     * byte in a row can drop or rename a clip without SQLite noticing). */
+    if (catalog_part_check_damage(p, e) != 0) {
+        rc = 1;
+        goto fail;
+    }
     rc = catalog_part_settings_check(p, e);
     if (rc != 0) goto fail;
     rc = catalog_part_fold(p, &n, &part_rules, &got_rules, e);
@@ -172,6 +178,8 @@ int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e)
     merged = cm_xcalloc((size_t)s->parts, sizeof *merged);
     if (corpus_open(&cp, corpus_dir, CORPUS_CREATE, e) != 0) goto done;
     c = corpus_catalog(cp);
+    /* The corpus catalog too: parts are not folded into a damaged one. */
+    if (catalog_check_damage(c, "main", NULL, e) != 0) goto done;
     rc = 0;
     for (int i = 0; i < s->parts; i++) {
         char *part_cat = part_catalog_path(corpus_dir, parts[i].name);

@@ -44,7 +44,8 @@ typedef struct merge_summary {
  * *rules set when the part was filtered (its decision_rules row), else 0; the
  * decisions are not redone across parts here (merge_corpus does that after
  * the last part). Returns 0 (counts added to s), 1 when the part is refused
- * (schema version or settings differ; e says which, nothing written), -1 on
+ * (schema version or settings differ, or its catalog is damaged:
+ * catalog_part_check_damage; e says which, nothing written), -1 on
  * an error (e set, rolled back). */
 int merge_part(catalog *c, const char *part_catalog_path, const char *part_name, merge_summary *s,
                decide_rules *rules, int *has_rules, cm_error *e);
@@ -56,7 +57,8 @@ int merge_part(catalog *c, const char *part_catalog_path, const char *part_name,
  * every clip of the corpus with their decision_rules (refused, logged, when
  * the parts were filtered with different models or options). Returns 0 when
  * every part merged (and redecided), 1 when some part was refused or failed
- * or the parts' filter options differ, -1 when the corpus catalog or the
+ * or the parts' filter options differ, -1 when the corpus catalog (damaged:
+ * catalog_check_damage, before any part is folded) or the
  * parts directory cannot be used or the redecision fails (e set). Always
  * fills s. */
 int merge_corpus(const char *corpus_dir, merge_summary *s, cm_error *e);

@@ -137,10 +137,38 @@ static int clean_stale(build_state *B, int finish, cm_error *e)
 
 /* ---- the whole build ---- */
 
+/* The catalog checked before a dataset is built from it: SQLite's checks
+ * (catalog_check_damage: structure, constraints, and the indexes of the
+ * tables the selection reads against their rows), then, after the selection,
+ * its size against the kept clips counted without an index. Each clip's row
+ * is checked as it is selected (shard_select.c) and its staged record
+ * against the row's size and CRC as it is copied (shard_write.c). */
+static int check_catalog(build_state *B, cm_error *e)
+{
+    static const char *const tables[] = {"sources", "clips", "decisions", NULL};
+    static const char *const with_scores[] = {"sources", "clips", "decisions", "scores", NULL};
+    return catalog_check_damage(corpus_catalog(B->corpus), "main", B->o->has_min_score ? with_scores : tables, e);
+}
+
+static int check_selection_count(build_state *B, cm_error *e)
+{
+    const build_options *o = B->o;
+    if (o->domain || o->has_min_score || o->where) return 0; /* a subset of the kept clips, by design */
+    int64_t kept = datasets_kept_count(corpus_catalog(B->corpus), e);
+    if (kept < 0) return -1;
+    if (kept > 0 && kept != B->n) {
+        cm_error_set(e, "catalog damaged: the decisions keep %" PRId64 " clips but the selection found %d: nothing built",
+                     kept, B->n);
+        return -1;
+    }
+    return 0;
+}
+
 static int build(build_state *B, int64_t run_id, cm_error *e)
 {
     const build_options *o = B->o;
     int64_t old_id = 0;
+    if (check_catalog(B, e) != 0) return CM_EXIT_FATAL;
     int state = datasets_state(corpus_catalog(B->corpus), o->name, &old_id, e);
     if (state < 0) return CM_EXIT_FATAL;
     if (path_exists(B->final_dir)) {
@@ -173,7 +201,7 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
             return CM_EXIT_USAGE;
         }
     }
-    if (shard_select_clips(B, e) != 0) return CM_EXIT_FATAL;
+    if (shard_select_clips(B, e) != 0 || check_selection_count(B, e) != 0) return CM_EXIT_FATAL;
     if (B->n == 0) {
         cm_error_set(e, "the selection is empty: no dataset written (query: %s)", B->query);
         return CM_EXIT_PARTIAL;

@@ -21,6 +21,7 @@ typedef struct sel_clip {
     uint64_t phash;
     int has_phash;
     int frames, width, height;
+    int64_t bytes, record_crc;     /* of its staged record per the catalog; -1: unknown */
     int split;                     /* -1: dropped as a duplicate */
     int dup_of;                    /* index of the clip it duplicates, or -1 */
     int shard, rec_index;

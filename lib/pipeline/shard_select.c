@@ -10,6 +10,40 @@
 #include "hash.h"
 #include "shard_internal.h"
 
+/* s with bytes outside printable ASCII (and backslash, quote) as \xNN, cut
+ * to fit out: text from a damaged row is shown, never sent raw to a terminal. */
+static const char *escaped(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    if (!s) s = "(NULL)";
+    for (; *s && o + 5 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch >= 0x7f || ch == '\\' || ch == '"') o += (size_t)snprintf(out + o, size - o, "\\x%02x", ch);
+        else out[o++] = (char)ch;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* A selected clip's row, cross-checked before anything is copied: a damaged
+ * catalog page can turn an id into another string (even bytes that are not
+ * UTF-8) without SQLite noticing when the damage is inside a row. The id must
+ * have a clip id's shape, be its source's ("SOURCE-NNNNNN") and be the key
+ * of its staged record (ingest stores every clip under its id). */
+static int check_candidate(const dataset_candidate *c, cm_error *e)
+{
+    size_t n = c->source_id ? strlen(c->source_id) : 0;
+    if (!c->clip_id || !cm_clip_id_wellformed(c->clip_id) || !c->staging_key || strcmp(c->clip_id, c->staging_key) != 0 ||
+        n == 0 || strncmp(c->clip_id, c->source_id, n) != 0 || c->clip_id[n] != '-') {
+        char id[4 * 40], src[4 * 24], key[4 * 40];
+        cm_error_set(e, "catalog damaged: the selection gave clip id \"%s\" of source \"%s\" with staging key \"%s\":"
+                     " not a clip id of that source, or not its key", escaped(c->clip_id, id, sizeof id),
+                     escaped(c->source_id, src, sizeof src), escaped(c->staging_key, key, sizeof key));
+        return -1;
+    }
+    return 0;
+}
+
 int shard_select_clips(build_state *B, cm_error *e)
 {
     const build_options *o = B->o;
@@ -34,7 +68,10 @@ int shard_select_clips(build_state *B, cm_error *e)
         c->frames = cand.frames;
         c->width = cand.width;
         c->height = cand.height;
+        c->bytes = cand.bytes;
+        c->record_crc = cand.record_crc;
         c->dup_of = -1;
+        if (check_candidate(&cand, e) != 0) goto fail;
         if (c->frames != B->clips[0].frames || c->width != B->clips[0].width || c->height != B->clips[0].height) {
             cm_error_set(e, "clip %s is %d frames of %dx%d, clip %s %d frames of %dx%d: a dataset holds one shape"
                          " (narrow the selection with --where)", c->clip_id, c->frames, c->width, c->height,

@@ -33,6 +33,14 @@ static int load_record(build_state *B, const sel_clip *c, uint8_t **out, size_t 
         cm_error_set(e, "clip %s: staging record: %s", c->clip_id, pe.msg);
         goto fail;
     }
+    /* The catalog row and the record it names must agree (a damaged row
+     * naming another clip's key, or a store swapped under the catalog). */
+    if ((c->bytes >= 0 && (int64_t)rec_len != c->bytes) || (c->record_crc >= 0 && h->payload_crc != c->record_crc)) {
+        cm_error_set(e, "clip %s: staging record of %zu bytes, payload CRC %08x; the catalog says %" PRId64 " bytes, CRC"
+                     " %08" PRIx64 ": the catalog or the store is damaged", c->clip_id, rec_len, h->payload_crc,
+                     c->bytes, (uint64_t)c->record_crc);
+        goto fail;
+    }
     if (h->codec != (uint8_t)B->o->codec) {
         size_t n = (size_t)h->frames * h->height * h->width * h->channels;
         frames = cm_xmalloc(n);

@@ -58,6 +58,17 @@ int main(void)
     char cid[CM_CLIP_ID_MAX];
     cm_clip_id("0123456789abcdef", 7, cid);
     CHECK(strcmp(cid, "0123456789abcdef-000007") == 0);
+    CHECK(cm_clip_id_wellformed(cid));
+    cm_clip_id("0123456789abcdef", 1234567, cid);
+    CHECK(cm_clip_id_wellformed(cid));
+    CHECK(!cm_clip_id_wellformed(""));
+    CHECK(!cm_clip_id_wellformed("0123456789abcdef"));                /* no index */
+    CHECK(!cm_clip_id_wellformed("0123456789abcdef-00007"));          /* 5 digits */
+    CHECK(!cm_clip_id_wellformed("-000007"));
+    CHECK(!cm_clip_id_wellformed("0123456789abcdef-00000x"));
+    CHECK(!cm_clip_id_wellformed("0123456789ab\xe9" "def-000007"));     /* a flipped bit: not UTF-8 */
+    CHECK(!cm_clip_id_wellformed("0123456789ab\x1b[2Jf-000007"));    /* a control sequence */
+    CHECK(!cm_clip_id_wellformed("0123456789abcdef0123456789-000007")); /* too long */
 
     char *p = cm_path_join("a/b/", "/c");
     CHECK(strcmp(p, "a/b/c") == 0);
