@@ -215,7 +215,15 @@ CMR_API int cmr_clip_id(const cmr_reader *r, int64_t index, char *out, size_t ou
     }
     int64_t local;
     const reader_shard *s = find_shard(r, index, &local);
-    snprintf(out, out_size, "%s", s->meta.ids[local]);
+    const char *id = s->meta.ids[local];
+    if (!cm_clip_id_wellformed(id)) {
+        /* Only a shard built from a damaged catalog holds one; verify names it. */
+        char shown[4 * SHARD_CLIP_ID_SIZE];
+        set_err(err, err_size, "%s: record %" PRId64 ": clip id \"%s\" in the shard metadata is not a clip id", s->path,
+                local, cm_escaped(id, shown, sizeof shown));
+        return -1;
+    }
+    snprintf(out, out_size, "%s", id);
     return 0;
 }
 

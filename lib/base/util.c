@@ -81,6 +81,20 @@ int cm_clip_id_wellformed(const char *id)
     return 1;
 }
 
+const char *cm_escaped(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    if (size == 0) return out;
+    if (!s) s = "(NULL)";
+    for (; *s && o + 5 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch >= 0x7f || ch == '\\' || ch == '"') o += (size_t)snprintf(out + o, size - o, "\\x%02x", ch);
+        else out[o++] = (char)ch;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int cm_mkdir_p(const char *path, cm_error *e)
 {
     char buf[4096];

@@ -37,6 +37,10 @@ void cm_clip_id(const char *source_id, int clip_index, char out[CM_CLIP_ID_MAX])
  * catalog or a shard, which damage can turn into anything (a byte >= 0x80
  * that is not UTF-8, a control character). */
 int cm_clip_id_wellformed(const char *id);
+/* s (NULL: "(NULL)") into out with every byte outside printable ASCII, and
+ * '\\' and '"', as \xNN, cut to fit size: text from a damaged row or record
+ * shown in a message, never sent raw to a terminal. Returns out. */
+const char *cm_escaped(const char *s, char *out, size_t size);
 
 /* mkdir -p; returns 0 or -1 with e set. */
 int cm_mkdir_p(const char *path, cm_error *e);

@@ -10,21 +10,6 @@
 #include "hash.h"
 #include "shard_internal.h"
 
-/* s with bytes outside printable ASCII (and backslash, quote) as \xNN, cut
- * to fit out: text from a damaged row is shown, never sent raw to a terminal. */
-static const char *escaped(const char *s, char *out, size_t size)
-{
-    size_t o = 0;
-    if (!s) s = "(NULL)";
-    for (; *s && o + 5 < size; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch < 0x20 || ch >= 0x7f || ch == '\\' || ch == '"') o += (size_t)snprintf(out + o, size - o, "\\x%02x", ch);
-        else out[o++] = (char)ch;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* A selected clip's row, cross-checked before anything is copied: a damaged
  * catalog page can turn an id into another string (even bytes that are not
  * UTF-8) without SQLite noticing when the damage is inside a row. The id must
@@ -37,8 +22,8 @@ static int check_candidate(const dataset_candidate *c, cm_error *e)
         n == 0 || strncmp(c->clip_id, c->source_id, n) != 0 || c->clip_id[n] != '-') {
         char id[4 * 40], src[4 * 24], key[4 * 40];
         cm_error_set(e, "catalog damaged: the selection gave clip id \"%s\" of source \"%s\" with staging key \"%s\":"
-                     " not a clip id of that source, or not its key", escaped(c->clip_id, id, sizeof id),
-                     escaped(c->source_id, src, sizeof src), escaped(c->staging_key, key, sizeof key));
+                     " not a clip id of that source, or not its key", cm_escaped(c->clip_id, id, sizeof id),
+                     cm_escaped(c->source_id, src, sizeof src), cm_escaped(c->staging_key, key, sizeof key));
         return -1;
     }
     return 0;

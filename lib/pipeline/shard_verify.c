@@ -72,6 +72,14 @@ static void verify_records(const char *path, const dataset_manifest *man, int sp
         shard_key(i, key);
         k = (MDB_val){SHARD_KEY_SIZE, key};
         const char *id = meta.ids[i];
+        if (!cm_clip_id_wellformed(id)) {
+            /* Written so from a damaged catalog row: a reader would hand a
+             * trainer bytes that are not even UTF-8. */
+            char shown[4 * SHARD_CLIP_ID_SIZE];
+            problem(n, "%s: record %u: clip id \"%s\" in the shard metadata is not a clip id", path, i,
+                    cm_escaped(id, shown, sizeof shown));
+            continue;
+        }
         if ((rc = mdb_get(txn, dbi, &k, &v)) != 0) {
             problem(n, "%s: record %u (clip %s): %s", path, i, id, mdb_strerror(rc));
             continue;

@@ -103,10 +103,16 @@ class Dataset:
         return self._len
 
     def clip_id(self, index):
+        """The catalog clip id of clip index. IndexError out of range; ReaderError
+        for an id that is not one (a shard built from a damaged catalog)."""
         out, err = ctypes.create_string_buffer(64), ctypes.create_string_buffer(_ERR)
         if self._lib.cmr_clip_id(self._h, index, out, 64, err, _ERR) != 0:
-            raise IndexError(err.value.decode(errors="replace"))
-        return out.value.decode()
+            msg = err.value.decode(errors="replace")
+            raise (IndexError if "out of range" in msg else ReaderError)(msg)
+        try:
+            return out.value.decode("ascii")
+        except UnicodeDecodeError:   # an older libclipmill_reader that does not check ids
+            raise ReaderError(f"{self.path}: clip {index}: clip id {out.value!r} is not a clip id") from None
 
     def __getitem__(self, index):
         if index < 0:

@@ -60,7 +60,9 @@ CMR_API int64_t cmr_count(const cmr_reader *r);
 CMR_API void cmr_get_info(const cmr_reader *r, cmr_info *info);
 
 /* Copies the catalog clip id of clip `index` (0-based, shuffled order) into
- * out (NUL-terminated, at most out_size bytes; 32 always suffice). */
+ * out (NUL-terminated, at most out_size bytes; 32 always suffice). An id
+ * that does not have a clip id's shape (a shard built from a damaged catalog:
+ * `clipmill-shard verify` reports it) is an error, never copied. */
 CMR_API int cmr_clip_id(const cmr_reader *r, int64_t index, char *out, size_t out_size, char *err, size_t err_size);
 
 /* Bytes a window of t frames takes with the height padded to a multiple of

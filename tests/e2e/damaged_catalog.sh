@@ -56,6 +56,45 @@ id=$(q $DB "SELECT clip_id FROM decisions WHERE decision = 'keep' ORDER BY clip_
 "$SHARD" -C c -q --dataset ok --split 1,0,0; check_eq "intact catalog: shard" "$?" 0
 check_eq "intact catalog: every kept clip in the dataset" "$(q $DB "SELECT clips FROM datasets WHERE name = 'ok'")" "$kept"
 
+# --- a dataset built from a damaged catalog before this check: a clip id of
+# bytes that are not UTF-8 in a shard's metadata (its CRCs made right again).
+# verify names it; the reader's clip_id is an error, not UnicodeDecodeError.
+PY=/usr/bin/python3
+case "${CLIPMILL_SANITIZE:-OFF}" in
+  ON|1|TRUE|true|YES|yes)
+    PY="env LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3" ;;
+esac
+cp -r c/datasets/ok badid
+/usr/bin/python3 - badid/train/shard-00000.mdb <<'PY'
+import sys, zlib
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+m = b.find(b"CMSH")
+n = int.from_bytes(b[m + 8:m + 12], "little")
+b[m + 64 + 3] = 0xE9                                  # first entry's clip id
+body = bytes(b[m + 64:m + 64 + 48 * n])
+b[m + 56:m + 60] = zlib.crc32(body).to_bytes(4, "little")
+b[m + 60:m + 64] = zlib.crc32(bytes(b[m:m + 60])).to_bytes(4, "little")
+open(p, "wb").write(b)
+PY
+"$SHARD" verify badid > verify.out 2>&1; rc=$?
+check_eq "bad id: verify exit status" "$rc" 1
+check "bad id: verify names the record and the id" grep -q 'shard-00000.mdb: record 0: clip id ".*\\xe9.*" .*is not a clip id' verify.out
+CLIPMILL_READER_LIB=$BIN/../lib/libclipmill_reader.so PYTHONPATH=$CLIPMILL_SRC/python $PY - badid > py.out 2>&1 <<'PY'
+import sys
+from clipmill import Dataset, ReaderError
+ds = Dataset(sys.argv[1], "train")
+try:
+    ds.clip_id(0)
+except ReaderError as e:
+    print("ReaderError:", e)
+print(ds.clip_id(1))
+ds[0]
+PY
+check_eq "bad id: python exit status" "$?" 0
+check "bad id: python clip_id raises ReaderError naming the shard" grep -q "ReaderError: .*shard-00000.mdb: record 0: clip id" py.out
+check "bad id: python reads the other ids and the frames" grep -q "^[0-9a-f]\{16\}-[0-9]\{6\}$" py.out
+
 # shard_refuses NAME: clipmill-shard on corpus NAME refuses: exit 3, one line
 # naming its catalog, no dataset directory and no dataset row
 shard_refuses() {

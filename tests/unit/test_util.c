@@ -69,6 +69,10 @@ int main(void)
     CHECK(!cm_clip_id_wellformed("0123456789ab\xe9" "def-000007"));     /* a flipped bit: not UTF-8 */
     CHECK(!cm_clip_id_wellformed("0123456789ab\x1b[2Jf-000007"));    /* a control sequence */
     CHECK(!cm_clip_id_wellformed("0123456789abcdef0123456789-000007")); /* too long */
+    char shown[32];
+    CHECK(strcmp(cm_escaped("ab\xe9\x1b[\\\"", shown, sizeof shown), "ab\\xe9\\x1b[\\x5c\\x22") == 0);
+    CHECK(strcmp(cm_escaped(NULL, shown, sizeof shown), "(NULL)") == 0);
+    CHECK(strlen(cm_escaped("\x01\x01\x01\x01\x01\x01\x01\x01\x01", shown, 16)) <= 15);
 
     char *p = cm_path_join("a/b/", "/c");
     CHECK(strcmp(p, "a/b/c") == 0);
