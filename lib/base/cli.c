@@ -177,7 +177,8 @@ int cm_cli_usage_error(const cm_cli *cli, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s: %s; try --help\n", cli->program, msg);
+    char clean[4 * CM_ERROR_MAX];   /* the message quotes what was typed or passed on */
+    fprintf(stderr, "%s: %s; try --help\n", cli->program, cm_clean(msg, clean, sizeof clean));
     return CM_EXIT_USAGE;
 }
 

@@ -62,6 +62,28 @@ static const char *json_escape(unsigned char c, char buf[8])
     return NULL;
 }
 
+/* The UTF-8 length of a character that could steer a terminal although
+ * JSON allows it raw: DEL, the C1 controls U+0080..U+009F, the bidirectional
+ * overrides and isolates U+202A..U+202E, U+2066..U+2069 (its code point in
+ * *cp); 0 for anything else. Escaping them as \uXXXX keeps the string the
+ * same for every JSON reader (docs/reliability.md, "Terminal output"). */
+static int terminal_control(const unsigned char *p, unsigned *cp)
+{
+    if (p[0] == 0x7f) {
+        *cp = 0x7f;
+        return 1;
+    }
+    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+        *cp = p[1];
+        return 2;
+    }
+    if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
+        *cp = 0x2000u | ((unsigned)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+        return 3;
+    }
+    return 0;
+}
+
 void cm_json_string(sqlite3_str *s, const char *text)
 {
     char buf[8];
@@ -69,9 +91,16 @@ void cm_json_string(sqlite3_str *s, const char *text)
     const char *run = text ? text : "";
     for (const char *p = run; *p; p++) {
         const char *esc = json_escape((unsigned char)*p, buf);
-        if (!esc) continue;
+        unsigned cp = 0;
+        int n = esc ? 1 : terminal_control((const unsigned char *)p, &cp);
+        if (!n) continue;
+        if (!esc) {
+            snprintf(buf, sizeof buf, "\\u%04x", cp);
+            esc = buf;
+        }
         sqlite3_str_append(s, run, (int)(p - run));
         sqlite3_str_appendall(s, esc);
+        p += n - 1;
         run = p + 1;
     }
     sqlite3_str_appendall(s, run);

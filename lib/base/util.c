@@ -34,18 +34,82 @@ static int log_level = CM_LOG_INFO;
 void cm_log_set_program(const char *name) { log_program = name; }
 void cm_log_set_level(int level) { log_level = level; }
 
+/* The code point of the UTF-8 sequence at s (n bytes left), and its length in
+ * *used; -1 (with *used 1) where s does not start a well-formed sequence
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static long utf8_decode(const unsigned char *s, size_t n, size_t *used)
+{
+    *used = 1;
+    unsigned c = s[0];
+    size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? (c <= 0xef ? 3 : 0) : c >= 0xc2 ? 2 : 0;
+    if (len == 0 || len > n) return -1;
+    long cp = (long)(c & (0x7f >> len));
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return -1;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    static const long min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
+    *used = len;
+    return cp;
+}
+
+size_t cm_sanitize(char *out, size_t cap, const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        char esc[12];
+        const char *piece = esc;
+        size_t used = 1, n;
+        unsigned c = s[i];
+        if (c >= 0x20 && c < 0x7f) {
+            piece = (const char *)s + i;
+            n = 1;
+        } else if (c < 0x80) {
+            n = (size_t)(c == '\t' ? snprintf(esc, sizeof esc, "\\t")
+                         : c == '\n' ? snprintf(esc, sizeof esc, "\\n")
+                         : c == '\r' ? snprintf(esc, sizeof esc, "\\r")
+                         : c == 0x1b ? snprintf(esc, sizeof esc, "\\e")
+                                     : snprintf(esc, sizeof esc, "\\x%02x", c));
+        } else {
+            long cp = utf8_decode(s + i, len - i, &used);
+            if (cp < 0) {
+                n = (size_t)snprintf(esc, sizeof esc, "\\x%02x", c);
+            } else if (cp <= 0x9f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
+                n = (size_t)snprintf(esc, sizeof esc, "\\u%04lx", cp);
+            } else {
+                piece = (const char *)s + i;
+                n = used;
+            }
+        }
+        if (o + n >= cap) break;   /* never half a character or half an escape */
+        memcpy(out + o, piece, n);
+        o += n;
+        i += used;
+    }
+    if (cap) out[o] = '\0';
+    return o;
+}
+
+const char *cm_clean(const char *text, char *buf, size_t cap)
+{
+    cm_sanitize(buf, cap, text ? text : "", text ? strlen(text) : 0);
+    return buf;
+}
+
 void cm_log(int level, const char *fmt, ...)
 {
     static const char *names[] = {"error", "warning", "info", "debug"};
     if (level > log_level) return;
-    char line[2048];
-    int n = snprintf(line, sizeof line, "%s: %s: ", log_program, names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    char msg[2048], line[2048];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2) len = sizeof line - 2;
+    size_t mlen = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
+    int n = snprintf(line, sizeof line, "%s: %s: ", log_program, names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    size_t len = (size_t)n + cm_sanitize(line + n, sizeof line - (size_t)n - 1, msg, mlen);
     line[len++] = '\n';
     /* One write() per line: stderr lines from worker threads never interleave. */
     ssize_t w = write(STDERR_FILENO, line, len);

@@ -19,11 +19,28 @@ void cm_error_set(cm_error *e, const char *fmt, ...) __attribute__((format(print
 void cm_error_clear(cm_error *e);
 
 /* Log lines go to stderr as "PROGRAM: LEVEL: message\n", one write() per line
- * so that lines from threads never interleave. */
+ * so that lines from threads never interleave; the message is sanitised
+ * (cm_sanitize: no control character reaches the terminal, and a newline in
+ * it shows as \n, so one call is one line). */
 enum { CM_LOG_ERROR = 0, CM_LOG_WARN = 1, CM_LOG_INFO = 2, CM_LOG_DEBUG = 3 };
 void cm_log_set_program(const char *name);
 void cm_log_set_level(int level);                     /* default CM_LOG_INFO */
 void cm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Terminal-safe text. Urls, titles, channel names and error text from files,
+ * servers and child processes are untrusted: an escape sequence in them could
+ * retitle, clear or rewrite the terminal they are printed on. cm_sanitize
+ * copies len bytes of text into out (capacity cap > 0, always terminated,
+ * cut at a character boundary) with these escaped: C0 controls (\t \n \r as
+ * such, ESC as \e, the others \xNN), DEL (\x7f), the C1 controls U+0080..
+ * U+009F (\u0080..), the bidirectional overrides and isolates U+202A..U+202E
+ * and U+2066..U+2069 (\u202e..), and bytes that are not UTF-8 (\xNN); a
+ * backslash stays as it is. Returns the length written. cm_log applies it to
+ * every message; tools apply it (cm_clean) to untrusted text they print. */
+size_t cm_sanitize(char *out, size_t cap, const char *text, size_t len);
+/* cm_sanitize of a NUL-terminated string into buf; returns buf ("" for NULL),
+ * for use as a printf argument. */
+const char *cm_clean(const char *text, char *buf, size_t cap);
 
 /* Stable ids. A source id is the first 16 hex chars of SHA-256 of the url
  * exactly as written in the manifest; a clip id is "<source_id>-<index %06d>".

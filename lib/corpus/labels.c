@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 
 /* Inserts one label row; the caller holds the transaction. 1: no such clip. */
@@ -192,10 +193,14 @@ fail:
     return rc;
 }
 
-/* Quotes a CSV field when it holds a comma, quote or newline. */
-static void put_field(FILE *out, const char *s)
+/* Quotes a CSV field when it holds a comma, quote or newline. On a terminal
+ * (a person reading, not a file for import) the field is shown sanitised
+ * (cm_sanitize): a url's escape sequences must not steer the terminal. */
+static void put_field(FILE *out, const char *s, int tty)
 {
     if (!s) return;
+    char clean[4096];
+    if (tty) s = cm_clean(s, clean, sizeof clean);
     if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, out);
         return;
@@ -220,13 +225,15 @@ int labels_export_csv(catalog *c, FILE *out, int64_t *rows, cm_error *e)
                            -1, &st, NULL) != SQLITE_OK)
         return catalog_fail_sql(c, e, "export labels");
     fputs("clip_id,label,labeler,source,labeled_at,url\n", out);
+    const int tty = isatty(fileno(out));
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        fprintf(out, "%s,%d,", (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
-        put_field(out, (const char *)sqlite3_column_text(st, 2));
-        fprintf(out, ",%s,%s,", (const char *)sqlite3_column_text(st, 3), (const char *)sqlite3_column_text(st, 4));
-        put_field(out, (const char *)sqlite3_column_text(st, 5));
-        fputc('\n', out);
+        put_field(out, (const char *)sqlite3_column_text(st, 0), tty);
+        fprintf(out, ",%d,", sqlite3_column_int(st, 1));
+        for (int col = 2; col <= 5; col++) {
+            put_field(out, (const char *)sqlite3_column_text(st, col), tty);
+            fputc(col < 5 ? ',' : '\n', out);
+        }
         n++;
     }
     int rc = step == SQLITE_DONE ? 0 : catalog_fail_sql(c, e, "export labels");

@@ -23,11 +23,13 @@ typedef struct verify_counts {
 static void problem(verify_counts *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(verify_counts *n, const char *fmt, ...)
 {
+    /* Problems name what the damaged files hold (keys, clip ids): sanitised. */
+    char msg[1024], clean[1024];
     va_list ap;
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    putchar('\n');
+    puts(cm_clean(msg, clean, sizeof clean));
     n->problems++;
 }
 

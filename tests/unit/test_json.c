@@ -1,4 +1,5 @@
-/* json: the escaper (quote, backslash, newline, control bytes, UTF-8 kept),
+/* json: the escaper (quote, backslash, newline, control bytes, DEL, C1 and
+ * bidirectional controls, other UTF-8 kept),
  * numbers (null for NaN and infinity), and the string buffer helpers
  * (C-library float formatting, long appends, finish). */
 #include <math.h>
@@ -21,6 +22,14 @@ int main(void)
     free(j);
     j = escaped(NULL);
     CHECK(strcmp(j, "\"\"") == 0);
+    free(j);
+    /* Characters JSON allows raw but a terminal may obey: DEL, C1, bidi
+     * overrides and isolates are escaped; their neighbours are not. */
+    j = escaped("\x7f|\xc2\x9b" "31m|\xe2\x80\xae" "exe|\xe2\x81\xa6|\xe2\x80\xa9|\xc2\xa0|\xe2\x81\xaa");
+    CHECK_MSG(strcmp(j, "\"\\u007f|\\u009b31m|\\u202eexe|\\u2066|\xe2\x80\xa9|\xc2\xa0|\xe2\x81\xaa\"") == 0, "%s", j);
+    free(j);
+    j = escaped("cut\xc2");   /* a lead byte at the end: kept, nothing read past it */
+    CHECK(strcmp(j, "\"cut\xc2\"") == 0);
     free(j);
 
     /* The stream form writes the same bytes. */

@@ -241,8 +241,9 @@ int eval_classifier_main(int argc, char **argv)
         }
         printf("]}\n");
     } else {
-        printf("model %s (sha256 %.16s..., %s)\n", model_path, classifier_get_info(m)->sha256,
-               classifier_get_info(m)->arch_text);
+        char clean_path[1024], clean_arch[512], clean_url[1024], clean_id[128], clean_domain[512], clean_group[512];
+        printf("model %s (sha256 %.16s..., %s)\n", cm_clean(model_path, clean_path, sizeof clean_path),
+               classifier_get_info(m)->sha256, cm_clean(classifier_get_info(m)->arch_text, clean_arch, sizeof clean_arch));
         printf("evaluated on %s: %d clips, %d good (label %d-%d), %d bad (label %d-%d)%s\n", set, n, pos, good[0],
                good[1], n - pos, bad[0], bad[1], failed ? ", some unreadable" : "");
         printf("ROC-AUC %.4f\nPR-AUC  %.4f\n", auc, ap);
@@ -253,9 +254,11 @@ int eval_classifier_main(int argc, char **argv)
         eval_print_calibration(stdout, v, n, 0);
         for (int i = 0; i < n; i++)
             if ((v[i].s >= thr) != (v[i].y != 0))
-                printf("misclassified: %s %s labelled %s, score %.4f%s%s%s%s\n", v[i].clip_id, v[i].url,
-                       v[i].y ? "good" : "bad", v[i].s, v[i].domain[0] ? ", domain " : "", v[i].domain,
-                       by ? ", group " : "", by ? v[i].group : "");
+                printf("misclassified: %s %s labelled %s, score %.4f%s%s%s%s\n",
+                       cm_clean(v[i].clip_id, clean_id, sizeof clean_id), cm_clean(v[i].url, clean_url, sizeof clean_url),
+                       v[i].y ? "good" : "bad", v[i].s, v[i].domain[0] ? ", domain " : "",
+                       cm_clean(v[i].domain, clean_domain, sizeof clean_domain), by ? ", group " : "",
+                       by ? cm_clean(v[i].group, clean_group, sizeof clean_group) : "");
     }
     rc = n == 0 ? CM_EXIT_FATAL : failed ? CM_EXIT_PARTIAL : CM_EXIT_OK;
     if (n == 0) cm_log(CM_LOG_ERROR, "no labelled clips to evaluate on");

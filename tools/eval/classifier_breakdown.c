@@ -144,8 +144,9 @@ static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const 
         }
         fprintf(out, "}");
     } else {
+        char by_clean[256];
         fprintf(out, "by %s, at threshold %.4f (ROC-AUC: the group's good clips against its bad ones, and against every "
-                "bad clip evaluated):\n", by, thr);
+                "bad clip evaluated):\n", cm_clean(by, by_clean, sizeof by_clean), thr);
         fprintf(out, "  %-16s %5s %5s %8s %12s %18s %18s\n", "group", "good", "bad", "ROC-AUC", "vs all bad", "good kept",
                 "bad rejected");
         for (int j = 0; j < names.n; j++) {
@@ -153,15 +154,18 @@ static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const 
             if (r[j].good) snprintf(kept, sizeof kept, "%d/%d %5.1f%%", r[j].kept, r[j].good, 100.0 * r[j].kept / r[j].good);
             if (r[j].bad)
                 snprintf(rej, sizeof rej, "%d/%d %5.1f%%", r[j].rejected, r[j].bad, 100.0 * r[j].rejected / r[j].bad);
-            fprintf(out, "  %-16s %5d %5d %8.4f %12.4f %18s %18s\n", r[j].name, r[j].good, r[j].bad, r[j].auc,
-                    r[j].auc_all_bad, kept, rej);
+            char name[256];   /* group names (channels, games) come from manifests: sanitised */
+            fprintf(out, "  %-16s %5d %5d %8.4f %12.4f %18s %18s\n", cm_clean(r[j].name, name, sizeof name), r[j].good,
+                    r[j].bad, r[j].auc, r[j].auc_all_bad, kept, rej);
         }
         fprintf(out, "worst:");
         for (int k = 0; k < 4; k++) {
             int w = worst_of(r, names.n, k);
+            char name[256];
+            if (w >= 0) cm_clean(r[w].name, name, sizeof name);
             if (w < 0) fprintf(out, "%s %s -", k ? ";" : "", worst_text[k]);
-            else if (k < 2) fprintf(out, "%s %s %.1f%% (%s)", k ? ";" : "", worst_text[k], 100 * worst_value(&r[w], k), r[w].name);
-            else fprintf(out, "%s %s %.4f (%s)", k ? ";" : "", worst_text[k], worst_value(&r[w], k), r[w].name);
+            else if (k < 2) fprintf(out, "%s %s %.1f%% (%s)", k ? ";" : "", worst_text[k], 100 * worst_value(&r[w], k), name);
+            else fprintf(out, "%s %s %.4f (%s)", k ? ";" : "", worst_text[k], worst_value(&r[w], k), name);
         }
         fprintf(out, "\n");
     }
@@ -191,8 +195,10 @@ static void print_domains(FILE *out, const eval_clip *v, int n, float thr, int j
             fprintf(out, ",\"clips\":%d,\"good\":%d,\"bad\":%d,\"kept\":%d,\"rejected\":%d}", c[0] + c[1], c[0], c[1], c[2],
                     c[3]);
         } else {
-            fprintf(out, "  %-16s %5d %5d %5d %6d %9d\n", names.name[j][0] ? names.name[j] : "(none)", c[0] + c[1], c[0],
-                    c[1], c[2], c[3]);
+            char name[256];   /* domains come from manifests: sanitised */
+            fprintf(out, "  %-16s %5d %5d %5d %6d %9d\n", names.name[j][0] ? cm_clean(names.name[j], name, sizeof name)
+                                                                             : "(none)",
+                    c[0] + c[1], c[0], c[1], c[2], c[3]);
         }
     }
     if (json) fprintf(out, "]");

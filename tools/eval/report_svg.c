@@ -5,12 +5,19 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
-void html_text(FILE *f, const char *s)
+void html_text(FILE *f, const char *text)
 {
-    for (; s && *s; s++) {
+    if (!text) return;
+    /* Control characters as the terminal shows them (\e, \x07, ...): HTML
+     * has no way to show them, and a page saved as text may be cat'ed. */
+    size_t len = strlen(text), cap = 4 * len + 1;
+    char *clean = cm_xmalloc(cap);
+    cm_sanitize(clean, cap, text, len);
+    for (const char *s = clean; *s; s++) {
         switch (*s) {
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
@@ -20,6 +27,7 @@ void html_text(FILE *f, const char *s)
         default: fputc(*s, f);
         }
     }
+    free(clean);
 }
 
 void series_push(series *s, double v)

@@ -82,7 +82,8 @@ static int apply_partition(ingest_options *o, const char *arg, char **part_corpu
     cm_error e = {{0}};
     int got = partition_resolve(arg, &p, &e);
     if (got < 0) {
-        fprintf(stderr, "clipmill-ingest: %s\n", e.msg);
+        char clean[4 * CM_ERROR_MAX];
+        fprintf(stderr, "clipmill-ingest: %s\n", cm_clean(e.msg, clean, sizeof clean));
         return CM_EXIT_USAGE;
     }
     if (got == 0) return CM_EXIT_OK;

@@ -94,8 +94,9 @@ static int run_export(const char *dir, const export_args *x)
     }
     char id[64];
     cmr_clip_id(r, index, id, sizeof id, NULL, 0);
-    printf("%s %s[%" PRId64 "]: clip %s, %d frames %dx%d\n", dir, x->split, index, id, in.frames, in.width,
-           in.height);
+    char clean_id[256];   /* the id as the dataset holds it: not trusted */
+    printf("%s %s[%" PRId64 "]: clip %s, %d frames %dx%d\n", dir, x->split, index,
+           cm_clean(id, clean_id, sizeof clean_id), in.frames, in.width, in.height);
     code = CM_EXIT_OK;
 done:
     free(frames);
