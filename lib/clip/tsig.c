@@ -212,3 +212,42 @@ double clip_tsig_distance(const clip_tsig *a, const clip_tsig *b, int max_offset
     }
     return best;
 }
+
+static size_t packed_len(int words) { return 2 + TSIG_VIEWS * (8 + 2 * (size_t)words + ((size_t)words + 7) / 8); }
+
+size_t clip_tsig_pack(const clip_tsig *s, uint8_t *out)
+{
+    int words = s->words < 0 ? 0 : s->words > TSIG_MAX_WORDS ? TSIG_MAX_WORDS : s->words;
+    uint8_t *p = out;
+    *p++ = TSIG_PACKED_FORMAT;
+    *p++ = (uint8_t)words;
+    for (int v = 0; v < TSIG_VIEWS; v++) {
+        for (int b = 0; b < 8; b++) *p++ = (uint8_t)(s->key[v] >> (8 * b));
+        for (int i = 0; i < words; i++) {
+            *p++ = (uint8_t)(s->word[v][i] & 0xff);
+            *p++ = (uint8_t)(s->word[v][i] >> 8);
+        }
+        memset(p, 0, ((size_t)words + 7) / 8);
+        for (int i = 0; i < words; i++)
+            if (s->quiet[v][i]) p[i / 8] |= (uint8_t)(1u << (i % 8));
+        p += ((size_t)words + 7) / 8;
+    }
+    return (size_t)(p - out);
+}
+
+int clip_tsig_unpack(const uint8_t *in, size_t len, clip_tsig *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!in || len < 2 || in[0] != TSIG_PACKED_FORMAT || in[1] > TSIG_MAX_WORDS || len != packed_len(in[1]))
+        return -1;
+    const int words = in[1];
+    const uint8_t *p = in + 2;
+    s->words = words;
+    for (int v = 0; v < TSIG_VIEWS; v++) {
+        for (int b = 0; b < 8; b++) s->key[v] |= (uint64_t)*p++ << (8 * b);
+        for (int i = 0; i < words; i++, p += 2) s->word[v][i] = (uint16_t)(p[0] | p[1] << 8);
+        for (int i = 0; i < words; i++) s->quiet[v][i] = (uint8_t)(p[i / 8] >> (i % 8) & 1);
+        p += ((size_t)words + 7) / 8;
+    }
+    return 0;
+}

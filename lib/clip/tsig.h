@@ -7,6 +7,7 @@
 #ifndef CLIPMILL_TSIG_H
 #define CLIPMILL_TSIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define TSIG_VIEWS 2        /* the whole frame, and its central 3/4 (a 4:3 crop seen through --fit crop) */
@@ -36,5 +37,20 @@ int clip_tsig_key_distance(const clip_tsig *a, const clip_tsig *b);
  * its bits differing, so a still clip matches nothing). 0 = identical, ~0.5 =
  * unrelated; 1.0 when the clips share no frame. */
 double clip_tsig_distance(const clip_tsig *a, const clip_tsig *b, int max_offset);
+
+/* The stored form (clips.tsig, docs/catalog.md): a format byte (1), the word
+ * count, then per view the key (8 bytes, little-endian), the words (2 bytes
+ * each, little-endian) and the quiet flags (one bit per word, LSB first):
+ * 2 + 2 x (8 + 2 x words + ceil(words / 8)) bytes, 690 for a 160-frame clip. */
+#define TSIG_PACKED_FORMAT 1
+#define TSIG_PACKED_MAX (2 + TSIG_VIEWS * (8 + 2 * TSIG_MAX_WORDS + (TSIG_MAX_WORDS + 7) / 8))
+
+/* Writes s's stored form to out (TSIG_PACKED_MAX bytes at least); returns its
+ * length. Never fails. */
+size_t clip_tsig_pack(const clip_tsig *s, uint8_t *out);
+
+/* Reads a stored form of len bytes into s. Returns 0, or -1 when it is not
+ * one (wrong format byte, word count or length; s is then zeroed). */
+int clip_tsig_unpack(const uint8_t *in, size_t len, clip_tsig *s);
 
 #endif

@@ -15,6 +15,7 @@
 #include "download.h"
 #include "manifest.h"
 #include "stats.h"
+#include "tsig.h"
 #include "util.h"
 
 typedef struct catalog catalog;
@@ -87,6 +88,8 @@ typedef struct clip_row {
     const char *codec;                     /* "raw" or "h264" */
     int64_t bytes;                         /* record size in bytes */
     uint32_t record_crc;                   /* the record's payload CRC-32 */
+    size_t tsig_len;                       /* 0: no signature (clips.tsig NULL) */
+    uint8_t tsig[TSIG_PACKED_MAX];         /* clip_tsig_pack's stored form */
 } clip_row;
 
 /* The statistics columns of a clips row, in the order

@@ -296,9 +296,9 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         "INSERT INTO clips (clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps,"
         " luma_mean, luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom,"
         " letterbox_left, letterbox_right, phash, staging, staging_key, codec, bytes, record_crc, run_id,"
-        " created_at, active_frac, moving_area, still_pixels, edge_density, edits) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-        " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,"
-        " ?28, ?29, ?30, ?31, ?32)";
+        " created_at, active_frac, moving_area, still_pixels, edge_density, edits, tsig) VALUES (?1, ?2, ?3, ?4, ?5,"
+        " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26,"
+        " ?27, ?28, ?29, ?30, ?31, ?32, ?33)";
     sqlite3_stmt *st = NULL;
     int rc = -1;
     if (catalog_prepare(c, &st, sql, e, "insert clip") != 0) goto fail;
@@ -345,6 +345,8 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         sqlite3_bind_double(st, 30, s->still_pixels);
         sqlite3_bind_double(st, 31, s->edge_density);
         sqlite3_bind_int(st, 32, s->edits);
+        if (r->tsig_len > 0) sqlite3_bind_blob(st, 33, r->tsig, (int)r->tsig_len, SQLITE_TRANSIENT);
+        else sqlite3_bind_null(st, 33);
         if (catalog_step_done(c, st, e, "insert clip") != 0) goto fail;
     }
     rc = 0;

@@ -212,7 +212,7 @@ static char *selection_sql(sqlite3 *db, const dataset_selection *o)
 {
     char *sql = sqlite3_mprintf(
         "SELECT c.clip_id, c.source_id, c.staging, c.staging_key, c.phash, c.frames, c.width, c.height, c.bytes,"
-        " c.record_crc\n"
+        " c.record_crc, c.tsig\n"
         "FROM clips AS c JOIN sources AS s USING (source_id)\nWHERE 1");
     if (table_has_rows(db, "decisions")) {
         /* decisions holds one current decision per clip (schema/002). */
@@ -280,6 +280,8 @@ int datasets_select_next(dataset_select *q, dataset_candidate *cand, cm_error *e
     cand->height = sqlite3_column_int(st, 7);
     cand->bytes = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
     cand->record_crc = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 9);
+    cand->tsig = sqlite3_column_blob(st, 10);
+    cand->tsig_len = cand->tsig ? (size_t)sqlite3_column_bytes(st, 10) : 0;
     return 1;
 }
 

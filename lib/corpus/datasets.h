@@ -107,6 +107,8 @@ typedef struct dataset_candidate {
     const char *phash;               /* clips.phash: 16 hex digits, or NULL / other when unknown */
     int frames, width, height;
     int64_t bytes, record_crc;       /* clips.bytes, clips.record_crc of its staged record; -1 when unknown */
+    const void *tsig;                /* clips.tsig, clip_tsig_pack's form (NULL: none) */
+    size_t tsig_len;
 } dataset_candidate;
 
 /* The clips the decisions table keeps, counted by a scan of its rows (NOT

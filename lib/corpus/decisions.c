@@ -101,7 +101,7 @@ int decisions_batch_begin(catalog *c, int64_t model_id, const char *decided_at, 
      * clips, not of when or in which part they were ingested. */
     if (sqlite3_prepare_v2(db,
             "SELECT c.clip_id, c.source_id, " CATALOG_CLIP_STATS_COLUMNS("c.") ","
-            " coalesce(c.duration_s, c.frames / nullif(c.fps, 0), 0), c.width, c.height, sc.score"
+            " coalesce(c.duration_s, c.frames / nullif(c.fps, 0), 0), c.width, c.height, sc.score, c.tsig"
             " FROM clips AS c LEFT JOIN scores AS sc ON sc.model_id = ?1 AND sc.clip_id = c.clip_id"
             " ORDER BY c.clip_id", -1, &b->clips, NULL) != SQLITE_OK) {
         sql_error(db, e, "listing clips");
@@ -144,6 +144,8 @@ int decisions_batch_next(decisions_batch *b, decision_clip *clip, cm_error *e)
     clip->height = sqlite3_column_int(st, col + 2);
     clip->scored = sqlite3_column_type(st, col + 3) != SQLITE_NULL;
     clip->score = sqlite3_column_double(st, col + 3);
+    clip->tsig = sqlite3_column_blob(st, col + 4);
+    clip->tsig_len = clip->tsig ? (size_t)sqlite3_column_bytes(st, col + 4) : 0;
     return 1;
 }
 

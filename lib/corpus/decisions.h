@@ -42,6 +42,8 @@ typedef struct decision_clip {
     int width, height;
     int scored;                        /* 1 when the clip has a score of the batch's model */
     double score;
+    const void *tsig;                  /* clips.tsig, clip_tsig_pack's form (NULL: none); valid until the next */
+    size_t tsig_len;
 } decision_clip;
 
 /* One decision to record. */

@@ -15,6 +15,7 @@
 #include "partition.h"
 #include "stats.h"
 #include "stop.h"
+#include "tsig.h"
 #include "util.h"
 
 void ingest_options_default(ingest_options *o)
@@ -149,6 +150,9 @@ static void process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
         r->fps_num = o->decode.fps_num;
         r->fps_den = o->decode.fps_den;
         clip_stats_compute(clip_buf, T, H, W, &r->stats);
+        clip_tsig sig;   /* 964 bytes; its stored form goes to the catalog */
+        clip_tsig_compute(clip_buf, T, H, W, &sig);
+        r->tsig_len = clip_tsig_pack(&sig, r->tsig);
         r->staging = o->staging_name;
         cm_clip_id(w->source_id, n_rows, r->staging_key);
         r->codec = clip_codec_name(o->encode.codec);

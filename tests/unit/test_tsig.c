@@ -125,8 +125,22 @@ int main(void)
     CHECK(s->words == T - TSIG_LAG);
     CHECK(clip_tsig_distance(s, s, 5) == 0.0);
     CHECK(clip_tsig_key_distance(s, s) == 0);
+    /* The stored form gives back the same signature, and refuses what is not one. */
+    clip_tsig *u = cm_xmalloc(sizeof *u);
+    uint8_t packed[TSIG_PACKED_MAX];
+    size_t len = clip_tsig_pack(s, packed);
+    CHECK(len == 690 && len <= TSIG_PACKED_MAX);
+    CHECK(clip_tsig_unpack(packed, len, u) == 0);
+    CHECK(memcmp(u, s, sizeof *s) == 0);
+    CHECK(clip_tsig_unpack(packed, len - 1, u) == -1);
+    packed[0] = 2;
+    CHECK(clip_tsig_unpack(packed, len, u) == -1);
+    CHECK(clip_tsig_unpack(NULL, 0, u) == -1);
     clip_tsig_compute(rec1, TSIG_LAG, H, W, s);
     CHECK(s->words == 0);
+    len = clip_tsig_pack(s, packed);
+    CHECK(len == 18 && clip_tsig_unpack(packed, len, u) == 0 && u->words == 0);
+    free(u);
     free(s);
 
     check_pair("re-encoded (noise)", rec1, T, n1, T, 1);
