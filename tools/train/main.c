@@ -163,7 +163,9 @@ static int resolve_init(const cm_cli *cli, catalog *c, const char *corpus_dir, c
     cm_error e = {{0}};
     if (model_ref_resolve_option(c, corpus_dir, "--init", arg, 1, init, &e) != 0) {
         /* e names the file (or the id, after --init) and what is wrong. */
-        fprintf(stderr, "%s: %s%s\n", cli->program, model_ref_is_id(arg) ? "" : "--init: ", e.msg);
+        char clean[4 * CM_ERROR_MAX];
+        fprintf(stderr, "%s: %s%s\n", cli->program, model_ref_is_id(arg) ? "" : "--init: ",
+                cm_clean(e.msg, clean, sizeof clean));
         return CM_EXIT_USAGE;
     }
     const classifier_arch *a = &classifier_get_info(init->model)->arch;
