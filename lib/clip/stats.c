@@ -36,6 +36,11 @@
 #define GRID_H 9
 #define CELL_MOVING_MAD 1            /* ... a cell moves when its mean abs difference exceeds 1 */
 #define EDGE_DELTA 40                /* an edge: horizontal neighbours more than 40 luma levels apart */
+#define CELL_ACTIVE_PIXELS 2         /* motion layout: a cell is active in a pair when >= 2 of its pixels move by > 16 */
+#define PERSISTENT_NUM 9             /* persistent_area: cells moving (mean abs difference > 1) in >= 9/10 of the pairs */
+#define PERSISTENT_DEN 10
+#define TRANSIENT_MIN_DEN 50         /* transient_area: cells active in more than 1/50 of the pairs ... */
+#define TRANSIENT_MAX_DEN 2          /* ... and at most 1/2 of them */
 
 /* BT.601 luma in 8.8 fixed point; the weights sum to 256, so 255 stays 255. */
 static inline uint8_t luma_of(const uint8_t *p)
@@ -309,10 +314,64 @@ static uint64_t count_edges(const uint8_t *restrict y, int h, int w)
     return n;
 }
 
-/* active_frac, moving_area, still_pixels and edge_density from the clip's
- * luma planes. Gameplay changes somewhere on nearly every pair and, over 16 s,
- * nearly everywhere; menus, stream layouts and desktops keep large regions
- * still while a part moves, slideshows move on a few pairs only. */
+/* Horizontal neighbours that never move (maximum difference over the clip
+ * <= STATIC_PIXEL_DELTA, both) and are an edge in the first frame. */
+static uint64_t count_static_edges(const uint8_t *restrict y, const uint8_t *restrict maxd, int h, int w)
+{
+    uint64_t n = 0;
+    for (int r = 0; r < h; r++) {
+        const uint8_t *row = y + (size_t)r * w, *m = maxd + (size_t)r * w;
+        uint32_t part = 0;
+        for (int x = 0; x + 1 < w; x++)
+            part += m[x] <= STATIC_PIXEL_DELTA && m[x + 1] <= STATIC_PIXEL_DELTA &&
+                    abs((int)row[x + 1] - (int)row[x]) > EDGE_DELTA;
+        n += part;
+    }
+    return n;
+}
+
+/* The motion layout (docs/stats.md, "Motion layout") from the per-cell
+ * counts of the pairs: `active[c]` pairs in which cell c had >=
+ * CELL_ACTIVE_PIXELS pixels move by more than ACTIVE_PIXEL_DELTA, `moving[c]`
+ * pairs in which its mean difference exceeded CELL_MOVING_MAD, and per pair
+ * the number of active cells (`pair_cells`). */
+static void motion_layout(const int *active, const int *moving, const int *pair_cells, int pairs, int cells,
+                          clip_stats *s)
+{
+    s->persistent_area = s->transient_area = s->roaming = s->activity_spread = 0.0;
+    s->has_layout = 1;
+    if (pairs < 1) return;
+    int persistent = 0, transient = 0, ever = 0;
+    int64_t duty = 0;
+    for (int c = 0; c < cells; c++) {
+        persistent += (int64_t)moving[c] * PERSISTENT_DEN >= (int64_t)pairs * PERSISTENT_NUM;
+        transient += (int64_t)active[c] * TRANSIENT_MIN_DEN > pairs && (int64_t)active[c] * TRANSIENT_MAX_DEN <= pairs;
+        if (active[c]) {
+            ever++;
+            duty += active[c];
+        }
+    }
+    s->persistent_area = (double)persistent / cells;
+    s->transient_area = (double)transient / cells;
+    /* 1 - the mean share of pairs a cell that ever moves is active in: near
+     * 1 when motion travels (sprites over a still room), near 0 when the same
+     * cells move all the time (a video panel, a scrolling ticker). */
+    s->roaming = ever ? 1.0 - (double)duty / ((double)ever * pairs) : 0.0;
+    /* Exact integer sums: the same cells on every pair give exactly 0. */
+    int64_t sum = 0, sum_sq = 0;
+    for (int k = 0; k < pairs; k++) {
+        sum += pair_cells[k];
+        sum_sq += (int64_t)pair_cells[k] * pair_cells[k];
+    }
+    double var = (double)(sum_sq * pairs - sum * sum) / ((double)pairs * pairs * (double)cells * cells);
+    s->activity_spread = var > 0 ? sqrt(var) : 0.0;
+}
+
+/* active_frac, moving_area, still_pixels, edge_density and the motion layout
+ * from the clip's luma planes. Gameplay changes somewhere on nearly every pair
+ * and, over 16 s, nearly everywhere; menus, stream layouts and desktops keep
+ * large regions still while a part moves, slideshows move on a few pairs
+ * only. */
 static void activity_stats(const uint8_t *luma, int t, int h, int w, clip_stats *s)
 {
     const size_t npix = (size_t)h * w;
@@ -322,6 +381,8 @@ static void activity_stats(const uint8_t *luma, int t, int h, int w, clip_stats 
     for (int i = 0; i <= gh; i++) y0[i] = (int)((int64_t)i * h / gh);
     uint8_t *maxd = cm_xcalloc(npix, 1);
     unsigned char moved[GRID_H * GRID_W] = {0};
+    int cell_active[GRID_H * GRID_W] = {0}, cell_moving[GRID_H * GRID_W] = {0};
+    int *pair_cells = cm_xcalloc((size_t)(t > 1 ? t - 1 : 1), sizeof(int));
     uint64_t edges = count_edges(luma, h, w);
     int active = 0;
     for (int k = 1; k < t; k++) {
@@ -331,6 +392,7 @@ static void activity_stats(const uint8_t *luma, int t, int h, int w, clip_stats 
         for (int cy = 0; cy < gh; cy++)
             for (int cx = 0; cx < gw; cx++) {
                 uint64_t sum = 0;
+                uint32_t cell_big = 0;
                 for (int r = y0[cy]; r < y0[cy + 1]; r++) {
                     const size_t o = (size_t)r * w;
                     uint32_t part = 0, part_big = 0;
@@ -341,10 +403,19 @@ static void activity_stats(const uint8_t *luma, int t, int h, int w, clip_stats 
                         if (d > maxd[o + x]) maxd[o + x] = d;
                     }
                     sum += part;
-                    big += part_big;
+                    cell_big += part_big;
                 }
+                big += cell_big;
+                const int c = cy * gw + cx;
                 uint64_t cells = (uint64_t)(y0[cy + 1] - y0[cy]) * (uint64_t)(x0[cx + 1] - x0[cx]);
-                if (sum > (uint64_t)CELL_MOVING_MAD * cells) moved[cy * gw + cx] = 1;
+                if (sum > (uint64_t)CELL_MOVING_MAD * cells) {
+                    moved[c] = 1;
+                    cell_moving[c]++;
+                }
+                if (cell_big >= CELL_ACTIVE_PIXELS) {
+                    cell_active[c]++;
+                    pair_cells[k - 1]++;
+                }
             }
         active += big > 0;
     }
@@ -356,6 +427,9 @@ static void activity_stats(const uint8_t *luma, int t, int h, int w, clip_stats 
     s->still_pixels = (double)still / (double)npix;
     s->edge_density = w > 1 ? (double)edges / ((double)t * h * (w - 1)) : 0.0;
     s->has_activity = 1;
+    s->static_edges = w > 1 ? (double)count_static_edges(luma, maxd, h, w) / ((double)h * (w - 1)) : 0.0;
+    motion_layout(cell_active, cell_moving, pair_cells, t - 1, gw * gh, s);
+    free(pair_cells);
     free(maxd);
 }
 

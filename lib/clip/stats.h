@@ -26,6 +26,18 @@ typedef struct clip_stats {
      * a transition through black (schema 008; what the cut rule counts). */
     int edits;             /* hard cuts between two non-dark frames whose colours change by half or more */
     int has_edits;         /* 1 when edits is known (0: read from a catalog of an older schema) */
+    /* Where motion happens over the clip and text that never moves (schema
+     * 010, docs/stats.md "Motion layout"): what tells a fixed-screen game
+     * (small things moving about a still room) from a menu, a stream layout or
+     * a desktop, without assuming the screen scrolls. Cells are those of
+     * moving_area's 16x9 grid; a cell is active in a pair when >= 2 of its
+     * pixels move by more than 16. */
+    double static_edges;   /* fraction of horizontal neighbours that never move and differ by more than 40 (text, UI) */
+    double persistent_area;/* fraction of cells moving (mean abs difference > 1) in >= 90% of the pairs */
+    double transient_area; /* fraction of cells active in more than 2% and at most 50% of the pairs */
+    double roaming;        /* 1 - mean fraction of pairs a cell that is ever active is active in (0: none is) */
+    double activity_spread;/* standard deviation over pairs of the fraction of cells active */
+    int has_layout;        /* 1 when the five fields above are known (0: read from a catalog of an older schema) */
 } clip_stats;
 
 /* Computes s from frames: T frames of h x w x 3 uint8 RGB24, packed (T,H,W,C).

@@ -97,14 +97,16 @@ typedef struct clip_row {
 #define CATALOG_CLIP_STATS_COLUMNS(P)                                                                          \
     P "luma_mean, " P "luma_std, " P "motion, " P "static_frac, " P "black_frac, " P "hard_cuts, "           \
     P "letterbox_top, " P "letterbox_bottom, " P "letterbox_left, " P "letterbox_right, " P "phash, "       \
-    P "active_frac, " P "moving_area, " P "still_pixels, " P "edge_density, " P "edits"
-#define CATALOG_CLIP_STATS_NCOLUMNS 16
+    P "active_frac, " P "moving_area, " P "still_pixels, " P "edge_density, " P "edits, "                  \
+    P "static_edges, " P "persistent_area, " P "transient_area, " P "roaming, " P "activity_spread"
+#define CATALOG_CLIP_STATS_NCOLUMNS 21
 
 /* Fills s from the CATALOG_CLIP_STATS_COLUMNS starting at result column col.
  * NULL numbers read as 0; *has_phash (may be NULL) says whether the phash is
  * a valid 16-digit hash; s->has_activity is 0 when the activity columns are
  * NULL (a clip staged before schema 5), s->has_edits 0 when edits is NULL (a
- * clip staged before schema 8). Never fails. */
+ * clip staged before schema 8), s->has_layout 0 when the motion layout
+ * columns are NULL (a clip staged before schema 10). Never fails. */
 void catalog_clip_stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *has_phash);
 
 /* Reads the statistics of clip_id's clips row into s (as

@@ -287,6 +287,16 @@ void catalog_clip_stats_from_row(sqlite3_stmt *st, int col, clip_stats *s, int *
     }
     s->has_edits = sqlite3_column_type(st, col + 15) != SQLITE_NULL;
     s->edits = sqlite3_column_int(st, col + 15);
+    s->has_layout = 1;
+    for (int i = 16; i < 21; i++)
+        if (sqlite3_column_type(st, col + i) == SQLITE_NULL) s->has_layout = 0;
+    if (s->has_layout) {
+        s->static_edges = sqlite3_column_double(st, col + 16);
+        s->persistent_area = sqlite3_column_double(st, col + 17);
+        s->transient_area = sqlite3_column_double(st, col + 18);
+        s->roaming = sqlite3_column_double(st, col + 19);
+        s->activity_spread = sqlite3_column_double(st, col + 20);
+    }
 }
 
 static int insert_clips(catalog *c, const char *source_id, const clip_row *clips, int n, int64_t run_id,
@@ -296,9 +306,10 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         "INSERT INTO clips (clip_id, source_id, clip_index, start_s, duration_s, frames, width, height, fps,"
         " luma_mean, luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom,"
         " letterbox_left, letterbox_right, phash, staging, staging_key, codec, bytes, record_crc, run_id,"
-        " created_at, active_frac, moving_area, still_pixels, edge_density, edits, tsig) VALUES (?1, ?2, ?3, ?4, ?5,"
-        " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26,"
-        " ?27, ?28, ?29, ?30, ?31, ?32, ?33)";
+        " created_at, active_frac, moving_area, still_pixels, edge_density, edits, tsig, static_edges,"
+        " persistent_area, transient_area, roaming, activity_spread) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+        " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,"
+        " ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38)";
     sqlite3_stmt *st = NULL;
     int rc = -1;
     if (catalog_prepare(c, &st, sql, e, "insert clip") != 0) goto fail;
@@ -347,6 +358,11 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         sqlite3_bind_int(st, 32, s->edits);
         if (r->tsig_len > 0) sqlite3_bind_blob(st, 33, r->tsig, (int)r->tsig_len, SQLITE_TRANSIENT);
         else sqlite3_bind_null(st, 33);
+        sqlite3_bind_double(st, 34, s->static_edges);
+        sqlite3_bind_double(st, 35, s->persistent_area);
+        sqlite3_bind_double(st, 36, s->transient_area);
+        sqlite3_bind_double(st, 37, s->roaming);
+        sqlite3_bind_double(st, 38, s->activity_spread);
         if (catalog_step_done(c, st, e, "insert clip") != 0) goto fail;
     }
     rc = 0;

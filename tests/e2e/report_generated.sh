@@ -23,7 +23,8 @@ check "early report says no scores" grep -q "No scored clips" early.html
 "$EVAL" report -C c -o report.html --sheets 2; check_eq report "$?" 0
 check "report written" test -s report.html
 check_eq "no temp file left" "$(ls report.html.tmp.* 2>/dev/null | wc -l)" 0
-for s in losses funnel keep scores reasons stats sheets; do check "section $s" grep -q "id='$s'" report.html; done
+for s in losses funnel keep scores calibration reasons stats sheets; do check "section $s" grep -q "id='$s'" report.html; done
+check "calibration: expected calibration error" grep -q "Expected calibration error <b>[0-9.]*</b>" report.html
 check_num "SVG plots" "$(grep -o '<svg' report.html | wc -l)" ">=" 10
 check_eq "6 contact sheets (2 best, 2 worst, 2 borderline)" "$(grep -o 'data:image/png;base64,' report.html | wc -l)" 6
 check_eq "no external references" "$(grep -Eo "(src|href)='(http|//)[^']*" report.html | wc -l)" 0

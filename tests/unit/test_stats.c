@@ -438,6 +438,67 @@ static void test_activity(void)
     free(c.px);
 }
 
+/* Motion layout: exact values by construction (T = 160 frames, 159 pairs;
+ * the 16x9 grid of 10x10 cells at 160x90). */
+static void test_motion_layout(void)
+{
+    clip_stats s;
+    clip c = clip_new(T, H, W);
+    /* Still grey with a still black bar of text-like stripes in row 0:
+     * alternating 10-pixel runs of 20 and 220 over the first 100 columns give
+     * 9 edges per row in rows 0..9 that never move; nothing moves. */
+    memset(c.px, 120, (size_t)T * H * W * 3);
+    for (int k = 0; k < T; k++)
+        for (int y = 0; y < 10; y++)
+            for (int x = 0; x < 100; x++) set_grey(&c, k, y, x, (x / 10) % 2 ? 220 : 20);
+    stats_of(c, &s);
+    CHECK(s.has_layout == 1);
+    CHECK_MSG(fabs(s.static_edges - 10.0 * 10 / (H * (W - 1))) < 1e-12, "still stripes: static_edges %f", s.static_edges);
+    CHECK_MSG(s.persistent_area == 0.0 && s.transient_area == 0.0 && s.roaming == 0.0 && s.activity_spread == 0.0,
+              "still: persistent %f transient %f roaming %f spread %f", s.persistent_area, s.transient_area,
+              s.roaming, s.activity_spread);
+    /* A 4x4 sprite walks right one cell (10 px) per frame along row band 5:
+     * each pair changes the cell it leaves and the one it enters (2 active
+     * cells per pair), every cell of the band is active in 2 of the pairs
+     * while it passes, then the walk wraps. The stripes no longer count where
+     * nothing else moved: they still never move. */
+    memset(c.px, 120, (size_t)T * H * W * 3);
+    for (int k = 0; k < T; k++) {
+        int cx = k % 16;
+        for (int y = 53; y < 57; y++)
+            for (int x = cx * 10 + 3; x < cx * 10 + 7; x++) set_grey(&c, k, y, x, 250);
+    }
+    stats_of(c, &s);
+    /* Each of the 16 band cells is entered and left once per 16-frame lap:
+     * active in 2 pairs per lap, 20 pairs in all (10 laps less the edges),
+     * of 159: 1/50 < 20/159 <= 1/2, so all 16 are transient; the 128 others
+     * never move. */
+    CHECK_MSG(fabs(s.transient_area - 16.0 / 144) < 1e-12, "sprite: transient_area %f", s.transient_area);
+    CHECK_MSG(s.persistent_area == 0.0, "sprite: persistent_area %f", s.persistent_area);
+    CHECK_MSG(s.roaming > 0.85 && s.roaming < 0.9, "sprite: roaming %f (each cell active in ~1/8 of the pairs)", s.roaming);
+    CHECK_MSG(s.activity_spread < 1e-12, "sprite: activity_spread %f (2 cells on every pair)", s.activity_spread);
+    /* A blinking cell (a video panel's corner, a cursor): the same cell on
+     * every pair: persistent, never transient, no roaming. */
+    memset(c.px, 120, (size_t)T * H * W * 3);
+    for (int k = 0; k < T; k++)
+        for (int y = 0; y < 10; y++)
+            for (int x = 0; x < 10; x++) set_grey(&c, k, y, x, k % 2 ? 200 : 40);
+    stats_of(c, &s);
+    CHECK_MSG(fabs(s.persistent_area - 1.0 / 144) < 1e-12, "blinking: persistent_area %f", s.persistent_area);
+    CHECK_MSG(s.transient_area == 0.0 && s.roaming == 0.0, "blinking: transient %f roaming %f", s.transient_area,
+              s.roaming);
+    free(c.px);
+    /* One frame: no pairs; the still stripes of a single frame are static edges. */
+    c = clip_new(1, H, W);
+    memset(c.px, 0, (size_t)H * W * 3);
+    for (int x = 0; x < W; x += 2) set_grey(&c, 0, 0, x, 255);
+    stats_of(c, &s);
+    CHECK_MSG(s.has_layout == 1 && s.persistent_area == 0.0 && s.roaming == 0.0 &&
+              fabs(s.static_edges - (double)(W - 1) / (H * (W - 1))) < 1e-12,
+              "one frame: static_edges %f", s.static_edges);
+    free(c.px);
+}
+
 int main(void)
 {
     test_uniform_grey();
@@ -447,6 +508,7 @@ int main(void)
     test_cuts();
     test_edits();
     test_activity();
+    test_motion_layout();
     test_sprite_on_still_background();
     test_letterbox();
     test_phash();

@@ -19,6 +19,7 @@
 #include "fsio.h"
 #include "model_ref.h"
 #include "export.h"
+#include "report_calibration.h"
 #include "report_losses.h"
 #include "report_svg.h"
 #include "util.h"
@@ -329,6 +330,7 @@ int eval_report_main(int argc, char **argv)
         free(p);
     }
     fputs("</div></div>\n", f);
+    report_calibration(f, db, model_id);
 
     /* Reasons for rejection. */
     fputs("<h2 id='reasons'>Decisions and reasons</h2>\n", f);
