@@ -19,7 +19,7 @@ ls gp*.mp4 st*.mp4 mn*.mp4 > base.txt
 "$INGEST" -C c -j 2 -q --no-keyword-filter base.txt; check_eq "ingest base" "$?" 0
 { echo "source,label"; for f in gp*.mp4; do echo "$f,5"; done; for f in st*.mp4 mn*.mp4; do echo "$f,1"; done; } > base.csv
 "$TRAIN" labels import -C c base.csv 2>/dev/null; check_eq "labels base" "$?" 0
-"$TRAIN" -C c --seed 5 --epochs 6 --val-frac 0 --test-frac 0 -q -o base.cmm 2>/dev/null; check_eq "train base" "$?" 0
+"$TRAIN" -C c --seed 5 --epochs 4 --views 2 --val-frac 0 --test-frac 0 -q -o base.cmm 2>/dev/null; check_eq "train base" "$?" 0
 base_sha=$(sha256sum base.cmm | cut -c1-64)
 
 # A "new game": other seeds, 4:3, a few labels.
@@ -30,9 +30,9 @@ ls ng*.mp4 nm.mp4 > new.txt
 printf 'source,label\nng7.mp4,5\nnm.mp4,1\n' > new.csv
 "$TRAIN" labels import -C d new.csv 2>/dev/null; check_eq "labels new game" "$?" 0
 DB=d/catalog.sqlite
-"$TRAIN" -C d --init "$TMP/base.cmm" -q -o ft1.cmm --json > ft.json 2> ft.err; check_eq "fine-tune" "$?" 0
+"$TRAIN" -C d --init "$TMP/base.cmm" --views 2 -q -o ft1.cmm --json > ft.json 2> ft.err; check_eq "fine-tune" "$?" 0
 cat ft.err >&2
-"$TRAIN" -C d --init "$TMP/base.cmm" -q -o ft2.cmm 2>/dev/null; check_eq "fine-tune again" "$?" 0
+"$TRAIN" -C d --init "$TMP/base.cmm" --views 2 -q -o ft2.cmm 2>/dev/null; check_eq "fine-tune again" "$?" 0
 check "same seed, same labels: bit-identical fine-tuned model" cmp -s ft1.cmm ft2.cmm
 check "fine-tuning changes the model" bash -c "! cmp -s base.cmm ft1.cmm"
 jq() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print(eval('d' + sys.argv[1]))" "$2"; }
@@ -51,7 +51,7 @@ check_num "fine-tuned scores differ" "$(q $DB "SELECT count(*) FROM scores a JOI
   WHERE a.model_id = (SELECT model_id FROM models WHERE path = 'base.cmm')
     AND b.model_id <> a.model_id AND a.score <> b.score")" ">" 0
 # By model id, in the corpus the init was registered in.
-"$TRAIN" -C c --init 1 -q -o ftid.cmm 2>/dev/null; check_eq "--init by model id" "$?" 0
+"$TRAIN" -C c --init 1 --views 2 -q -o ftid.cmm 2>/dev/null; check_eq "--init by model id" "$?" 0
 check_eq "--init id: SHA-256 recorded" \
   "$(q c/catalog.sqlite "SELECT json_extract(train_json, '\$.init.sha256') FROM models WHERE path = 'ftid.cmm'")" "$base_sha"
 
@@ -74,7 +74,7 @@ refused "another architecture asked for" "--frames" --init base.cmm --frames 4
 check_eq "refusals add no models row" "$(q $DB "SELECT count(*) FROM models")" "$rows"
 # Only bad labels: nothing to adapt to (exit 3, one line naming what is missing).
 mkdir -p e && cp -r d/. e/ && sqlite3 e/catalog.sqlite "DELETE FROM labels WHERE clip_id IN (SELECT clip_id FROM v_clip_label WHERE label = 5)"
-"$TRAIN" -C e --init "$TMP/base.cmm" -q -o bad.cmm 2> bad.err; check_eq "only bad labels: fatal" "$?" 3
+"$TRAIN" -C e --init "$TMP/base.cmm" --views 2 -q -o bad.cmm 2> bad.err; check_eq "only bad labels: fatal" "$?" 3
 check "only bad labels: says good clips are needed" grep -q "fine-tuning needs clips labelled good" bad.err
 
 # --active: a group of six doubtful gameplay clips (half a logit above the
