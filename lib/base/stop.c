@@ -56,5 +56,9 @@ void cm_stop_test_point(void)
     }
     if (n <= 0 || atomic_fetch_add(&calls, 1) + 1 != n) return;
     const char *which = getenv("CLIPMILL_SIGNAL");
-    raise(which && strcmp(which, "INT") == 0 ? SIGINT : SIGTERM);
+    int sig = SIGTERM;
+    if (which && strcmp(which, "INT") == 0) sig = SIGINT;
+    else if (which && strcmp(which, "KILL") == 0) sig = SIGKILL;   /* a kill -9 at a known point */
+    else if (which && strcmp(which, "STOP") == 0) sig = SIGSTOP;   /* a live run held still, for a test */
+    raise(sig);
 }

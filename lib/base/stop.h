@@ -27,8 +27,9 @@ const char *cm_stop_signal_name(void);
 
 /* A test point, in the manner of the crash-injection points: with
  * CLIPMILL_SIGNAL_AFTER=N in the environment, the Nth call in the process
- * (counted across threads) sends the process SIGTERM, or SIGINT with
- * CLIPMILL_SIGNAL=INT, so a test can stop a run at a known safe point.
+ * (counted across threads) sends the process SIGTERM, or SIGINT, SIGKILL
+ * or SIGSTOP with CLIPMILL_SIGNAL=INT, KILL or STOP, so a test can stop,
+ * kill or hold a run at a known safe point.
  * Does nothing otherwise (one getenv, cached). */
 void cm_stop_test_point(void);
 

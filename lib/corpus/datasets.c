@@ -46,10 +46,57 @@ fail:
 
 int datasets_delete(catalog *c, int64_t dataset_id, cm_error *e)
 {
-    char *sql = sqlite3_mprintf("DELETE FROM datasets WHERE dataset_id = %lld", (long long)dataset_id);
+    char *sql = sqlite3_mprintf("DELETE FROM datasets WHERE dataset_id = %lld AND status = 'writing'",
+                                (long long)dataset_id);
     int rc = catalog_exec(c, sql, e, "datasets");
     sqlite3_free(sql);
     return rc;
+}
+
+int datasets_writing(catalog *c, dataset_writing **rows, int *n, cm_error *e)
+{
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *q = NULL;
+    int cap = 0, step;
+    *rows = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT d.dataset_id, d.name, coalesce(d.run_id, 0), coalesce(r.host, ''),"
+                           " coalesce(r.pid, 0), r.ended_at IS NOT NULL FROM datasets AS d"
+                           " LEFT JOIN runs AS r USING (run_id) WHERE d.status = 'writing' ORDER BY d.dataset_id",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto fail;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            *rows = cm_xrealloc(*rows, (size_t)cap * sizeof **rows);
+        }
+        dataset_writing *w = &(*rows)[(*n)++];
+        w->dataset_id = sqlite3_column_int64(q, 0);
+        w->name = cm_xstrdup((const char *)sqlite3_column_text(q, 1));
+        w->run_id = sqlite3_column_int64(q, 2);
+        w->host = cm_xstrdup((const char *)sqlite3_column_text(q, 3));
+        w->pid = sqlite3_column_int64(q, 4);
+        w->ended = sqlite3_column_int(q, 5);
+    }
+    if (step != SQLITE_DONE) goto fail;
+    sqlite3_finalize(q);
+    return 0;
+fail:
+    cm_error_set(e, "catalog: datasets being written: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    datasets_writing_free(*rows, *n);
+    *rows = NULL;
+    *n = 0;
+    return -1;
+}
+
+void datasets_writing_free(dataset_writing *rows, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(rows[i].name);
+        free(rows[i].host);
+    }
+    free(rows);
 }
 
 int datasets_begin(catalog *c, const dataset_settings *d, int64_t *dataset_id, cm_error *e)

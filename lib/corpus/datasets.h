@@ -24,9 +24,22 @@ enum { DATASET_NONE = 0, DATASET_WRITING = 1, DATASET_COMPLETE = 2 };
 int datasets_state(catalog *c, const char *name, int64_t *dataset_id, cm_error *e);
 
 /* Deletes the row of dataset_id (and, by the schema's cascade, its shards
- * and clips): a build that died while writing it. Returns 0, or -1 with e
- * set. */
+ * and clips) when it is still 'writing': a build that died while writing it
+ * (a complete row is never deleted). Returns 0, or -1 with e set. */
 int datasets_delete(catalog *c, int64_t dataset_id, cm_error *e);
+
+/* A dataset row still 'writing', with the run that began it. */
+typedef struct dataset_writing {
+    int64_t dataset_id, run_id;
+    char *name, *host;               /* host "" when unknown */
+    int64_t pid;                     /* the run's pid, 0 when unknown */
+    int ended;                       /* the run has ended_at */
+} dataset_writing;
+
+/* Every 'writing' dataset row (malloc'd array, datasets_writing_free).
+ * Returns 0, or -1 with e set. */
+int datasets_writing(catalog *c, dataset_writing **rows, int *n, cm_error *e);
+void datasets_writing_free(dataset_writing *rows, int n);
 
 /* The settings a dataset is built with, as its row records them. */
 typedef struct dataset_settings {

@@ -7,7 +7,8 @@
  * manifest.json (written last inside it) and after the catalog marks the
  * dataset complete. A rerun after a kill removes a dead run's temporary
  * directory and starts over, or, when the catalog already says complete,
- * finishes the rename. */
+ * finishes the rename. The build holds a lock on its temporary directory
+ * (shard_tmp.c), and removes other names' builds whose lock is free. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -97,44 +98,6 @@ static int path_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-/* Temporary directories NAME.tmp-PID of earlier runs: removes those whose
- * process is gone, or, when keep_complete, renames one holding manifest.json
- * to NAME (returns 1 then). Returns -1 when a live run is writing NAME. */
-static int clean_stale(build_state *B, int finish, cm_error *e)
-{
-    DIR *d = opendir(B->datasets_dir);
-    if (!d) return 0;
-    char prefix[300];
-    snprintf(prefix, sizeof prefix, "%s.tmp-", B->o->name);
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        if (strncmp(de->d_name, prefix, strlen(prefix)) != 0) continue;
-        pid_t pid = (pid_t)atol(de->d_name + strlen(prefix));
-        char *p = cm_path_join(B->datasets_dir, de->d_name);
-        if (pid > 0 && pid != getpid() && kill(pid, 0) == 0) {
-            cm_error_set(e, "%s: process %d is writing this dataset", p, (int)pid);
-            rc = -1;
-        } else if (finish) {
-            char *m = cm_path_join(p, "manifest.json");
-            if (path_exists(m) && rename(p, B->final_dir) == 0) {
-                cm_fsync_dir(B->datasets_dir, NULL);
-                rc = 1;
-            }
-            free(m);
-        } else {
-            cm_log(CM_LOG_INFO, "removing %s, left by an interrupted run", p);
-            if (cm_remove_tree(p) != 0) {
-                cm_error_set(e, "%s: cannot remove: %s", p, strerror(errno));
-                rc = -1;
-            }
-        }
-        free(p);
-    }
-    closedir(d);
-    return rc;
-}
-
 /* ---- the whole build ---- */
 
 /* The catalog checked before a dataset is built from it: SQLite's checks
@@ -177,7 +140,7 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
     }
     if (state == DATASET_COMPLETE) {
         /* Killed after the catalog commit, before the rename: finish it. */
-        int r = clean_stale(B, 1, e);
+        int r = shard_tmp_clean_own(B, 1, e);
         if (r == 1) {
             cm_log(CM_LOG_INFO, "%s: finished an interrupted run", B->final_dir);
             return CM_EXIT_OK;
@@ -186,9 +149,13 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
                                  o->name, B->final_dir);
         return CM_EXIT_FATAL;
     }
-    if (clean_stale(B, 0, e) != 0) return CM_EXIT_FATAL;
+    if (shard_tmp_clean_own(B, 0, e) != 0) return CM_EXIT_FATAL;
     if (state == DATASET_WRITING && datasets_delete(corpus_catalog(B->corpus), old_id, e) != 0)
         return CM_EXIT_FATAL;
+    /* Other names' builds killed before they finished: their temporary
+     * directories and 'writing' rows (a rerun under the same name would
+     * remove them, but the next build often has another name). */
+    if (shard_clean_abandoned(B, e) != 0) return CM_EXIT_FATAL;
     if (o->model) {
         model_ref ref;
         int got = model_ref_resolve(corpus_catalog(B->corpus), o->corpus_dir, o->model, 0, &ref, e);
@@ -251,6 +218,7 @@ int shard_build(const build_options *o)
     build_state B;
     memset(&B, 0, sizeof B);
     B.o = o;
+    B.lock_fd = -1;
     cm_error e = {{0}};
     int64_t run_id = 0;
     int code = CM_EXIT_FATAL;
@@ -262,7 +230,7 @@ int shard_build(const build_options *o)
 
     if (corpus_open(&B.corpus, o->corpus_dir, CORPUS_EXISTING, &e) != 0) goto done;
     if (catalog_run_begin(corpus_catalog(B.corpus), "clipmill-shard", o->args, &run_id, &e) != 0) goto done;
-    if (cm_mkdir_p(B.datasets_dir, &e) != 0) goto done;
+    if (cm_mkdir_p(B.datasets_dir, &e) != 0 || shard_tmp_begin(&B, &e) != 0) goto done;
     code = build(&B, run_id, &e);
     run_counts rc = {0};
     for (int s = 0; s < SPLIT_COUNT; s++) rc.clips_added += B.split_clips[s];
@@ -281,6 +249,7 @@ done:
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         if (!B.tmp_is_complete && path_exists(B.tmp_dir)) cm_remove_tree(B.tmp_dir);
     }
+    shard_tmp_end(&B); /* after the directory is renamed or removed */
     for (int i = 0; i < B.n; i++) free(B.clips[i].staging);
     for (int s = 0; s < SPLIT_COUNT; s++) free(B.shards[s]);
     free(B.clips);

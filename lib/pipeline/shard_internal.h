@@ -49,6 +49,7 @@ typedef struct build_state {
     int n_shards[SPLIT_COUNT];
     int64_t split_clips[SPLIT_COUNT];
     int tmp_is_complete;           /* the catalog says complete: tmp_dir is kept for a rerun to rename */
+    int lock_fd;                   /* flock on tmp_dir's lock file (shard_tmp.c); -1: none */
 } build_state;
 
 /* Runs the selection query (recorded in B->query) into B->clips, in clip_id
@@ -87,6 +88,32 @@ int shard_write_split(build_state *B, int split, cm_error *e);
 /* Writes B->tmp_dir/manifest.json (checked with the readers' parser first)
  * and fsyncs it. Returns 0, or -1 with e set. */
 int shard_write_manifest(build_state *B, cm_error *e);
+
+/* Temporary builds (shard_tmp.c): DATASETS/NAME.tmp-PID, locked through
+ * DATASETS/NAME.tmp-PID.lock (flock) by its live builder.
+ *
+ * shard_tmp_begin takes this build's lock (B->lock_fd) and removes a
+ * directory a dead process with this pid left; call it before the catalog
+ * row is made. shard_tmp_end removes the lock file and drops the lock; call
+ * it after the directory is renamed or removed. Returns 0, or -1 with e. */
+int shard_tmp_begin(build_state *B, cm_error *e);
+void shard_tmp_end(build_state *B);
+/* Whether the temporary build tmp_dir (of process pid) is abandoned: its
+ * lock taken here (*lock_fd, kept until shard_tmp_release), or, with no lock
+ * file (an older clipmill), pid not a live process of this machine
+ * (*lock_fd -1). 0: a live build holds it. */
+int shard_tmp_claim(const char *tmp_dir, long pid, int *lock_fd);
+/* Removes a claimed build's lock file and drops the lock (lock_fd < 0: nothing). */
+void shard_tmp_release(const char *tmp_dir, int lock_fd);
+/* This name's earlier builds: -1 with e when a live one writes it; abandoned
+ * ones removed, or with finish, one holding manifest.json renamed to NAME
+ * (returns 1). */
+int shard_tmp_clean_own(build_state *B, int finish, cm_error *e);
+/* Other names' abandoned builds: directories removed (one the catalog has
+ * complete, with its manifest, renamed to its name instead), lock files
+ * removed, and 'writing' catalog rows without a live build deleted, each
+ * with an info line. Returns 0, or -1 with e (a catalog error). */
+int shard_clean_abandoned(build_state *B, cm_error *e);
 
 /* Hours of video in one split. */
 double shard_split_hours(const build_state *B, int split);
