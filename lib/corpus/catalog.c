@@ -13,6 +13,7 @@
 
 #include "catalog_internal.h"
 #include "embedded_assets.h"
+#include "fsio.h"
 
 #ifndef CLIPMILL_VERSION
 #define CLIPMILL_VERSION "unknown"
@@ -34,7 +35,12 @@ int catalog_schema_version(void)
 
 int catalog_fail_sql(catalog *c, cm_error *e, const char *what)
 {
-    cm_error_set(e, "catalog %s: %s: %s", c->path, what, sqlite3_errmsg(c->db));
+    /* On a full disk SQLite says "disk I/O error" as often as "database or
+     * disk is full" (a WAL or shared-memory write that came up short). */
+    int code = sqlite3_errcode(c->db) & 0xFF;
+    int full = (code == SQLITE_FULL || code == SQLITE_IOERR) && cm_fs_nearly_full(c->path, (long long)1 << 20);
+    cm_error_set(e, "catalog %s: %s: %s%s", c->path, what, sqlite3_errmsg(c->db),
+                 full ? " (No space left on device)" : "");
     return -1;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "corpus.h"
+#include "fsio.h"
 #include "inputs.h"
 #include "keywords.h"
 #include "manifest.h"
@@ -448,6 +449,21 @@ static void describe_downloads(void *arg, char *out, size_t n)
              (double)ds.bytes_received / 1e6, ds.rate_bytes_s / 1e6, ds.active, ds.waiting);
 }
 
+/* A run killed while a download was filling the disk leaves its .part
+ * holding the disk full, and nothing could start, not even the catalog: on a
+ * full disk the partial downloads go (they are fetched again). */
+static void make_room(const char *corpus_dir)
+{
+    if (!cm_fs_nearly_full(corpus_dir, (long long)1 << 20)) return;
+    char *dir = cm_path_join(corpus_dir, CORPUS_DOWNLOADS);
+    int64_t bytes = 0;
+    int n = download_remove_partials(dir, &bytes);
+    if (n > 0)
+        cm_log(CM_LOG_WARN, "%s: the disk is full: deleted %d partial downloads (%lld bytes) to make room; they are "
+               "fetched again", dir, n, (long long)bytes);
+    free(dir);
+}
+
 int ingest_run(const ingest_options *o, const char *const *inputs, int n_inputs, ingest_summary *s)
 {
     ingest_state S;
@@ -476,6 +492,7 @@ int ingest_run(const ingest_options *o, const char *const *inputs, int n_inputs,
                o->decode.fps_den);
         goto done;
     }
+    make_room(o->corpus_dir);
     if (corpus_open(&S.corpus, o->corpus_dir, CORPUS_CREATE, &e) != 0 ||
         corpus_store(S.corpus, o->staging_name, 1, &S.st, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
@@ -592,21 +609,4 @@ done:
     free(cat_path);
     pthread_mutex_destroy(&S.mu);
     return rc;
-}
-
-void ingest_summary_print_json(const ingest_summary *s, FILE *f)
-{
-    fprintf(f,
-            "{\"run_id\":%" PRId64 ",\"exit_code\":%d,\"manifest_entries\":%" PRId64 ",\"bad_manifest_lines\":%" PRId64
-            ",\"sources_total\":%" PRId64 ",\"sources_done\":%" PRId64 ",\"sources_failed\":%" PRId64
-            ",\"sources_rejected\":%" PRId64 ",\"sources_skipped\":%" PRId64 ",\"sources_gave_up\":%" PRId64
-            ",\"clips_added\":%" PRId64 ",\"source_seconds\":%.3f,\"wall_seconds\":%.3f"
-            ",\"frames_decoded\":%" PRId64 ",\"frames_skipped\":%" PRId64 ",\"speed_x_realtime\":%.2f"
-            ",\"downloads_ok\":%" PRId64 ",\"downloads_failed\":%" PRId64 ",\"downloads_resumed\":%" PRId64
-            ",\"download_bytes\":%" PRId64 ",\"duplicates\":%" PRId64 "}\n",
-            s->run_id, s->exit_code, s->manifest_entries, s->bad_manifest_lines, s->counts.sources_total,
-            s->counts.sources_done, s->counts.sources_failed, s->counts.sources_rejected, s->counts.sources_skipped,
-            s->sources_gave_up, s->counts.clips_added, s->counts.source_seconds, s->wall_seconds, s->frames_decoded,
-            s->frames_skipped, s->wall_seconds > 0 ? s->counts.source_seconds / s->wall_seconds : 0.0, s->downloads_ok,
-            s->downloads_failed, s->downloads_resumed, s->download_bytes, s->duplicates);
 }

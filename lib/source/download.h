@@ -120,6 +120,11 @@ void downloader_get_stats(downloader *d, download_stats *s);
  * deleted (the NAME.meta is gone either way). */
 int download_delete(const char *path);
 
+/* Deletes every partial download (NAME.part and its NAME.part.meta) in dir,
+ * for when they hold the disk full. Returns how many .part files were
+ * deleted (0 when dir does not exist), and their bytes in *bytes. */
+int download_remove_partials(const char *dir, int64_t *bytes);
+
 /* Waits until every queued download has called back, stops the thread and
  * frees d. NULL is allowed. Downloads held back by max_disk_bytes wait for
  * downloader_release from other threads (or the callbacks) meanwhile. */

@@ -7,6 +7,7 @@
 #include "hash.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -149,4 +150,29 @@ void dl_remove_partial(const job *j)
 {
     unlink(j->part_path);
     unlink(j->meta_path);
+}
+
+int download_remove_partials(const char *dir, int64_t *bytes)
+{
+    *bytes = 0;
+    DIR *dp = opendir(dir);
+    if (!dp) return 0;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        size_t len = strlen(de->d_name);
+        int part = len > 5 && strcmp(de->d_name + len - 5, ".part") == 0;
+        int meta = len > 10 && strcmp(de->d_name + len - 10, ".part.meta") == 0;
+        if (!part && !meta) continue;
+        char *path = cm_path_join(dir, de->d_name);
+        struct stat st;
+        int64_t size = stat(path, &st) == 0 ? st.st_size : 0;
+        if (unlink(path) == 0 && part) {
+            n++;
+            *bytes += size;
+        }
+        free(path);
+    }
+    closedir(dp);
+    return n;
 }

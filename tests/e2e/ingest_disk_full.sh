@@ -37,6 +37,8 @@ cat full.err >&2
 check "full disk: says no space left, naming data.mdb" \
   grep -q "staging: small/c/staging/data.mdb: cannot store .*: No space left on device" full.err
 check "full disk: no Input/output error" bash -c "! grep -q 'Input/output error' full.err"
+check "full disk: the catalog's error names it and says no space left" \
+  grep -q "catalog small/c/catalog.sqlite: .*(No space left on device)" full.err
 rm small/filler # the operator makes room; none of clipmill's files is touched
 "$INGEST" -C small/c -q local.txt 2> room.err
 check_eq "rerun with room: exit 0" "$?" 0
@@ -70,5 +72,20 @@ if [ -x $PY ]; then
   cat dl_rerun.err >&2
   check_eq "rerun: done" "$(q small/h/catalog.sqlite "SELECT status FROM sources")" done
   check_eq "rerun: the clips of a clean run" "$(crcs small/h)" "$(crcs ref)"
+
+  # What a run killed mid-download leaves: a .part holding the disk full, so
+  # that not even the catalog could open. The next run makes room itself.
+  rm -f small/filler
+  head -c 1000000000 /dev/zero > small/h/downloads/0123456789abcdef.part 2>/dev/null
+  echo "clipmill-part 1" > small/h/downloads/0123456789abcdef.part.meta 2>/dev/null
+  "$GEN" b.mp4 --kind gameplay --seconds 17 --seed 32 >/dev/null || fail "generate b"
+  echo "$TMP/b.mp4" > more.txt
+  "$INGEST" -C small/h -q more.txt 2> left.err
+  check_eq "a .part left on a full disk: the next run starts (exit 0)" "$?" 0
+  cat left.err >&2
+  check "a .part left on a full disk: one warning saying what was deleted" \
+    grep -q "warning: small/h/downloads: the disk is full: deleted 1 partial downloads ([0-9]* bytes) to make room" left.err
+  check_eq "a .part left on a full disk: none left" "$(find small/h/downloads -name '*.part*' | wc -l)" 0
+  check_eq "a .part left on a full disk: the new source done" "$(q small/h/catalog.sqlite "SELECT status FROM sources WHERE url = '$TMP/b.mp4'")" done
 fi
 summary
