@@ -140,14 +140,8 @@ static void human_bytes(double b, char *out, size_t n)
 
 void download_progress_line(const download_progress *p, char *out, size_t n)
 {
-    char url[600], *u = url;
-    /* The url is untrusted: control characters (an escape sequence could
-     * retitle or clear a terminal) and DEL are shown as \xNN. */
-    for (const unsigned char *c = (const unsigned char *)(p->url ? p->url : ""); *c && u < url + sizeof url - 8; c++) {
-        if (*c < 0x20 || *c == 0x7F) u += sprintf(u, "\\x%02x", *c);
-        else *u++ = (char)*c;
-    }
-    *u = 0;
+    char url[600];
+    cm_clean(p->url, url, sizeof url); /* untrusted: no escape sequence reaches the terminal */
     char got[32], total[32], rate[32], of[64] = "";
     human_bytes((double)p->bytes, got, sizeof got);
     human_bytes(p->rate_bytes_s, rate, sizeof rate);

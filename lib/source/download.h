@@ -29,8 +29,9 @@ typedef struct download_progress {
 
 typedef void (*download_progress_fn)(void *arg, const download_progress *p);
 
-/* One line describing p, without control characters (the url's are shown as
- * \xNN), e.g. "http://h/v.mp4: 1.2 MB of 1000.0 MB (0.1%) after 45 s, 2.0 KB/s". */
+/* One line describing p, its url made terminal-safe (cm_clean: control
+ * characters escaped), e.g. "http://h/v.mp4: 1.2 MB of 1.00 GB (0.1%) after
+ * 45 s, 2.0 KB/s". */
 void download_progress_line(const download_progress *p, char *out, size_t n);
 
 typedef struct download_options {

@@ -520,7 +520,7 @@ static void test_defaults_and_progress_line(void)
                            .seconds = 45, .rate_bytes_s = 2048, .try_no = 2};
     char line[512];
     download_progress_line(&p, line, sizeof line);
-    CHECK_MSG(strcmp(line, "http://h/a\\x1b]0;owned\\x07b\\x0d\\x0a.mp4: 1.2 MB of 1.00 GB (0.1%) after 45 s, "
+    CHECK_MSG(strcmp(line, "http://h/a\\e]0;owned\\x07b\\r\\n.mp4: 1.2 MB of 1.00 GB (0.1%) after 45 s, "
                            "2.0 KB/s, try 2") == 0, "%s", line);
     p.total = -1;
     p.try_no = 1;
