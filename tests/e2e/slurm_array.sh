@@ -130,8 +130,11 @@ scancel "${J}_$KILL"
 wait_jobs "$J"
 # scancel sends SIGTERM (then SIGKILL after KillWait): the task stops at a
 # safe point and closes its run as interrupted (lib/base/stop.h).
-check_eq "cancelled task's run closed as interrupted by SIGTERM" \
-  "$(q $KP/catalog.sqlite "SELECT count(*) FROM runs WHERE exit_code = 143 AND ended_at IS NOT NULL")" 1
+# Slurm marks the task CANCELLED as it sends the signal; the task may still be
+# closing its run (KillWait allows it 30 s): wait for that, up to 60 s.
+interrupted() { q $KP/catalog.sqlite "SELECT count(*) FROM runs WHERE exit_code = 143 AND ended_at IS NOT NULL" 2>/dev/null; }
+for _ in $(seq 1 300); do [ "$(interrupted)" = 1 ] && grep -q "interrupted by SIGTERM" logs/ingest-"$J"_$KILL.out && break; sleep 0.2; done
+check_eq "cancelled task's run closed as interrupted by SIGTERM" "$(interrupted)" 1
 check "cancelled task's log names the signal" grep -q "interrupted by SIGTERM" logs/ingest-"$J"_$KILL.out
 check "one task cancelled" grep -q "JobState=CANCELLED" <<<"$(job_states "$J")"
 # slurmctld re-evaluates dependencies on its own schedule: give it 10 s.
