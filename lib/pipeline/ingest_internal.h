@@ -1,0 +1,57 @@
+/* Internal to lib/pipeline's ingest: the run's shared state and the per-source
+ * step, split out of ingest.c so that each file stays readable. */
+#ifndef CM_INGEST_INTERNAL_H
+#define CM_INGEST_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "corpus.h"
+#include "ingest.h"
+#include "progress.h"
+#include "store.h"
+
+/* One source that passed the rules and is to be decoded (after downloading
+ * it, for an http(s) url). */
+struct ingest_state;
+typedef struct work_item {
+    struct ingest_state *state;
+    const manifest_entry *entry;
+    char source_id[CM_SOURCE_ID_LEN + 1];
+    char *path;
+    int64_t bytes;
+    int remote;                    /* downloaded into corpus/downloads/ */
+    int claimed;                   /* its content is being decoded in this run (dedup by SHA-256) */
+    char sha256[65];               /* of the downloaded file, "" for local files */
+} work_item;
+
+typedef struct ingest_state {
+    const ingest_options *o;
+    corpus *corpus;
+    catalog *cat;                  /* the corpus' */
+    store *st;                     /* its staging store o->staging_name, writable */
+    progress *prog;
+    int64_t run_id;
+    int clip_frames;
+
+    pthread_mutex_t mu;            /* guards cat, the ready queue, and the counters below */
+    pthread_cond_t ready_cv;       /* signalled when an item becomes ready or the last download ends */
+    work_item *items;
+    int n_items;
+    int *ready;                    /* indices into items, ready to decode: ready[head..tail) */
+    int ready_head, ready_tail;
+    int pending_downloads;
+    downloader *dl;
+    ingest_summary *sum;
+} ingest_state;
+
+/* Decodes the source of w into clips, stages them in S->st and records the
+ * source (done or failed) in S->cat; clip_buf holds one clip's frames
+ * (clip_frames * out_h * out_w * 3 bytes). Errors are logged and recorded,
+ * never returned: the run goes on with the next source. */
+void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_buf);
+
+/* Logs "url: msg" as one error line and records the source as failed. */
+void ingest_record_failure(ingest_state *S, const work_item *w, const source_probe *probe, const char *msg);
+
+#endif
