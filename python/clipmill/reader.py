@@ -68,7 +68,8 @@ class Dataset:
     """One split of a dataset: len(), ds[i] (a whole clip), ds.window(...).
 
     Safe to share between threads (reads release the GIL) and across fork: the
-    C reader reopens its LMDB environments in a child process by itself."""
+    C reader reopens its LMDB environments in a child process by itself. Pickles
+    as (path, split) and reopens on unpickling (spawn DataLoader workers, grain)."""
 
     def __init__(self, path, split="train"):
         self._lib = _load()
@@ -84,6 +85,13 @@ class Dataset:
         self.fps = info.fps_num / info.fps_den
         self.codec = ("raw", "h264")[info.codec]
         self._len = info.clips
+
+    def __getstate__(self):
+        """Pickles as (path, split): the handle is per process (spawn workers, grain)."""
+        return {"path": self.path, "split": self.split}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"], state["split"])   # reopens; ReaderError if the dataset went away
 
     def close(self):
         if getattr(self, "_h", None):

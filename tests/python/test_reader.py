@@ -58,6 +58,16 @@ for split in ("train", "val", "test"):
             pass
     ds.close()
 
+# pickle: (path, split), reopened on unpickling (spawn workers, grain)
+import pickle  # noqa: E402
+with Dataset(dataset, "train") as ds:
+    ds2 = pickle.loads(pickle.dumps(ds))
+    check((ds2.path, ds2.split, len(ds2)) == (ds.path, ds.split, len(ds)), "pickle keeps path, split, length")
+    if len(ds):
+        check(np.array_equal(ds2[len(ds) - 1], ds[len(ds) - 1]) and ds2.clip_id(0) == ds.clip_id(0),
+              "unpickled dataset reads the same clip and id")
+    ds2.close()
+
 # PyTorch: DataLoader with 2 workers, per-epoch shuffle, rank split.
 try:
     import torch
