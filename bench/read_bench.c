@@ -4,7 +4,8 @@
  * second and per second of this thread's CPU time (the per-core rate, less
  * disturbed by other load on a shared machine). h264 also reports windows
  * starting on a multiple of 16 (an IDR at keyint 8 or 16: no frames decoded
- * before the window).
+ * before the window), and, for a dataset with meta.sqlite, each window
+ * followed by cmr_clip_meta of its clip (the cost of metadata per window).
  * With REF_DATASET (the same clips as raw, built with the same selection and
  * seed, so index i is the same clip; checked by clip id) it first prints the
  * PSNR of every decoded frame of DATASET against REF: over all frames, and
@@ -81,8 +82,16 @@ static int print_psnr(cmr_reader *r, const char *dir, const char *ref_dir, const
     return rc;
 }
 
-enum { CASE_READER, CASE_ALIGNED, CASE_MEMCPY, N_CASES };
-static const char *case_names[N_CASES] = {"reader", "reader, starts on multiples of 16", "memcpy"};
+enum { CASE_READER, CASE_ALIGNED, CASE_META, CASE_MEMCPY, N_CASES };
+static const char *case_names[N_CASES] = {"reader", "reader, starts on multiples of 16",
+                                          "reader + cmr_clip_meta per window", "memcpy"};
+
+/* Whether case c runs on this dataset: aligned starts only matter for h264,
+ * metadata needs format version 2. */
+static int case_runs(int c, const cmr_info *in, cmr_reader *r)
+{
+    return !(c == CASE_ALIGNED && in->codec == 0) && !(c == CASE_META && !cmr_metadata_path(r));
+}
 
 int main(int argc, char **argv)
 {
@@ -98,6 +107,7 @@ int main(int argc, char **argv)
     cmr_get_info(r, &in);
     size_t wb = cmr_window_bytes(r, 16, 0), cb = cmr_window_bytes(r, in.frames, 0);
     uint8_t *win = malloc(wb);
+    static char meta[1 << 16];
     /* The memcpy ceiling copies windows out of fully decoded clips in memory. */
     int n = (int)(in.clips < 64 ? in.clips : 64);
     uint8_t *clips = malloc(cb * (size_t)n);
@@ -106,7 +116,7 @@ int main(int argc, char **argv)
     srand(1);
     for (int round = 0; round < rounds; round++) {
         for (int c = 0; c < N_CASES; c++) {
-            if (c == CASE_ALIGNED && in.codec == 0) continue;
+            if (!case_runs(c, &in, r)) continue;
             long k = 0;
             double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
             while (clock_s(CLOCK_MONOTONIC) - w0 < secs) {
@@ -116,7 +126,8 @@ int main(int argc, char **argv)
                     if (c == CASE_MEMCPY) {
                         memcpy(win, clips + cb * (size_t)clip + wb / 16 * (size_t)s, wb);
                         __asm__ volatile("" : : "r"(win) : "memory");
-                    } else if (cmr_read_window(r, clip, s, 16, 1, 0, win, wb, err, sizeof err) != 0) {
+                    } else if (cmr_read_window(r, clip, s, 16, 1, 0, win, wb, err, sizeof err) != 0 ||
+                               (c == CASE_META && cmr_clip_meta(r, clip, meta, sizeof meta, err, sizeof err) < 0)) {
                         fprintf(stderr, "%s\n", err);
                         return 1;
                     }
@@ -128,7 +139,7 @@ int main(int argc, char **argv)
     }
     double med_wall[N_CASES], med_cpu[N_CASES];
     for (int c = 0; c < N_CASES; c++) {
-        if (c == CASE_ALIGNED && in.codec == 0) continue;
+        if (!case_runs(c, &in, r)) continue;
         double lo = wall[c][0], hi = wall[c][0];
         for (int i = 1; i < rounds; i++) {
             lo = wall[c][i] < lo ? wall[c][i] : lo;
@@ -141,6 +152,9 @@ int main(int argc, char **argv)
     }
     printf("%s: memcpy / reader: %.2fx wall, %.2fx CPU\n", argv[1], med_wall[CASE_MEMCPY] / med_wall[CASE_READER],
            med_cpu[CASE_MEMCPY] / med_cpu[CASE_READER]);
+    if (case_runs(CASE_META, &in, r))
+        printf("%s: metadata per window: %.1f us of CPU (reader + meta / reader: %.2fx CPU)\n", argv[1],
+               1e6 * (1 / med_cpu[CASE_META] - 1 / med_cpu[CASE_READER]), med_cpu[CASE_READER] / med_cpu[CASE_META]);
     free(win);
     free(clips);
     cmr_close(r);

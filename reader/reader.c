@@ -18,10 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clip_record.h"
 #include "dataset.h"
+#include "dataset_meta.h"
+#include "dataset_subset.h"
 #include "lmdb_file.h"
 #include "util.h"
 
@@ -43,6 +46,12 @@ struct cmr_reader {
     reader_shard *shards;
     pid_t pid;                     /* the process that opened the environments */
     pthread_mutex_t reopen_mu;
+    int64_t *sub;                  /* DATASET@NAME: the split's indices in the subset; NULL: all */
+    char *meta_path;               /* meta.sqlite (format 2); NULL: none */
+    pthread_mutex_t meta_mu;       /* guards the connection and its statement */
+    sqlite3 *meta_db;              /* opened at the first cmr_clip_meta, reopened after fork */
+    sqlite3_stmt *meta_q, *meta_scores;
+    pid_t meta_pid;
 };
 
 static void set_err(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -108,9 +117,22 @@ fail:
     return -1;
 }
 
+static void close_meta(cmr_reader *r)
+{
+    sqlite3_finalize(r->meta_q);
+    sqlite3_finalize(r->meta_scores);
+    sqlite3_close(r->meta_db);
+    r->meta_q = r->meta_scores = NULL;
+    r->meta_db = NULL;
+}
+
 CMR_API void cmr_close(cmr_reader *r)
 {
     if (!r) return;
+    close_meta(r);
+    free(r->meta_path);
+    free(r->sub);
+    pthread_mutex_destroy(&r->meta_mu);
     /* Environments inherited over fork are closed too: with MDB_NOLOCK that
      * only unmaps and closes descriptors, touching no shared state. */
     close_envs(r);
@@ -125,13 +147,35 @@ CMR_API void cmr_close(cmr_reader *r)
     free(r);
 }
 
-CMR_API int cmr_open(cmr_reader **out, const char *dataset_dir, const char *split, char *err, size_t err_size)
+/* "DATASET@NAME" names subset NAME of DATASET, unless the whole string is a
+ * dataset directory itself (clipmill-shard's names never hold '@'). Splits
+ * spec into *dir (malloc'd) and *subset (malloc'd, NULL: none). */
+static void split_subset_spec(const char *spec, char **dir, char **subset)
+{
+    const char *slash = strrchr(spec, '/'), *at = strrchr(spec, '@');
+    char *manifest = cm_path_join(spec, "manifest.json");
+    struct stat st;
+    *subset = NULL;
+    if (at && (!slash || at > slash) && at > spec && stat(manifest, &st) != 0) {
+        *dir = cm_xstrdup(spec);
+        (*dir)[at - spec] = '\0';
+        *subset = cm_xstrdup(at + 1);
+    } else {
+        *dir = cm_xstrdup(spec);
+    }
+    free(manifest);
+}
+
+CMR_API int cmr_open(cmr_reader **out, const char *spec, const char *split, char *err, size_t err_size)
 {
     cm_error e = {{0}};
     *out = NULL;
     cmr_reader *r = cm_xcalloc(1, sizeof *r);
     pthread_mutex_init(&r->reopen_mu, NULL);
-    r->dir = cm_xstrdup(dataset_dir);
+    pthread_mutex_init(&r->meta_mu, NULL);
+    char *subset = NULL;
+    split_subset_spec(spec, &r->dir, &subset);
+    const char *dataset_dir = r->dir;
     r->pid = getpid();
     r->split = dataset_split_parse(split ? split : "");
     if (r->split < 0) {
@@ -167,9 +211,20 @@ CMR_API int cmr_open(cmr_reader **out, const char *dataset_dir, const char *spli
         }
         first += f->clips;
     }
+    if (m->meta.file) r->meta_path = cm_path_join(dataset_dir, m->meta.file);
+    if (subset) {
+        dataset_subset sub;
+        if (dataset_subset_read(dataset_dir, subset, m, &sub, &e) != 0) goto fail;
+        r->sub = sub.idx[r->split];
+        sub.idx[r->split] = NULL;
+        r->info.clips = sub.n[r->split];
+        dataset_subset_free(&sub);
+    }
+    free(subset);
     *out = r;
     return 0;
 fail:
+    free(subset);
     set_err(err, err_size, "%s", e.msg);
     cmr_close(r);
     return -1;
@@ -214,7 +269,7 @@ CMR_API int cmr_clip_id(const cmr_reader *r, int64_t index, char *out, size_t ou
         return -1;
     }
     int64_t local;
-    const reader_shard *s = find_shard(r, index, &local);
+    const reader_shard *s = find_shard(r, r->sub ? r->sub[index] : index, &local);
     const char *id = s->meta.ids[local];
     if (!cm_clip_id_wellformed(id)) {
         /* Only a shard built from a damaged catalog holds one; verify names it. */
@@ -310,7 +365,7 @@ static int read_frames(cmr_reader *r, int64_t index, int start, int t, int strid
     }
     if (ensure_process(r, e) != 0) return -1;
     int64_t local;
-    reader_shard *s = find_shard(r, index, &local);
+    reader_shard *s = find_shard(r, r->sub ? r->sub[index] : index, &local);
     MDB_txn *txn = NULL;
     uint8_t key[SHARD_KEY_SIZE];
     shard_key((uint64_t)local, key);
@@ -379,4 +434,66 @@ CMR_API int cmr_read_window(cmr_reader *r, int64_t index, int start, int t, int 
         return -1;
     }
     return 0;
+}
+
+CMR_API int64_t cmr_dataset_index(const cmr_reader *r, int64_t index)
+{
+    if (index < 0 || index >= r->info.clips) return -1;
+    return r->sub ? r->sub[index] : index;
+}
+
+CMR_API const char *cmr_metadata_path(const cmr_reader *r)
+{
+    return r->meta_path;
+}
+
+/* The connection to meta.sqlite, opened on first use in this process (a
+ * connection must not be used across fork()). Called with meta_mu held. */
+static int meta_ready(cmr_reader *r, cm_error *e)
+{
+    pid_t now = getpid();
+    if (r->meta_db && r->meta_pid == now) return 0;
+    close_meta(r);
+    int64_t clips[SPLIT_COUNT];
+    for (int s = 0; s < SPLIT_COUNT; s++) clips[s] = r->man.split[s].clips;
+    if (dataset_meta_open(r->meta_path, &r->meta_db, e) != 0 ||
+        dataset_meta_check(r->meta_db, r->meta_path, clips, e) != 0 ||
+        dataset_meta_prepare_json(r->meta_db, r->meta_path, &r->meta_q, &r->meta_scores, e) != 0) {
+        close_meta(r);
+        return -1;
+    }
+    r->meta_pid = now;
+    return 0;
+}
+
+CMR_API int64_t cmr_clip_meta(cmr_reader *r, int64_t index, char *out, size_t out_size, char *err, size_t err_size)
+{
+    cm_error e = {{0}};
+    int64_t len = -1;
+    if (index < 0 || index >= r->info.clips) {
+        set_err(err, err_size, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index,
+                r->info.clips);
+        return -1;
+    }
+    if (!r->meta_path) {
+        set_err(err, err_size, "%s: no per-clip metadata (a dataset of format version %d; version 2 has meta.sqlite)",
+                r->dir, r->man.format_version);
+        return -1;
+    }
+    char *json = NULL;
+    size_t n = 0;
+    cm_error me = {{0}};
+    pthread_mutex_lock(&r->meta_mu);
+    if (meta_ready(r, &e) == 0) {
+        if (dataset_meta_json(r->meta_q, r->meta_scores, r->split, r->sub ? r->sub[index] : index, &json, &n, &me) == 0)
+            len = (int64_t)n;
+        else
+            cm_error_set(&e, "%s: %s", r->meta_path, me.msg);
+    }
+    pthread_mutex_unlock(&r->meta_mu);
+    if (json && out && out_size > n) memcpy(out, json, n + 1);
+    else if (out && out_size) out[0] = '\0';
+    free(json);
+    if (len < 0) set_err(err, err_size, "%s", e.msg);
+    return len;
 }

@@ -149,6 +149,8 @@ void dataset_manifest_free(dataset_manifest *m)
         for (int i = 0; i < m->split[s].n_shards; i++) free(m->split[s].shards[i].file);
         free(m->split[s].shards);
     }
+    free(m->meta.file);
+    free(m->card.file);
     memset(m, 0, sizeof *m);
 }
 
@@ -156,6 +158,35 @@ void dataset_manifest_free(dataset_manifest *m)
 static int safe_relative_name(const char *f)
 {
     return f[0] && f[0] != '/' && !strstr(f, "..");
+}
+
+/* A {"file", "bytes", "sha256"} object at path (version 2's metadata and
+ * card). */
+static int parse_file_entry(sqlite3 *db, const char *text, size_t len, const char *path, const char *name,
+                            dataset_shard_file *f, cm_error *e)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT json_extract(?1, ?2 || '.file'), json_extract(?1, ?2 || '.bytes'),"
+                           " json_extract(?1, ?2 || '.sha256')", -1, &q, NULL) != SQLITE_OK) {
+        cm_error_set(e, "%s: %s", name, sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_text(q, 1, text, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, path, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        const char *file = (const char *)sqlite3_column_text(q, 0), *sha = (const char *)sqlite3_column_text(q, 2);
+        int64_t bytes = sqlite3_column_int64(q, 1);
+        if (file && safe_relative_name(file) && sha && strlen(sha) == 64 && bytes > 0) {
+            f->file = cm_xstrdup(file);
+            f->bytes = bytes;
+            snprintf(f->sha256, sizeof f->sha256, "%s", sha);
+            rc = 0;
+        }
+    }
+    if (rc != 0) cm_error_set(e, "%s: format_version %d needs \"%s\" with a file, bytes and sha256", name, 2, path + 2);
+    sqlite3_finalize(q);
+    return rc;
 }
 
 int dataset_manifest_parse(const char *text, size_t len, const char *name, dataset_manifest *m, cm_error *e)
@@ -190,7 +221,7 @@ int dataset_manifest_parse(const char *text, size_t len, const char *name, datas
         goto fail;
     }
     m->format_version = sqlite3_column_int(q, 2);
-    if (m->format_version != DATASET_FORMAT_VERSION) {
+    if (m->format_version < DATASET_FORMAT_VERSION_MIN || m->format_version > DATASET_FORMAT_VERSION) {
         cm_error_set(e, "%s: unsupported format_version %d", name, m->format_version);
         goto fail;
     }
@@ -210,6 +241,9 @@ int dataset_manifest_parse(const char *text, size_t len, const char *name, datas
     }
     sqlite3_finalize(q);
     q = NULL;
+    if (m->format_version >= 2 && (parse_file_entry(db, text, len, "$.metadata", name, &m->meta, e) != 0 ||
+                                   parse_file_entry(db, text, len, "$.card", name, &m->card, e) != 0))
+        goto fail;
 
     static const char *const shard_sql =
         "SELECT json_extract(?1, '$.splits.' || ?2 || '.clips'), json_extract(?1, '$.splits.' || ?2 || '.hours'),"

@@ -12,7 +12,8 @@
 #include "clip_record.h"
 #include "util.h"
 
-#define DATASET_FORMAT_VERSION 1
+#define DATASET_FORMAT_VERSION 2       /* 2: meta.sqlite and card.md; readers also read 1 */
+#define DATASET_FORMAT_VERSION_MIN 1
 #define SHARD_META_MAGIC "CMSH"
 #define SHARD_META_VERSION 1
 #define SHARD_META_HEADER_SIZE 64
@@ -70,6 +71,9 @@ typedef struct dataset_manifest {
         int n_shards;
         dataset_shard_file *shards;
     } split[SPLIT_COUNT];
+    /* Version 2: "metadata" (meta.sqlite) and "card" (card.md), checksummed
+     * like the shards (clips unused); file NULL in a version 1 manifest. */
+    dataset_shard_file meta, card;
 } dataset_manifest;
 
 /* Parses manifest.json text (len bytes, need not be NUL-terminated) with

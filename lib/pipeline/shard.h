@@ -35,4 +35,12 @@ int shard_build(const build_options *o);
  * (CM_EXIT_FATAL when manifest.json cannot be read). */
 int shard_verify(const char *dataset_dir, int quiet);
 
+/* Writes DATASET/subsets/NAME.subset: the clips whose meta.sqlite row
+ * matches the SQL condition where (docs/shard-format.md "Subsets"), read
+ * back through DATASET@NAME. Prints a summary unless quiet. Returns
+ * CM_EXIT_OK; CM_EXIT_USAGE for a bad condition or a name already taken;
+ * CM_EXIT_PARTIAL when no clip matches (nothing written); CM_EXIT_FATAL
+ * when the dataset cannot be read (format version 1 has no metadata). */
+int shard_subset(const char *dataset_dir, const char *name, const char *where, int quiet);
+
 #endif

@@ -189,7 +189,7 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
             cm_log(CM_LOG_INFO, "%s: %" PRId64 " clips in %d shards", dataset_split_name(s), B->split_clips[s],
                    B->n_shards[s]);
     }
-    if (shard_write_manifest(B, e) != 0) return CM_EXIT_FATAL;
+    if (shard_write_meta(B, e) != 0 || shard_write_manifest(B, e) != 0) return CM_EXIT_FATAL;
     /* The shards' names must be durable before the catalog says complete. */
     for (int s = 0; s < SPLIT_COUNT; s++) {
         char *d = cm_path_join(B->tmp_dir, dataset_split_name(s));

@@ -50,6 +50,7 @@ typedef struct build_state {
     int64_t split_clips[SPLIT_COUNT];
     int tmp_is_complete;           /* the catalog says complete: tmp_dir is kept for a rerun to rename */
     int lock_fd;                   /* flock on tmp_dir's lock file (shard_tmp.c); -1: none */
+    shard_out meta, card;          /* meta.sqlite and card.md (shard_meta.c) */
 } build_state;
 
 /* Runs the selection query (recorded in B->query) into B->clips, in clip_id
@@ -84,6 +85,13 @@ int *shard_shuffled_split(const build_state *B, int split, int *count);
  * B->shards[split], B->n_shards[split], B->split_clips[split] and each clip's
  * shard and rec_index. Returns 0, or -1 with e set. */
 int shard_write_split(build_state *B, int split, cm_error *e);
+
+/* Writes B->tmp_dir/meta.sqlite (every placed clip's catalog rows, read
+ * through lib/corpus/datasets_meta.h, with its split, index, shard and
+ * record) and card.md from it; fills B->meta and B->card (file, bytes,
+ * sha256). Call after every split's shards are written. Returns 0, or -1
+ * with e set. */
+int shard_write_meta(build_state *B, cm_error *e);
 
 /* Writes B->tmp_dir/manifest.json (checked with the readers' parser first)
  * and fsyncs it. Returns 0, or -1 with e set. */

@@ -3,6 +3,7 @@
  * SHA-256 and size against manifest.json, then every record: the clip-record checks with the payload
  * CRC, the record's size and CRC against the shard metadata, and every
  * per-frame CRC. Problems are printed one per line, naming file and record. */
+#include <dirent.h>
 #include <inttypes.h>
 #include <lmdb.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "dataset_meta.h"
+#include "dataset_subset.h"
 #include "hash.h"
 #include "lmdb_file.h"
 #include "shard.h"
@@ -33,8 +36,22 @@ static void problem(verify_counts *n, const char *fmt, ...)
     n->problems++;
 }
 
+/* The clip id meta.sqlite has at (split, idx) must be the shard's. */
+static void check_meta_id(sqlite3_stmt *meta_id, const char *path, int split, int64_t idx, uint32_t rec,
+                          const char *id, verify_counts *n)
+{
+    if (!meta_id) return;
+    sqlite3_reset(meta_id);
+    sqlite3_bind_text(meta_id, 1, dataset_split_name(split), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(meta_id, 2, idx);
+    const char *m = sqlite3_step(meta_id) == SQLITE_ROW ? (const char *)sqlite3_column_text(meta_id, 0) : NULL;
+    if (!m || strcmp(m, id) != 0)
+        problem(n, "%s: record %u (clip %s): meta.sqlite has %s at %s[%" PRId64 "]", path, rec, id,
+                m ? m : "no clip", dataset_split_name(split), idx);
+}
+
 static void verify_records(const char *path, const dataset_manifest *man, int split, int index,
-                           const dataset_shard_file *f, verify_counts *n)
+                           const dataset_shard_file *f, sqlite3_stmt *meta_id, int64_t first, verify_counts *n)
 {
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
@@ -96,6 +113,7 @@ static void verify_records(const char *path, const dataset_manifest *man, int sp
                     i, id);
             continue;
         }
+        check_meta_id(meta_id, path, split, first + i, i, id, n);
         n->clips++;
         n->split_clips[split]++;
     }
@@ -105,16 +123,86 @@ done:
     shard_meta_free(&meta);
 }
 
+/* A version 2 file entry (meta.sqlite, card.md): its size and SHA-256. */
+static int verify_file(const char *dir, const dataset_shard_file *f, verify_counts *n)
+{
+    char *path = cm_path_join(dir, f->file), sha[65];
+    int64_t bytes = 0;
+    cm_error e = {{0}};
+    int ok = 0;
+    if (cm_sha256_file(path, sha, &bytes, &e) != 0) problem(n, "%s", e.msg);
+    else if (strcmp(sha, f->sha256) != 0 || bytes != f->bytes)
+        problem(n, "%s: SHA-256 %s of %" PRId64 " bytes differs from manifest.json's %s of %" PRId64, path, sha,
+                bytes, f->sha256, f->bytes);
+    else ok = 1;
+    free(path);
+    return ok;
+}
+
+/* meta.sqlite, when its hash is right: opened read-only, its splits against
+ * the manifest; *meta_id then looks clip ids up for the records' check. */
+static void verify_meta(const char *dir, const dataset_manifest *man, sqlite3 **db, sqlite3_stmt **meta_id,
+                        verify_counts *n)
+{
+    *db = NULL;
+    *meta_id = NULL;
+    if (!man->meta.file) return; /* format version 1: no metadata */
+    int meta_ok = verify_file(dir, &man->meta, n);
+    verify_file(dir, &man->card, n);
+    if (!meta_ok) return;
+    char *path = cm_path_join(dir, man->meta.file);
+    cm_error e = {{0}};
+    int64_t clips[SPLIT_COUNT];
+    for (int s = 0; s < SPLIT_COUNT; s++) clips[s] = man->split[s].clips;
+    if (dataset_meta_open(path, db, &e) != 0 || dataset_meta_check(*db, path, clips, &e) != 0 ||
+        sqlite3_prepare_v2(*db, "SELECT clip_id FROM clips WHERE split = ?1 AND idx = ?2", -1, meta_id, NULL) !=
+            SQLITE_OK) {
+        problem(n, "%s", e.msg[0] ? e.msg : sqlite3_errmsg(*db));
+        sqlite3_close(*db);
+        *db = NULL;
+    }
+    free(path);
+}
+
+/* Every DIR/subsets/NAME.subset: its CRCs, indices within the splits and
+ * its binding to this manifest.json. Returns how many were checked. */
+static int verify_subsets(const char *dir, const dataset_manifest *man, verify_counts *n)
+{
+    char *sub_dir = cm_path_join(dir, DATASET_SUBSET_DIR);
+    DIR *d = opendir(sub_dir);
+    int count = 0;
+    struct dirent *de;
+    size_t ext = strlen(DATASET_SUBSET_EXT);
+    while (d && (de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len <= ext || strcmp(de->d_name + len - ext, DATASET_SUBSET_EXT) != 0) continue;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(len - ext), de->d_name);
+        dataset_subset s;
+        cm_error e = {{0}};
+        if (dataset_subset_read(dir, name, man, &s, &e) != 0) problem(n, "%s", e.msg);
+        else dataset_subset_free(&s);
+        count++;
+    }
+    if (d) closedir(d);
+    free(sub_dir);
+    return count;
+}
+
 int shard_verify(const char *dir, int quiet)
 {
     dataset_manifest man;
     cm_error e = {{0}};
     verify_counts n = {0};
+    sqlite3 *meta = NULL;
+    sqlite3_stmt *meta_id = NULL;
     if (dataset_manifest_read(dir, &man, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         return CM_EXIT_FATAL;
     }
+    verify_meta(dir, &man, &meta, &meta_id, &n);
     for (int s = 0; s < SPLIT_COUNT; s++) {
+        int64_t first = 0;
         for (int i = 0; i < man.split[s].n_shards; i++) {
             const dataset_shard_file *f = &man.split[s].shards[i];
             char *path = cm_path_join(dir, f->file), sha[65];
@@ -130,18 +218,23 @@ int shard_verify(const char *dir, int quiet)
                     problem(&n, "%s: SHA-256 %s differs from manifest.json's %s", path, sha, f->sha256);
                 if (bytes != f->bytes)
                     problem(&n, "%s: %" PRId64 " bytes, manifest.json says %" PRId64, path, bytes, f->bytes);
-                verify_records(path, &man, s, i, f, &n);
+                verify_records(path, &man, s, i, f, meta_id, first, &n);
             }
+            first += f->clips;
             free(path);
         }
     }
     int64_t want = man.split[0].clips + man.split[1].clips + man.split[2].clips;
     if (n.problems == 0 && n.clips != want)
         problem(&n, "%s: %" PRId64 " clips verified, manifest.json lists %" PRId64, dir, n.clips, want);
+    int subsets = verify_subsets(dir, &man, &n);
     if (!quiet || n.problems)
         printf("%s: %" PRId64 " shards, %" PRId64 " clips verified (train %" PRId64 ", val %" PRId64 ", test %" PRId64
-               "), %" PRId64 " problems\n", dir, n.shards, n.clips, n.split_clips[0], n.split_clips[1],
-               n.split_clips[2], n.problems);
+               "), %s, %d subsets, %" PRId64 " problems\n", dir, n.shards, n.clips, n.split_clips[0],
+               n.split_clips[1], n.split_clips[2], man.meta.file ? "metadata" : "no metadata (format 1)", subsets,
+               n.problems);
+    sqlite3_finalize(meta_id);
+    sqlite3_close(meta);
     dataset_manifest_free(&man);
     return n.problems ? CM_EXIT_PARTIAL : CM_EXIT_OK;
 }

@@ -299,6 +299,9 @@ int shard_write_manifest(build_state *B, cm_error *e)
                    "  \"clips_duplicate\": %" PRId64 ",\n  \"query\": ", o->dedup_hamming, o->shard_bytes, B->n,
                    B->dup_count);
     cm_json_string(b, B->query);
+    cm_str_appendf(b, ",\n  \"metadata\": {\"file\": \"%s\", \"bytes\": %" PRId64 ", \"sha256\": \"%s\"},"
+                   "\n  \"card\": {\"file\": \"%s\", \"bytes\": %" PRId64 ", \"sha256\": \"%s\"}",
+                   B->meta.file, B->meta.bytes, B->meta.sha256, B->card.file, B->card.bytes, B->card.sha256);
     cm_str_appendf(b, ",\n  \"splits\": {");
     for (int s = 0; s < SPLIT_COUNT; s++) {
         int64_t bytes = 0;

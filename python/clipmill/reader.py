@@ -1,8 +1,11 @@
 """ctypes binding of libclipmill_reader.so (lib/clipmill/reader.h)."""
 import ctypes
 import ctypes.util
+import json
 import os
+import sqlite3
 import threading
+import urllib.parse
 
 import numpy as np
 
@@ -60,12 +63,30 @@ def _load():
             lib.cmr_window_bytes.restype = sz
             lib.cmr_read_clip.argtypes = [p, i64, p, sz, buf, sz]
             lib.cmr_read_window.argtypes = [p, i64, i32, i32, i32, i32, p, sz, buf, sz]
+            lib.cmr_clip_meta.argtypes = [p, i64, buf, sz, buf, sz]
+            lib.cmr_clip_meta.restype = i64
+            lib.cmr_dataset_index.argtypes = [p, i64]
+            lib.cmr_dataset_index.restype = i64
+            lib.cmr_metadata_path.argtypes = [p]
+            lib.cmr_metadata_path.restype = ctypes.c_char_p
             _lib = lib
     return _lib
 
 
+def _column(values):
+    """A metadata column as numpy: int64 when every value is an integer,
+    float64 (NaN for NULL) when numbers, else an object array (str or None)."""
+    kinds = {type(v) for v in values} - {type(None)}
+    if kinds <= {int} and None not in values:
+        return np.array(values, np.int64)
+    if kinds <= {int, float}:
+        return np.array([np.nan if v is None else v for v in values], np.float64)
+    return np.array(values, object)
+
+
 class Dataset:
-    """One split of a dataset: len(), ds[i] (a whole clip), ds.window(...).
+    """One split of a dataset: len(), ds[i] (a whole clip), ds.window(...),
+    ds.meta(i) and ds.metadata(). path may be "DATASET@SUBSET" (docs/reader.md).
 
     Safe to share between threads (reads release the GIL) and across fork: the
     C reader reopens its LMDB environments in a child process by itself. Pickles
@@ -153,3 +174,49 @@ class Dataset:
     def windows_per_clip(self, frames, stride=1):
         """Start positions a window fits at: 0 .. frames_per_clip - (frames-1)*stride - 1."""
         return max(0, self.frames - (frames - 1) * stride)
+
+    def meta(self, index):
+        """Clip index's metadata (its meta.sqlite row and "scores") as a dict.
+        IndexError out of range; ReaderError for a dataset of format version 1."""
+        if index < 0:
+            index += self._len
+        err = ctypes.create_string_buffer(_ERR)
+        n = self._lib.cmr_clip_meta(self._h, index, None, 0, err, _ERR)
+        if n >= 0:
+            out = ctypes.create_string_buffer(n + 1)
+            n = self._lib.cmr_clip_meta(self._h, index, out, n + 1, err, _ERR)
+        if n < 0:
+            msg = err.value.decode(errors="replace")
+            raise (IndexError if "out of range" in msg else ReaderError)(msg)
+        return json.loads(out.raw[:n].decode())
+
+    def dataset_indices(self):
+        """Each clip's index in the whole dataset's split (differs under DATASET@SUBSET)."""
+        return np.array([self._lib.cmr_dataset_index(self._h, i) for i in range(self._len)], np.int64)
+
+    def metadata(self, as_="numpy"):
+        """Every clip's metadata, in this reader's order. as_="numpy": a dict of
+        column -> array of len(self) (int64, float64 with NaN for NULL, or
+        object for text). as_="sqlite": a read-only sqlite3 connection to the
+        dataset's meta.sqlite with a TEMP VIEW `rows` (column i = reader index,
+        then the clips columns), for SQL of your own. ReaderError for format 1."""
+        path = self._lib.cmr_metadata_path(self._h)
+        if not path:
+            raise ReaderError(f"{self.path}: no per-clip metadata (a dataset of format version 1)")
+        uri = "file:" + urllib.parse.quote(os.fsdecode(path)) + "?mode=ro&immutable=1"
+        con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        con.execute("CREATE TEMP TABLE reader_order (i INTEGER PRIMARY KEY, idx INTEGER NOT NULL)")
+        con.executemany("INSERT INTO temp.reader_order VALUES (?, ?)", enumerate(self.dataset_indices().tolist()))
+        split = self.split.replace("'", "''")
+        con.execute("CREATE TEMP VIEW rows AS SELECT o.i, c.* FROM temp.reader_order AS o"
+                    f" JOIN main.clips AS c ON c.split = '{split}' AND c.idx = o.idx ORDER BY o.i")
+        if as_ == "sqlite":
+            return con
+        if as_ != "numpy":
+            con.close()
+            raise ValueError('as_ is "numpy" or "sqlite"')
+        cur = con.execute("SELECT * FROM temp.rows")
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        con.close()
+        return {name: _column([r[k] for r in rows]) for k, name in enumerate(names) if name != "i"}

@@ -52,7 +52,13 @@ CMR_API const char *cmr_version(void);
 /* Opens split ("train", "val" or "test") of the dataset in dataset_dir.
  * Reads manifest.json, opens every shard of the split read-only and checks
  * its metadata record against the manifest (shard hashes are not computed
- * here: `clipmill-shard verify` does that). Returns 0 and *out, or -1. */
+ * here: `clipmill-shard verify` does that). Returns 0 and *out, or -1.
+ *
+ * dataset_dir may be "DIR@NAME": subset NAME of the dataset in DIR
+ * (DIR/subsets/NAME.subset, written by `clipmill-shard subset`). The reader
+ * then holds the subset's clips of the split, in the dataset's order, and
+ * every function below (count, ids, reads, metadata) works on them. A
+ * directory whose own name holds '@' is still opened as a dataset. */
 CMR_API int cmr_open(cmr_reader **out, const char *dataset_dir, const char *split, char *err, size_t err_size);
 CMR_API void cmr_close(cmr_reader *r);
 
@@ -80,6 +86,26 @@ CMR_API int cmr_read_clip(cmr_reader *r, int64_t index, uint8_t *out, size_t out
  * error (windows never cross clips). out_size >= cmr_window_bytes(r, t, pad). */
 CMR_API int cmr_read_window(cmr_reader *r, int64_t index, int start, int t, int stride, int pad_multiple,
                             uint8_t *out, size_t out_size, char *err, size_t err_size);
+
+/* The per-clip metadata of clip `index` (docs/shard-format.md
+ * "meta.sqlite"): one JSON object, NUL-terminated, of its meta.sqlite row
+ * (clip_id, source_id, url, title, channel, domain, license, clip_index,
+ * start_s, duration_s, every statistic, the decision, split, idx, ...) and
+ * "scores" (an array of {model_name, model_sha256, score, scored_at}).
+ * Returns the JSON's length in bytes; out receives it only when out_size is
+ * larger than that (else out[0] = 0 when out_size > 0): call with out NULL,
+ * out_size 0 to size a buffer, as with snprintf. -1 on error (an index out of
+ * range, a dataset of format version 1, which has no metadata). Serialised
+ * per reader: one SQLite connection, opened on first use in each process. */
+CMR_API int64_t cmr_clip_meta(cmr_reader *r, int64_t index, char *out, size_t out_size, char *err, size_t err_size);
+
+/* The index in the split of the whole dataset of clip `index` of this
+ * reader: index itself, or, for DIR@NAME, the subset's; -1 out of range. */
+CMR_API int64_t cmr_dataset_index(const cmr_reader *r, int64_t index);
+
+/* Path of the dataset's meta.sqlite (valid until cmr_close), or NULL for a
+ * dataset of format version 1. Open it read-only (it is immutable). */
+CMR_API const char *cmr_metadata_path(const cmr_reader *r);
 
 #ifdef __cplusplus
 }

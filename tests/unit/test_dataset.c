@@ -78,7 +78,10 @@ static void test_manifest(void)
     struct { const char *from, *to, *why; } bad[] = {
         {"\"clips\": 5", "\"clips\": 6", "shards hold"},
         {"train/shard-00000.mdb", "../../etc/passwd", "bad file"},
-        {"\"format_version\": 1", "\"format_version\": 2", "format_version"},
+        {"\"format_version\": 1", "\"format_version\": 3", "unsupported format_version 3"},
+        {"\"format_version\": 1", "\"format_version\": 0", "unsupported format_version 0"},
+        /* version 2 needs its metadata and card entries */
+        {"\"format_version\": 1", "\"format_version\": 2", "needs \"metadata\""},
         {"\"h264\"", "\"mpeg\"", "codec"},
         {"\"channels\": 3", "\"channels\": 4", "frame size"},
         {"clipmill-dataset", "something-else", "format"},
@@ -90,6 +93,35 @@ static void test_manifest(void)
         snprintf(text, sizeof text, "%.*s%s%s", (int)pre, good_manifest, bad[i].to, at + strlen(bad[i].from));
         CHECK_MSG(dataset_manifest_parse(text, strlen(text), "m", &m, &e) != 0 && strstr(e.msg, bad[i].why),
                   "case %zu: %s", i, e.msg);
+    }
+    CHECK(m.meta.file == NULL && m.card.file == NULL);   /* version 1: none */
+
+    /* version 2: metadata and card, checked like shard entries */
+    static const char v2_files[] =
+        "\"format_version\": 2, \"metadata\": {\"file\": \"meta.sqlite\", \"bytes\": 4096, \"sha256\": \""
+        "2222222222222222222222222222222222222222222222222222222222222222\"}, \"card\": {\"file\": \"card.md\","
+        " \"bytes\": 12, \"sha256\": \"3333333333333333333333333333333333333333333333333333333333333333\"}";
+    char v2[sizeof good_manifest + sizeof v2_files];
+    const char *ver = strstr(good_manifest, "\"format_version\": 1");
+    snprintf(v2, sizeof v2, "%.*s%s%s", (int)(ver - good_manifest), good_manifest, v2_files,
+             ver + strlen("\"format_version\": 1"));
+    CHECK_MSG(dataset_manifest_parse(v2, strlen(v2), "m", &m, &e) == 0, "%s", e.msg);
+    CHECK(m.format_version == 2 && m.meta.file && strcmp(m.meta.file, "meta.sqlite") == 0 && m.meta.bytes == 4096 &&
+          m.meta.sha256[0] == '2' && m.card.file && strcmp(m.card.file, "card.md") == 0);
+    dataset_manifest_free(&m);
+    struct { const char *from, *to; } bad2[] = {
+        {"\"meta.sqlite\"", "\"../meta.sqlite\""},
+        {"\"card.md\"", "\"/etc/card.md\""},
+        {"\"bytes\": 4096", "\"bytes\": 0"},
+        {"2222222222222222222222222222222222222222222222222222222222222222", "22"},
+        {"\"card\": {", "\"kard\": {"},
+    };
+    for (size_t i = 0; i < sizeof bad2 / sizeof bad2[0]; i++) {
+        char text[sizeof v2 + 64];
+        const char *at = strstr(v2, bad2[i].from);
+        snprintf(text, sizeof text, "%.*s%s%s", (int)(at - v2), v2, bad2[i].to, at + strlen(bad2[i].from));
+        CHECK_MSG(dataset_manifest_parse(text, strlen(text), "m", &m, &e) != 0 && strstr(e.msg, "needs"),
+                  "v2 case %zu: %s", i, e.msg);
     }
     for (size_t n = 0; n < strlen(good_manifest); n += 7)
         CHECK(dataset_manifest_parse(good_manifest, n, "m", &m, &e) != 0);

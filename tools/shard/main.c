@@ -50,7 +50,7 @@ static int valid_name(const char *s)
 
 typedef struct export_args {
     const char *split, *clip, *raw, *mp4;
-    int index;
+    int index, meta;
     int scale;
 } export_args;
 
@@ -74,6 +74,24 @@ static int run_export(const char *dir, const export_args *x)
         if (index < 0) {
             cm_log(CM_LOG_ERROR, "%s: no clip %s in split %s", dir, x->clip, x->split);
             code = CM_EXIT_PARTIAL;
+            goto done;
+        }
+    }
+    if (x->meta) {
+        /* The clip's metadata as one JSON line (sanitised: catalog text). */
+        int64_t len = cmr_clip_meta(r, index, NULL, 0, err, sizeof err);
+        char *json = len >= 0 ? cm_xmalloc((size_t)len + 1) : NULL, *clean = json ? cm_xmalloc(4 * (size_t)len + 4) : NULL;
+        if (!json || cmr_clip_meta(r, index, json, (size_t)len + 1, err, sizeof err) != len) {
+            cm_log(CM_LOG_ERROR, "%s", err);
+            free(json);
+            code = CM_EXIT_PARTIAL;
+            goto done;
+        }
+        printf("%s\n", cm_clean(json, clean, 4 * (size_t)len + 4));
+        free(json);
+        free(clean);
+        if (!x->raw && !x->mp4) {
+            code = CM_EXIT_OK;
             goto done;
         }
     }
@@ -114,13 +132,15 @@ static int export_main(int argc, char **argv)
         CM_STRING("clip", 0, "ID", &x.clip, "the clip with this catalog id"),
         CM_STRING("raw", 0, "FILE", &x.raw, "raw RGB24 frames (T,H,W,3)"),
         CM_STRING("mp4", 0, "FILE", &x.mp4, "H.264 MP4, upscaled by --scale"),
+        CM_FLAG("meta", 0, &x.meta, "print the clip's metadata (one JSON object) first"),
         CM_INT("scale", 0, "N", &x.scale, 1, 16, "MP4 upscaling factor (default 4)"),
         CM_END,
     };
     const cm_cli cli = {
         .program = "clipmill-shard export",
         .usage =
-        "usage: clipmill-shard export DATASET_DIR [--split S] (--index N | --clip ID) [--raw FILE] [--mp4 FILE]\n"
+        "usage: clipmill-shard export DATASET_DIR[@SUBSET] [--split S] (--index N | --clip ID) [--meta] [--raw FILE]\n"
+        "       [--mp4 FILE]\n"
         "\n"
         "Reads one clip of a dataset through the dataset reader and writes its frames.\n"
         "\n",
@@ -129,8 +149,8 @@ static int export_main(int argc, char **argv)
     int n_args, code;
     if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
     if (n_args != 1) return cm_cli_usage_error(&cli, "expected one DATASET_DIR");
-    if ((x.index < 0) == (x.clip == NULL) || (!x.raw && !x.mp4))
-        return cm_cli_usage_error(&cli, "export needs one of --index, --clip and one of --raw, --mp4");
+    if ((x.index < 0) == (x.clip == NULL) || (!x.raw && !x.mp4 && !x.meta))
+        return cm_cli_usage_error(&cli, "export needs one of --index, --clip and one of --raw, --mp4, --meta");
     return run_export(argv[1], &x);
 }
 
@@ -158,9 +178,42 @@ static int verify_main(int argc, char **argv)
     return shard_verify(argv[1], quiet);
 }
 
+/* clipmill-shard subset DATASET_DIR NAME --where SQL */
+static int subset_main(int argc, char **argv)
+{
+    int quiet = 0;
+    const char *where = NULL;
+    const cm_option options[] = {
+        CM_STRING("where", 0, "SQL", &where, "condition on the columns of the dataset's meta.sqlite clips table,\n"
+                  "e.g. \"domain = 'platformer' AND motion > 2\""),
+        CM_FLAG("quiet", 'q', &quiet, "no summary line"),
+        CM_END,
+    };
+    const cm_cli cli = {
+        .program = "clipmill-shard subset",
+        .usage =
+        "usage: clipmill-shard subset DATASET_DIR NAME --where SQL\n"
+        "\n"
+        "Writes DATASET_DIR/subsets/NAME.subset: the dataset's clips whose row in its own\n"
+        "meta.sqlite matches SQL, per split, in the dataset's order. Readers open it as\n"
+        "DATASET_DIR@NAME. The dataset itself is not rewritten.\n"
+        "\n",
+        .options = options,
+        .footer = "Exit status: 0 written; 1 no clip matches; 2 usage error, a bad condition or the name\n"
+                  "is taken; 3 the dataset or its metadata cannot be read (format 1 has none).\n",
+    };
+    int n_args, code;
+    if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
+    if (n_args != 2 || !where) return cm_cli_usage_error(&cli, "expected DATASET_DIR NAME --where SQL");
+    if (!valid_name(argv[2]))
+        return cm_cli_usage_error(&cli, "bad subset name \"%s\" (letters, digits, '-', '_', '.')", argv[2]);
+    return shard_subset(argv[1], argv[2], where, quiet);
+}
+
 static const cm_subcommand subcommands[] = {
     {"verify", verify_main, "check a dataset's shards and records against its manifest"},
     {"export", export_main, "write one clip of a dataset as raw frames or an MP4"},
+    {"subset", subset_main, "name a subset of a dataset's clips by SQL over its metadata"},
     {NULL, NULL, NULL},
 };
 
@@ -204,6 +257,7 @@ int main(int argc, char **argv)
         "usage: clipmill-shard [OPTIONS] --dataset NAME\n"
         "       clipmill-shard verify DATASET_DIR\n"
         "       clipmill-shard export DATASET_DIR [--split S] (--index N | --clip ID) [--raw FILE] [--mp4 FILE]\n"
+        "       clipmill-shard subset DATASET_DIR NAME --where SQL\n"
         "\n"
         "Writes the kept clips of the corpus in DIR as dataset DIR/datasets/NAME: LMDB\n"
         "shards per split (train/val/test, assigned by source), shuffled, with\n"

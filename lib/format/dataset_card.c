@@ -1,0 +1,109 @@
+/* The dataset card (dataset_card.h). */
+#include "dataset_card.h"
+#include "dataset_meta.h"
+#include "fsio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Markdown table cells hold catalog text (titles, channels): a '|' or a line
+ * break would end the cell. */
+static void cell(sqlite3_str *b, const char *s)
+{
+    if (!s) {
+        sqlite3_str_appendall(b, "(unknown)");
+        return;
+    }
+    for (; *s; s++) {
+        if (*s == '|') sqlite3_str_appendall(b, "\\|");
+        else if (*s == '\n' || *s == '\r') sqlite3_str_appendchar(b, 1, ' ');
+        else sqlite3_str_appendchar(b, 1, *s);
+    }
+}
+
+static void setting(sqlite3_str *b, sqlite3 *db, const char *key, const char *label)
+{
+    char *v = dataset_meta_info(db, key);
+    if (!v) return;
+    sqlite3_str_appendf(b, "| %s | ", label);
+    if (strchr(v, '\n')) {
+        for (char *p = v; *p; p++) if (*p == '\n') *p = ' ';
+    }
+    cell(b, v);
+    sqlite3_str_appendall(b, " |\n");
+    free(v);
+}
+
+/* One "by X" table: clips, sources and hours per value of expr. */
+static int group_table(sqlite3_str *b, sqlite3 *db, const char *title, const char *expr, const char *order,
+                       int limit)
+{
+    char *sql = sqlite3_mprintf("SELECT %s AS k, count(*), count(DISTINCT source_id), coalesce(sum(coalesce(duration_s, frames / fps)), 0) / 3600.0"
+                                " FROM clips GROUP BY k ORDER BY %s LIMIT %d", expr, order, limit + 1);
+    sqlite3_stmt *q = NULL;
+    int rc = -1, n = 0, step;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) goto done;
+    sqlite3_str_appendf(b, "\n## %s\n\n| %s | clips | sources | hours |\n|---|---:|---:|---:|\n", title, title + 3);
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (++n > limit) {
+            sqlite3_str_appendf(b, "| (more: see meta.sqlite) | | | |\n");
+            break;
+        }
+        sqlite3_str_appendall(b, "| ");
+        cell(b, (const char *)sqlite3_column_text(q, 0));
+        sqlite3_str_appendf(b, " | %lld | %lld | %.3f |\n", (long long)sqlite3_column_int64(q, 1),
+                            (long long)sqlite3_column_int64(q, 2), sqlite3_column_double(q, 3));
+    }
+    rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -1;
+done:
+    sqlite3_finalize(q);
+    sqlite3_free(sql);
+    return rc;
+}
+
+int dataset_card_write(const char *meta_path, const char *card_path, cm_error *e)
+{
+    sqlite3 *db = NULL;
+    if (dataset_meta_open(meta_path, &db, e) != 0) return -1;
+    sqlite3_str *b = sqlite3_str_new(NULL);
+    char *name = dataset_meta_info(db, "name");
+    sqlite3_str_appendall(b, "# Dataset ");
+    cell(b, name);
+    free(name);
+    sqlite3_str_appendall(b, "\n\nWritten by clipmill-shard; every clip's row is in meta.sqlite (docs/shard-format.md).\n"
+                             "\n## Built with\n\n| setting | value |\n|---|---|\n");
+    setting(b, db, "command", "command");
+    setting(b, db, "clipmill_version", "clipmill version");
+    setting(b, db, "created_at", "created at (UTC)");
+    setting(b, db, "codec", "codec");
+    setting(b, db, "crf", "h264 crf");
+    setting(b, db, "frames_per_clip", "frames per clip");
+    setting(b, db, "frame_size", "frame size");
+    setting(b, db, "fps", "frames per second");
+    setting(b, db, "seed", "shuffle seed");
+    setting(b, db, "split_fractions", "split fractions (train, val, test)");
+    setting(b, db, "dedup_hamming", "near-duplicate threshold (pHash bits)");
+    setting(b, db, "clips_selected", "clips selected");
+    setting(b, db, "clips_duplicate", "near-duplicates dropped");
+    setting(b, db, "query", "selection query");
+    int rc = 0;
+    rc |= group_table(b, db, "By split", "split", "CASE k WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END", 3);
+    rc |= group_table(b, db, "By domain", "domain", "count(*) DESC, k", 100);
+    rc |= group_table(b, db, "By channel", "channel", "count(*) DESC, k", 100);
+    rc |= group_table(b, db, "By license", "license", "count(*) DESC, k", 100);
+    rc |= group_table(b, db, "By decision", "coalesce(decision || ': ' || coalesce(decision_reason, ''), NULL)",
+                      "count(*) DESC, k", 100);
+    if (rc != 0) {
+        cm_error_set(e, "%s: %s", meta_path, sqlite3_errmsg(db));
+        sqlite3_free(sqlite3_str_finish(b));
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_close(db);
+    size_t len = (size_t)sqlite3_str_length(b);
+    char *text = sqlite3_str_finish(b);
+    rc = cm_write_file_atomic(card_path, text ? text : "", text ? len : 0, e);
+    sqlite3_free(text);
+    return rc;
+}
