@@ -120,6 +120,13 @@ int cm_parse_choice(const char *opt, const char *s, const char *choices, int *in
 
 static const cm_option help_option = CM_FLAG("help", 'h', NULL, "this help");
 static const cm_option version_option = CM_FLAG("version", 'V', NULL, "print the version");
+/* Not in --help: prints the table for the build's generators (cm_cli_table). */
+static const cm_option table_option = CM_FLAG("options-table", 0, NULL, NULL);
+
+/* Defined by tools/common/versions.c, which each tool links as an object;
+ * weak so that programs without it (the unit tests) print the first line of
+ * --version only. */
+#pragma weak cm_version_details
 
 static const cm_option *find_long(const cm_option *t, const char *name, size_t len)
 {
@@ -127,6 +134,7 @@ static const cm_option *find_long(const cm_option *t, const char *name, size_t l
         if (strlen(t->name) == len && strncmp(t->name, name, len) == 0) return t;
     if (len == 4 && strncmp(name, "help", 4) == 0) return &help_option;
     if (len == 7 && strncmp(name, "version", 7) == 0) return &version_option;
+    if (len == 13 && strncmp(name, "options-table", 13) == 0) return &table_option;
     return NULL;
 }
 
@@ -195,6 +203,12 @@ static int apply(const cm_cli *cli, const cm_option *opt, const char *value, int
         const char *space = strchr(cli->program, ' ');
         printf("%.*s %s\n", space ? (int)(space - cli->program) : (int)strlen(cli->program), cli->program,
                CLIPMILL_VERSION);
+        if (cm_version_details) cm_version_details(stdout);
+        *exit_code = CM_EXIT_OK;
+        return 1;
+    }
+    if (opt == &table_option) {
+        cm_cli_table(cli, stdout);
         *exit_code = CM_EXIT_OK;
         return 1;
     }
@@ -302,6 +316,42 @@ void cm_cli_help(const cm_cli *cli, FILE *f)
     if (cli->footer) {
         fputc('\n', f);
         fputs(cli->footer, f);
+    }
+}
+
+/* One field of a table row: tabs and newlines would split the row. */
+static void table_field(const char *s, size_t n, FILE *f)
+{
+    fputc('\t', f);
+    if (!s || n == 0) {
+        fputc('-', f);
+        return;
+    }
+    for (size_t i = 0; i < n && s[i]; i++) fputc(s[i] == '\t' || s[i] == '\n' ? ' ' : s[i], f);
+}
+
+static void table_option_row(const cm_option *o, FILE *f)
+{
+    char s[2] = {o->short_name, 0};
+    fputs("option", f);
+    table_field(o->name, strlen(o->name), f);
+    table_field(s, o->short_name ? 1 : 0, f);
+    table_field(o->arg, o->arg ? strlen(o->arg) : 0, f);
+    table_field(o->help, o->help ? strcspn(o->help, "\n") : 0, f);
+    fputc('\n', f);
+}
+
+void cm_cli_table(const cm_cli *cli, FILE *f)
+{
+    fprintf(f, "program\t%s\n", cli->program);
+    for (const cm_option *o = cli->options; o->name; o++) table_option_row(o, f);
+    table_option_row(&help_option, f);
+    table_option_row(&version_option, f);
+    for (const cm_subcommand *s = cli->subcommands; s && s->name; s++) {
+        fputs("subcommand", f);
+        table_field(s->name, strlen(s->name), f);
+        table_field(s->summary, s->summary ? strlen(s->summary) : 0, f);
+        fputc('\n', f);
     }
 }
 

@@ -18,7 +18,9 @@
  *   if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
  *   // argv[1 .. n_args] are the arguments that are not options, in order
  *
- * -h/--help and -V/--version are in every table without being listed. */
+ * -h/--help and -V/--version are in every table without being listed, and so
+ * is --options-table (not in --help), which prints the table for the build's
+ * generators of man pages and shell completion (cm_cli_table). */
 #ifndef CLIPMILL_CLI_H
 #define CLIPMILL_CLI_H
 
@@ -133,6 +135,20 @@ int cm_cli_parse(const cm_cli *cli, int argc, char **argv, int *n_args, int *exi
 /* Writes cli's --help to f: usage, the option list made from the table
  * (with -h and -V), the subcommands, footer. */
 void cm_cli_help(const cm_cli *cli, FILE *f);
+
+/* Writes cli's option table to f for the build's generators
+ * (cmake/cli_docs.sh), one tab-separated row per line, "-" for an empty field:
+ *   program     PROGRAM (as in cli->program: "clipmill-ingest export")
+ *   option      LONG  SHORT  ARG  HELP (the first line of the help text)
+ *   subcommand  NAME  SUMMARY
+ * -h and -V are listed as options; --options-table is not. */
+void cm_cli_table(const cm_cli *cli, FILE *f);
+
+/* What --version prints after "PROGRAM VERSION": the git revision the program
+ * was built from and the versions of the libraries it runs with. Defined in
+ * tools/common/versions.c (linked into each tool); programs without it print
+ * the first line only. */
+void cm_version_details(FILE *f);
 
 /* Prints "PROGRAM: message; try --help" (printf-style message) on stderr and
  * returns CM_EXIT_USAGE: for usage errors found after parsing. */

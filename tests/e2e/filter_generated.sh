@@ -93,7 +93,16 @@ check_eq "scores without stored activity statistics equal those with" "$(q old/c
 check_eq "every clip rescored" "$(q old/catalog.sqlite "SELECT count(*) FROM scores")" "$n"
 
 # Usage errors and missing inputs.
-"$FILTER" -C clean >/dev/null 2>&1; check_eq "no --model: usage" "$?" 2
+# No --model: the default model installed beside the program
+# (../share/clipmill/models/default.cmm from bin/; the build tree has the same
+# layout), the same file as $MODEL, so the same model id; a copy of the tool
+# with nothing beside it has no default: usage error.
+cp -r clean default-model
+want_id=$(q default-model/catalog.sqlite "SELECT model_id FROM models WHERE sha256 = '$(sha256sum "$MODEL" | cut -c1-64)'")
+"$FILTER" -C default-model -q --json > default-model.json 2>&1; check_eq "no --model: the default model" "$?" 0
+check "no --model: model_id $want_id" grep -q "\"model_id\":$want_id," default-model.json
+mkdir -p lone && cp "$FILTER" lone/
+lone/clipmill-filter -C default-model >/dev/null 2>&1; check_eq "no --model, no default beside the tool: usage" "$?" 2
 "$FILTER" -C clean --model "$MODEL" --threshold 2 >/dev/null 2>&1; check_eq "bad threshold" "$?" 2
 "$FILTER" -C nowhere --model "$MODEL" -q >/dev/null 2>&1; check_eq "no catalog: fatal" "$?" 3
 head -c 300 "$MODEL" > cut.cmm

@@ -181,6 +181,22 @@ int main(void)
                       "  alpha        the first\n\n"
                       "Exit status: 0 ok.\nclipmill-test " CLIPMILL_VERSION "\n"));
 
+    /* --options-table (for cmake/cli_docs.sh): not in --help; one
+     * tab-separated row per option and subcommand, "-" for an empty field,
+     * only the first line of a help text. */
+    CHECK(!strstr(out, "options-table"));
+    char *tbuf = NULL;
+    size_t tlen = 0;
+    FILE *tf = open_memstream(&tbuf, &tlen);
+    cm_cli_table(&cli, tf);
+    fclose(tf);
+    CHECK(strncmp(tbuf, "program\tclipmill-test\noption\tcorpus\tC\tDIR\tcorpus directory (default .)\n", 71) == 0);
+    CHECK(strstr(tbuf, "\noption\tjson\t-\t-\tprint a JSON summary\n"));
+    CHECK(strstr(tbuf, "\noption\ta-very-long-option-name\tm\tFILE\tfirst line\n"));
+    CHECK(strstr(tbuf, "\noption\thelp\th\t-\tthis help\noption\tversion\tV\t-\tprint the version\n"
+                       "subcommand\talpha\tthe first\n"));
+    free(tbuf);
+
     char *sargv[] = {"prog", "alpha", "x", NULL};
     int scode = -1;
     CHECK(cm_subcommand_run(subs, 3, sargv, &scode) == 1 && scode == 7);

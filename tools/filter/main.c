@@ -24,6 +24,7 @@
 #include "classifier_catalog.h"
 #include "corpus.h"
 #include "decide.h"
+#include "datadir.h"
 #include "model_ref.h"
 #include "partition.h"
 #include "progress.h"
@@ -61,7 +62,9 @@ int main(int argc, char **argv)
                   "duplicate rule across them. --partition none: the corpus itself"),
         CM_STRING("model", 'm', "FILE|ID", &model_arg,
                   "quality model: a file (e.g. models/default.cmm), registered in\n"
-                  "the catalog's models table if it is not yet, or a model id there"),
+                  "the catalog's models table if it is not yet, or a model id there\n"
+                  "(default: the default model installed with the tools,\n"
+                  "PREFIX/share/clipmill/models/default.cmm)"),
         CM_DOUBLE("threshold", 't', "T", &threshold_opt, 0, 1, "keep when score >= T (default: the model's threshold)"),
         CM_INT("jobs", 'j', "N", &jobs, 1, 256, "scoring threads (default: number of cores)"),
         CM_FLAG("rescore", 0, &rescore, "score clips again even if this model scored them"),
@@ -84,7 +87,7 @@ int main(int argc, char **argv)
     const cm_cli cli = {
         .program = "clipmill-filter",
         .usage =
-        "usage: clipmill-filter [OPTIONS] --model FILE|ID\n"
+        "usage: clipmill-filter [OPTIONS] [--model FILE|ID]\n"
         "\n"
         "Gives every clip of DIR/catalog.sqlite a quality score (table scores, per\n"
         "model) and a keep / reject decision with its reason (table decisions).\n"
@@ -105,10 +108,15 @@ int main(int argc, char **argv)
         free(args);
         return code;
     }
+    /* The installed default model (datadir.h), found beside the program. */
+    char *default_model = model_arg ? NULL : cm_data_file("models/default.cmm");
+    if (!model_arg) model_arg = default_model;
     if (n_args > 0 || !model_arg) {
         free(args);
+        free(default_model);
         return n_args > 0 ? cm_cli_usage_error(&cli, "unexpected argument '%s'", argv[1])
-                          : cm_cli_usage_error(&cli, "--model FILE|ID is required");
+                          : cm_cli_usage_error(&cli, "--model FILE|ID is required (no default model installed "
+                                                     "beside this program, in ../share/clipmill/models)");
     }
     if (jobs < 1) jobs = 1;
     /* The same rules, and the same error lines, as clipmill-ingest's. */
@@ -208,6 +216,7 @@ done:
         }
     }
     model_ref_free(&ref);
+    free(default_model);
     free(args);
     corpus_close(cp);
     free(part_corpus);
