@@ -1,32 +1,39 @@
-"""PyTorch loading: WindowDataset, an IterableDataset of random windows.
+"""PyTorch loading: WindowDataset, an IterableDataset of batches of windows,
+with exact resume at any world size and worker count.
 
     ds = WindowDataset("corpus/datasets/v1", "train", frames=16, batch_size=8, seed=0,
                        layout="BTCHW", pad_to=4)
-    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
-    for epoch in range(n):
+    loader = StatefulLoader(ds, num_workers=2)          # a DataLoader that counts batches
+    if ckpt: loader.load_state_dict(ckpt["loader"])
+    for epoch in range(start_epoch, n):
         ds.set_epoch(epoch)
         for batch in loader:           # uint8 tensor (8, 16, 3, 92, 160)
             ...
+            ckpt = {"loader": loader.state_dict(), ...}
 
-Batching happens inside the dataset (batch_size=None in the DataLoader): one
-preallocated numpy buffer per batch filled by the C reader with no per-sample
-Python objects, handed to torch with torch.from_numpy (no copy).
+A list of paths with weights mixes datasets (clipmill.mixture). Batching
+happens inside the dataset (batch_size=None in the DataLoader): one numpy
+buffer per batch filled by the C reader, handed to torch without a copy.
 
-Work split: each epoch, the clips are shuffled with (seed, epoch) - the same
-permutation in every process - and dealt round-robin first across distributed
-ranks (torch.distributed when initialised, else env RANK / WORLD_SIZE), then
-across the DataLoader's workers. Each rank gets the same number of clips
-(the permutation is cut to a multiple of world_size) so ranks stay in step.
-Every clip yields windows_per_clip windows at random starts (all inside the
-clip: windows never cross clips).
+Order and work split (clipmill.sampler): the epoch's global order depends
+only on (seed, epoch); rank r of W takes every W-th position, in batches; the
+DataLoader's worker w fills the rank's batches w, w + n, ... so the loader
+yields them in order and only the epoch's last batch is short. The state is
+the number of global positions consumed, so a run saved at one world size or
+worker count resumes at another with no window repeated or skipped. Epoch,
+resume point, rank and world size reach the workers through shared memory, so
+persistent_workers=True sees set_epoch and load_state_dict too.
 """
+import multiprocessing
+import multiprocessing.context
 import os
 
-import numpy as np
 import torch
 import torch.utils.data
 
-from .reader import Dataset
+from .numpy_source import WindowBatches
+
+_EPOCH, _START, _RANK, _WORLD = range(4)
 
 
 def _rank_world():
@@ -37,52 +44,121 @@ def _rank_world():
 
 class WindowDataset(torch.utils.data.IterableDataset):
     def __init__(self, path, split="train", frames=16, stride=1, batch_size=8, seed=0, layout="BTCHW", pad_to=0,
-                 windows_per_clip=1, drop_last=True):
+                 windows_per_clip=1, drop_last=None, weights=None, samples_per_epoch=None, rank=None,
+                 world_size=None, return_info=False):
+        """path: a dataset directory ("DATASET@SUBSET" too) or a list of them,
+        mixed by weights (default: by size) into samples_per_epoch windows per
+        epoch (default: all of them). rank/world_size: default torch.distributed's,
+        else env RANK/WORLD_SIZE, read when iteration starts. drop_last: drop the
+        epoch's last, short step (default: only when world_size > 1, so ranks stay
+        in step). return_info: yield {"frames", "source", "clip", "start",
+        "position"} (tensors) instead of the frames alone."""
         super().__init__()
         if layout not in ("BTCHW", "BTHWC"):
             raise ValueError("layout is BTCHW or BTHWC")
-        self.path, self.split, self.frames, self.stride = path, split, frames, stride
-        self.batch_size, self.seed, self.layout, self.pad_to = batch_size, seed, layout, pad_to
-        self.windows_per_clip, self.drop_last, self.epoch = windows_per_clip, drop_last, 0
-        self._ds = None
-        with Dataset(path, split) as ds:
-            self._len = len(ds)
-            if ds.windows_per_clip(frames, stride) < 1:
-                raise ValueError(f"a window of {frames} frames at stride {stride} does not fit in {ds.frames} frames")
+        self.layout, self.return_info, self._drop_last = layout, return_info, drop_last
+        self._fixed = (rank, world_size)
+        self.core = WindowBatches(path, split, frames, stride, batch_size, seed, pad_to, windows_per_clip, weights,
+                                  samples_per_epoch, bool(drop_last))
+        self._shared = multiprocessing.RawArray("q", [0, 0, -1, -1])
+        self._resolve()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if multiprocessing.context.get_spawning_popen() is None:   # plain pickling: copy the values
+            state["_shared"] = list(self._shared)
+        return state
+
+    def _resolve(self):
+        """Rank and world size as seen now (main process), into the shared state."""
+        rank, world = _rank_world()
+        rank = rank if self._fixed[0] is None else self._fixed[0]
+        world = world if self._fixed[1] is None else self._fixed[1]
+        self.core.rank, self.core.world_size = rank, world
+        self.core.drop_last = world > 1 if self._drop_last is None else self._drop_last
+        self._publish()
+
+    def _publish(self):
+        c = self.core
+        self._shared[_EPOCH], self._shared[_START] = c.epoch, c.start
+        self._shared[_RANK], self._shared[_WORLD] = c.rank, c.world_size
+
+    @property
+    def epoch(self):
+        return self.core.epoch
 
     def set_epoch(self, epoch):
-        """Reshuffles: call before iterating each epoch (also in the main process with workers:
-        the DataLoader copies the dataset, epoch included, into its workers when iteration starts)."""
-        self.epoch = epoch
+        """Selects the epoch (reshuffles); a new epoch starts at its beginning."""
+        self.core.set_epoch(epoch)
+        self._publish()
 
-    def _clips(self):
-        rank, world = _rank_world()
-        info = torch.utils.data.get_worker_info()
-        wid, nw = (info.id, info.num_workers) if info else (0, 1)
-        perm = np.random.default_rng([self.seed, self.epoch]).permutation(self._len)
-        perm = perm[: len(perm) // world * world] if len(perm) >= world else perm
-        return perm[rank::world][wid::nw], np.random.default_rng([self.seed, self.epoch, rank, wid])
+    def __len__(self):
+        """This rank's batches in a whole epoch."""
+        self._resolve()
+        return len(self.core)
+
+    def state_dict(self, batches=None):
+        """The loader's position: batches defaults to those counted by
+        StatefulLoader (or by iterating in this process); pass your own count of
+        batches taken since set_epoch / load_state_dict with a plain DataLoader."""
+        self._resolve()
+        return self.core.state_dict(batches)
+
+    def load_state_dict(self, state):
+        self.core.load_state_dict(state)
+        self._publish()
 
     def __iter__(self):
-        if self._ds is None:
-            self._ds = Dataset(self.path, self.split)   # opened in the worker process
-        ds = self._ds
-        clips, rng = self._clips()
-        starts = ds.windows_per_clip(self.frames, self.stride)
-        hp = ds.padded_height(self.pad_to)
-        buf = np.empty((self.batch_size, self.frames, hp, ds.width, ds.channels), np.uint8)
-        n = 0
-        for c in clips:
-            for s in rng.integers(0, starts, size=self.windows_per_clip):
-                ds.window(int(c), int(s), self.frames, self.stride, self.pad_to, out=buf[n])
-                n += 1
-                if n == self.batch_size:
-                    yield self._tensor(buf)
-                    buf = np.empty_like(buf)
-                    n = 0
-        if n and not self.drop_last:
-            yield self._tensor(buf[:n])
+        info = torch.utils.data.get_worker_info()
+        core = self.core
+        if info is None:                        # in the training process itself: count here
+            self._resolve()
+            core._taken, core._finished = 0, False
+            for batch in core.batches(core.plan(), core.epoch, reuse=self.layout == "BTCHW"):
+                core._taken += 1
+                yield self._convert(batch)
+            core._finished = True
+            return
+        sh = list(self._shared)                  # a worker: epoch and position from the main process
+        core.epoch, core.start = sh[_EPOCH], sh[_START]
+        rank, world = (sh[_RANK], sh[_WORLD]) if sh[_WORLD] > 0 else _rank_world()
+        plan = core.plan(rank, world)
+        yield from (self._convert(b) for b in core.batches(plan, core.epoch, info.id, info.num_workers,
+                                                          reuse=self.layout == "BTCHW"))
 
-    def _tensor(self, b):
-        t = torch.from_numpy(b)
-        return t.permute(0, 1, 4, 2, 3).contiguous() if self.layout == "BTCHW" else t
+    def _convert(self, batch):
+        t = torch.from_numpy(batch["frames"])
+        t = t.permute(0, 1, 4, 2, 3).contiguous() if self.layout == "BTCHW" else t
+        if not self.return_info:
+            return t
+        return dict({k: torch.from_numpy(v) for k, v in batch.items() if k != "frames"}, frames=t)
+
+
+class StatefulLoader:
+    """A DataLoader over a WindowDataset (batch_size=None) that counts the
+    batches it hands out, so state_dict() is exact however many workers run
+    ahead. Keyword arguments go to torch.utils.data.DataLoader."""
+
+    def __init__(self, dataset, **kwargs):
+        self.dataset = dataset
+        self.loader = torch.utils.data.DataLoader(dataset, batch_size=None, **kwargs)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __iter__(self):
+        ds = self.dataset
+        ds._resolve()
+        core, count = ds.core, self.loader.num_workers > 0
+        core._taken, core._finished = 0, False
+        for batch in self.loader:
+            if count:
+                core._taken += 1
+            yield batch
+        core._finished = True
+
+    def state_dict(self):
+        return self.dataset.state_dict()
+
+    def load_state_dict(self, state):
+        self.dataset.load_state_dict(state)

@@ -86,19 +86,23 @@ if torch is not None:
         check(b.dtype == torch.uint8 and tuple(b.shape[1:]) == (16, 3, 92, 160), f"batch {tuple(b.shape)}")
         seen.append(b.shape[0])
     check(sum(seen) == n_train, f"one window per clip per epoch: {sum(seen)} vs {n_train}")
-    e0 = [c.tolist() for c in [ds._clips()[0]]]
-    ds.set_epoch(1)
-    e1 = [c.tolist() for c in [ds._clips()[0]]]
-    check(sorted(e0[0]) == sorted(e1[0]), "same clips every epoch")
+
+    def clips(ds):
+        return [c for b in ds for c in b["clip"].tolist()]
+    di = WindowDataset(dataset, "train", frames=16, batch_size=2, seed=3, return_info=True)
+    e0 = clips(di)
+    di.set_epoch(1)
+    e1 = clips(di)
+    check(sorted(e0) == sorted(e1) == list(range(n_train)), "every clip once per epoch")
     if n_train > 3:
         check(e0 != e1, "reshuffled per epoch")
     parts = []
     for r in range(2):
         os.environ["RANK"], os.environ["WORLD_SIZE"] = str(r), "2"
-        parts.append(set(ds._clips()[0].tolist()))
+        parts.append(set(clips(WindowDataset(dataset, "train", frames=16, batch_size=1, seed=3, return_info=True))))
     del os.environ["RANK"], os.environ["WORLD_SIZE"]
     check(not (parts[0] & parts[1]), "ranks get disjoint clips")
-    check(len(parts[0]) == len(parts[1]) == n_train // 2, "ranks get equal shares")
+    check(len(parts[0]) == len(parts[1]) == n_train // 2, "ranks get equal shares (drop_last at world 2)")
     hwc = next(iter(WindowDataset(dataset, "train", frames=8, batch_size=1, layout="BTHWC")))
     check(tuple(hwc.shape) == (1, 8, 90, 160, 3), f"BTHWC {tuple(hwc.shape)}")
 

@@ -1,0 +1,217 @@
+"""Numpy loading, no framework needed: a random-access source for grain and a
+batch iterator with exact resume (docs/reader.md "numpy, grain and JAX").
+
+    src = WindowSource("corpus/datasets/v1", "train", frames=16)
+    len(src); src[i]      # {"frames": (16, 90, 160, 3) uint8, "clip": int64, "start": int64,
+                          #  "clip_id": str array, metadata fields when the dataset has them}
+
+    it = WindowBatches(["ds/platformer", "ds/robotics"], "train", frames=16, batch_size=32,
+                       weights=[0.8, 0.2], seed=0)
+    for epoch in range(E):
+        it.set_epoch(epoch)
+        for batch in it: ...  # {"frames": (32, 16, 90, 160, 3) uint8, "source", "clip", "start", "position"}
+        ckpt = it.state_dict()   # and it.load_state_dict(ckpt) to resume mid-epoch
+
+WindowSource follows grain's RandomAccessDataSource protocol (__len__,
+__getitem__ of an int, picklable): grain shuffles and shards its indices.
+WindowBatches does its own order (clipmill.sampler, clipmill.mixture): the
+same for any rank count, resumable at a different one.
+"""
+import warnings
+
+import numpy as np
+
+from .mixture import Mixture
+from .reader import Dataset, ReaderError
+from .sampler import RankPlan, uniform_ints
+
+_START_KEY = 3
+STATE_FORMAT = "clipmill.windows/1"
+
+
+class WindowSet:
+    """The sources of a loader (one split of each dataset path, "DATASET@SUBSET"
+    included) and how a sample becomes a window. Sample s of a source is clip
+    s // windows_per_clip. Readers are opened lazily in each process; pickling
+    keeps the arguments only."""
+
+    def __init__(self, paths, split="train", frames=16, stride=1, pad_to=0, windows_per_clip=1):
+        if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__"):
+            paths = [paths]
+        self.paths, self.split, self.frames, self.stride = [str(p) for p in paths], split, frames, stride
+        self.pad_to, self.windows_per_clip = pad_to, windows_per_clip
+        self._ds = None
+        self.clips, self.starts, shapes = [], [], set()
+        for p in self.paths:
+            with Dataset(p, split) as ds:
+                if len(ds) == 0:
+                    warnings.warn(f"{p}: split '{split}' has no clips", stacklevel=3)
+                n = ds.frames if frames is None else frames
+                starts = ds.windows_per_clip(n, stride)
+                if len(ds) and starts < 1:
+                    raise ValueError(f"{p}: a window of {n} frames at stride {stride} does not fit in {ds.frames} "
+                                     "frames")
+                self.clips.append(len(ds))
+                self.starts.append(starts)
+                shapes.add((n, ds.padded_height(pad_to), ds.width, ds.channels))
+        if len(shapes) > 1:
+            raise ValueError(f"sources differ in window shape (frames, height, width, channels): {sorted(shapes)}")
+        self.shape = shapes.pop()
+        self.sizes = [c * windows_per_clip for c in self.clips]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_ds"] = None
+        return state
+
+    def datasets(self):
+        if self._ds is None:
+            self._ds = [Dataset(p, self.split) for p in self.paths]
+        return self._ds
+
+    def starts_of(self, src, sample, key_words):
+        """Window start of each (source, sample id), deterministic per key_words."""
+        out = np.empty(len(sample), np.int64)
+        for d in np.unique(src):
+            m = src == d
+            out[m] = uniform_ints(sample[m], self.starts[d], *key_words, _START_KEY, d)
+        return out
+
+    def fill(self, src, clip, start, out):
+        """Reads window (clip[i], start[i]) of source src[i] into out[i]."""
+        ds = self.datasets()
+        for i in range(len(clip)):
+            ds[src[i]].window(int(clip[i]), int(start[i]), self.shape[0], self.stride, self.pad_to, out=out[i])
+
+    def close(self):
+        for ds in self._ds or ():
+            ds.close()
+        self._ds = None
+
+
+class WindowSource:
+    """Random access to windows of one dataset split, for grain (RandomAccessDataSource):
+    record i is window i % windows_per_clip of clip i // windows_per_clip, its start
+    drawn once from (seed, i). frames=None: whole clips. Pickles by arguments."""
+
+    def __init__(self, path, split="train", frames=16, stride=1, pad_to=0, windows_per_clip=1, seed=0, meta=True):
+        self.set = WindowSet(path, split, frames, stride, pad_to, windows_per_clip)
+        self.seed, self.meta = seed, meta
+
+    def __len__(self):
+        return self.set.sizes[0]
+
+    def __repr__(self):   # grain records the source's repr in its checkpoints
+        s = self.set
+        return (f"WindowSource({s.paths[0]!r}, {s.split!r}, frames={s.frames}, stride={s.stride}, pad_to={s.pad_to}, "
+                f"windows_per_clip={s.windows_per_clip}, seed={self.seed})")
+
+    def __getitem__(self, record_key):
+        i = int(record_key)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"record {record_key} out of range [0, {len(self)})")
+        s = self.set
+        clip, start = i // s.windows_per_clip, int(s.starts_of(np.zeros(1, np.int64), np.array([i]), (self.seed,))[0])
+        frames = np.empty(s.shape, np.uint8)
+        s.fill([0], [clip], [start], frames[None])
+        ds = s.datasets()[0]
+        rec = {"frames": frames, "clip": np.int64(clip), "start": np.int64(start), "clip_id": np.array(ds.clip_id(clip))}
+        if self.meta and hasattr(ds, "meta"):
+            try:
+                for k, v in ds.meta(clip).items():
+                    if k not in rec and v is not None and not isinstance(v, (dict, list)):
+                        rec[k] = np.array(v)
+            except ReaderError:   # a dataset without metadata (format 1): frames and ids only
+                self.meta = False
+        return rec
+
+    def __getitems__(self, record_keys):
+        return [self[k] for k in record_keys]
+
+
+class WindowBatches:
+    """Batches of windows from one dataset or a weighted mixture, in the global
+    order of clipmill.sampler: {"frames": (B, T, Hp, W, C) uint8, "source",
+    "clip", "start", "position": (B,) int64}. Iterating yields this rank's
+    batches of the current epoch from the resume point; state_dict() says where
+    it is (positions consumed by all ranks, assuming they run in step)."""
+
+    def __init__(self, paths, split="train", frames=16, stride=1, batch_size=8, seed=0, pad_to=0,
+                 windows_per_clip=1, weights=None, samples_per_epoch=None, drop_last=False, rank=0, world_size=1):
+        self.set = WindowSet(paths, split, frames, stride, pad_to, windows_per_clip)
+        if weights is not None and len(weights) != len(self.set.paths):
+            raise ValueError(f"{len(weights)} weights for {len(self.set.paths)} datasets")
+        if weights is None and len(self.set.paths) > 1:
+            weights = self.set.sizes
+        self.mixture = Mixture(self.set.sizes, weights, seed, samples_per_epoch)
+        self.batch_size, self.seed, self.drop_last = batch_size, seed, drop_last
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.start = 0, 0
+        self._taken, self._finished = 0, False
+
+    def set_epoch(self, epoch):
+        """Selects the epoch to iterate; a new epoch starts at its beginning (one
+        loaded by load_state_dict keeps its resume point)."""
+        if epoch != self.epoch:
+            self.epoch, self.start = epoch, 0
+        self._taken, self._finished = 0, False
+
+    def plan(self, rank=None, world=None):
+        return RankPlan(len(self.mixture), self.batch_size, self.rank if rank is None else rank,
+                        self.world_size if world is None else world, self.start, self.drop_last)
+
+    def __len__(self):
+        """This rank's batches in a whole epoch."""
+        return RankPlan(len(self.mixture), self.batch_size, self.rank, self.world_size, 0, self.drop_last).batches
+
+    def batches(self, plan, epoch, worker=0, workers=1, reuse=False):
+        """Batches worker, worker + workers, ... of plan. reuse: fill one buffer
+        again for every batch (for callers that copy it before the next)."""
+        buf = None
+        for b in range(worker, plan.batches, workers):
+            pos = plan.positions(b)
+            src, sample, npass = self.mixture.locate(pos, epoch)
+            clip = sample // self.set.windows_per_clip
+            start = self.set.starts_of(src, sample + npass * np.asarray(self.set.sizes)[src], (self.seed, epoch))
+            if buf is None or len(buf) != len(pos) or not reuse:
+                buf = np.empty((len(pos),) + self.set.shape, np.uint8)
+            self.set.fill(src, clip, start, buf)
+            yield {"frames": buf, "source": src, "clip": clip, "start": start, "position": pos}
+
+    def __iter__(self):
+        self._taken, self._finished = 0, False
+        for batch in self.batches(self.plan(), self.epoch):
+            self._taken += 1
+            yield batch
+        self._finished = True
+
+    def state_dict(self, batches=None, world_size=None):
+        """Where the epoch stands: batches (default: those this iterator has
+        yielded since the epoch or the resume began) taken by every one of
+        world_size ranks (default self.world_size)."""
+        plan = self.plan(0, self.world_size if world_size is None else world_size)
+        if batches is None and self._finished:
+            consumed = len(self.mixture)
+        else:
+            consumed = plan.consumed(self._taken if batches is None else batches)
+        return {"format": STATE_FORMAT, "epoch": self.epoch, "consumed": consumed, "order": self._order()}
+
+    def _order(self):
+        s = self.set
+        return dict(self.mixture.state(), windows_per_clip=s.windows_per_clip, frames=s.frames, stride=s.stride)
+
+    def load_state_dict(self, state):
+        """Resumes: the next iteration continues state's epoch after its consumed
+        positions, at this object's rank, world size and batch size. ValueError when
+        the order would differ (other datasets, weights, seed, windows)."""
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"not a clipmill loader state: format {state.get('format')!r}")
+        if state["order"] != self._order():
+            raise ValueError(f"state is for another order: {state['order']} vs {self._order()}")
+        self.epoch, self.start = int(state["epoch"]), int(state["consumed"])
+        self._taken, self._finished = 0, False
+
+    def close(self):
+        self.set.close()
