@@ -156,3 +156,47 @@ int cm_fs_nearly_full(const char *path, long long margin)
     unsigned long long blocks = geteuid() == 0 ? v.f_bfree : v.f_bavail;
     return (long double)blocks * v.f_frsize < (long double)margin;
 }
+
+int cm_read_file(const char *path, uint8_t **data, size_t *len, cm_error *e)
+{
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cm_error_set(e, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        cm_error_set(e, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n + 1);
+    if (!buf) {
+        cm_error_set(e, "%s: out of memory for %zu bytes", path, n);
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            /* A file truncated while it is read ends early: an error, not a
+             * short result. */
+            cm_error_set(e, "%s: read %zu of %zu bytes%s%s", path, got, n, k < 0 ? ": " : "",
+                         k < 0 ? strerror(errno) : "");
+            free(buf);
+            close(fd);
+            return -1;
+        }
+        got += (size_t)k;
+    }
+    close(fd);
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return 0;
+}

@@ -7,6 +7,7 @@
 #define CLIPMILL_FSIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "util.h"
@@ -62,5 +63,10 @@ int cm_fs_nearly_full(const char *path, long long margin);
 /* rm -r path (not following symbolic links). Returns 0, or -1 with errno
  * set; a missing path is an error (ENOENT). */
 int cm_remove_tree(const char *path);
+
+/* Reads the whole regular file at path into *data (malloc'd, free it; one
+ * spare NUL byte after the end) and *len. A FIFO, device or directory is
+ * refused. Returns 0, or -1 with e set naming path. */
+int cm_read_file(const char *path, uint8_t **data, size_t *len, cm_error *e);
 
 #endif

@@ -17,5 +17,7 @@
 int eval_classifier_main(int argc, char **argv);
 /* clipmill-eval report -C DIR [-o FILE] [--model ID|FILE] [--sheets N] */
 int eval_report_main(int argc, char **argv);
+/* clipmill-eval rollout DATASET --pred DIR [--random DIR] [--split NAME] [--json FILE] */
+int eval_rollout_main(int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
 /* clipmill-eval: measurements of what clipmill produced.
  *
  *   clipmill-eval classifier -C corpus --model FILE [--json]
+ *   clipmill-eval rollout DATASET --pred DIR [--random DIR] [--json FILE]
  *
  * Subcommands are listed in the table below; each lives in its own file and
  * is declared in eval/eval.h. */
@@ -13,6 +14,8 @@
 static const cm_subcommand subcommands[] = {
     {"classifier", eval_classifier_main,
      "ROC-AUC, PR-AUC, confusion matrix and calibration of a quality model on held-out labelled clips"},
+    {"rollout", eval_rollout_main,
+     "PSNR, SSIM and delta-t PSNR of a world model's predicted frames against a dataset, per rollout step"},
     {"report", eval_report_main, "one self-contained HTML report: funnel, hours, scores, ROC, contact sheets"},
     {NULL, NULL, NULL},
 };
