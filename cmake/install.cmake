@@ -48,6 +48,11 @@ install(FILES ${CMAKE_BINARY_DIR}/clipmill-reader.pc DESTINATION ${CMAKE_INSTALL
 install(FILES ${CMAKE_SOURCE_DIR}/models/default.cmm DESTINATION ${CMAKE_INSTALL_DATADIR}/clipmill/models)
 install(FILES ${SCHEMA_SQL} DESTINATION ${CMAKE_INSTALL_DATADIR}/clipmill/schema)
 install(FILES ${KEYWORDS_TXT} DESTINATION ${CMAKE_INSTALL_DATADIR}/clipmill)
+# The Python package's version is clipmill's.
+file(STRINGS ${CMAKE_SOURCE_DIR}/python/pyproject.toml py_version REGEX "^version = ")
+if(NOT py_version STREQUAL "version = \"${PROJECT_VERSION}\"")
+  message(FATAL_ERROR "python/pyproject.toml says ${py_version}, CMakeLists.txt ${PROJECT_VERSION}: make them agree")
+endif()
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/python/ DESTINATION ${CMAKE_INSTALL_DATADIR}/clipmill/python
   PATTERN __pycache__ EXCLUDE PATTERN *.egg-info EXCLUDE PATTERN build EXCLUDE)
 

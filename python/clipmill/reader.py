@@ -3,7 +3,9 @@ import ctypes
 import ctypes.util
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
 import threading
 import urllib.parse
 
@@ -22,21 +24,49 @@ class _Info(ctypes.Structure):
                 ("fps_den", ctypes.c_int32), ("codec", ctypes.c_int32)]
 
 
+def _installed_library():
+    """The installed libclipmill_reader.so, or None: pkg-config's libdir of
+    clipmill-reader (a prefix on PKG_CONFIG_PATH, the .deb's /usr), then lib/
+    beside the clipmill tools on PATH (a prefix or module install), then the
+    dynamic linker's cache (ctypes.util.find_library)."""
+    dirs = []
+    try:
+        out = subprocess.run(["pkg-config", "--variable=libdir", "clipmill-reader"], capture_output=True,
+                             text=True, timeout=10)
+        if out.returncode == 0 and out.stdout.strip():
+            dirs.append(out.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass                                  # no pkg-config: the other places
+    tool = shutil.which("clipmill-shard")
+    if tool:
+        dirs.append(os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(tool))), "lib"))
+    for d in dirs:
+        for name in ("libclipmill_reader.so", "libclipmill_reader.so.0"):
+            p = os.path.join(d, name)
+            if os.path.exists(p):
+                return os.path.normpath(p)
+    return ctypes.util.find_library("clipmill_reader")
+
+
 def library_path():
-    """Where the shared library is: $CLIPMILL_READER_LIB, else build*/lib next to
-    the package's repository, else the system's (ctypes.util.find_library)."""
+    """Where the shared library is: $CLIPMILL_READER_LIB when set (an explicit
+    choice wins: the tests point it at the build under test, a sanitizer build
+    needs its own), else the installed library (_installed_library), else
+    build*/lib next to the package's repository (running from a checkout)."""
     env = os.environ.get("CLIPMILL_READER_LIB")
     if env:
         return env
+    found = _installed_library()
+    if found:
+        return found
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     for build in ("build", "build-shard", "build-release"):
         p = os.path.join(repo, build, "lib", "libclipmill_reader.so")
         if os.path.exists(p):
             return p
-    found = ctypes.util.find_library("clipmill_reader")
-    if found:
-        return found
-    raise OSError("libclipmill_reader.so not found: build it (cmake --build build) or set CLIPMILL_READER_LIB")
+    raise OSError("libclipmill_reader.so not found: install clipmill (cmake --install, the .deb, or a module "
+                  "that puts its lib/pkgconfig on PKG_CONFIG_PATH), build it here (cmake --build build), or set "
+                  "CLIPMILL_READER_LIB")
 
 
 _lib = None
