@@ -42,7 +42,7 @@ for d in c/datasets/*/; do
   echo "$d: $(du -sb "$d" | cut -f1) bytes, $(sed -n 's/.*"clips_selected": *\([0-9]*\).*/\1/p' "$d/manifest.json") clips"
 done
 cat c/datasets/*/train/*.mdb > /dev/null     # into the page cache
-gcc -O2 -Wall -Wextra -I "$SRC/lib" "$SRC/bench/read_bench.c" -L "$BUILD/lib" -lclipmill_reader -Wl,-rpath,"$BUILD/lib" -lm -o rb
+gcc -O2 -Wall -Wextra -I "$SRC/reader" "$SRC/bench/read_bench.c" -L "$BUILD/lib" -lclipmill_reader -Wl,-rpath,"$BUILD/lib" -lm -o rb
 ./rb c/datasets/raw train "$SECS" 5
 for v in "${VARIANTS[@]}"; do
   ./rb "c/datasets/${v%%|*}" train "$SECS" 5 c/datasets/raw

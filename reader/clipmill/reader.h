@@ -107,6 +107,25 @@ CMR_API int64_t cmr_dataset_index(const cmr_reader *r, int64_t index);
  * dataset of format version 1. Open it read-only (it is immutable). */
 CMR_API const char *cmr_metadata_path(const cmr_reader *r);
 
+/* A weighted mixture of datasets or subsets (e.g. "v1@platformer" 0.8,
+ * "robots" 0.2): an endless, deterministic sequence of (component, index)
+ * draws. Draw k depends only on (seed, k): the component is chosen with
+ * probability weight / sum of weights, the clip uniformly among its
+ * counts[component] clips (with replacement: independent draws). Nothing is
+ * kept between draws, so resuming at draw k, or dealing draws to any number
+ * of ranks and workers, gives the same samples. counts[i] is cmr_count of
+ * the i-th reader (the mixture does not hold readers); weights are finite
+ * and >= 0, not all 0, and a component with weight > 0 must have clips.
+ * Returns 0 and *out, or -1 with err. Safe from many threads (draws read
+ * only). */
+typedef struct cmr_mix cmr_mix;
+CMR_API int cmr_mix_new(cmr_mix **out, const int64_t *counts, const double *weights, int n, uint64_t seed,
+                        char *err, size_t err_size);
+CMR_API void cmr_mix_free(cmr_mix *m);
+/* Draw k: *component in [0, n) (never one of weight 0), *index in
+ * [0, counts[*component]). */
+CMR_API void cmr_mix_draw(const cmr_mix *m, uint64_t k, int *component, int64_t *index);
+
 #ifdef __cplusplus
 }
 #endif
