@@ -78,7 +78,11 @@ static int arch_check(const classifier_arch *a, cm_error *e)
     RANGE(kernel, 1, 7);
     RANGE(stride, 1, 4);
     RANGE(hidden, 1, 1024);
-    RANGE(n_stats, CLASSIFIER_N_STATS, CLASSIFIER_N_STATS);
+    if (a->n_stats != CLASSIFIER_N_STATS && a->n_stats != CLASSIFIER_N_STATS_V2) {
+        cm_error_set(e, "architecture: n_stats = %d, not %d or %d", a->n_stats, CLASSIFIER_N_STATS_V2,
+                     CLASSIFIER_N_STATS);
+        return -1;
+    }
     if (a->in_h != a->clip_h / 2 || a->in_w != a->clip_w / 2) {
         cm_error_set(e, "architecture: input %dx%d is not half the clip size %dx%d", a->in_w, a->in_h, a->clip_w,
                      a->clip_h);
@@ -90,9 +94,9 @@ static int arch_check(const classifier_arch *a, cm_error *e)
         cm_error_set(e, "architecture: frames = %d, at most %d", a->frames, CLASSIFIER_MAX_FRAMES / 2);
         return -1;
     }
-    if (a->skip_mask == 0 || (a->skip_mask >> CLASSIFIER_N_STATS) != 0) {
+    if (a->skip_mask == 0 || (a->skip_mask >> a->n_stats) != 0) {
         cm_error_set(e, "architecture: skip_mask 0x%x names no statistic or one past %d", (unsigned)a->skip_mask,
-                     CLASSIFIER_N_STATS);
+                     a->n_stats);
         return -1;
     }
     if (!(a->deep_bound > 0 && a->deep_bound <= 100)) {
@@ -103,7 +107,7 @@ static int arch_check(const classifier_arch *a, cm_error *e)
         cm_error_set(e, "architecture: pixel normalisation %g/%g invalid", a->pixel_mean, a->pixel_std);
         return -1;
     }
-    for (int i = 0; i < CLASSIFIER_N_STATS; i++)
+    for (int i = 0; i < a->n_stats; i++)
         if (!(a->stat_std[i] > 0) || !isfinite(a->stat_std[i]) || !isfinite(a->stat_mean[i])) {
             cm_error_set(e, "architecture: statistics normalisation %d (%g/%g) invalid", i, a->stat_mean[i],
                          a->stat_std[i]);
@@ -460,6 +464,17 @@ void classifier_input_from_frames(const classifier_arch *a, const uint8_t *frame
     s[13] = (float)st->moving_area;
     s[14] = (float)st->still_pixels;
     s[15] = (float)st->edge_density;
+    /* Motion layout and edits (docs/stats.md): read by version 3 models. static_edges
+     * spans 0.0003 (dithered art) .. 0.15 (a menu's text): on a log scale so
+     * that z-scoring does not squeeze the small values together. A clip whose
+     * layout is unknown (has_layout 0) only reaches here for a version 2
+     * model, which does not read them. */
+    s[16] = log1pf(1000.0f * (float)st->static_edges);
+    s[17] = (float)st->persistent_area;
+    s[18] = (float)st->transient_area;
+    s[19] = (float)st->roaming;
+    s[20] = (float)st->activity_spread;
+    s[21] = log1pf((float)st->edits);
 }
 
 void classifier_sample_view(int t, int k, int view, int views, int *idx)
@@ -511,14 +526,28 @@ int classifier_read_clip(const classifier_arch *a, const uint8_t *rec, size_t le
 
 void classifier_fill_activity(clip_stats *st, const uint8_t *frames, int t, int h, int w)
 {
-    if (st->has_activity) return;
+    if (st->has_activity && st->has_layout && st->has_edits) return;
     clip_stats full;
     clip_stats_compute(frames, t, h, w, &full);
-    st->active_frac = full.active_frac;
-    st->moving_area = full.moving_area;
-    st->still_pixels = full.still_pixels;
-    st->edge_density = full.edge_density;
-    st->has_activity = 1;
+    if (!st->has_activity) {
+        st->active_frac = full.active_frac;
+        st->moving_area = full.moving_area;
+        st->still_pixels = full.still_pixels;
+        st->edge_density = full.edge_density;
+        st->has_activity = 1;
+    }
+    if (!st->has_layout) {
+        st->static_edges = full.static_edges;
+        st->persistent_area = full.persistent_area;
+        st->transient_area = full.transient_area;
+        st->roaming = full.roaming;
+        st->activity_spread = full.activity_spread;
+        st->has_layout = 1;
+    }
+    if (!st->has_edits) {
+        st->edits = full.edits;
+        st->has_edits = 1;
+    }
 }
 
 int classifier_input_from_record_view(const classifier_arch *a, const uint8_t *rec, size_t len, const clip_stats *st,
@@ -527,9 +556,10 @@ int classifier_input_from_record_view(const classifier_arch *a, const uint8_t *r
     clip_header hdr;
     if (check_record(a, rec, len, &hdr, e) != 0) return -1;
     clip_stats filled;
-    if (!st->has_activity) {
-        /* A clip staged before the catalog had activity columns: compute
-         * them from the whole record. */
+    if (!st->has_activity || (a->n_stats > CLASSIFIER_N_STATS_V2 && (!st->has_layout || !st->has_edits))) {
+        /* A clip staged before the catalog had activity (schema 5), edits
+         * (schema 8) or motion layout (schema 10) columns: compute them from
+         * the whole record. */
         uint8_t *all;
         int t;
         if (classifier_read_clip(a, rec, len, &all, &t, e) != 0) return -1;

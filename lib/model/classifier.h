@@ -36,17 +36,33 @@
 #include "util.h"
 
 #define CLASSIFIER_MAGIC "CMQM"
-#define CLASSIFIER_VERSION 2
-#define CLASSIFIER_HEADER_SIZE 320
+#define CLASSIFIER_VERSION 3         /* written; versions 2 and 3 are read (docs/model-format.md) */
+#define CLASSIFIER_HEADER_SIZE 384   /* of version 3; version 2's is 320 */
 #define CLASSIFIER_MAX_CONV 4
 #define CLASSIFIER_MAX_FRAMES 32
-#define CLASSIFIER_N_STATS 16      /* statistics features, see docs/classifier.md */
+#define CLASSIFIER_N_STATS 22      /* statistics features computed, see docs/classifier.md */
+/* A model reads the first n_stats of them: 16 in format version 2 (before
+ * the motion layout statistics, 16..20, and edits, 21), 16 or 22 in
+ * version 3. */
+#define CLASSIFIER_N_STATS_V2 16
 /* The statistics the linear skip reads by default: how much, how often and
  * where the picture changes (motion, static_frac, hard_cuts, active_frac,
  * moving_area, still_pixels, edge_density), not what it looks like
  * (brightness, bars), which does not carry from one game to the next on a
  * few recordings. */
-#define CLASSIFIER_SKIP_DEFAULT ((1u << 0) | (1u << 1) | (1u << 5) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15))
+#define CLASSIFIER_SKIP_V2 ((1u << 0) | (1u << 1) | (1u << 5) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15))
+/* Version 3's skip reads what does not assume that the screen scrolls: how
+ * often the picture changes at all (static_frac, active_frac), edits (new
+ * shots: a flip-screen room change or a respawn through black is no edit,
+ * where hard_cuts counts them), and the motion layout statistics
+ * (docs/stats.md "Motion layout"): static_edges (text that never moves),
+ * persistent_area (the same cells moving all along: a stream layout's video
+ * panel), transient_area (cells things pass through), roaming (motion that
+ * travels) and activity_spread (play comes in bursts). The amounts of motion
+ * (motion, moving_area, still_pixels) and edge_density, which mark a still
+ * room or a dithered palette as junk, feed only the bounded deep path. */
+#define CLASSIFIER_SKIP_DEFAULT ((1u << 1) | (1u << 12) | (1u << 16) | (1u << 17) | (1u << 18) | (1u << 19) | \
+                                 (1u << 20) | (1u << 21))
 #define CLASSIFIER_Z_MAX 4.0f      /* z-scored statistics are clamped to +-4 */
 #define CLASSIFIER_IN_CHANNELS 4   /* R, G, B and motion (|luma difference| to the next frame) */
 #define CLASSIFIER_MAX_TENSORS 14      /* 2 per conv layer + 4 for the MLP + 2 for the statistics skip */
@@ -61,11 +77,11 @@ typedef struct classifier_arch {
     int conv_channels[CLASSIFIER_MAX_CONV];
     int kernel, stride;            /* of every conv layer (3, 2; padding kernel/2) */
     int hidden;                    /* MLP hidden units */
-    int n_stats;                   /* CLASSIFIER_N_STATS */
+    int n_stats;                   /* statistics read: CLASSIFIER_N_STATS, or CLASSIFIER_N_STATS_V2 (a version 2 model) */
     float deep_bound;              /* logit = skip(stats) + deep_bound * tanh(MLP(conv, stats)) */
-    uint32_t skip_mask;            /* bit i: statistic i feeds the skip (CLASSIFIER_SKIP_DEFAULT) */
+    uint32_t skip_mask;            /* bit i < n_stats: statistic i feeds the skip (CLASSIFIER_SKIP_DEFAULT) */
     float pixel_mean, pixel_std;   /* input = (rgb / 255 - pixel_mean) / pixel_std */
-    float stat_mean[CLASSIFIER_N_STATS], stat_std[CLASSIFIER_N_STATS]; /* z-scoring of the raw statistics */
+    float stat_mean[CLASSIFIER_N_STATS], stat_std[CLASSIFIER_N_STATS]; /* z-scoring of the raw statistics (first n_stats used) */
 } classifier_arch;
 
 /* The default architecture: K = 6, 45 x 80 input, conv 8-16-24, hidden 32,

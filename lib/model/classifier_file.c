@@ -15,17 +15,51 @@
 #include "fsio.h"
 #include "hash.h"
 
-/* Header offsets (little-endian); docs/model-format.md. */
+/* Header offsets (little-endian); docs/model-format.md. The fields up to
+ * pixel_std are at the same place in every version; the statistics
+ * normalisation arrays hold `slots` values (16 in version 2, 21 in version
+ * 3), and every field after them moves with it. */
 enum {
     OFF_MAGIC = 0, OFF_VERSION = 4, OFF_HEADER_SIZE = 8, OFF_FRAMES = 12, OFF_CLIP_H = 16, OFF_CLIP_W = 20,
     OFF_IN_H = 24, OFF_IN_W = 28, OFF_N_CONV = 32, OFF_CONV_CH = 36, OFF_KERNEL = 52, OFF_STRIDE = 56,
     OFF_HIDDEN = 60, OFF_N_STATS = 64, OFF_PIXEL_MEAN = 68, OFF_PIXEL_STD = 72, OFF_STAT_MEAN = 76,
-    OFF_STAT_STD = OFF_STAT_MEAN + 4 * CLASSIFIER_N_STATS, OFF_THRESHOLD = OFF_STAT_STD + 4 * CLASSIFIER_N_STATS,
-    OFF_TARGET_PRECISION = OFF_THRESHOLD + 4, OFF_SEED = OFF_TARGET_PRECISION + 4, OFF_TENSOR_COUNT = OFF_SEED + 8,
-    OFF_TENSOR_SIZE = OFF_TENSOR_COUNT + 4, OFF_PARAM_COUNT = OFF_TENSOR_SIZE + 4 * CLASSIFIER_MAX_TENSORS,
-    OFF_PARAM_CRC = OFF_PARAM_COUNT + 4, OFF_DEEP_BOUND = OFF_PARAM_CRC + 4, OFF_SKIP_MASK = OFF_DEEP_BOUND + 4, OFF_RESERVED = OFF_SKIP_MASK + 4, OFF_HEADER_CRC = CLASSIFIER_HEADER_SIZE - 4,
 };
-_Static_assert(OFF_RESERVED <= OFF_HEADER_CRC, "model header fields overflow the header");
+
+typedef struct header_layout {
+    int header_size, slots;
+    int stat_std, threshold, target_precision, seed, tensor_count, tensor_size, param_count, param_crc,
+        deep_bound, skip_mask, reserved, header_crc;
+} header_layout;
+
+/* The layout of a version's header; 0, or -1 for a version this build does
+ * not read. */
+static int header_layout_of(uint32_t version, header_layout *l)
+{
+    if (version == 2) {
+        l->header_size = 320;
+        l->slots = CLASSIFIER_N_STATS_V2;
+    } else if (version == 3) {
+        l->header_size = CLASSIFIER_HEADER_SIZE;
+        l->slots = CLASSIFIER_N_STATS;
+    } else {
+        return -1;
+    }
+    l->stat_std = OFF_STAT_MEAN + 4 * l->slots;
+    l->threshold = l->stat_std + 4 * l->slots;
+    l->target_precision = l->threshold + 4;
+    l->seed = l->target_precision + 4;
+    l->tensor_count = l->seed + 8;
+    l->tensor_size = l->tensor_count + 4;
+    l->param_count = l->tensor_size + 4 * CLASSIFIER_MAX_TENSORS;
+    l->param_crc = l->param_count + 4;
+    l->deep_bound = l->param_crc + 4;
+    l->skip_mask = l->deep_bound + 4;
+    l->reserved = l->skip_mask + 4;
+    l->header_crc = l->header_size - 4;
+    return 0;
+}
+_Static_assert(OFF_STAT_MEAN + 8 * CLASSIFIER_N_STATS + 16 + 4 * CLASSIFIER_MAX_TENSORS + 20 <= CLASSIFIER_HEADER_SIZE - 4,
+               "model header fields overflow the header");
 
 static void wf32(uint8_t *p, float f)
 {
@@ -65,6 +99,8 @@ int classifier_save(classifier *m, const char *path, char sha256[65], cm_error *
 {
     const classifier_info *inf = classifier_get_info(m);
     const classifier_arch *a = &inf->arch;
+    header_layout L;
+    header_layout_of(CLASSIFIER_VERSION, &L);
     const size_t np = classifier_param_floats(m), len = CLASSIFIER_HEADER_SIZE + np * 4;
     uint8_t *buf = cm_xcalloc(1, len);
     float *par = cm_xmalloc(np * sizeof(float));
@@ -86,24 +122,24 @@ int classifier_save(classifier *m, const char *path, char sha256[65], cm_error *
     AV_WL32(buf + OFF_N_STATS, a->n_stats);
     wf32(buf + OFF_PIXEL_MEAN, a->pixel_mean);
     wf32(buf + OFF_PIXEL_STD, a->pixel_std);
-    wf32(buf + OFF_DEEP_BOUND, a->deep_bound);
-    AV_WL32(buf + OFF_SKIP_MASK, a->skip_mask);
+    wf32(buf + L.deep_bound, a->deep_bound);
+    AV_WL32(buf + L.skip_mask, a->skip_mask);
     for (int i = 0; i < CLASSIFIER_N_STATS; i++) {
         wf32(buf + OFF_STAT_MEAN + 4 * i, a->stat_mean[i]);
-        wf32(buf + OFF_STAT_STD + 4 * i, a->stat_std[i]);
+        wf32(buf + L.stat_std + 4 * i, a->stat_std[i]);
     }
-    wf32(buf + OFF_THRESHOLD, inf->threshold);
-    wf32(buf + OFF_TARGET_PRECISION, inf->target_precision);
-    AV_WL64(buf + OFF_SEED, inf->seed);
+    wf32(buf + L.threshold, inf->threshold);
+    wf32(buf + L.target_precision, inf->target_precision);
+    AV_WL64(buf + L.seed, inf->seed);
     uint32_t sizes[CLASSIFIER_MAX_TENSORS];
     int nt = expected_tensors(a, sizes);
-    AV_WL32(buf + OFF_TENSOR_COUNT, nt);
-    for (int i = 0; i < nt; i++) AV_WL32(buf + OFF_TENSOR_SIZE + 4 * i, sizes[i]);
-    AV_WL32(buf + OFF_PARAM_COUNT, (uint32_t)np);
+    AV_WL32(buf + L.tensor_count, nt);
+    for (int i = 0; i < nt; i++) AV_WL32(buf + L.tensor_size + 4 * i, sizes[i]);
+    AV_WL32(buf + L.param_count, (uint32_t)np);
     classifier_get_params(m, par);
     for (size_t i = 0; i < np; i++) wf32(buf + CLASSIFIER_HEADER_SIZE + 4 * i, par[i]);
-    AV_WL32(buf + OFF_PARAM_CRC, cm_crc32(buf + CLASSIFIER_HEADER_SIZE, np * 4));
-    AV_WL32(buf + OFF_HEADER_CRC, cm_crc32(buf, OFF_HEADER_CRC));
+    AV_WL32(buf + L.param_crc, cm_crc32(buf + CLASSIFIER_HEADER_SIZE, np * 4));
+    AV_WL32(buf + L.header_crc, cm_crc32(buf, (size_t)L.header_crc));
 
     if (cm_write_file_atomic(path, buf, len, e) != 0) goto fail;
     char hex[65];
@@ -151,29 +187,34 @@ int classifier_load(classifier **out, const char *path, cm_error *e)
     cm_error sub = {{0}};
     *out = NULL;
     if (read_whole(path, &buf, &len, e) != 0) return -1;
-    if (len < CLASSIFIER_HEADER_SIZE) {
-        cm_error_set(e, "%s: truncated: %zu bytes, a model header alone is %d", path, len, CLASSIFIER_HEADER_SIZE);
+    if (len < 320) {
+        cm_error_set(e, "%s: truncated: %zu bytes, a model header alone is at least 320", path, len);
         goto fail;
     }
     if (memcmp(buf, CLASSIFIER_MAGIC, 4) != 0) {
         cm_error_set(e, "%s: not a clipmill model (magic is not \"%s\")", path, CLASSIFIER_MAGIC);
         goto fail;
     }
-    if (AV_RL32(buf + OFF_VERSION) != CLASSIFIER_VERSION) {
-        cm_error_set(e, "%s: model format version %u, this build reads %d%s", path, AV_RL32(buf + OFF_VERSION),
-                     CLASSIFIER_VERSION,
-                     AV_RL32(buf + OFF_VERSION) < CLASSIFIER_VERSION ? " (an older model: retrain it with clipmill-train)"
-                                                                    : "");
+    header_layout L;
+    const uint32_t version = AV_RL32(buf + OFF_VERSION);
+    if (header_layout_of(version, &L) != 0) {
+        cm_error_set(e, "%s: model format version %u, this build reads 2 and %d%s", path, version, CLASSIFIER_VERSION,
+                     version < 2 ? " (an older model: retrain it with clipmill-train)" : "");
         goto fail;
     }
-    if (AV_RL32(buf + OFF_HEADER_SIZE) != CLASSIFIER_HEADER_SIZE) {
-        cm_error_set(e, "%s: header size %u, expected %d", path, AV_RL32(buf + OFF_HEADER_SIZE), CLASSIFIER_HEADER_SIZE);
+    if (AV_RL32(buf + OFF_HEADER_SIZE) != (uint32_t)L.header_size) {
+        cm_error_set(e, "%s: header size %u, expected %d", path, AV_RL32(buf + OFF_HEADER_SIZE), L.header_size);
         goto fail;
     }
-    uint32_t hcrc = cm_crc32(buf, OFF_HEADER_CRC);
-    if (hcrc != AV_RL32(buf + OFF_HEADER_CRC)) {
+    if (len < (size_t)L.header_size) {
+        cm_error_set(e, "%s: truncated: %zu bytes, a version %u model header alone is %d", path, len, version,
+                     L.header_size);
+        goto fail;
+    }
+    uint32_t hcrc = cm_crc32(buf, (size_t)L.header_crc);
+    if (hcrc != AV_RL32(buf + L.header_crc)) {
         cm_error_set(e, "%s: header CRC mismatch (stored %08x, computed %08x): corrupt header", path,
-                     AV_RL32(buf + OFF_HEADER_CRC), hcrc);
+                     AV_RL32(buf + L.header_crc), hcrc);
         goto fail;
     }
     classifier_arch a;
@@ -195,52 +236,58 @@ int classifier_load(classifier **out, const char *path, cm_error *e)
 #undef RI
     a.pixel_mean = rf32(buf + OFF_PIXEL_MEAN);
     a.pixel_std = rf32(buf + OFF_PIXEL_STD);
-    a.deep_bound = rf32(buf + OFF_DEEP_BOUND);
-    a.skip_mask = AV_RL32(buf + OFF_SKIP_MASK);
-    for (int i = 0; i < CLASSIFIER_N_STATS; i++) {
-        a.stat_mean[i] = rf32(buf + OFF_STAT_MEAN + 4 * i);
-        a.stat_std[i] = rf32(buf + OFF_STAT_STD + 4 * i);
+    a.deep_bound = rf32(buf + L.deep_bound);
+    a.skip_mask = AV_RL32(buf + L.skip_mask);
+    if (a.n_stats > L.slots) {
+        cm_error_set(e, "%s: architecture: n_stats = %d, a version %u model holds at most %d", path, a.n_stats, version,
+                     L.slots);
+        goto fail;
     }
-    if (classifier_create(&m, &a, AV_RL64(buf + OFF_SEED), &sub) != 0) {
+    for (int i = 0; i < CLASSIFIER_N_STATS; i++) a.stat_std[i] = 1.0f;   /* statistics the model does not read */
+    for (int i = 0; i < L.slots; i++) {
+        a.stat_mean[i] = rf32(buf + OFF_STAT_MEAN + 4 * i);
+        a.stat_std[i] = rf32(buf + L.stat_std + 4 * i);
+    }
+    if (classifier_create(&m, &a, AV_RL64(buf + L.seed), &sub) != 0) {
         cm_error_set(e, "%s: %s", path, sub.msg);
         goto fail;
     }
     uint32_t want[CLASSIFIER_MAX_TENSORS];
     int nt = expected_tensors(&a, want);
-    if (AV_RL32(buf + OFF_TENSOR_COUNT) != (uint32_t)nt) {
-        cm_error_set(e, "%s: %u tensors, the architecture has %d", path, AV_RL32(buf + OFF_TENSOR_COUNT), nt);
+    if (AV_RL32(buf + L.tensor_count) != (uint32_t)nt) {
+        cm_error_set(e, "%s: %u tensors, the architecture has %d", path, AV_RL32(buf + L.tensor_count), nt);
         goto fail;
     }
     uint64_t total = 0;
     for (int i = 0; i < nt; i++) {
-        uint32_t got = AV_RL32(buf + OFF_TENSOR_SIZE + 4 * i);
+        uint32_t got = AV_RL32(buf + L.tensor_size + 4 * i);
         if (got != want[i]) {
             cm_error_set(e, "%s: tensor %d has %u values, the architecture needs %u", path, i, got, want[i]);
             goto fail;
         }
         total += got;
     }
-    uint32_t np = AV_RL32(buf + OFF_PARAM_COUNT);
+    uint32_t np = AV_RL32(buf + L.param_count);
     if (np != total || np != classifier_param_floats(m)) {
         cm_error_set(e, "%s: parameter count %u, tensors hold %llu", path, np, (unsigned long long)total);
         goto fail;
     }
-    if (len != CLASSIFIER_HEADER_SIZE + (size_t)np * 4) {
-        cm_error_set(e, "%s: file is %zu bytes, header says %zu (%s)", path, len, CLASSIFIER_HEADER_SIZE + (size_t)np * 4,
-                     len < CLASSIFIER_HEADER_SIZE + (size_t)np * 4 ? "truncated" : "trailing bytes");
+    if (len != (size_t)L.header_size + (size_t)np * 4) {
+        cm_error_set(e, "%s: file is %zu bytes, header says %zu (%s)", path, len, (size_t)L.header_size + (size_t)np * 4,
+                     len < (size_t)L.header_size + (size_t)np * 4 ? "truncated" : "trailing bytes");
         goto fail;
     }
-    uint32_t pcrc = cm_crc32(buf + CLASSIFIER_HEADER_SIZE, (size_t)np * 4);
-    if (pcrc != AV_RL32(buf + OFF_PARAM_CRC)) {
+    uint32_t pcrc = cm_crc32(buf + (size_t)L.header_size, (size_t)np * 4);
+    if (pcrc != AV_RL32(buf + L.param_crc)) {
         cm_error_set(e, "%s: parameter CRC mismatch (stored %08x, computed %08x): corrupt parameters", path,
-                     AV_RL32(buf + OFF_PARAM_CRC), pcrc);
+                     AV_RL32(buf + L.param_crc), pcrc);
         goto fail;
     }
     float *par = cm_xmalloc((size_t)np * sizeof(float));
-    for (uint32_t i = 0; i < np; i++) par[i] = rf32(buf + CLASSIFIER_HEADER_SIZE + 4 * (size_t)i);
+    for (uint32_t i = 0; i < np; i++) par[i] = rf32(buf + (size_t)L.header_size + 4 * (size_t)i);
     classifier_put_params(m, par);
     free(par);
-    float thr = rf32(buf + OFF_THRESHOLD), tp = rf32(buf + OFF_TARGET_PRECISION);
+    float thr = rf32(buf + L.threshold), tp = rf32(buf + L.target_precision);
     if (!(thr >= 0.0f && thr <= 1.0f)) {
         cm_error_set(e, "%s: threshold %g outside 0..1", path, thr);
         goto fail;

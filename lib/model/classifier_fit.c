@@ -193,7 +193,7 @@ classifier *classifier_fit(const classifier_examples *d, classifier_subset *tr, 
         free(par);
     }
     /* Statistics normalisation from the training clips (all their views). */
-    for (int k = 0; !o->init && k < CLASSIFIER_N_STATS; k++) {
+    for (int k = 0; !o->init && k < arch.n_stats; k++) {
         double s = 0, s2 = 0;
         for (int i = 0; i < tr->n; i++)
             for (int v = 0; v < d->nv; v++) {

@@ -49,8 +49,10 @@ int classifier_input_from_record_view(const classifier_arch *a, const uint8_t *r
  * clip_w, 3); the caller frees it). Returns 0, or -1 with e set. */
 int classifier_read_clip(const classifier_arch *a, const uint8_t *rec, size_t len, uint8_t **frames, int *t,
                          cm_error *e);
-/* Fills the activity statistics of st from the clip's frames when the
- * catalog had none (st->has_activity 0, a clip staged before schema 5). */
+/* Fills the activity, edits and motion layout statistics of st from the
+ * clip's frames when the catalog had none (st->has_activity 0, a clip staged
+ * before schema 5; has_edits 0, before schema 8; has_layout 0, before schema
+ * 10). */
 void classifier_fill_activity(clip_stats *st, const uint8_t *frames, int t, int h, int w);
 
 /* Synthetic negatives (lib/classifier_synth.c): junk made from a good clip. */

@@ -406,7 +406,9 @@ int classifier_train(const classifier_examples *d, const classifier_train_option
     json_key_number(mj, "cv_fold_auc_mean", r->cv_fold_auc_mean);
     cm_str_appendf(mj, ",");
     json_key_number(mj, "cv_fold_auc_min", r->cv_fold_auc_min);
-    cm_str_appendf(mj, ",\"threshold\":%.6g,\"threshold_from\":\"%s\",", thr, thr_from);
+    /* %.9g: a float's exact value, so that the clip whose score the
+     * threshold was picked at compares equal to it when read back. */
+    cm_str_appendf(mj, ",\"threshold\":%.9g,\"threshold_from\":\"%s\",", thr, thr_from);
     json_key_number(mj, "threshold_precision", thr_p);
     cm_str_appendf(mj, ",");
     json_key_number(mj, "threshold_recall", thr_r);
@@ -414,7 +416,7 @@ int classifier_train(const classifier_examples *d, const classifier_train_option
         /* Every clip's out-of-fold score (by the fold model that never saw
          * its split group): what `clipmill-eval classifier --cv` evaluates. */
         cm_str_appendf(mj, ",\"cv_scores\":{");
-        for (int i = 0; i < d->n; i++) cm_str_appendf(mj, "%s\"%s\":%.6g", i ? "," : "", d->clip_id[i], oof[i]);
+        for (int i = 0; i < d->n; i++) cm_str_appendf(mj, "%s\"%s\":%.9g", i ? "," : "", d->clip_id[i], oof[i]);
         cm_str_appendf(mj, "}");
     }
     cm_str_appendf(mj, "}");

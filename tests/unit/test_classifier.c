@@ -519,12 +519,61 @@ static void check_training(catalog *c, const char *dir)
     corpus_close(tc);
 }
 
+/* A version 2 model file (the default model before the motion layout
+ * statistics, kept as tests/data/model_v2.cmm) still loads: 16 statistics,
+ * the version 2 skip, its threshold; it scores from the first 16 features
+ * whatever the layout statistics say; saved again it becomes a version 3
+ * file of the same architecture that scores the same. */
+static void check_model_v2(void)
+{
+    const char *src = getenv("CLIPMILL_SRC");
+    if (!src) {
+        printf("CLIPMILL_SRC unset: version 2 model check skipped\n");
+        return;
+    }
+    char *path = cm_path_join(src, "tests/data/model_v2.cmm"), *again = tmp_path("v2-resaved.cmm");
+    cm_error e = {{0}};
+    classifier *m = NULL, *back = NULL;
+    CHECK_MSG(classifier_load(&m, path, &e) == 0, "%s", e.msg);
+    if (m) {
+        const classifier_info *i = classifier_get_info(m);
+        CHECK(i->arch.n_stats == CLASSIFIER_N_STATS_V2 && i->arch.skip_mask == CLASSIFIER_SKIP_V2);
+        CHECK_MSG(fabsf(i->threshold - 0.545f) < 0.01f, "threshold %g", i->threshold);
+        static uint8_t frames[12 * 90 * 160 * 3], small[6 * 45 * 80 * CLASSIFIER_IN_CHANNELS];
+        make_frames(frames, 12, 1, 5);
+        clip_stats st = {.motion = 12, .luma_mean = 90, .luma_std = 40, .active_frac = 1, .moving_area = 0.9,
+                         .edge_density = 0.02, .has_activity = 1};
+        classifier_input in = {.frames = small};
+        classifier_input_from_frames(&i->arch, frames, &st, &in);
+        float s1 = classifier_score_input(m, &in);
+        st.static_edges = 0.1, st.persistent_area = 0.5, st.roaming = 0.2, st.has_layout = 1;
+        classifier_input_from_frames(&i->arch, frames, &st, &in);
+        float s2 = classifier_score_input(m, &in);
+        CHECK_MSG(s1 == s2 && s1 > 0 && s1 < 1, "version 2 scores %g %g (layout statistics must not count)", s1, s2);
+        CHECK_MSG(classifier_save(m, again, NULL, &e) == 0, "%s", e.msg);
+        CHECK_MSG(classifier_load(&back, again, &e) == 0, "%s", e.msg);
+        if (back) {
+            CHECK(classifier_get_info(back)->arch.n_stats == CLASSIFIER_N_STATS_V2);
+            CHECK(classifier_score_input(back, &in) == s1);
+        }
+        size_t len = 0;
+        uint8_t *b = read_file(again, &len);
+        CHECK(b && len > 8 && b[4] == CLASSIFIER_VERSION);
+        free(b);
+    }
+    classifier_free(back);
+    classifier_free(m);
+    free(path);
+    free(again);
+}
+
 int main(void)
 {
     check_views();
     check_synthetic();
     classifier_single_thread();
     check_model_file();
+    check_model_v2();
     check_metrics();
     const char *dir = test_tmpdir();
     catalog *c = NULL;
