@@ -85,8 +85,10 @@ check_eq filter "$?" 0
 scan filter filter.out filter.err
 
 # Labels on both clips of each source, then eval classifier's text output
-# (it names misclassified clips by url) and the report.
-q c/catalog.sqlite "SELECT c.clip_id || ',' || CASE WHEN s.url LIKE 'gp%' THEN 5 ELSE 1 END || ',t'
+# (it names misclassified clips by url) and the report. The labels are the
+# wrong way round (the gameplay bad, the still picture good), so that both
+# sources' clips are misclassified and printed whatever the model scores.
+q c/catalog.sqlite "SELECT c.clip_id || ',' || CASE WHEN s.url LIKE 'gp%' THEN 1 ELSE 5 END || ',t'
                     FROM clips AS c JOIN sources AS s USING (source_id)" | sed '1i clip_id,label,labeler' > labels.csv
 "$TRAIN" labels import -C c labels.csv > import.out 2> import.err
 check_eq "labels import" "$?" 0

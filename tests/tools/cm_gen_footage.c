@@ -3,7 +3,9 @@
  *
  * Usage: cm_gen_footage OUT --kind KIND [options]
  *   OUT               output file; the container follows the extension (.mp4, .mkv, .webm, .avi, ...)
- *   --kind KIND       gameplay  side-scrolling tiled level, parallax hills, a bouncing sprite
+ *   --kind KIND       gameplay  side-scrolling tiled level, parallax hills, a bouncing sprite and
+ *                               enemies patrolling; the camera follows a player who runs, stops,
+ *                               walks back and runs on (a 4 s cycle), as a player does
  *                     static    one gameplay frame held for the whole duration
  *                     black     all black (studio black, Y = 16)
  *                     menu      a still menu screen with a small cursor blinking at 2 Hz
@@ -121,8 +123,19 @@ static void draw_level_at(uint8_t *rgb, int w, int h, double t, double scroll, u
             put(rgb, w, x, y, c);
         }
     }
-    /* the sprite: bounces horizontally across the screen and vertically on the ground */
+    /* enemies patrolling the ground, one every 10 tiles of the level, each
+     * walking +-2.5 tiles about its post: things that move on screen while
+     * the camera stands still */
     int size = (int)lround(14 * unit) > 2 ? (int)lround(14 * unit) : 2;
+    if (!cave)
+        for (int k = (int)floor(scroll / (10.0 * tile)) - 1; k * 10.0 * tile < scroll + w + 3 * tile; k++) {
+            int ex = (int)lround(k * 10.0 * tile + 2.5 * tile * sin(t * 1.7 + k) - scroll);
+            int ey = ground_row - size * 3 / 4;
+            for (int y = ey; y < ey + size * 3 / 4 && y < h; y++)
+                for (int x = ex < 0 ? 0 : ex; x < ex + size && x < w; x++)
+                    put(rgb, w, x, y, (y - ey) < size / 4 ? 0x402080u : 0x8040c0u);
+        }
+    /* the sprite: bounces horizontally across the screen and vertically on the ground */
     double period = 3.0, phase = fmod(t, 2 * period) / period;   /* 0..2 */
     int sx = (int)lround((phase < 1 ? phase : 2 - phase) * (w - size));
     int sy = ground_row - size - (int)lround(fabs(sin(t * 3.3)) * 3 * tile);
@@ -131,10 +144,31 @@ static void draw_level_at(uint8_t *rgb, int w, int h, double t, double scroll, u
             put(rgb, w, x, y, (x - sx) < size / 3 && (y - sy) < size / 3 ? 0xffffffu : cave ? 0xf0e020u : 0xe02020u);
 }
 
-/* The level scrolling at 90 pixels per second (at 180 lines), a brisk run. */
+/* The camera of a player's run, in pixels at 180 lines: each 4 s it runs at
+ * 100 px/s for 2 s, stops for 0.5 s, walks back at 40 px/s for 0.7 s and
+ * runs on for 0.8 s (63 px/s on average). A camera that never stops moves
+ * every textured cell of the screen in every frame pair, which real
+ * gameplay does not (a stream layout's video panel does: docs/stats.md
+ * "Motion layout"); the stop is 1/8 of the time, so that gameplay stays far
+ * from the static rule. The cycle starts at a seed-dependent point. */
+static double camera_at(double t, uint32_t seed)
+{
+    static const double end[] = {2.0, 2.5, 3.2, 4.0}, speed[] = {100.0, 0.0, -40.0, 100.0};
+    const double cycle = 4.0, per_cycle = 252.0;   /* 2 * 100 - 0.7 * 40 + 0.8 * 100 */
+    t += (double)(seed % 4);
+    double x = floor(t / cycle) * per_cycle, u = fmod(t, cycle), start = 0;
+    for (int i = 0; i < 4 && u > start; i++) {
+        double until = u < end[i] ? u : end[i];
+        x += speed[i] * (until - start);
+        start = end[i];
+    }
+    return x;
+}
+
+/* The level seen by the player's camera. */
 static void draw_level(uint8_t *rgb, int w, int h, double t, uint32_t seed, int cave)
 {
-    draw_level_at(rgb, w, h, t, 90.0 * (h / 180.0) * t, seed, cave);
+    draw_level_at(rgb, w, h, t, (h / 180.0) * camera_at(t, seed), seed, cave);
 }
 
 /* Flip screen: the camera shows one screen of the level at a time and jumps a
