@@ -89,14 +89,46 @@ class WindowSet:
         self._ds = None
 
 
+def _meta_schema(ds):
+    """The metadata columns of ds as column -> 'int', 'float' or 'str', typed as
+    Dataset.metadata() types them (text: str; integers with no NULL: int; else
+    float, NULL as NaN); {} for a dataset without metadata. One scan of the rows."""
+    try:
+        con = ds.metadata(as_="sqlite")
+    except (AttributeError, ReaderError):    # an older reader, or a dataset of format 1: frames and ids only
+        return {}
+    try:
+        names = [r[1] for r in con.execute("PRAGMA main.table_info(clips)")]
+        q = ", ".join(f"max(typeof(\"{n}\") = '{t}')" for n in names for t in ("text", "real", "null"))
+        flags = con.execute(f"SELECT {q} FROM temp.rows").fetchone()
+    finally:
+        con.close()
+    kinds = {}
+    for i, name in enumerate(names):
+        text, real, null = (bool(f) for f in flags[3 * i:3 * i + 3])
+        kinds[name] = "str" if text else "float" if real or null else "int"
+    return kinds
+
+
+def _meta_value(v, kind):
+    """One metadata value as a numpy scalar of its column's kind: every record
+    has the same keys and dtypes (NULL: NaN, or "" in a text column)."""
+    if kind == "int":
+        return np.int64(v)
+    if kind == "float":
+        return np.float64(np.nan if v is None else v)
+    return np.str_("" if v is None else v)
+
+
 class WindowSource:
     """Random access to windows of one dataset split, for grain (RandomAccessDataSource):
     record i is window i % windows_per_clip of clip i // windows_per_clip, its start
     drawn once from (seed, i). frames=None: whole clips. Pickles by arguments."""
 
     def __init__(self, path, split="train", frames=16, stride=1, pad_to=0, windows_per_clip=1, seed=0, meta=True):
+        """meta: add the clip's metadata columns (docs/reader.md), when the dataset has them."""
         self.set = WindowSet(path, split, frames, stride, pad_to, windows_per_clip)
-        self.seed, self.meta = seed, meta
+        self.seed, self.meta, self._schema = seed, meta, None
 
     def __len__(self):
         return self.set.sizes[0]
@@ -118,13 +150,14 @@ class WindowSource:
         s.fill([0], [clip], [start], frames[None])
         ds = s.datasets()[0]
         rec = {"frames": frames, "clip": np.int64(clip), "start": np.int64(start), "clip_id": np.array(ds.clip_id(clip))}
-        if self.meta and hasattr(ds, "meta"):
-            try:
-                for k, v in ds.meta(clip).items():
-                    if k not in rec and v is not None and not isinstance(v, (dict, list)):
-                        rec[k] = np.array(v)
-            except ReaderError:   # a dataset without metadata (format 1): frames and ids only
-                self.meta = False
+        if self.meta:
+            if self._schema is None:
+                self._schema = _meta_schema(ds)
+            if self._schema:
+                row = ds.meta(clip)
+                for k, kind in self._schema.items():
+                    if k not in rec:
+                        rec[k] = _meta_value(row.get(k), kind)
         return rec
 
     def __getitems__(self, record_keys):
@@ -166,9 +199,10 @@ class WindowBatches:
         """This rank's batches in a whole epoch."""
         return RankPlan(len(self.mixture), self.batch_size, self.rank, self.world_size, 0, self.drop_last).batches
 
-    def batches(self, plan, epoch, worker=0, workers=1, reuse=False):
+    def batches(self, plan, epoch, worker=0, workers=1, reuse=False, alloc=None):
         """Batches worker, worker + workers, ... of plan. reuse: fill one buffer
-        again for every batch (for callers that copy it before the next)."""
+        again for every batch (for callers that copy it before the next); alloc:
+        makes each new buffer from its shape (default np.empty, uint8)."""
         buf = None
         for b in range(worker, plan.batches, workers):
             pos = plan.positions(b)
@@ -176,7 +210,8 @@ class WindowBatches:
             clip = sample // self.set.windows_per_clip
             start = self.set.starts_of(src, sample + npass * np.asarray(self.set.sizes)[src], (self.seed, epoch))
             if buf is None or len(buf) != len(pos) or not reuse:
-                buf = np.empty((len(pos),) + self.set.shape, np.uint8)
+                shape = (len(pos),) + self.set.shape
+                buf = np.empty(shape, np.uint8) if alloc is None else alloc(shape)
             self.set.fill(src, clip, start, buf)
             yield {"frames": buf, "source": src, "clip": clip, "start": start, "position": pos}
 

@@ -24,16 +24,20 @@ worker count resumes at another with no window repeated or skipped. Epoch,
 resume point, rank and world size reach the workers through shared memory, so
 persistent_workers=True sees set_epoch and load_state_dict too.
 """
+import collections
 import multiprocessing
 import multiprocessing.context
 import os
+import time
 
 import torch
 import torch.utils.data
 
 from .numpy_source import WindowBatches
 
-_EPOCH, _START, _RANK, _WORLD = range(4)
+_EPOCH, _START, _RANK, _WORLD, _GEN, _RING = range(6)
+_RELEASED = 6             # then one count per worker: batches the training process has copied out
+_MAX_RING_WORKERS = 64
 
 
 def _rank_world():
@@ -60,7 +64,7 @@ class WindowDataset(torch.utils.data.IterableDataset):
         self._fixed = (rank, world_size)
         self.core = WindowBatches(path, split, frames, stride, batch_size, seed, pad_to, windows_per_clip, weights,
                                   samples_per_epoch, bool(drop_last))
-        self._shared = multiprocessing.RawArray("q", [0, 0, -1, -1])
+        self._shared = multiprocessing.RawArray("q", [0, 0, -1, -1, 0, 0] + [0] * _MAX_RING_WORKERS)
         self._resolve()
 
     def __getstate__(self):
@@ -123,15 +127,48 @@ class WindowDataset(torch.utils.data.IterableDataset):
         core.epoch, core.start = sh[_EPOCH], sh[_START]
         rank, world = (sh[_RANK], sh[_WORLD]) if sh[_WORLD] > 0 else _rank_world()
         plan = core.plan(rank, world)
-        yield from (self._convert(b) for b in core.batches(plan, core.epoch, info.id, info.num_workers,
-                                                          reuse=self.layout == "BTCHW"))
+        # Batches cross to the training process through shared memory, made there by the worker:
+        # torch would copy each into a new segment, and fresh shared pages are slow to fault in
+        # (38 ms per 11 MB batch here). Under StatefulLoader, which copies each batch out and
+        # says so, a worker cycles through `ring` segments of its own instead.
+        ring, gen = sh[_RING] if info.id < _MAX_RING_WORKERS else 0, sh[_GEN]
+        pool = {}
+        for k, b in enumerate(core.batches(plan, core.epoch, info.id, info.num_workers, reuse=True)):
+            f = torch.from_numpy(b["frames"])
+            f = f.permute(0, 1, 4, 2, 3) if self.layout == "BTCHW" else f
+            t = None
+            if ring and self._wait_released(info.id, k - ring + 1, gen):
+                t = pool.get(k % ring)
+                if t is None or t.shape != f.shape:
+                    t = pool[k % ring] = _shared_tensor(f.shape)
+            t = _shared_tensor(f.shape) if t is None else t
+            t.copy_(f)
+            yield self._wrap(b, t)
 
-    def _convert(self, batch):
-        t = torch.from_numpy(batch["frames"])
-        t = t.permute(0, 1, 4, 2, 3).contiguous() if self.layout == "BTCHW" else t
+    def _wait_released(self, worker, count, gen):
+        """Waits until the training process has copied out `count` of this worker's
+        batches; False when a new iteration began meanwhile (then use a new segment)."""
+        while self._shared[_RELEASED + worker] < count:
+            if self._shared[_GEN] != gen:
+                return False
+            time.sleep(0.0002)
+        return True
+
+    def _wrap(self, batch, t):
         if not self.return_info:
             return t
         return dict({k: torch.from_numpy(v) for k, v in batch.items() if k != "frames"}, frames=t)
+
+    def _convert(self, batch):
+        t = torch.from_numpy(batch["frames"])
+        return self._wrap(batch, t.permute(0, 1, 4, 2, 3).contiguous() if self.layout == "BTCHW" else t)
+
+
+def _shared_tensor(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return torch.ByteTensor(torch.ByteStorage._new_shared(n)).view(shape)
 
 
 class StatefulLoader:
@@ -149,11 +186,28 @@ class StatefulLoader:
     def __iter__(self):
         ds = self.dataset
         ds._resolve()
-        core, count = ds.core, self.loader.num_workers > 0
+        core, workers = ds.core, self.loader.num_workers
+        ring = (self.loader.prefetch_factor or 2) + 2 if workers else 0
+        sh = ds._shared
+        sh[_GEN] += 1                  # a worker still waiting from an earlier iteration gives up
+        for w in range(min(workers, _MAX_RING_WORKERS)):
+            sh[_RELEASED + w] = 0
+        sh[_RING] = ring
         core._taken, core._finished = 0, False
-        for batch in self.loader:
-            if count:
+        # The workers' segments stay mapped here (torch reuses a mapping while its storage lives):
+        # mapping a segment anew costs what allocating it does.
+        mapped = collections.deque(maxlen=ring * workers)
+        for i, batch in enumerate(self.loader):
+            if workers:
                 core._taken += 1
+                if ring:               # copy out of the worker's segment, then let it reuse it
+                    seg = batch["frames"] if isinstance(batch, dict) else batch
+                    mapped.append(seg)
+                    out = torch.empty(seg.shape, dtype=seg.dtype)
+                    out.copy_(seg)
+                    batch = dict(batch, frames=out) if isinstance(batch, dict) else out
+                    if i % workers < _MAX_RING_WORKERS:
+                        sh[_RELEASED + i % workers] += 1
             yield batch
         core._finished = True
 

@@ -244,6 +244,12 @@ def main():
         check(False, "record past the end must fail")
     except IndexError:
         pass
+    cols = Dataset(raw, "train").metadata()      # the dataset's own metadata: every column in the record
+    same = [k for k in cols if k != "frames" and k in rec and (
+        rec[k] == cols[k][1] or (rec[k].dtype.kind == "f" and np.isnan(rec[k]) and np.isnan(cols[k][1])))]
+    check(len(same) == len(cols) - 1 and "title" in same and "domain" in same,
+          f"record metadata = metadata() row: {sorted(set(cols) - set(same))} differ")
+    check(all(src[i].keys() == rec.keys() for i in (0, 20)), "every record has the same keys")
     src2 = pickle.loads(pickle.dumps(src))
     check(np.array_equal(src2[5]["frames"], rec["frames"]) and repr(src2) == repr(src), "WindowSource pickles")
     # what grain does with it: shuffled, sharded record keys, records batched with np.stack
