@@ -7,7 +7,7 @@
 
 struct decisions_batch {
     catalog *c;
-    sqlite3_stmt *clips, *put;
+    sqlite3_stmt *clips, *put, *tsig;
     int64_t model_id, run_id;
     char decided_at[32];
     int committed;
@@ -101,7 +101,7 @@ int decisions_batch_begin(catalog *c, int64_t model_id, const char *decided_at, 
      * clips, not of when or in which part they were ingested. */
     if (sqlite3_prepare_v2(db,
             "SELECT c.clip_id, c.source_id, " CATALOG_CLIP_STATS_COLUMNS("c.") ","
-            " coalesce(c.duration_s, c.frames / nullif(c.fps, 0), 0), c.width, c.height, sc.score, c.tsig"
+            " coalesce(c.duration_s, c.frames / nullif(c.fps, 0), 0), c.width, c.height, sc.score, c.tsig, c.rowid"
             " FROM clips AS c LEFT JOIN scores AS sc ON sc.model_id = ?1 AND sc.clip_id = c.clip_id"
             " ORDER BY c.clip_id", -1, &b->clips, NULL) != SQLITE_OK) {
         sql_error(db, e, "listing clips");
@@ -119,6 +119,10 @@ int decisions_batch_begin(catalog *c, int64_t model_id, const char *decided_at, 
             " OR threshold IS NOT excluded.threshold",
             -1, &b->put, NULL) != SQLITE_OK) {
         sql_error(db, e, "preparing decisions");
+        goto fail;
+    }
+    if (sqlite3_prepare_v2(db, "SELECT tsig FROM clips WHERE rowid = ?1", -1, &b->tsig, NULL) != SQLITE_OK) {
+        sql_error(db, e, "preparing signatures");
         goto fail;
     }
     sqlite3_bind_int64(b->clips, 1, model_id);
@@ -146,7 +150,24 @@ int decisions_batch_next(decisions_batch *b, decision_clip *clip, cm_error *e)
     clip->score = sqlite3_column_double(st, col + 3);
     clip->tsig = sqlite3_column_blob(st, col + 4);
     clip->tsig_len = clip->tsig ? (size_t)sqlite3_column_bytes(st, col + 4) : 0;
+    clip->rowid = sqlite3_column_int64(st, col + 5);
     return 1;
+}
+
+int decisions_batch_tsig(decisions_batch *b, int64_t rowid, const void **tsig, size_t *len, cm_error *e)
+{
+    sqlite3_stmt *st = b->tsig;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, rowid);
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        if (step == SQLITE_DONE) cm_error_set(e, "catalog: reading signatures: clip row %lld is gone", (long long)rowid);
+        else sql_error(catalog_db(b->c), e, "reading signatures");
+        return -1;
+    }
+    *tsig = sqlite3_column_blob(st, 0);
+    *len = *tsig ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+    return 0;
 }
 
 int decisions_batch_put(decisions_batch *b, const decision_row *d, cm_error *e)
@@ -186,6 +207,7 @@ void decisions_batch_end(decisions_batch *b)
     sqlite3 *db = catalog_db(b->c);
     sqlite3_finalize(b->clips);
     sqlite3_finalize(b->put);
+    sqlite3_finalize(b->tsig);
     if (!b->committed && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     free(b);
 }

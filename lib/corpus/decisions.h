@@ -44,6 +44,7 @@ typedef struct decision_clip {
     double score;
     const void *tsig;                  /* clips.tsig, clip_tsig_pack's form (NULL: none); valid until the next */
     size_t tsig_len;
+    int64_t rowid;                     /* the clips row's, for decisions_batch_tsig */
 } decision_clip;
 
 /* One decision to record. */
@@ -71,6 +72,11 @@ int decisions_batch_begin(catalog *c, int64_t model_id, const char *decided_at, 
 /* The next clip of the listing. Returns 1 with clip filled, 0 after the last
  * clip, -1 with e set. */
 int decisions_batch_next(decisions_batch *b, decision_clip *clip, cm_error *e);
+
+/* The clips.tsig of the clip listed with rowid (decision_clip.rowid): 0 with
+ * *tsig (NULL when it has none) and *len, valid until the next call; -1 with
+ * e set. */
+int decisions_batch_tsig(decisions_batch *b, int64_t rowid, const void **tsig, size_t *len, cm_error *e);
 
 /* Records d as the decision of d->clip_id. Only a decision that differs from
  * the stored one (model, decision, reason, score or threshold) is rewritten,

@@ -5,6 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dup_index.h"
+
+/* dup_index_fetch from the catalog being decided. */
+typedef struct fetch_ctx {
+    decisions_batch *b;
+    cm_error *e;
+} fetch_ctx;
+
+static int fetch_tsig(void *ctx, int64_t rowid, clip_tsig *s)
+{
+    fetch_ctx *f = ctx;
+    const void *blob;
+    size_t len;
+    if (decisions_batch_tsig(f->b, rowid, &blob, &len, f->e) != 0) return -1;
+    if (clip_tsig_unpack(blob, len, s) != 0) {
+        /* It unpacked when it entered the index, in this transaction. */
+        cm_error_set(f->e, "catalog: the signature of clip row %lld changed while deciding", (long long)rowid);
+        return -1;
+    }
+    return 0;
+}
+
 void decide_rules_to_row(const decide_rules *d, decision_rules_row *r)
 {
     memset(r, 0, sizeof *r);
@@ -41,7 +63,13 @@ int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t ru
     decision_rules_row row;
     int rc = -1, got;
     const rules_config *r = &d->rules;
+    /* Clips with a temporal signature are compared by it (dup_index);
+     * clips without one (staged before schema 9, or with the signature's
+     * first format) by their pHash, among themselves, as before. */
     phash_index *ix = r->phash_distance_max >= 0 ? phash_index_new(r->phash_distance_max) : NULL;
+    dup_index *dx = r->phash_distance_max >= 0 ? dup_index_new() : NULL;
+    clip_tsig *sig = cm_xmalloc(sizeof *sig);
+    fetch_ctx fc = {NULL, e};
     int64_t source_no = -1;
     char last_source[CM_SOURCE_ID_LEN + 1] = "";
     memset(dc, 0, sizeof *dc);
@@ -50,6 +78,7 @@ int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t ru
      * near-duplicate group" a property of the clips, not of when or in which
      * part they were ingested. */
     if (decisions_batch_begin(c, model_id, d->decided_at, run_id, &b, e) != 0) goto fail;
+    fc.b = b;
     while ((got = decisions_batch_next(b, &clip, e)) == 1) {
         if (strcmp(clip.source_id, last_source) != 0) {
             snprintf(last_source, sizeof last_source, "%s", clip.source_id);
@@ -59,7 +88,13 @@ int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t ru
         unsigned failed = rules_check(r, &clip.stats, clip.duration_s, clip.width, clip.height);
         /* Only clips without another rule failure enter the duplicate index:
          * a black or static clip is no original for another clip to copy. */
-        if (ix && clip.has_phash && !failed) {
+        if (dx && !failed && clip.tsig && clip_tsig_unpack(clip.tsig, clip.tsig_len, sig) == 0 && sig->words > 0) {
+            int64_t first;
+            int found = dup_index_find(dx, sig, source_no, fetch_tsig, &fc, &first, NULL);
+            if (found < 0) goto fail;
+            if (found) failed |= RULE_DUPLICATE;
+            else dup_index_add(dx, sig, source_no, clip.rowid);
+        } else if (ix && clip.has_phash && !failed) {
             if (phash_index_find(ix, clip.stats.phash, source_no, NULL, NULL) >= 0) failed |= RULE_DUPLICATE;
             else phash_index_add(ix, clip.stats.phash, source_no);
         }
@@ -93,6 +128,8 @@ int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t ru
 fail:
     decisions_batch_end(b);
     phash_index_free(ix);
+    dup_index_free(dx);
+    free(sig);
     return rc;
 }
 

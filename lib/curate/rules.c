@@ -341,3 +341,40 @@ int phash_index_find(const phash_index *ix, uint64_t h, int64_t group, int *dist
     if (distance) *distance = best_d;
     return best;
 }
+
+static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
+
+int phash_index_find_all(const phash_index *ix, uint64_t h, int64_t group, int **ids, int *n_ids, int *cap_ids)
+{
+    int n = 0;
+#define PUSH(id_)                                                                  \
+    do {                                                                           \
+        if (n == *cap_ids) {                                                       \
+            *cap_ids = *cap_ids ? 2 * *cap_ids : 16;                               \
+            *ids = cm_xrealloc(*ids, (size_t)*cap_ids * sizeof **ids);             \
+        }                                                                          \
+        (*ids)[n++] = (id_);                                                       \
+    } while (0)
+    if (ix->n_bands == 0) {
+        for (int id = 0; id < ix->n; id++)
+            if (ix->group[id] != group && clip_phash_distance(h, ix->hash[id]) <= ix->max_distance) PUSH(id);
+    }
+    for (int i = 0; i < ix->n_bands; i++) {
+        const band_table *b = &ix->band[i];
+        const uint32_t v = band_value(b, h);
+        for (size_t p = 0; p < b->n_probes; p++) {
+            const uint32_t key = v ^ b->probe[p];
+            size_t s = band_find_slot(b, key);
+            for (int id = (int)(uint32_t)b->slot[s] - 1; id != -1; id = b->next[id])
+                if (ix->group[id] != group && clip_phash_distance(h, ix->hash[id]) <= ix->max_distance) PUSH(id);
+        }
+    }
+#undef PUSH
+    /* An entry found in several bands is listed once. */
+    qsort(*ids, (size_t)n, sizeof **ids, cmp_int);
+    int u = 0;
+    for (int k = 0; k < n; k++)
+        if (u == 0 || (*ids)[u - 1] != (*ids)[k]) (*ids)[u++] = (*ids)[k];
+    *n_ids = u;
+    return u;
+}
