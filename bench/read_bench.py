@@ -1,4 +1,5 @@
-"""Python side of bench/read.sh: DataLoader (2 workers) windows/s, and PyAV
+"""Python side of bench/read.sh: StatefulLoader (2 workers) windows/s, its
+ratio to the C reader (env READ_BENCH_C_RAW), workers' peak memory, and PyAV
 decoding the same 16-frame windows from the source MP4s as a baseline.
 Each runs in ROUNDS rounds (env READ_BENCH_ROUNDS, default 3) of at least
 SECONDS/ROUNDS; the median round is reported with the range.
@@ -11,24 +12,51 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import torch  # noqa: E402
-from clipmill.torch import WindowDataset  # noqa: E402
+from clipmill.torch import StatefulLoader, WindowDataset  # noqa: E402
 
 path, secs, mp4s = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 rounds = int(os.environ.get("READ_BENCH_ROUNDS", "3"))
-ds = WindowDataset(path, "train", frames=16, batch_size=16, layout="BTCHW", windows_per_clip=16)
-loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2, persistent_workers=True)
-epoch, rates = 0, []
-for _ in range(rounds):
-    n, t0 = 0, time.monotonic()
-    while time.monotonic() - t0 < secs / rounds:
-        ds.set_epoch(epoch)
-        for b in loader:
-            n += b.shape[0]
-        epoch += 1
-    rates.append(n / (time.monotonic() - t0))
-med = statistics.median(rates)
-print(f"{path}: DataLoader 2 workers median {med:.0f} windows/s {med * 16 * 90 * 160 * 3 / 1e9:.2f} GB/s "
-      f"(rounds {min(rates):.0f}..{max(rates):.0f})")
+c_raw = float(os.environ.get("READ_BENCH_C_RAW") or 0)
+
+
+def worker_peak_kib(it):
+    """Peak resident memory (VmHWM) of the DataLoader iterator's worker processes."""
+    out = []
+    for w in getattr(it, "_workers", []):
+        with open(f"/proc/{w.pid}/status") as f:
+            out += [int(line.split()[1]) for line in f if line.startswith("VmHWM:")]
+    return out
+
+
+for layout in ("BTHWC", "BTCHW"):
+    ds = WindowDataset(path, "train", frames=16, batch_size=16, layout=layout, windows_per_clip=16)
+    loader = StatefulLoader(ds, num_workers=2, persistent_workers=True)
+    epoch, rates = 0, []
+    for _ in range(rounds):
+        n, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < secs / rounds:
+            ds.set_epoch(epoch)
+            for b in loader:
+                n += b.shape[0]
+            epoch += 1
+        rates.append(n / (time.monotonic() - t0))
+    med = statistics.median(rates)
+    ratio = f", C raw / this: {c_raw / med:.1f}x" if c_raw else ""
+    print(f"{path}: StatefulLoader 2 workers batch 16 {layout} median {med:.0f} windows/s "
+          f"{med * 16 * 90 * 160 * 3 / 1e9:.2f} GB/s (rounds {min(rates):.0f}..{max(rates):.0f}){ratio}")
+
+# Memory per worker does not grow with the epoch: the order is computed per batch.
+peaks = {}
+for wpc in (100, 100000):
+    ds = WindowDataset(path, "train", frames=16, batch_size=16, layout="BTHWC", windows_per_clip=wpc)
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
+    it = iter(loader)
+    for _, b in zip(range(40), it):
+        pass
+    peaks[wpc] = (len(ds.core.mixture), worker_peak_kib(it))
+    del it
+print(f"{path}: worker peak RSS: " + "; ".join(f"{n} windows per epoch: {'/'.join(str(k // 1024) for k in p)} MiB"
+                                           for n, p in peaks.values()))
 
 if mp4s:
     import av

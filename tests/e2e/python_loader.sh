@@ -24,4 +24,8 @@ SRC=${CLIPMILL_SRC:-$(dirname "$0")/../..}
 CLIPMILL_SRC=$SRC CLIPMILL_READER_LIB=$BIN/../lib/libclipmill_reader.so \
   $PY -W ignore::UserWarning:torch.utils.data.dataloader "$SRC/tests/python/test_loader.py" c/datasets/raw c/datasets/h264 work
 check_eq "python loader checks" "$?" 0
+CLIPMILL_READER_LIB=$BIN/../lib/libclipmill_reader.so $PY "$SRC/python/examples/jax_windows.py" c/datasets/h264 3 > jax.txt
+check_eq "JAX example runs" "$?" 0
+check_eq "JAX example: 3 batches of 8 windows" "$(grep -c '^step .*(8, 16, 90, 160, 3)' jax.txt)" 3
+check "JAX example resumes after the 3 batches" grep -q '^resumed at position 24$' jax.txt
 summary
