@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clip_actions.h"
 #include "clip_record.h"
 #include "dataset.h"
 #include "dataset_meta.h"
@@ -342,6 +343,72 @@ static int ensure_process(cmr_reader *r, cm_error *e)
     return rc;
 }
 
+/* A record in place in its shard's memory map, checked against the shard's
+ * metadata and the dataset's shape; valid until txn is aborted. */
+typedef struct shard_record {
+    reader_shard *s;
+    int64_t local;
+    MDB_txn *txn;
+    const uint8_t *rec;
+    size_t len;
+    clip_header h;
+} shard_record;
+
+/* Finds clip index's record. Returns 0 with sr->txn to abort, or -1 with e
+ * set (a corrupt record: "SHARD: record N (clip ID): corrupt: ...") and no
+ * transaction open. */
+static int get_record(cmr_reader *r, int64_t index, shard_record *sr, cm_error *e)
+{
+    const cmr_info *in = &r->info;
+    memset(sr, 0, sizeof *sr);
+    if (index < 0 || index >= in->clips) {
+        cm_error_set(e, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index, in->clips);
+        return -1;
+    }
+    if (ensure_process(r, e) != 0) return -1;
+    reader_shard *s = sr->s = find_shard(r, r->sub ? r->sub[index] : index, &sr->local);
+    int64_t local = sr->local;
+    uint8_t key[SHARD_KEY_SIZE];
+    shard_key((uint64_t)local, key);
+    MDB_val k = {SHARD_KEY_SIZE, key}, v;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sr->txn);
+    if (rc == 0) rc = mdb_get(sr->txn, s->dbi, &k, &v);
+    if (rc != 0) {
+        cm_error_set(e, "%s: record %" PRId64 " (clip %s): %s", s->path, local, s->meta.ids[local], mdb_strerror(rc));
+        goto fail;
+    }
+    sr->rec = v.mv_data;
+    sr->len = v.mv_size;
+    cm_error pe = {{0}};
+    if (clip_record_parse(sr->rec, v.mv_size, &sr->h, 0, &pe) != 0) goto corrupt;
+    if (v.mv_size != s->meta.rec_bytes[local] || sr->h.payload_crc != s->meta.payload_crc[local]) {
+        cm_error_set(&pe, "record size or payload CRC differs from the shard metadata");
+        goto corrupt;
+    }
+    if (sr->h.frames != (uint32_t)in->frames || sr->h.height != in->height || sr->h.width != in->width ||
+        sr->h.codec != (uint8_t)in->codec) {
+        cm_error_set(&pe, "record shape or codec differs from the dataset");
+        goto corrupt;
+    }
+    return 0;
+corrupt:
+    cm_error_set(e, "%s: record %" PRId64 " (clip %s): corrupt: %s", s->path, local, s->meta.ids[local], pe.msg);
+fail:
+    if (sr->txn) mdb_txn_abort(sr->txn);
+    sr->txn = NULL;
+    return -1;
+}
+
+static int check_window(const cmr_reader *r, int start, int t, int stride, cm_error *e)
+{
+    if (t < 1 || stride < 1 || start < 0 || (int64_t)start + (int64_t)(t - 1) * stride >= r->info.frames) {
+        cm_error_set(e, "%s: window start %d, %d frames, stride %d does not fit in a clip of %d frames", r->dir,
+                     start, t, stride, r->info.frames);
+        return -1;
+    }
+    return 0;
+}
+
 /* Frames start + k*stride, k < t, of clip index, into out with rows padded to
  * hp. The record is read in place from the memory map. */
 static int read_frames(cmr_reader *r, int64_t index, int start, int t, int stride, int hp, uint8_t *out,
@@ -352,43 +419,16 @@ static int read_frames(cmr_reader *r, int64_t index, int start, int t, int strid
         cm_error_set(e, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index, in->clips);
         return -1;
     }
-    if (t < 1 || stride < 1 || start < 0 || (int64_t)start + (int64_t)(t - 1) * stride >= in->frames) {
-        cm_error_set(e, "%s: window start %d, %d frames, stride %d does not fit in a clip of %d frames", r->dir,
-                     start, t, stride, in->frames);
-        return -1;
-    }
+    if (check_window(r, start, t, stride, e) != 0) return -1;
     size_t row = (size_t)in->width * in->channels, frame = row * (size_t)in->height, out_frame = row * (size_t)hp;
     if (out_size < out_frame * (size_t)t) {
         cm_error_set(e, "%s: output buffer of %zu bytes is smaller than the %zu the window needs", r->dir, out_size,
                      out_frame * (size_t)t);
         return -1;
     }
-    if (ensure_process(r, e) != 0) return -1;
-    int64_t local;
-    reader_shard *s = find_shard(r, r->sub ? r->sub[index] : index, &local);
-    MDB_txn *txn = NULL;
-    uint8_t key[SHARD_KEY_SIZE];
-    shard_key((uint64_t)local, key);
-    MDB_val k = {SHARD_KEY_SIZE, key}, v;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc == 0) rc = mdb_get(txn, s->dbi, &k, &v);
-    if (rc != 0) {
-        cm_error_set(e, "%s: record %" PRId64 " (clip %s): %s", s->path, local, s->meta.ids[local], mdb_strerror(rc));
-        goto fail;
-    }
-    const uint8_t *rec = v.mv_data;
-    clip_header h;
+    shard_record sr;
+    if (get_record(r, index, &sr, e) != 0) return -1;
     cm_error pe = {{0}};
-    if (clip_record_parse(rec, v.mv_size, &h, 0, &pe) != 0) goto corrupt;
-    if (v.mv_size != s->meta.rec_bytes[local] || h.payload_crc != s->meta.payload_crc[local]) {
-        cm_error_set(&pe, "record size or payload CRC differs from the shard metadata");
-        goto corrupt;
-    }
-    if (h.frames != (uint32_t)in->frames || h.height != in->height || h.width != in->width ||
-        h.codec != (uint8_t)in->codec) {
-        cm_error_set(&pe, "record shape or codec differs from the dataset");
-        goto corrupt;
-    }
     int idx_stack[64], *idx = t <= 64 ? idx_stack : malloc((size_t)t * sizeof *idx);
     clip_reader_ctx *ctx = thread_ctx();
     if (!idx || !ctx) {
@@ -399,17 +439,95 @@ static int read_frames(cmr_reader *r, int64_t index, int start, int t, int strid
     for (int i = 0; i < t; i++) idx[i] = start + i * stride;
     /* Frames land in their padded slots directly: raw frames are copied once
      * from the map and CRC-checked there, h264 frames converted there. */
-    int got = clip_record_read_frame_list_ctx(ctx, rec, v.mv_size, idx, t, out, out_frame, &pe);
+    int got = clip_record_read_frame_list_ctx(ctx, sr.rec, sr.len, idx, t, out, out_frame, &pe);
     for (int i = 0; i < t && got == 0 && out_frame > frame; i++)
         memset(out + (size_t)i * out_frame + frame, 0, out_frame - frame);
     if (idx != idx_stack) free(idx);
-    if (got != 0) goto corrupt;
-    mdb_txn_abort(txn);
+    if (got != 0) {
+        cm_error_set(e, "%s: record %" PRId64 " (clip %s): corrupt: %s", sr.s->path, sr.local,
+                     sr.s->meta.ids[sr.local], pe.msg);
+        goto fail;
+    }
+    mdb_txn_abort(sr.txn);
     return 0;
-corrupt:
-    cm_error_set(e, "%s: record %" PRId64 " (clip %s): corrupt: %s", s->path, local, s->meta.ids[local], pe.msg);
 fail:
-    if (txn) mdb_txn_abort(txn);
+    mdb_txn_abort(sr.txn);
+    return -1;
+}
+
+/* The actions block of a record (view empty, channels 0, when it has none).
+ * Returns 0, or -1 with e naming shard, record and clip. */
+static int record_actions(const shard_record *sr, actions_view *v, cm_error *e)
+{
+    memset(v, 0, sizeof *v);
+    const uint8_t *block;
+    size_t block_len;
+    cm_error pe = {{0}};
+    if (clip_record_actions(sr->rec, sr->len, &block, &block_len, &pe) == 0 &&
+        (!block || actions_view_parse(block, block_len, v, &pe) == 0))
+        return 0;
+    cm_error_set(e, "%s: record %" PRId64 " (clip %s): corrupt: %s", sr->s->path, sr->local,
+                 sr->s->meta.ids[sr->local], pe.msg);
+    return -1;
+}
+
+CMR_API int cmr_clip_actions(cmr_reader *r, int64_t index, int *count, cmr_action_channel *out, int max, char *err,
+                             size_t err_size)
+{
+    cm_error e = {{0}};
+    shard_record sr;
+    actions_view v;
+    *count = 0;
+    if (get_record(r, index, &sr, &e) != 0) goto fail;
+    int rc = record_actions(&sr, &v, &e);
+    if (rc == 0) {
+        *count = v.channels;
+        for (int i = 0; i < v.channels && i < max; i++) {
+            action_channel ch;
+            actions_view_channel(&v, i, &ch);
+            memset(&out[i], 0, sizeof out[i]);
+            snprintf(out[i].name, sizeof out[i].name, "%s", ch.name);
+            out[i].type = ch.type;
+            out[i].interp = ch.interp;
+        }
+    }
+    mdb_txn_abort(sr.txn);
+    if (rc == 0) return 0;
+fail:
+    set_err(err, err_size, "%s", e.msg);
+    return -1;
+}
+
+CMR_API int cmr_read_window_actions(cmr_reader *r, int64_t index, int start, int t, int stride, float *values,
+                                    size_t values_count, uint8_t *mask, char *err, size_t err_size)
+{
+    cm_error e = {{0}};
+    shard_record sr;
+    actions_view v;
+    if (check_window(r, start, t, stride, &e) != 0 || get_record(r, index, &sr, &e) != 0) goto fail;
+    int rc = record_actions(&sr, &v, &e);
+    if (rc == 0 && values_count < (size_t)t * (size_t)v.channels) {
+        cm_error_set(&e, "%s: %zu floats for actions, the window needs %zu (%d frames x %d channels)", r->dir,
+                     values_count, (size_t)t * (size_t)v.channels, t, v.channels);
+        rc = -1;
+    }
+    if (rc == 0 && v.channels == 0) {
+        memset(mask, 0, (size_t)t); /* no actions: every frame's are missing */
+    } else if (rc == 0) {
+        int *idx = malloc((size_t)t * sizeof *idx);
+        if (!idx) {
+            cm_error_set(&e, "%s: out of memory", r->dir);
+            rc = -1;
+        } else {
+            for (int i = 0; i < t; i++) idx[i] = start + i * stride;
+            actions_view_rows(&v, idx, t, values, mask);
+            free(idx);
+        }
+    }
+    mdb_txn_abort(sr.txn);
+    if (rc == 0) return 0;
+fail:
+    set_err(err, err_size, "%s", e.msg);
     return -1;
 }
 

@@ -1,6 +1,8 @@
 /* Exports of staged clips: raw bytes, an MP4 for players, a PNG contact sheet. */
 #include "export.h"
+#include "clip_actions.h"
 #include "fsio.h"
+#include "json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +38,25 @@ int clip_export_raw(const uint8_t *frames, int t, int h, int w, const char *path
 {
     if (check_shape(path, t, h, w, e) < 0) return -1;
     return cm_write_file_atomic(path, frames, (size_t)t * h * w * 3, e);
+}
+
+int clip_export_actions_tsv(const clip_actions *a, const char *path, cm_error *e)
+{
+    sqlite3_str *s = sqlite3_str_new(NULL);
+    sqlite3_str_appendall(s, "frame\tmask");
+    for (int c = 0; c < a->channels; c++)
+        cm_str_appendf(s, "\t%s/%s/%s", a->chan[c].name, action_type_name(a->chan[c].type),
+                       action_interp_name(a->chan[c].interp));
+    for (int i = 0; i < a->frames; i++) {
+        cm_str_appendf(s, "\n%d\t%d", i, a->mask[i]);
+        for (int c = 0; c < a->channels; c++) cm_str_appendf(s, "\t%.9g", (double)a->values[(size_t)i * a->channels + c]);
+    }
+    sqlite3_str_appendall(s, "\n");
+    size_t len;
+    char *text = cm_str_finish(s, &len);
+    int rc = cm_write_file_atomic(path, text, len, e);
+    free(text);
+    return rc;
 }
 
 /* Sends one frame (or NULL to flush) and writes every packet it yields. */

@@ -11,6 +11,12 @@
 
 /* Raw RGB24 bytes, T*H*W*3 (view with: ffplay -f rawvideo -pixel_format rgb24 -video_size WxH -framerate 10 FILE). */
 int clip_export_raw(const uint8_t *frames, int t, int h, int w, const char *path, cm_error *e);
+
+/* A clip's actions as TSV (docs/actions.md, "Export"): a header "frame mask
+ * NAME..." (each name "NAME/TYPE/INTERP"), then one row per frame with
+ * each value printed with %.9g, which gives back the float32 exactly. */
+struct clip_actions;
+int clip_export_actions_tsv(const struct clip_actions *a, const char *path, cm_error *e);
 /* MP4 (H.264 High via libx264, crf 12, yuv420p limited-range BT.601, +faststart)
  * at fps_num/fps_den, playable in browsers and players. Each pixel becomes a
  * scale x scale block (nearest-neighbour, scale 1..16, e.g. 4); the output

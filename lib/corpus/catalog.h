@@ -90,6 +90,11 @@ typedef struct clip_row {
     uint32_t record_crc;                   /* the record's payload CRC-32 */
     size_t tsig_len;                       /* 0: no signature (clips.tsig NULL) */
     uint8_t tsig[TSIG_PACKED_MAX];         /* clip_tsig_pack's stored form */
+    /* Actions (docs/actions.md); action_channels 0: none (the action_ columns NULL). */
+    int action_channels;                   /* A */
+    const char *actions_json;              /* the channels, [{"name","type","interp"}, ...] */
+    double action_valid_frac, action_active_frac;
+    int action_distinct;
 } clip_row;
 
 /* The statistics columns of a clips row, in the order

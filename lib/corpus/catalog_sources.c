@@ -307,9 +307,10 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         " luma_mean, luma_std, motion, static_frac, black_frac, hard_cuts, letterbox_top, letterbox_bottom,"
         " letterbox_left, letterbox_right, phash, staging, staging_key, codec, bytes, record_crc, run_id,"
         " created_at, active_frac, moving_area, still_pixels, edge_density, edits, tsig, static_edges,"
-        " persistent_area, transient_area, roaming, activity_spread) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+        " persistent_area, transient_area, roaming, activity_spread, action_channels, action_valid_frac,"
+        " action_active_frac, action_distinct) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
         " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,"
-        " ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38)";
+        " ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42)";
     sqlite3_stmt *st = NULL;
     int rc = -1;
     if (catalog_prepare(c, &st, sql, e, "insert clip") != 0) goto fail;
@@ -363,6 +364,14 @@ static int insert_clips(catalog *c, const char *source_id, const clip_row *clips
         sqlite3_bind_double(st, 36, s->transient_area);
         sqlite3_bind_double(st, 37, s->roaming);
         sqlite3_bind_double(st, 38, s->activity_spread);
+        if (r->action_channels > 0) {
+            catalog_bind_text(st, 39, r->actions_json);
+            sqlite3_bind_double(st, 40, r->action_valid_frac);
+            sqlite3_bind_double(st, 41, r->action_active_frac);
+            sqlite3_bind_int(st, 42, r->action_distinct);
+        } else {
+            for (int k = 39; k <= 42; k++) sqlite3_bind_null(st, k);
+        }
         if (catalog_step_done(c, st, e, "insert clip") != 0) goto fail;
     }
     rc = 0;

@@ -3,6 +3,7 @@
  * payload, which frames of an h264 payload a read decodes); the h264 codec
  * itself (libx264 encoder, decoder context, decoding runs) is clip_h264.c. */
 #include "clip_record_internal.h"
+#include "clip_actions.h"
 #include "hash.h"
 
 #include <stdio.h>
@@ -27,7 +28,8 @@ enum {
     OFF_KEYINT = 28,
     OFF_PAYLOAD_SIZE = 32,
     OFF_PAYLOAD_CRC = 40,
-    OFF_RESERVED = 44,
+    OFF_ACTIONS_SIZE = 44,  /* version 2; reserved (zero) in version 1 */
+    OFF_RESERVED = 48,
     OFF_HEADER_CRC = 60,
 };
 
@@ -71,7 +73,7 @@ static void write_header(uint8_t *dst, const clip_header *h)
 {
     memset(dst, 0, CLIP_RECORD_HEADER_SIZE);
     memcpy(dst + OFF_MAGIC, CLIP_RECORD_MAGIC, 4);
-    AV_WL16(dst + OFF_VERSION, CLIP_RECORD_VERSION);
+    AV_WL16(dst + OFF_VERSION, CLIP_RECORD_VERSION_PLAIN); /* clip_record_attach_actions makes it 2 */
     AV_WL16(dst + OFF_HEADER_SIZE, CLIP_RECORD_HEADER_SIZE);
     AV_WL32(dst + OFF_FRAMES, h->frames);
     AV_WL16(dst + OFF_HEIGHT, h->height);
@@ -180,8 +182,8 @@ int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int chec
     /* Version and header size come before the CRC: a newer writer may have
      * moved the CRC, and "unsupported version" is the useful message then. */
     unsigned version = AV_RL16(rec + OFF_VERSION);
-    if (version != CLIP_RECORD_VERSION) {
-        cm_error_set(e, "clip record: unsupported version %u (this build reads version %d)", version,
+    if (version != CLIP_RECORD_VERSION_PLAIN && version != CLIP_RECORD_VERSION) {
+        cm_error_set(e, "clip record: unsupported version %u (this build reads versions 1 and %d)", version,
                      CLIP_RECORD_VERSION);
         return -1;
     }
@@ -213,11 +215,17 @@ int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int chec
         return -1;
     }
     unsigned flags = AV_RL16(rec + OFF_FLAGS);
-    if (flags != 0) {
-        cm_error_set(e, "clip record: unknown flags 0x%04x", flags);
+    /* Version 1 has no flags and no actions; version 2 always has both. */
+    h.actions_size = version == CLIP_RECORD_VERSION ? AV_RL32(rec + OFF_ACTIONS_SIZE) : 0;
+    if (flags != (version == CLIP_RECORD_VERSION ? CLIP_FLAG_ACTIONS : 0u)) {
+        cm_error_set(e, "clip record: unknown flags 0x%04x for version %u", flags, version);
         return -1;
     }
-    for (int i = OFF_RESERVED; i < OFF_HEADER_CRC; i++) {
+    if (version == CLIP_RECORD_VERSION && (h.actions_size < ACTIONS_HEADER_SIZE || h.actions_size > len)) {
+        cm_error_set(e, "clip record: actions block of %u bytes does not fit the record's %zu", h.actions_size, len);
+        return -1;
+    }
+    for (int i = version == CLIP_RECORD_VERSION ? OFF_RESERVED : OFF_ACTIONS_SIZE; i < OFF_HEADER_CRC; i++) {
         if (rec[i] != 0) {
             cm_error_set(e, "clip record: reserved header byte %d is not zero", i);
             return -1;
@@ -235,10 +243,17 @@ int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int chec
         cm_error_set(e, "clip record: bad fps %u/%u", h.fps_num, h.fps_den);
         return -1;
     }
-    if (h.payload_size != len - CLIP_RECORD_HEADER_SIZE) {
+    size_t payload_len = len - CLIP_RECORD_HEADER_SIZE;
+    if (h.actions_size > payload_len) {
+        cm_error_set(e, "clip record: actions block of %u bytes but the record holds %zu bytes after its header "
+                     "(truncated)", h.actions_size, payload_len);
+        return -1;
+    }
+    payload_len -= h.actions_size;
+    if (h.payload_size != payload_len) {
         cm_error_set(e, "clip record: payload size %llu but the record holds %zu payload bytes%s",
-                     (unsigned long long)h.payload_size, len - CLIP_RECORD_HEADER_SIZE,
-                     h.payload_size > len - CLIP_RECORD_HEADER_SIZE ? " (truncated)" : "");
+                     (unsigned long long)h.payload_size, payload_len,
+                     h.payload_size > payload_len ? " (truncated)" : "");
         return -1;
     }
     const uint8_t *payload = rec + CLIP_RECORD_HEADER_SIZE;
@@ -293,6 +308,12 @@ int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int chec
         uint32_t pcrc = cm_crc32(payload, (size_t)h.payload_size);
         if (pcrc != h.payload_crc) {
             cm_error_set(e, "clip record: payload CRC mismatch (stored %08x, computed %08x)", h.payload_crc, pcrc);
+            return -1;
+        }
+        actions_view av;
+        if (h.actions_size && actions_view_parse(payload + h.payload_size, h.actions_size, &av, e) != 0) return -1;
+        if (h.actions_size && (uint32_t)av.frames != h.frames) {
+            cm_error_set(e, "clip record: actions block of %d frames in a clip of %u", av.frames, h.frames);
             return -1;
         }
     }

@@ -14,7 +14,11 @@
 #include "util.h"
 
 #define CLIP_RECORD_MAGIC "CMCR"
-#define CLIP_RECORD_VERSION 1
+/* Version 2 records end with an actions block (clip_actions.h); records
+ * without actions are still written as version 1, byte for byte as before. */
+#define CLIP_RECORD_VERSION 2
+#define CLIP_RECORD_VERSION_PLAIN 1
+#define CLIP_FLAG_ACTIONS 0x0001
 #define CLIP_RECORD_HEADER_SIZE 64
 
 typedef enum { CLIP_CODEC_RAW = 0, CLIP_CODEC_H264 = 1 } clip_codec;
@@ -29,6 +33,7 @@ typedef struct clip_header {
     uint32_t keyint;       /* h264: an IDR every keyint frames; raw: 0 */
     uint64_t payload_size; /* bytes after the header */
     uint32_t payload_crc;  /* CRC-32 of the payload */
+    uint32_t actions_size; /* version 2: bytes of the actions block after the payload; 0 = none */
 } clip_header;
 
 typedef struct clip_encode_options {
@@ -51,9 +56,10 @@ const char *clip_codec_name(clip_codec c);
 int clip_record_encode(const uint8_t *frames, int t, int h, int w, int fps_num, int fps_den,
                        const clip_encode_options *opt, uint8_t **out, size_t *out_len, cm_error *e);
 
-/* Validates a record of len bytes: magic, version, header size, header CRC,
- * sizes (header.payload_size == len - 64, raw: == 4*T + T*H*W*C), and, when
- * check_payload_crc, the payload CRC. Returns 0 and fills hdr, or -1 with e
+/* Validates a record of len bytes: magic, version (1, or 2 with an actions
+ * block), header size, header CRC, sizes (header.payload_size == len - 64 -
+ * actions_size, raw: == 4*T + T*H*W*C), and, when check_payload_crc, the
+ * payload CRC and the actions block (its own CRC, clip_actions.h). Returns 0 and fills hdr, or -1 with e
  * saying which check failed. Never reads past len. */
 int clip_record_parse(const uint8_t *rec, size_t len, clip_header *hdr, int check_payload_crc, cm_error *e);
 

@@ -198,11 +198,30 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
         return 0;
     }
     const char *why = NULL;
+    if (me->actions && me->actions[0]) {
+        /* The action log is read with the video (docs/actions.md); only local logs. */
+        why = manifest_local_path_error(me->actions);
+        if (why) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "actions %s: %s", me->actions, why);
+            cm_log(CM_LOG_ERROR, "%s: %s", me->url, msg);
+            if (catalog_source_fail(S->cat, w->source_id, NULL, msg, S->run_id, &e) != 0)
+                cm_log(CM_LOG_ERROR, "%s: catalog: %s", me->url, e.msg);
+            sum->counts.sources_failed++;
+            return 0;
+        }
+    }
+    /* Set only where an item is kept (returns 1): a skipped one is reused. */
+    char *actions_path = me->actions && me->actions[0] ? manifest_local_path(m, me->actions) : NULL;
     switch (manifest_url_kind(me->url)) {
-    case URL_HTTP: w->remote = 1; return 1;
+    case URL_HTTP:
+        w->remote = 1;
+        w->actions_path = actions_path;
+        return 1;
     case URL_UNSUPPORTED: why = "unsupported URL scheme (use a path, file://, http:// or https://)"; break;
     case URL_LOCAL: why = manifest_local_path_error(me->url); break;
     }
+    if (why || o->download_only) free(actions_path);
     if (why) {
         cm_log(CM_LOG_ERROR, "%s: %s", me->url, why);
         if (catalog_source_fail(S->cat, w->source_id, NULL, why, S->run_id, &e) != 0)
@@ -215,6 +234,7 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
         return 0;
     }
     w->path = manifest_local_path(m, me->url);
+    w->actions_path = actions_path;
     struct stat st;
     if (w->path && stat(w->path, &st) == 0 && S_ISREG(st.st_mode)) w->bytes = st.st_size;
     if (w->bytes <= 0) w->bytes = 1; /* directories and missing files still count for the ETA */
@@ -394,7 +414,10 @@ done:
     pthread_cond_destroy(&S.ready_cv);
     s->wall_seconds = cm_monotonic_s() - t0;
     s->exit_code = rc;
-    for (int i = 0; i < S.n_items; i++) free(S.items[i].path);
+    for (int i = 0; i < S.n_items; i++) {
+        free(S.items[i].path);
+        free(S.items[i].actions_path);
+    }
     free(S.items);
     keyword_rules_free(kw);
     inputs_free(&m);

@@ -19,6 +19,7 @@ typedef struct work_item {
     const manifest_entry *entry;
     char source_id[CM_SOURCE_ID_LEN + 1];
     char *path;
+    char *actions_path;            /* the manifest line's action log, NULL when it names none */
     int64_t bytes;
     int remote;                    /* downloaded into corpus/downloads/ */
     int claimed;                   /* its content is being decoded in this run (dedup by SHA-256) */

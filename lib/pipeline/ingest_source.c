@@ -8,8 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "action_log.h"
+#include "clip_actions.h"
 #include "corpus.h"
 #include "fsio.h"
+#include "json.h"
 #include "inputs.h"
 #include "keywords.h"
 #include "manifest.h"
@@ -42,6 +45,40 @@ void ingest_record_failure(ingest_state *S, const work_item *w, const source_pro
     progress_add(S->prog, 1, 0, 0, w->bytes);
 }
 
+/* The channels of a source's actions as the catalog keeps them
+ * (clips.action_channels): [{"name": ..., "type": ..., "interp": ...}, ...]. */
+static char *channels_json(const clip_actions *a)
+{
+    sqlite3_str *js = sqlite3_str_new(NULL);
+    for (int c = 0; c < a->channels; c++) {
+        sqlite3_str_appendall(js, c ? ", {\"name\": " : "[{\"name\": ");
+        cm_json_string(js, a->chan[c].name);
+        cm_str_appendf(js, ", \"type\": \"%s\", \"interp\": \"%s\"}", action_type_name(a->chan[c].type),
+                       action_interp_name(a->chan[c].interp));
+    }
+    sqlite3_str_appendall(js, "]");
+    return cm_str_finish(js, NULL);
+}
+
+/* Aligns the log to one clip's frames, attaches the actions to its record
+ * and fills the row's statistics. Returns 0, or -1 with e set. */
+static int clip_add_actions(const action_log *log, const double *times, int t, double prev_s, clip_row *r,
+                            char **chan_json, uint8_t **rec, size_t *rec_len, cm_error *e)
+{
+    clip_actions a;
+    clip_actions_alloc(&a, t, action_log_channels(log));
+    action_log_align(log, times, t, prev_s, &a);
+    int rc = clip_record_attach_actions(rec, rec_len, &a, e);
+    if (rc == 0) {
+        if (!*chan_json) *chan_json = channels_json(&a);
+        r->actions_json = *chan_json;
+        r->action_channels = a.channels;
+        clip_actions_stats(&a, &r->action_valid_frac, &r->action_active_frac, &r->action_distinct);
+    }
+    clip_actions_free(&a);
+    return rc;
+}
+
 /* Decodes one source into clips, stages them, and records it in the catalog. */
 void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_buf)
 {
@@ -58,7 +95,23 @@ void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
     double t0 = cm_monotonic_s();
     int64_t frames_out = 0, units_reported = 0;
     char failure[CM_ERROR_MAX + 64] = "";
+    action_log log;
+    int have_log = 0;
+    double *times = NULL, prev_s = 0;
+    char *chan_json = NULL;
+    memset(&log, 0, sizeof log);
 
+    if (w->actions_path) {
+        const manifest_entry *me = w->entry;
+        action_log_options lo = {.format = me->actions_format, .offset_s = me->actions_offset,
+                                 .rate = me->actions_rate, .interp = me->actions_interp, .keys = me->actions_keys};
+        if (action_log_read(w->actions_path, &lo, &log, &e) != 0) {
+            snprintf(failure, sizeof failure, "actions: %s", e.msg);
+            goto fail;
+        }
+        have_log = 1;
+        times = cm_xmalloc((size_t)T * sizeof *times);
+    }
     decode_options dopt = o->decode;
     if (w->entry->frame_rate > 0) dopt.image_frame_rate = w->entry->frame_rate;
     if (decoder_open(&d, w->path, &dopt, &probe, &e) != 0) {
@@ -79,6 +132,13 @@ void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
         if (in_clip == 0 && cm_stop_requested()) goto interrupted;
         rc = decoder_next(d, clip_buf + (size_t)in_clip * frame_bytes, &e);
         if (rc <= 0) break;
+        if (times) {
+            /* The frame before the source's first is one tick earlier. */
+            double now = decoder_frame_time(d);
+            if (frames_out == 0) prev_s = now - tick_s;
+            else if (in_clip == 0) prev_s = times[T - 1];
+            times[in_clip] = now;
+        }
         frames_out++;
         in_clip++;
         if (in_clip < T) continue;
@@ -110,6 +170,11 @@ void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
         if (clip_record_encode(clip_buf, T, H, W, o->decode.fps_num, o->decode.fps_den, &o->encode, &rec,
                                &rec_len, &e) != 0) {
             snprintf(failure, sizeof failure, "encoding clip %d: %s", n_rows, e.msg);
+            goto fail;
+        }
+        if (have_log && clip_add_actions(&log, times, T, prev_s, r, &chan_json, &rec, &rec_len, &e) != 0) {
+            free(rec);
+            snprintf(failure, sizeof failure, "actions of clip %d: %s", n_rows, e.msg);
             goto fail;
         }
         clip_header hdr;
@@ -172,6 +237,9 @@ void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
     if (done != 0) log_source_error(S, "%s: catalog: %s", w->entry->url, e.msg);
     progress_add(S->prog, 1, 0, (double)in_clip * tick_s, w->bytes - units_reported);
     free(rows);
+    free(times);
+    free(chan_json);
+    action_log_free(&log);
     return;
 
 interrupted:
@@ -188,6 +256,9 @@ fail:
         if (store_delete_prefix(S->st, pfx, NULL, &e2) != 0) cm_log(CM_LOG_ERROR, "staging: %s", e2.msg);
     }
     free(rows);
+    free(times);
+    free(chan_json);
+    action_log_free(&log);
     if (failure[0]) ingest_record_failure(S, w, &probe, failure);
     progress_add(S->prog, 0, 0, 0, -units_reported);
 }

@@ -12,11 +12,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clip_actions.h"
 #include "fsio.h"
 #include "hash.h"
 #include "json.h"
 #include "shard_internal.h"
 #include "stop.h"
+
+/* The actions of record src (if any) attached to the re-encoded record *dst. */
+static int copy_actions(const uint8_t *src, size_t src_len, uint8_t **dst, size_t *dst_len, cm_error *e)
+{
+    const uint8_t *block;
+    size_t block_len;
+    actions_view v;
+    if (clip_record_actions(src, src_len, &block, &block_len, e) != 0) return -1;
+    if (!block || actions_view_parse(block, block_len, &v, e) != 0) return block ? -1 : 0;
+    clip_actions a;
+    actions_view_copy(&v, &a);
+    int rc = clip_record_attach_actions(dst, dst_len, &a, e);
+    clip_actions_free(&a);
+    return rc;
+}
 
 /* Reads a clip's record from staging, checked, re-encoded when the dataset's
  * codec differs. Returns 0 and a malloc'd record, or -1. */
@@ -55,7 +71,7 @@ static int load_record(build_state *B, const sel_clip *c, uint8_t **out, size_t 
         if (clip_record_decode(rec, rec_len, 0, (int)h->frames, frames, &pe) != 0 ||
             clip_record_encode(frames, (int)h->frames, h->height, h->width, (int)h->fps_num, (int)h->fps_den, &opt,
                                &re, &re_len, &pe) != 0 ||
-            clip_record_parse(re, re_len, h, 0, &pe) != 0) {
+            copy_actions(rec, rec_len, &re, &re_len, &pe) != 0 || clip_record_parse(re, re_len, h, 0, &pe) != 0) {
             free(re);
             cm_error_set(e, "clip %s: re-encoding to %s: %s", c->clip_id, clip_codec_name(B->o->codec), pe.msg);
             goto fail;

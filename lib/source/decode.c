@@ -434,7 +434,10 @@ int decoder_next(decoder *d, uint8_t *rgb, cm_error *e)
         int64_t ts;
         int r = next_source_frame(d, d->held, &ts);
         if (r <= 0) d->input_done = 1;
-        else d->held_tick = tick_of(d, ts);
+        else {
+            d->held_tick = tick_of(d, ts);
+            d->held_ts = ts;
+        }
     }
     /* Pull frames until one lands after next_tick: the held one is then on screen. */
     while (!d->input_done) {
@@ -445,11 +448,13 @@ int decoder_next(decoder *d, uint8_t *rgb, cm_error *e)
                 break;
             }
             d->pending_tick = tick_of(d, ts);
+            d->pending_ts = ts;
         }
         if (d->pending_tick > d->next_tick) break;
         av_frame_unref(d->held);
         av_frame_move_ref(d->held, d->pending);
         d->held_tick = d->pending_tick;
+        d->held_ts = d->pending_ts;
         d->held_rgb_valid = 0;
     }
     if (d->input_done && d->have_origin) {
@@ -476,8 +481,14 @@ int decoder_next(decoder *d, uint8_t *rgb, cm_error *e)
         d->held_rgb_valid = 1;
     }
     memcpy(rgb, d->rgb_out, (size_t)d->opt.out_w * d->opt.out_h * 3);
+    d->shown_ts = d->held_ts;
     d->next_tick++;
     return 1;
+}
+
+double decoder_frame_time(const decoder *d)
+{
+    return d->have_origin ? (double)(d->shown_ts - d->origin) * av_q2d(d->tb) : 0.0;
 }
 
 void decoder_counts(const decoder *d, int64_t *decoded, int64_t *skipped)

@@ -61,6 +61,15 @@ int decoder_open(decoder **out, const char *path, const decode_options *opt, sou
  * Recoverable glitches (one corrupt packet) are logged at debug level and skipped. */
 int decoder_next(decoder *d, uint8_t *rgb, cm_error *e);
 
+/* The time of the frame decoder_next returned last: the timestamp of the
+ * source frame it shows, in seconds from the first decoded frame (the
+ * origin of the timing rule, docs/resampling.md). With the rule's nearest-tick
+ * rounding it lies within half a tick of k * fps_den / fps_num either side for
+ * output frame k of a constant-rate source, and further back where a
+ * variable-rate source dropped frames. Input logs are aligned to this clock
+ * (docs/actions.md). 0 before the first frame. */
+double decoder_frame_time(const decoder *d);
+
 /* Number of source frames actually decoded and skipped so far (for benchmarks). */
 void decoder_counts(const decoder *d, int64_t *decoded, int64_t *skipped);
 

@@ -46,6 +46,8 @@ struct decoder {
 
     AVFrame *held;          /* the frame on screen at next_tick */
     int64_t held_tick;
+    int64_t held_ts, pending_ts; /* their timestamps, stream tb */
+    int64_t shown_ts;       /* timestamp of the frame decoder_next returned last */
     int held_rgb_valid;     /* rgb_out already holds held, converted */
     AVFrame *pending;       /* the next frame, whose tick is > next_tick */
     int64_t pending_tick;

@@ -56,6 +56,10 @@ static void entry_free(manifest_entry *me)
     free(me->domain);
     free(me->license);
     free(me->sha256);
+    free(me->actions);
+    free(me->actions_format);
+    free(me->actions_interp);
+    free(me->actions_keys);
     free(me->json);
 }
 
@@ -71,6 +75,33 @@ static const struct {
     {"$.domain", offsetof(manifest_entry, domain)},
     {"$.license", offsetof(manifest_entry, license)},
     {"$.sha256", offsetof(manifest_entry, sha256)},
+    {"$.actions", offsetof(manifest_entry, actions)},
+    {"$.actions_format", offsetof(manifest_entry, actions_format)},
+};
+
+/* Fields that hold JSON of a given shape, kept as text for the action log
+ * reader (actions_interp may also be a plain string). */
+static const struct {
+    const char *key;
+    size_t offset;
+    const char *type;      /* json_type the field must have */
+    int string_ok;
+} json_fields[] = {
+    {"$.actions_interp", offsetof(manifest_entry, actions_interp), "object", 1},
+    {"$.actions_keys", offsetof(manifest_entry, actions_keys), "array", 0},
+};
+
+/* Optional numbers: field, member, lowest (exclusive unless 0 allowed), highest. */
+static const struct {
+    const char *key;
+    size_t offset;
+    double lo, hi;
+    int lo_inclusive;
+    const char *range;
+} number_fields[] = {
+    {"$.frame_rate", offsetof(manifest_entry, frame_rate), 0, 1000, 0, "above 0 and at most 1000"},
+    {"$.actions_offset", offsetof(manifest_entry, actions_offset), -1e7, 1e7, 1, "between -1e7 and 1e7 seconds"},
+    {"$.actions_rate", offsetof(manifest_entry, actions_rate), 0, 1e6, 0, "above 0 and at most 1e6"},
 };
 
 /* SQLite's json_type() names, as a reader of the error would say them. */
@@ -145,24 +176,47 @@ static int parse_json_line(json_reader *j, const char *text, manifest_entry *me,
         }
         *dst = cm_xstrdup(value);
     }
-    sqlite3_reset(j->field);
-    sqlite3_bind_text(j->field, 1, text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(j->field, 2, "$.frame_rate", -1, SQLITE_STATIC);
-    if (sqlite3_step(j->field) != SQLITE_ROW) {
-        snprintf(why, why_len, "%s", "invalid JSON");
-        goto fail;
-    }
-    const char *rtype = (const char *)sqlite3_column_text(j->field, 0);
-    if (rtype && strcmp(rtype, "null") != 0) {
+    for (size_t i = 0; i < sizeof number_fields / sizeof number_fields[0]; i++) {
+        const char *name = number_fields[i].key + 2;
+        sqlite3_reset(j->field);
+        sqlite3_bind_text(j->field, 1, text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(j->field, 2, number_fields[i].key, -1, SQLITE_STATIC);
+        if (sqlite3_step(j->field) != SQLITE_ROW) {
+            snprintf(why, why_len, "%s", "invalid JSON");
+            goto fail;
+        }
+        const char *rtype = (const char *)sqlite3_column_text(j->field, 0);
+        if (!rtype || strcmp(rtype, "null") == 0) continue;
         if (strcmp(rtype, "integer") != 0 && strcmp(rtype, "real") != 0) {
-            snprintf(why, why_len, "\"frame_rate\" must be a number, not %s", json_type_name(rtype));
+            snprintf(why, why_len, "\"%s\" must be a number, not %s", name, json_type_name(rtype));
             goto fail;
         }
-        me->frame_rate = sqlite3_column_double(j->field, 1);
-        if (!(me->frame_rate > 0 && me->frame_rate <= 1000)) {
-            snprintf(why, why_len, "%s", "\"frame_rate\" must be above 0 and at most 1000");
+        double v = sqlite3_column_double(j->field, 1);
+        *(double *)((char *)me + number_fields[i].offset) = v;
+        if (!((number_fields[i].lo_inclusive ? v >= number_fields[i].lo : v > number_fields[i].lo) &&
+              v <= number_fields[i].hi)) {
+            snprintf(why, why_len, "\"%s\" must be %s", name, number_fields[i].range);
             goto fail;
         }
+    }
+    for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++) {
+        const char *name = json_fields[i].key + 2;
+        sqlite3_reset(j->field);
+        sqlite3_bind_text(j->field, 1, text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(j->field, 2, json_fields[i].key, -1, SQLITE_STATIC);
+        if (sqlite3_step(j->field) != SQLITE_ROW) {
+            snprintf(why, why_len, "%s", "invalid JSON");
+            goto fail;
+        }
+        const char *ftype = (const char *)sqlite3_column_text(j->field, 0);
+        if (!ftype || strcmp(ftype, "null") == 0) continue;
+        if (strcmp(ftype, json_fields[i].type) != 0 && !(json_fields[i].string_ok && strcmp(ftype, "text") == 0)) {
+            snprintf(why, why_len, "\"%s\" must be %s%s, not %s", name, json_type_name(json_fields[i].type),
+                     json_fields[i].string_ok ? " or a string" : "", json_type_name(ftype));
+            goto fail;
+        }
+        const char *value = (const char *)sqlite3_column_text(j->field, 1);
+        *(char **)((char *)me + json_fields[i].offset) = cm_xstrdup(value ? value : "");
     }
     if (!me->url) {
         snprintf(why, why_len, "%s", "no \"url\"");
@@ -297,6 +351,10 @@ int manifest_read(const char *path, manifest *m, cm_error *e)
             char **dst = (char **)((char *)&me + string_fields[i].offset);
             if (!*dst) *dst = cm_xstrdup("");
         }
+        for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++) {
+            char **dst = (char **)((char *)&me + json_fields[i].offset);
+            if (!*dst) *dst = cm_xstrdup("");
+        }
         if (m->count == cap_entries) {
             cap_entries = cap_entries ? cap_entries * 2 : 64;
             m->entries = cm_xrealloc(m->entries, (size_t)cap_entries * sizeof *m->entries);
@@ -333,6 +391,8 @@ int manifest_from_path(const char *path, manifest *m, cm_error *e)
     me->url = abs;
     for (size_t i = 1; i < sizeof string_fields / sizeof string_fields[0]; i++)
         *(char **)((char *)me + string_fields[i].offset) = cm_xstrdup("");
+    for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++)
+        *(char **)((char *)me + json_fields[i].offset) = cm_xstrdup("");
     m->count = 1;
     return 0;
 }

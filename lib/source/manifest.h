@@ -19,6 +19,12 @@ typedef struct manifest_entry {
     char *license;
     char *sha256;          /* optional expected SHA-256 (hex), "" when absent */
     double frame_rate;     /* image-sequence input rate, 0 when absent */
+    char *actions;         /* action log path or file: URL (docs/actions.md), "" when absent */
+    char *actions_format;  /* "events", "table" or "" (inferred) */
+    double actions_offset; /* seconds: video time = log time + offset; 0 when absent */
+    double actions_rate;   /* rows per second of a table without times, 0 when absent */
+    char *actions_interp;  /* "hold", "linear", a JSON object of them by channel, or "" */
+    char *actions_keys;    /* a JSON array of key names, or "" */
     char *json;            /* the line's JSON object as given (NULL for plain text lines) */
 } manifest_entry;
 

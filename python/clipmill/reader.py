@@ -18,6 +18,14 @@ class ReaderError(RuntimeError):
     """A read failed: bad index or window, or a corrupt record (the message names shard, record and clip)."""
 
 
+class _ActionChannel(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char * 64), ("type", ctypes.c_int32), ("interp", ctypes.c_int32)]
+
+
+ACTION_TYPES = ("held", "pressed", "value")
+ACTION_INTERPS = ("none", "hold", "linear")
+
+
 class _Info(ctypes.Structure):
     _fields_ = [("clips", ctypes.c_int64), ("frames", ctypes.c_int32), ("height", ctypes.c_int32),
                 ("width", ctypes.c_int32), ("channels", ctypes.c_int32), ("fps_num", ctypes.c_int32),
@@ -99,6 +107,10 @@ def _load():
             lib.cmr_dataset_index.restype = i64
             lib.cmr_metadata_path.argtypes = [p]
             lib.cmr_metadata_path.restype = ctypes.c_char_p
+
+            if hasattr(lib, "cmr_read_window_actions"):   # an older library reads frames only
+                lib.cmr_clip_actions.argtypes = [p, i64, ctypes.POINTER(i32), p, i32, buf, sz]
+                lib.cmr_read_window_actions.argtypes = [p, i64, i32, i32, i32, p, sz, p, buf, sz]
             _lib = lib
     return _lib
 
@@ -250,3 +262,45 @@ class Dataset:
         rows = cur.fetchall()
         con.close()
         return {name: _column([r[k] for r in rows]) for k, name in enumerate(names) if name != "i"}
+
+    def action_channels(self, index):
+        """The action channels of clip index (docs/actions.md) as a list of
+        (name, type, interp) tuples, e.g. ("held:right", "held", "none"); [] for a
+        clip without actions."""
+        if not hasattr(self._lib, "cmr_clip_actions"):
+            return []
+        n, err = ctypes.c_int(0), ctypes.create_string_buffer(_ERR)
+        if self._lib.cmr_clip_actions(self._h, index, ctypes.byref(n), None, 0, err, _ERR) != 0:
+            msg = err.value.decode(errors="replace")
+            raise (IndexError if "out of range" in msg else ReaderError)(msg)
+        chans = (_ActionChannel * max(n.value, 1))()
+        if n.value and self._lib.cmr_clip_actions(self._h, index, ctypes.byref(n), chans, n.value, err, _ERR) != 0:
+            raise ReaderError(err.value.decode(errors="replace"))
+        return [(c.name.decode("utf-8", errors="replace"), ACTION_TYPES[c.type], ACTION_INTERPS[c.interp])
+                for c in chans[: n.value]]
+
+    def window_actions(self, index, start, frames, stride=1, channels=None):
+        """The actions of the frames window() reads: (values, mask), values a
+        (frames, A) float32 array (A = len(action_channels(index)); pass channels
+        to skip asking) and mask a (frames,) uint8 array, 1 where the frame's
+        actions are known. A clip without actions gives A = 0 and a zero mask."""
+        if channels is None:
+            channels = self.action_channels(index)
+        values = np.zeros((frames, len(channels)), np.float32)
+        mask = np.zeros(frames, np.uint8)
+        if not hasattr(self._lib, "cmr_read_window_actions"):
+            return values, mask
+        err = ctypes.create_string_buffer(_ERR)
+        if self._lib.cmr_read_window_actions(self._h, index, start, frames, stride, values.ctypes.data, values.size,
+                                             mask.ctypes.data, err, _ERR) != 0:
+            raise ReaderError(err.value.decode(errors="replace"))
+        return values, mask
+
+    def sample(self, index, start=0, frames=None, stride=1, pad_to=0):
+        """A window as a dict: "frames" (window()), "actions" (frames, A) float32,
+        "action_mask" (frames,) uint8, "action_channels" (names), "clip_id"."""
+        frames = self.frames if frames is None else frames
+        chans = self.action_channels(index)
+        values, mask = self.window_actions(index, start, frames, stride, chans)
+        return {"frames": self.window(index, start, frames, stride, pad_to), "actions": values, "action_mask": mask,
+                "action_channels": [c[0] for c in chans], "clip_id": self.clip_id(index)}

@@ -126,6 +126,35 @@ CMR_API void cmr_mix_free(cmr_mix *m);
  * [0, counts[*component]). */
 CMR_API void cmr_mix_draw(const cmr_mix *m, uint64_t k, int *component, int64_t *index);
 
+/* Actions (docs/actions.md): a clip may carry T x A float32 values aligned
+ * to its frames, a validity mask, and its channels' names and types. Clips
+ * of one dataset may differ in channels (each source's log names its own),
+ * and a clip without actions has none. */
+#define CMR_ACTION_NAME_MAX 64     /* a channel name, NUL included */
+enum { CMR_ACTION_HELD = 0, CMR_ACTION_PRESSED = 1, CMR_ACTION_VALUE = 2 };
+enum { CMR_INTERP_NONE = 0, CMR_INTERP_HOLD = 1, CMR_INTERP_LINEAR = 2 };
+typedef struct cmr_action_channel {
+    char name[CMR_ACTION_NAME_MAX];/* e.g. "held:right", "pressed:right", "gripper" */
+    int32_t type;                  /* CMR_ACTION_HELD (0/1), _PRESSED (presses since the previous frame), _VALUE */
+    int32_t interp;                /* how a value was taken at the frame's time: CMR_INTERP_* */
+} cmr_action_channel;
+
+/* The number A of clip index's action channels in *count (0: no actions),
+ * and its first min(A, max) channels into out (NULL with max 0 asks only
+ * the count). */
+CMR_API int cmr_clip_actions(cmr_reader *r, int64_t index, int *count, cmr_action_channel *out, int max, char *err,
+                             size_t err_size);
+
+/* The actions of the frames cmr_read_window reads (start + k*stride, k < t)
+ * of clip index: values as (t, A) float32, row-major (values_count >= t*A;
+ * NULL/0 for a clip without actions), and mask[k] 1 when frame k's actions
+ * are known, 0 when missing (the log does not cover it; its values are 0).
+ * A clip without actions gives A = 0 and an all-zero mask. Windows never
+ * cross clips, so a window's actions are all its clip's. The actions block's
+ * CRC is checked on every call. */
+CMR_API int cmr_read_window_actions(cmr_reader *r, int64_t index, int start, int t, int stride, float *values,
+                                    size_t values_count, uint8_t *mask, char *err, size_t err_size);
+
 #ifdef __cplusplus
 }
 #endif

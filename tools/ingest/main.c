@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "corpus.h"
 #include "clip_record.h"
+#include "clip_actions.h"
 #include "export.h"
 #include "ingest.h"
 #include "partition.h"
@@ -37,9 +38,33 @@ static int set_verbose(const cm_option *opt, const char *value, cm_error *e)
 }
 
 typedef struct export_args {
-    const char *raw, *mp4, *png;
+    const char *raw, *mp4, *png, *actions;
     int scale, step, cols;
 } export_args;
+
+/* Writes a clip's actions as TSV (a clip without actions is an error). */
+static int export_actions(corpus *cp, const char *clip_id, const char *path, cm_error *e)
+{
+    uint8_t *rec = NULL;
+    size_t len = 0, block_len = 0;
+    const uint8_t *block = NULL;
+    actions_view v;
+    int rc = -1;
+    if (corpus_clip_record(cp, clip_id, &rec, &len, e) != 0) goto fail;
+    if (clip_record_actions(rec, len, &block, &block_len, e) != 0) goto fail;
+    if (!block) {
+        cm_error_set(e, "%s: the clip has no actions (its manifest line named no action log)", clip_id);
+        goto fail;
+    }
+    if (actions_view_parse(block, block_len, &v, e) != 0) goto fail;
+    clip_actions a;
+    actions_view_copy(&v, &a);
+    rc = clip_export_actions_tsv(&a, path, e);
+    clip_actions_free(&a);
+fail:
+    free(rec);
+    return rc;
+}
 
 /* Reads a clip's frames (corpus_clip_frames) and writes the files asked
  * for. Returns an exit code. */
@@ -61,6 +86,7 @@ static int run_export(const char *dir, const char *clip_id, const export_args *x
         goto fail;
     if (x->png && clip_export_png_sheet(frames, (int)h.frames, h.height, h.width, x->step, x->cols, x->png, &e) != 0)
         goto fail;
+    if (x->actions && export_actions(cp, clip_id, x->actions, &e) != 0) goto fail;
     printf("%s: %u frames %ux%u at %u/%u fps, %s, %zu bytes\n", clip_id, h.frames, h.width, h.height, h.fps_num,
            h.fps_den, clip_codec_name((clip_codec)h.codec), (size_t)(CLIP_RECORD_HEADER_SIZE + h.payload_size));
     rc = CM_EXIT_OK;
@@ -159,7 +185,7 @@ static int parse_progress(const cm_option *opt, const char *value, cm_error *e)
     return 0;
 }
 
-/* clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE] */
+/* clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE] [--actions FILE] */
 static int export_main(int argc, char **argv)
 {
     const char *dir = ".";
@@ -169,6 +195,7 @@ static int export_main(int argc, char **argv)
         CM_STRING("raw", 0, "FILE", &x.raw, "raw RGB24 frames (T,H,W,3)"),
         CM_STRING("mp4", 0, "FILE", &x.mp4, "H.264 MP4, upscaled by --scale"),
         CM_STRING("png", 0, "FILE", &x.png, "contact sheet of every --step'th frame, --cols per row"),
+        CM_STRING("actions", 0, "FILE", &x.actions, "the clip's actions as TSV (docs/actions.md)"),
         CM_INT("scale", 0, "N", &x.scale, 1, 16, "MP4 upscaling factor (default 4)"),
         CM_INT("step", 0, "N", &x.step, 1, 100000, "contact sheet: every Nth frame (default 10)"),
         CM_INT("cols", 0, "N", &x.cols, 1, 1000, "contact sheet: frames per row (default 8)"),
@@ -177,10 +204,10 @@ static int export_main(int argc, char **argv)
     };
     const cm_cli cli = {
         .program = "clipmill-ingest export",
-        .usage = "usage: clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE]\n"
+        .usage = "usage: clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE] [--actions FILE]\n"
                  "\n"
                  "Writes a staged clip (looked up in DIR/catalog.sqlite, read from its staging\n"
-                 "store) as raw frames, an MP4 and/or a PNG contact sheet.\n"
+                 "store) as raw frames, an MP4 and/or a PNG contact sheet, and its actions as TSV.\n"
                  "\n",
         .options = options,
         .footer = INGEST_EXIT_STATUS,
@@ -188,7 +215,8 @@ static int export_main(int argc, char **argv)
     int n_args, code;
     if (cm_cli_parse(&cli, argc, argv, &n_args, &code) != 0) return code;
     if (n_args != 1) return cm_cli_usage_error(&cli, "expected exactly one CLIP_ID");
-    if (!x.raw && !x.mp4 && !x.png) return cm_cli_usage_error(&cli, "export needs at least one of --raw, --mp4, --png");
+    if (!x.raw && !x.mp4 && !x.png && !x.actions)
+        return cm_cli_usage_error(&cli, "export needs at least one of --raw, --mp4, --png, --actions");
     return run_export(dir, argv[1], &x);
 }
 
@@ -282,7 +310,7 @@ int main(int argc, char **argv)
         .program = "clipmill-ingest",
         .usage =
         "usage: clipmill-ingest [OPTIONS] MANIFEST|VIDEO|FRAME_DIR...\n"
-        "       clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE]\n"
+        "       clipmill-ingest export [-C DIR] CLIP_ID [--raw FILE] [--mp4 FILE] [--png FILE] [--actions FILE]\n"
         "       clipmill-ingest merge [-C DIR] [--json]\n"
         "\n"
         "Decodes videos into fixed-size clips, stages them in DIR/staging (LMDB) and\n"

@@ -1,0 +1,659 @@
+/* Reading action logs and resampling them onto frame times (docs/actions.md).
+ * JSON (JSON Lines logs, the manifest's actions_interp and actions_keys) is
+ * taken apart by SQLite's json_tree on a private in-memory connection, as
+ * manifest.c does. */
+#include "action_log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Bounds that keep a hostile log from taking the machine: rows (a 20 Hz log
+ * of 24 hours is 1.7 million) and line length. */
+#define MAX_ROWS 20000000
+#define MAX_LINE (1 << 20)
+#define KEY_NAME_MAX (ACTIONS_NAME_MAX - 8) /* room for "pressed:" */
+
+/* One JSON object's leaves: names ("key", "pos[0]") and values. */
+typedef struct json_leaves {
+    int n, cap;
+    char **name;
+    char **text;       /* the value as text (strings), NULL for numbers */
+    double *num;
+    int *is_num;
+} json_leaves;
+
+static void leaves_clear(json_leaves *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        free(l->name[i]);
+        free(l->text[i]);
+    }
+    l->n = 0;
+}
+
+static void leaves_free(json_leaves *l)
+{
+    leaves_clear(l);
+    free(l->name);
+    free(l->text);
+    free(l->num);
+    free(l->is_num);
+}
+
+/* Parses an object's leaves through st ("SELECT ... FROM json_tree(?1)").
+ * Returns 0, or -1 with why set. */
+static int json_object_leaves(sqlite3 *db, sqlite3_stmt *st, const char *text, json_leaves *l, const char **why)
+{
+    leaves_clear(l);
+    (void)db;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    int rc, first = 1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        const char *path = (const char *)sqlite3_column_text(st, 0);
+        if (first) {
+            first = 0;
+            if (!type || strcmp(type, "object") != 0) {
+                *why = "not a JSON object";
+                return -1;
+            }
+            continue;
+        }
+        if (!type || !path || strcmp(type, "object") == 0 || strcmp(type, "array") == 0) continue;
+        if (l->n == l->cap) {
+            l->cap = l->cap ? 2 * l->cap : 16;
+            l->name = cm_xrealloc(l->name, (size_t)l->cap * sizeof *l->name);
+            l->text = cm_xrealloc(l->text, (size_t)l->cap * sizeof *l->text);
+            l->num = cm_xrealloc(l->num, (size_t)l->cap * sizeof *l->num);
+            l->is_num = cm_xrealloc(l->is_num, (size_t)l->cap * sizeof *l->is_num);
+        }
+        int num = strcmp(type, "integer") == 0 || strcmp(type, "real") == 0;
+        const char *val = (const char *)sqlite3_column_text(st, 2);
+        if (!num && strcmp(type, "text") != 0) {
+            *why = "a value that is neither a number nor a string (null, true, false)";
+            return -1;
+        }
+        if (!num && (!val || strlen(val) != (size_t)sqlite3_column_bytes(st, 2))) {
+            *why = "a string contains a NUL character";
+            return -1;
+        }
+        l->name[l->n] = cm_xstrdup(strncmp(path, "$.", 2) == 0 ? path + 2 : path);
+        l->text[l->n] = num ? NULL : cm_xstrdup(val);
+        l->num[l->n] = num ? sqlite3_column_double(st, 3) : 0.0;
+        l->is_num[l->n] = num;
+        l->n++;
+    }
+    if (rc != SQLITE_DONE) {
+        *why = "invalid JSON";
+        return -1;
+    }
+    if (first) {
+        *why = "invalid JSON";
+        return -1;
+    }
+    return 0;
+}
+
+static int leaf_find(const json_leaves *l, const char *const *names)
+{
+    for (int k = 0; names[k]; k++)
+        for (int i = 0; i < l->n; i++)
+            if (strcmp(l->name[i], names[k]) == 0) return i;
+    return -1;
+}
+
+/* The reading state of one log. */
+typedef struct log_reader {
+    const char *name;
+    const action_log_options *o;
+    action_log *log;
+    cm_error *e;
+    sqlite3 *db;
+    sqlite3_stmt *tree;
+    json_leaves leaves;
+    int line;
+    char delim;            /* '\t' or ',' for text tables */
+    int cap_events, cap_rows;
+} log_reader;
+
+static int fail_line(log_reader *R, const char *why)
+{
+    if (R->line > 0) cm_error_set(R->e, "%s:%d: %s", R->name, R->line, why);
+    else cm_error_set(R->e, "%s: %s", R->name, why);
+    return -1;
+}
+
+/* A finite number taking all of s (surrounding blanks allowed). */
+static int parse_number(const char *s, double *out)
+{
+    while (isspace((unsigned char)*s)) s++;
+    if (!*s || strpbrk(s, "xX")) return -1; /* no hex floats */
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    while (isspace((unsigned char)*end)) end++;
+    if (*end || errno == ERANGE || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Splits line in place at R->delim into at most max fields; returns the count. */
+static int split_fields(char *line, char delim, char **fields, int max)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        if (n == max) return max + 1;
+        fields[n++] = p;
+        char *d = strchr(p, delim);
+        if (!d) break;
+        *d = '\0';
+        p = d + 1;
+    }
+    for (int i = 0; i < n; i++) {
+        while (isspace((unsigned char)*fields[i])) fields[i]++;
+        size_t len = strlen(fields[i]);
+        while (len > 0 && isspace((unsigned char)fields[i][len - 1])) fields[i][--len] = '\0';
+    }
+    return n;
+}
+
+static int key_index(log_reader *R, const char *key)
+{
+    action_log *L = R->log;
+    for (int i = 0; i < L->n_keys; i++)
+        if (strcmp(L->keys[i], key) == 0) return i;
+    if (R->o->keys && R->o->keys[0]) return -2; /* the manifest fixed the keys */
+    if (L->n_keys >= ACTIONS_CHANNELS_MAX / 2) return -3;
+    L->keys = cm_xrealloc(L->keys, (size_t)(L->n_keys + 1) * sizeof *L->keys);
+    L->keys[L->n_keys] = cm_xstrdup(key);
+    return L->n_keys++;
+}
+
+static int check_name(log_reader *R, const char *name, size_t max)
+{
+    size_t n = strlen(name);
+    if (n == 0) return fail_line(R, "empty key or channel name");
+    if (n > max) return fail_line(R, "key or channel name too long (at most 55 bytes for a key, 63 for a column)");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return fail_line(R, "key or channel name holds a control character");
+    return 0;
+}
+
+static int add_event(log_reader *R, double t, const char *key, double hold)
+{
+    action_log *L = R->log;
+    if (t < 0 || hold < 0) return fail_line(R, "time and hold must be numbers >= 0");
+    if (check_name(R, key, KEY_NAME_MAX) != 0) return -1;
+    if (t + hold > L->end_s) L->end_s = t + hold;
+    /* "idle" is the recorder's note that nothing was pressed: it covers time
+     * but is no key (docs/actions.md). */
+    if (strcasecmp(key, "idle") == 0) return 0;
+    int k = key_index(R, key);
+    if (k == -2) return fail_line(R, "key not listed in the manifest's actions_keys");
+    if (k == -3) return fail_line(R, "too many distinct keys");
+    if (L->n_events >= MAX_ROWS) return fail_line(R, "too many events");
+    if (L->n_events == R->cap_events) {
+        R->cap_events = R->cap_events ? 2 * R->cap_events : 256;
+        L->events = cm_xrealloc(L->events, (size_t)R->cap_events * sizeof *L->events);
+    }
+    L->events[L->n_events++] = (action_event){.t = t, .hold = hold, .key = k};
+    return 0;
+}
+
+/* Sets the table's columns from names (n of them). */
+static int set_columns(log_reader *R, char **names, int n)
+{
+    action_log *L = R->log;
+    if (n < 1) return fail_line(R, "a table needs at least one value column");
+    if (n > ACTIONS_CHANNELS_MAX) return fail_line(R, "too many columns");
+    L->cols = cm_xcalloc((size_t)n, sizeof *L->cols);
+    L->interp = cm_xcalloc((size_t)n, 1);
+    L->n_cols = n;
+    for (int i = 0; i < n; i++) {
+        if (check_name(R, names[i], ACTIONS_NAME_MAX) != 0) return -1;
+        for (int j = 0; j < i; j++)
+            if (strcmp(L->cols[j], names[i]) == 0) return fail_line(R, "a column name appears twice");
+        L->cols[i] = cm_xstrdup(names[i]);
+        L->interp[i] = ACTION_INTERP_HOLD;
+    }
+    return 0;
+}
+
+static int add_row(log_reader *R, double t, const double *v)
+{
+    action_log *L = R->log;
+    if (L->n_rows >= MAX_ROWS) return fail_line(R, "too many rows");
+    if (L->n_rows == R->cap_rows) {
+        R->cap_rows = R->cap_rows ? 2 * R->cap_rows : 256;
+        L->t = cm_xrealloc(L->t, (size_t)R->cap_rows * sizeof *L->t);
+        L->v = cm_xrealloc(L->v, (size_t)R->cap_rows * (size_t)L->n_cols * sizeof *L->v);
+    }
+    if (R->o->rate > 0) t = L->n_rows / R->o->rate;
+    else if (L->n_rows > 0 && !(t > L->t[L->n_rows - 1])) return fail_line(R, "times must increase from row to row");
+    L->t[L->n_rows] = t;
+    memcpy(L->v + (size_t)L->n_rows * L->n_cols, v, (size_t)L->n_cols * sizeof *v);
+    L->n_rows++;
+    return 0;
+}
+
+static const char *const TIME_NAMES[] = {"t", "time", "timestamp", NULL};
+static const char *const KEY_NAMES[] = {"key", "action", "button", NULL};
+static const char *const HOLD_NAMES[] = {"hold", "hold_s", "hold_seconds", "duration", NULL};
+
+static int is_name(const char *s, const char *const *names)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcasecmp(s, names[i]) == 0) return 1;
+    return 0;
+}
+
+/* One JSON Lines line. */
+static int json_line(log_reader *R, const char *text, int *time_col)
+{
+    action_log *L = R->log;
+    const char *why = NULL;
+    if (json_object_leaves(R->db, R->tree, text, &R->leaves, &why) != 0) return fail_line(R, why);
+    json_leaves *l = &R->leaves;
+    int it = leaf_find(l, TIME_NAMES);
+    if (it >= 0 && !l->is_num[it]) return fail_line(R, "the time must be a number");
+    if (L->kind == ACTION_LOG_EVENTS) {
+        int ik = leaf_find(l, KEY_NAMES), ih = leaf_find(l, HOLD_NAMES);
+        if (it < 0 || ik < 0) return fail_line(R, "an event needs \"t\" (seconds) and \"key\"");
+        if (l->is_num[ik]) return fail_line(R, "\"key\" must be a string");
+        if (ih >= 0 && !l->is_num[ih]) return fail_line(R, "\"hold\" must be a number");
+        return add_event(R, l->num[it], l->text[ik], ih >= 0 ? l->num[ih] : 0.0);
+    }
+    if (it < 0 && R->o->rate <= 0) return fail_line(R, "a row needs \"t\" (seconds), or the manifest an actions_rate");
+    if (!L->cols) {
+        char **names = cm_xcalloc((size_t)l->n + 1, sizeof *names);
+        int n = 0;
+        for (int i = 0; i < l->n; i++)
+            if (i != it) names[n++] = l->name[i];
+        int rc = set_columns(R, names, n);
+        free(names);
+        if (rc != 0) return -1;
+        *time_col = it;
+    }
+    if (l->n - (it >= 0) != L->n_cols) return fail_line(R, "a row's fields differ from the first row's");
+    double *v = cm_xmalloc((size_t)L->n_cols * sizeof *v);
+    int rc = 0;
+    for (int c = 0; c < L->n_cols && rc == 0; c++) {
+        const char *const one[] = {L->cols[c], NULL};
+        int i = leaf_find(l, one);
+        if (i < 0) rc = fail_line(R, "a row's fields differ from the first row's");
+        else if (!l->is_num[i]) rc = fail_line(R, "a value must be a number");
+        else v[c] = l->num[i];
+    }
+    if (rc == 0) rc = add_row(R, it >= 0 ? l->num[it] : 0.0, v);
+    free(v);
+    return rc;
+}
+
+/* One text line (TSV or CSV), after the first (the header of a table). */
+static int text_line(log_reader *R, char *s, int time_col)
+{
+    action_log *L = R->log;
+    char *f[ACTIONS_CHANNELS_MAX + 2];
+    if (L->kind == ACTION_LOG_EVENTS) {
+        int n = split_fields(s, R->delim, f, 3);
+        double t, hold = 0;
+        if (n < 2 || n > 3) return fail_line(R, "an event line is: time, key, hold seconds (optional)");
+        if (parse_number(f[0], &t) != 0) return fail_line(R, "the time must be a number");
+        if (n == 3 && parse_number(f[2], &hold) != 0) return fail_line(R, "the hold must be a number");
+        return add_event(R, t, f[1], hold);
+    }
+    int want = L->n_cols + (time_col >= 0);
+    int n = split_fields(s, R->delim, f, want);
+    if (n != want) return fail_line(R, "a row's field count differs from the header's");
+    double *v = cm_xmalloc((size_t)L->n_cols * sizeof *v), t = 0;
+    int rc = 0;
+    for (int i = 0, c = 0; i < n && rc == 0; i++) {
+        double x;
+        if (parse_number(f[i], &x) != 0) rc = fail_line(R, "a value must be a number");
+        else if (i == time_col) t = x;
+        else v[c++] = x;
+    }
+    if (rc == 0) rc = add_row(R, t, v);
+    free(v);
+    return rc;
+}
+
+/* The header of a text table: the column names and where the time is. */
+static int text_header(log_reader *R, char *s, int *time_col)
+{
+    char *f[ACTIONS_CHANNELS_MAX + 2];
+    int n = split_fields(s, R->delim, f, ACTIONS_CHANNELS_MAX + 1);
+    if (n > ACTIONS_CHANNELS_MAX + 1) return fail_line(R, "too many columns");
+    *time_col = -1;
+    char *names[ACTIONS_CHANNELS_MAX + 1];
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (*time_col < 0 && is_name(f[i], TIME_NAMES)) *time_col = i;
+        else names[m++] = f[i];
+    }
+    if (*time_col < 0 && R->o->rate <= 0)
+        return fail_line(R, "a table needs a time column (t, time or timestamp) or the manifest an actions_rate");
+    return set_columns(R, names, m);
+}
+
+/* The format when not given: a JSON line with a key field, or a text line
+ * that starts with a number or is the header time/key/hold, is an event log. */
+static int infer_kind(log_reader *R, const char *s)
+{
+    if (*s == '{') {
+        const char *why = NULL;
+        if (json_object_leaves(R->db, R->tree, s, &R->leaves, &why) != 0) return fail_line(R, why);
+        return leaf_find(&R->leaves, KEY_NAMES) >= 0 ? ACTION_LOG_EVENTS : ACTION_LOG_TABLE;
+    }
+    char *copy = cm_xstrdup(s), *f[4];
+    int n = split_fields(copy, R->delim, f, 3);
+    double x;
+    int events = (n >= 2 && n <= 3 && parse_number(f[0], &x) == 0 && parse_number(f[1], &x) != 0) ||
+                 (n >= 2 && n <= 3 && is_name(f[0], TIME_NAMES) && is_name(f[1], KEY_NAMES));
+    free(copy);
+    return events ? ACTION_LOG_EVENTS : ACTION_LOG_TABLE;
+}
+
+/* actions_keys (a JSON array of strings) and actions_interp (a mode, or an
+ * object of modes by column), from the manifest. */
+static int apply_options_json(log_reader *R, int before_rows)
+{
+    action_log *L = R->log;
+    const action_log_options *o = R->o;
+    const char *why = NULL;
+    int save_line = R->line;
+    R->line = 0;
+    if (before_rows && o->keys && o->keys[0]) {
+        char *wrapped = cm_xmalloc(strlen(o->keys) + 8);
+        sprintf(wrapped, "{\"k\":%s}", o->keys);
+        int rc = json_object_leaves(R->db, R->tree, wrapped, &R->leaves, &why);
+        free(wrapped);
+        if (rc != 0) return fail_line(R, "actions_keys: must be a JSON array of key names");
+        for (int i = 0; i < R->leaves.n; i++) {
+            if (R->leaves.is_num[i] || strncmp(R->leaves.name[i], "k[", 2) != 0)
+                return fail_line(R, "actions_keys: must be an array of strings");
+            if (check_name(R, R->leaves.text[i], KEY_NAME_MAX) != 0) return -1;
+            L->keys = cm_xrealloc(L->keys, (size_t)(L->n_keys + 1) * sizeof *L->keys);
+            L->keys[L->n_keys++] = cm_xstrdup(R->leaves.text[i]);
+        }
+        if (L->n_keys == 0) return fail_line(R, "actions_keys: empty");
+    }
+    if (!before_rows && L->kind == ACTION_LOG_TABLE && o->interp && o->interp[0]) {
+        if (o->interp[0] != '{') {
+            int mode = strcmp(o->interp, "linear") == 0 ? ACTION_INTERP_LINEAR
+                       : strcmp(o->interp, "hold") == 0 ? ACTION_INTERP_HOLD : -1;
+            if (mode < 0) return fail_line(R, "actions_interp: must be \"hold\", \"linear\" or an object of them");
+            for (int c = 0; c < L->n_cols; c++) L->interp[c] = (uint8_t)mode;
+        } else {
+            if (json_object_leaves(R->db, R->tree, o->interp, &R->leaves, &why) != 0)
+                return fail_line(R, "actions_interp: invalid JSON object");
+            for (int i = 0; i < R->leaves.n; i++) {
+                const char *m = R->leaves.text[i];
+                int c = 0;
+                while (c < L->n_cols && strcmp(L->cols[c], R->leaves.name[i]) != 0) c++;
+                if (c == L->n_cols) return fail_line(R, "actions_interp: names a column the table does not have");
+                if (!m || (strcmp(m, "hold") != 0 && strcmp(m, "linear") != 0))
+                    return fail_line(R, "actions_interp: each mode must be \"hold\" or \"linear\"");
+                L->interp[c] = strcmp(m, "linear") == 0 ? ACTION_INTERP_LINEAR : ACTION_INTERP_HOLD;
+            }
+        }
+    }
+    R->line = save_line;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+    const action_event *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t ? 1 : x->key - y->key;
+}
+
+/* Sorts the keys by name (channel order) and the events by time. */
+static void finish_events(action_log *L)
+{
+    char **sorted = cm_xmalloc((size_t)(L->n_keys ? L->n_keys : 1) * sizeof *sorted);
+    memcpy(sorted, L->keys, (size_t)L->n_keys * sizeof *sorted);
+    qsort(sorted, (size_t)L->n_keys, sizeof *sorted, cmp_str);
+    for (int i = 0; i < L->n_events; i++) {
+        const char *k = L->keys[L->events[i].key];
+        char **hit = bsearch(&k, sorted, (size_t)L->n_keys, sizeof *sorted, cmp_str);
+        L->events[i].key = (int)(hit - sorted);
+    }
+    free(L->keys);
+    L->keys = sorted;
+    qsort(L->events, (size_t)L->n_events, sizeof *L->events, cmp_event);
+}
+
+int action_log_read_stream(FILE *f, const char *name, const char *ext, const action_log_options *o,
+                           action_log *log, cm_error *e)
+{
+    memset(log, 0, sizeof *log);
+    log_reader R = {.name = name, .o = o, .log = log, .e = e, .line = 0};
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = -1, kind_known = 0, time_col = -1, header_done = 0;
+    log->offset_s = o->offset_s;
+    R.delim = ext && strcasecmp(ext, "csv") == 0 ? ',' : '\t';
+    if (!(isfinite(o->offset_s) && fabs(o->offset_s) < 1e7) || !(o->rate >= 0 && o->rate <= 1e6)) {
+        fail_line(&R, "actions_offset or actions_rate out of range");
+        goto fail;
+    }
+    if (sqlite3_open_v2(":memory:", &R.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(R.db, "SELECT fullkey, type, atom, atom FROM json_tree(?1)", -1, &R.tree, NULL) != SQLITE_OK) {
+        fail_line(&R, "sqlite: cannot open an in-memory database");
+        goto fail;
+    }
+    if (o->format && o->format[0]) {
+        if (strcmp(o->format, "events") == 0) log->kind = ACTION_LOG_EVENTS;
+        else if (strcmp(o->format, "table") == 0) log->kind = ACTION_LOG_TABLE;
+        else {
+            fail_line(&R, "actions_format must be \"events\" or \"table\"");
+            goto fail;
+        }
+        kind_known = 1;
+    }
+    if (apply_options_json(&R, 1) != 0) goto fail;
+    errno = 0;
+    while ((len = getline(&buf, &cap, f)) >= 0) {
+        R.line++;
+        char *s = buf;
+        if (R.line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3;
+        if (strlen(s) != (size_t)len) {
+            fail_line(&R, "NUL byte in line");
+            goto fail;
+        }
+        if (len > MAX_LINE) {
+            fail_line(&R, "line longer than 1 MiB");
+            goto fail;
+        }
+        while (len > 0 && isspace((unsigned char)s[len - 1])) s[--len] = '\0';
+        while (isspace((unsigned char)*s)) s++;
+        if (*s == '\0' || *s == '#') continue;
+        if (!kind_known) {
+            int k = infer_kind(&R, s);
+            if (k < 0) goto fail;
+            log->kind = k;
+            kind_known = 1;
+        }
+        if (*s == '{') {
+            if (json_line(&R, s, &time_col) != 0) goto fail;
+            header_done = 1;
+            continue;
+        }
+        if (!header_done) {
+            header_done = 1;
+            if (log->kind == ACTION_LOG_TABLE) {
+                if (text_header(&R, s, &time_col) != 0) goto fail;
+                continue;
+            }
+            char *copy = cm_xstrdup(s), *fl[4];
+            int n = split_fields(copy, R.delim, fl, 3), header = n >= 1 && is_name(fl[0], TIME_NAMES);
+            free(copy);
+            if (header) continue;
+        }
+        if (text_line(&R, s, time_col) != 0) goto fail;
+    }
+    if (ferror(f)) {
+        fail_line(&R, strerror(errno ? errno : EIO));
+        goto fail;
+    }
+    R.line = 0;
+    if (!header_done) {
+        fail_line(&R, "empty: no events or rows");
+        goto fail;
+    }
+    if (log->kind == ACTION_LOG_EVENTS) {
+        if (log->end_s <= 0) {
+            fail_line(&R, "no events");
+            goto fail;
+        }
+        if (log->n_keys == 0) {
+            fail_line(&R, "no keys (only idle)");
+            goto fail;
+        }
+        finish_events(log);
+        for (int i = 0; i < log->n_events; i++)
+            if (log->events[i].hold > log->max_hold) log->max_hold = log->events[i].hold;
+        log->start_s = 0;
+    } else {
+        if (log->n_rows == 0) {
+            fail_line(&R, "no rows");
+            goto fail;
+        }
+        if (apply_options_json(&R, 0) != 0) goto fail;
+        log->start_s = log->t[0];
+        /* A held value stays for one step after the last row. */
+        double step = o->rate > 0 ? 1.0 / o->rate : log->n_rows > 1 ? log->t[log->n_rows - 1] - log->t[log->n_rows - 2] : 0;
+        int any_hold = 0;
+        for (int c = 0; c < log->n_cols; c++) any_hold |= log->interp[c] == ACTION_INTERP_HOLD;
+        log->end_s = log->t[log->n_rows - 1] + (any_hold ? step : 0);
+    }
+    rc = 0;
+fail:
+    free(buf);
+    leaves_free(&R.leaves);
+    sqlite3_finalize(R.tree);
+    sqlite3_close(R.db);
+    if (rc != 0) action_log_free(log);
+    return rc;
+}
+
+int action_log_read(const char *path, const action_log_options *o, action_log *log, cm_error *e)
+{
+    memset(log, 0, sizeof *log);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cm_error_set(e, "%s: cannot open the action log: %s", path, strerror(errno));
+        return -1;
+    }
+    const char *slash = strrchr(path, '/'), *dot = strrchr(slash ? slash : path, '.');
+    int rc = action_log_read_stream(f, path, dot ? dot + 1 : "", o, log, e);
+    fclose(f);
+    return rc;
+}
+
+void action_log_free(action_log *log)
+{
+    if (!log) return;
+    for (int i = 0; i < log->n_keys; i++) free(log->keys[i]);
+    for (int i = 0; i < log->n_cols; i++) free(log->cols ? log->cols[i] : NULL);
+    free(log->keys);
+    free(log->events);
+    free(log->cols);
+    free(log->interp);
+    free(log->t);
+    free(log->v);
+    memset(log, 0, sizeof *log);
+}
+
+int action_log_channels(const action_log *log)
+{
+    return log->kind == ACTION_LOG_EVENTS ? 2 * log->n_keys : log->n_cols;
+}
+
+/* Row r with t[r] <= x < t[r+1] (the last row for x >= its time), -1 before the first. */
+static int row_at(const action_log *L, double x)
+{
+    int lo = 0, hi = L->n_rows - 1;
+    if (x < L->t[0]) return -1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (L->t[mid] <= x) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Number of events at or before x (they are sorted by time). */
+static int events_until(const action_log *L, double x)
+{
+    int lo = 0, hi = L->n_events;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (L->events[mid].t <= x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+void action_log_align(const action_log *log, const double *times, int t, double prev_s, clip_actions *a)
+{
+    const int A = action_log_channels(log);
+    for (int c = 0; c < A; c++) {
+        action_channel *ch = &a->chan[c];
+        memset(ch->name, 0, sizeof ch->name);
+        if (log->kind == ACTION_LOG_EVENTS) {
+            int k = c % log->n_keys;
+            snprintf(ch->name, sizeof ch->name, "%s:%s", c < log->n_keys ? "held" : "pressed", log->keys[k]);
+            ch->type = c < log->n_keys ? ACTION_HELD : ACTION_PRESSED;
+            ch->interp = ACTION_INTERP_NONE;
+        } else {
+            snprintf(ch->name, sizeof ch->name, "%s", log->cols[c]);
+            ch->type = ACTION_VALUE;
+            ch->interp = log->interp[c];
+        }
+    }
+    double prev = prev_s - log->offset_s;
+    for (int i = 0; i < t; i++) {
+        float *row = a->values + (size_t)i * A;
+        double x = times[i] - log->offset_s; /* log time of the frame */
+        memset(row, 0, (size_t)A * sizeof *row);
+        a->mask[i] = x >= log->start_s && x <= log->end_s;
+        if (a->mask[i] && log->kind == ACTION_LOG_EVENTS) {
+            /* Events by time: those at or before x, newest first, back to the
+             * oldest that could still be held or was pressed after prev. */
+            for (int k = events_until(log, x) - 1; k >= 0; k--) {
+                const action_event *ev = &log->events[k];
+                if (ev->t <= prev && ev->t + log->max_hold <= x) break;
+                if (x < ev->t + ev->hold) row[ev->key] = 1.0f;
+                if (ev->t > prev) row[log->n_keys + ev->key] += 1.0f;
+            }
+        } else if (a->mask[i]) {
+            int r = row_at(log, x);
+            for (int c = 0; c < A; c++) {
+                double v = log->v[(size_t)r * A + c];
+                if (log->interp[c] == ACTION_INTERP_LINEAR && r + 1 < log->n_rows) {
+                    double t0 = log->t[r], t1 = log->t[r + 1];
+                    v += (log->v[(size_t)(r + 1) * A + c] - v) * ((x - t0) / (t1 - t0));
+                }
+                row[c] = (float)v;
+            }
+        }
+        prev = x;
+    }
+    a->frames = t;
+}
