@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reader speed: random 16-frame windows/s and GB/s from datasets in the page
 # cache (raw and h264), through C (one thread) and through a PyTorch
-# DataLoader with 2 workers (StatefulLoader, BTHWC and BTCHW; ratio to raw
-# through C in the same run, and each worker's peak memory at two epoch sizes
+# DataLoader with 2 workers (StatefulLoader, BTHWC and BTCHW; ratio to the same
+# dataset through C in the same run, and each worker's peak memory at two epoch sizes
 # 1000x apart), against memcpy of the same bytes and PyAV
 # decoding the same windows from the source MP4s. Every case runs in rounds
 # (5 for C, 3 for Python) interleaved with its memcpy ceiling; medians are
@@ -46,12 +46,11 @@ done
 cat c/datasets/*/train/*.mdb > /dev/null     # into the page cache
 gcc -O2 -Wall -Wextra -I "$SRC/reader" "$SRC/bench/read_bench.c" -L "$BUILD/lib" -lclipmill_reader -Wl,-rpath,"$BUILD/lib" -lm -o rb
 ./rb c/datasets/raw train "$SECS" 5 | tee rb-raw.txt
-# the C reader's raw median (wall): the baseline of the Python DataLoader rows
-C_RAW=$(sed -n 's/^c\/datasets\/raw train reader: median \([0-9]*\) windows.*/\1/p' rb-raw.txt)
 for v in "${VARIANTS[@]}"; do
-  ./rb "c/datasets/${v%%|*}" train "$SECS" 5 c/datasets/raw
+  ./rb "c/datasets/${v%%|*}" train "$SECS" 5 c/datasets/raw | tee "rb-${v%%|*}.txt"
 done
+# the C reader's median (wall) of the same dataset: the baseline of its Python rows
+c_median() { sed -n "s/^c\/datasets\/$1 train reader: median \([0-9]*\) windows.*/\1/p" "rb-$1.txt"; }
 export CLIPMILL_READER_LIB=$BUILD/lib/libclipmill_reader.so
-export READ_BENCH_C_RAW=$C_RAW
-/usr/bin/python3 "$SRC/bench/read_bench.py" c/datasets/raw "$SECS" g*.mp4
-/usr/bin/python3 "$SRC/bench/read_bench.py" c/datasets/h264 "$SECS"
+READ_BENCH_C=$(c_median raw) /usr/bin/python3 "$SRC/bench/read_bench.py" c/datasets/raw "$SECS" g*.mp4
+READ_BENCH_C=$(c_median h264) /usr/bin/python3 "$SRC/bench/read_bench.py" c/datasets/h264 "$SECS"

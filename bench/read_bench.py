@@ -1,5 +1,5 @@
 """Python side of bench/read.sh: StatefulLoader (2 workers) windows/s, its
-ratio to the C reader (env READ_BENCH_C_RAW), workers' peak memory, and PyAV
+ratio to the C reader on the same dataset (env READ_BENCH_C), workers' peak memory, and PyAV
 decoding the same 16-frame windows from the source MP4s as a baseline.
 Each runs in ROUNDS rounds (env READ_BENCH_ROUNDS, default 3) of at least
 SECONDS/ROUNDS; the median round is reported with the range.
@@ -16,7 +16,7 @@ from clipmill.torch import StatefulLoader, WindowDataset  # noqa: E402
 
 path, secs, mp4s = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 rounds = int(os.environ.get("READ_BENCH_ROUNDS", "3"))
-c_raw = float(os.environ.get("READ_BENCH_C_RAW") or 0)
+c_med = float(os.environ.get("READ_BENCH_C") or 0)   # the C reader on this dataset, same run
 
 
 def worker_peak_kib(it):
@@ -41,7 +41,7 @@ for layout in ("BTHWC", "BTCHW"):
             epoch += 1
         rates.append(n / (time.monotonic() - t0))
     med = statistics.median(rates)
-    ratio = f", C raw / this: {c_raw / med:.1f}x" if c_raw else ""
+    ratio = f", C reader (1 thread) / this: {c_med / med:.1f}x" if c_med else ""
     print(f"{path}: StatefulLoader 2 workers batch 16 {layout} median {med:.0f} windows/s "
           f"{med * 16 * 90 * 160 * 3 / 1e9:.2f} GB/s (rounds {min(rates):.0f}..{max(rates):.0f}){ratio}")
 
