@@ -22,7 +22,8 @@ char *cm_data_file(const char *rel)
     char *data = cm_path_join(exe, CLIPMILL_DATA_FROM_BIN);
     char *path = cm_path_join(data, rel);
     free(data);
-    if (access(path, R_OK) == 0) return path;
+    /* Without "bin/..": the path is recorded (the models table) and shown. */
+    char *real = access(path, R_OK) == 0 ? realpath(path, NULL) : NULL;
     free(path);
-    return NULL;
+    return real;
 }

@@ -9,7 +9,8 @@
  * running program: DIR/CLIPMILL_DATA_FROM_BIN/rel, DIR the directory of
  * /proc/self/exe with links resolved and CLIPMILL_DATA_FROM_BIN
  * "../share/clipmill" unless the install directories say otherwise.
- * malloc'd, or NULL when no such file exists. */
+ * Returned with links and ".." resolved; malloc'd, or NULL when no such
+ * file exists. */
 char *cm_data_file(const char *rel);
 
 #endif
