@@ -4,7 +4,10 @@
 # rows (random pHashes, scores of the real model), decided by clipmill-filter
 # on the part (every clip already scored, so it only decides: all decision rows
 # inserted), then merged into an empty corpus twice. Prints the filter's
-# decide time and the merge's decide_seconds.
+# decide time and the merge's decide_seconds. Every synthetic clip has the
+# generated clip's temporal signature (the duplicate rule's, docs/filter.md):
+# 2% unchanged (copies of each other across sources: one fetch and copy test
+# each), the others with random keys (no candidate).
 #   bench/redecide.sh [BUILD_DIR] [ROWS]
 set -euo pipefail
 source "$(dirname "$0")/synthetic_part.sh"
@@ -25,6 +28,13 @@ sqlite3 $P <<SQL
 INSERT INTO scores (model_id, clip_id, score, scored_at, run_id)
   SELECT (SELECT max(model_id) FROM models), clip_id, abs(random() % 1000) / 1000.0, '2024-01-01T00:00:00.000Z', 1
   FROM clips WHERE clip_id NOT IN (SELECT clip_id FROM scores);
+SQL
+# The stored signature: format byte, word count, then per view a 64-bit key
+# and 1,600 bytes (158 words: 316 + 20 quiet bytes + 79 x 16 cells).
+sqlite3 $P <<SQL
+UPDATE clips SET tsig = CASE WHEN abs(random()) % 50 = 0 THEN (SELECT tsig FROM clips LIMIT 1)
+  ELSE (SELECT substr(t, 1, 2) || randomblob(8) || substr(t, 11, 1600) || randomblob(8) || substr(t, 1619)
+        FROM (SELECT tsig AS t FROM clips LIMIT 1)) END;
 SQL
 have=$(sqlite3 $P "SELECT count(*) FROM clips")
 "$bin/clipmill-filter" -C c -q --partition 0/1 --model "$MODEL" -j 1 --json > f.json
