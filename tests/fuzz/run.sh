@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang in build-fuzz/ and runs each for
-# SECONDS/3 seconds (default 60 in all). Fails if any crash, leak or
+# SECONDS/4 seconds (default 60 in all). Fails if any crash, leak or
 # sanitizer report is found; crashing inputs are kept in build-fuzz/crashes/.
 set -uo pipefail
 SECONDS_TOTAL=${1:-60}
@@ -10,11 +10,11 @@ CC=${CC_FUZZ:-clang}
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found"; exit 77; }
 cmake -S "$SRC" -B "$OUT" -DCMAKE_C_COMPILER="$CC" -DCLIPMILL_FUZZ=ON -DCLIPMILL_SANITIZE=ON \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
-cmake --build "$OUT" -j2 --target fuzz_clip_record fuzz_shard_meta fuzz_manifest >/dev/null || { echo "fuzz: build failed"; exit 1; }
-per=$(( SECONDS_TOTAL / 3 )); [ "$per" -ge 1 ] || per=1
+cmake --build "$OUT" -j2 --target fuzz_clip_record fuzz_shard_meta fuzz_manifest fuzz_action_log >/dev/null || { echo "fuzz: build failed"; exit 1; }
+per=$(( SECONDS_TOTAL / 4 )); [ "$per" -ge 1 ] || per=1
 mkdir -p "$OUT/crashes"
 status=0
-for t in fuzz_clip_record fuzz_shard_meta fuzz_manifest; do
+for t in fuzz_clip_record fuzz_shard_meta fuzz_manifest fuzz_action_log; do
   corpus="$OUT/corpus/$t"
   mkdir -p "$corpus"
   if "$OUT/bin/$t" -max_total_time="$per" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=0 \
