@@ -60,7 +60,7 @@ int dup_index_find(dup_index *x, const clip_tsig *s, int64_t group, dup_index_fe
         }
         for (int k = 0; k < x->n_ids; k++) x->clips[n++] = x->ids[k] / TSIG_VIEWS;
     }
-    qsort(x->clips, (size_t)n, sizeof *x->clips, cmp_int);
+    if (n > 1) qsort(x->clips, (size_t)n, sizeof *x->clips, cmp_int);   /* x->clips is NULL when none was found */
     for (int k = 0; k < n; k++) {
         if (k > 0 && x->clips[k] == x->clips[k - 1]) continue;
         if (fetch(ctx, x->handle[x->clips[k]], x->other) != 0) return -1;

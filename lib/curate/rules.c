@@ -371,7 +371,7 @@ int phash_index_find_all(const phash_index *ix, uint64_t h, int64_t group, int *
     }
 #undef PUSH
     /* An entry found in several bands is listed once. */
-    qsort(*ids, (size_t)n, sizeof **ids, cmp_int);
+    if (n > 1) qsort(*ids, (size_t)n, sizeof **ids, cmp_int);   /* *ids is NULL when nothing was found */
     int u = 0;
     for (int k = 0; k < n; k++)
         if (u == 0 || (*ids)[u - 1] != (*ids)[k]) (*ids)[u++] = (*ids)[k];
