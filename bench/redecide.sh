@@ -9,6 +9,7 @@
 # 2% unchanged (copies of each other across sources: one fetch and copy test
 # each), the others with random keys (no candidate).
 #   bench/redecide.sh [BUILD_DIR] [ROWS]
+#   NO_TSIG=1 bench/redecide.sh ...   (no signatures: the pHash rule, the baseline)
 set -euo pipefail
 source "$(dirname "$0")/synthetic_part.sh"
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +32,7 @@ INSERT INTO scores (model_id, clip_id, score, scored_at, run_id)
 SQL
 # The stored signature: format byte, word count, then per view a 64-bit key
 # and 1,600 bytes (158 words: 316 + 20 quiet bytes + 79 x 16 cells).
-sqlite3 $P <<SQL
+[ -n "${NO_TSIG:-}" ] && sqlite3 $P "UPDATE clips SET tsig = NULL" || sqlite3 $P <<SQL
 UPDATE clips SET tsig = (SELECT tsig FROM clips ORDER BY rowid LIMIT 1);
 -- per row (an uncorrelated subquery would be evaluated once: the same keys everywhere)
 UPDATE clips SET tsig = substr(tsig, 1, 2) || randomblob(8) || substr(tsig, 11, 1600) || randomblob(8)
