@@ -29,34 +29,9 @@
 #include "lmdb_file.h"
 #include "util.h"
 
-typedef struct reader_shard {
-    char *path;
-    int64_t bytes;                 /* its size in manifest.json */
-    MDB_env *env;
-    MDB_dbi dbi;
-    shard_meta meta;
-    int64_t first;                 /* index of its first clip in the split */
-} reader_shard;
+#include "reader_internal.h"
 
-struct cmr_reader {
-    char *dir;
-    int split;
-    dataset_manifest man;
-    cmr_info info;
-    int n_shards;
-    reader_shard *shards;
-    pid_t pid;                     /* the process that opened the environments */
-    pthread_mutex_t reopen_mu;
-    int64_t *sub;                  /* DATASET@NAME: the split's indices in the subset; NULL: all */
-    char *meta_path;               /* meta.sqlite (format 2); NULL: none */
-    pthread_mutex_t meta_mu;       /* guards the connection and its statement */
-    sqlite3 *meta_db;              /* opened at the first cmr_clip_meta, reopened after fork */
-    sqlite3_stmt *meta_q, *meta_scores;
-    pid_t meta_pid;
-};
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
+void reader_set_err(char *err, size_t err_size, const char *fmt, ...)
 {
     if (!err || err_size == 0) return;
     va_list ap;
@@ -226,7 +201,7 @@ CMR_API int cmr_open(cmr_reader **out, const char *spec, const char *split, char
     return 0;
 fail:
     free(subset);
-    set_err(err, err_size, "%s", e.msg);
+    reader_set_err(err, err_size, "%s", e.msg);
     cmr_close(r);
     return -1;
 }
@@ -265,8 +240,8 @@ static reader_shard *find_shard(const cmr_reader *r, int64_t index, int64_t *loc
 CMR_API int cmr_clip_id(const cmr_reader *r, int64_t index, char *out, size_t out_size, char *err, size_t err_size)
 {
     if (index < 0 || index >= r->info.clips) {
-        set_err(err, err_size, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index,
-                r->info.clips);
+        reader_set_err(err, err_size, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index,
+                       r->info.clips);
         return -1;
     }
     int64_t local;
@@ -275,8 +250,8 @@ CMR_API int cmr_clip_id(const cmr_reader *r, int64_t index, char *out, size_t ou
     if (!cm_clip_id_wellformed(id)) {
         /* Only a shard built from a damaged catalog holds one; verify names it. */
         char shown[4 * SHARD_CLIP_ID_SIZE];
-        set_err(err, err_size, "%s: record %" PRId64 ": clip id \"%s\" in the shard metadata is not a clip id", s->path,
-                local, cm_escaped(id, shown, sizeof shown));
+        reader_set_err(err, err_size, "%s: record %" PRId64 ": clip id \"%s\" in the shard metadata is not a clip id",
+                       s->path, local, cm_escaped(id, shown, sizeof shown));
         return -1;
     }
     snprintf(out, out_size, "%s", id);
@@ -343,21 +318,11 @@ static int ensure_process(cmr_reader *r, cm_error *e)
     return rc;
 }
 
-/* A record in place in its shard's memory map, checked against the shard's
- * metadata and the dataset's shape; valid until txn is aborted. */
-typedef struct shard_record {
-    reader_shard *s;
-    int64_t local;
-    MDB_txn *txn;
-    const uint8_t *rec;
-    size_t len;
-    clip_header h;
-} shard_record;
 
 /* Finds clip index's record. Returns 0 with sr->txn to abort, or -1 with e
  * set (a corrupt record: "SHARD: record N (clip ID): corrupt: ...") and no
  * transaction open. */
-static int get_record(cmr_reader *r, int64_t index, shard_record *sr, cm_error *e)
+int reader_get_record(cmr_reader *r, int64_t index, shard_record *sr, cm_error *e)
 {
     const cmr_info *in = &r->info;
     memset(sr, 0, sizeof *sr);
@@ -399,7 +364,7 @@ fail:
     return -1;
 }
 
-static int check_window(const cmr_reader *r, int start, int t, int stride, cm_error *e)
+int reader_check_window(const cmr_reader *r, int start, int t, int stride, cm_error *e)
 {
     if (t < 1 || stride < 1 || start < 0 || (int64_t)start + (int64_t)(t - 1) * stride >= r->info.frames) {
         cm_error_set(e, "%s: window start %d, %d frames, stride %d does not fit in a clip of %d frames", r->dir,
@@ -419,7 +384,7 @@ static int read_frames(cmr_reader *r, int64_t index, int start, int t, int strid
         cm_error_set(e, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index, in->clips);
         return -1;
     }
-    if (check_window(r, start, t, stride, e) != 0) return -1;
+    if (reader_check_window(r, start, t, stride, e) != 0) return -1;
     size_t row = (size_t)in->width * in->channels, frame = row * (size_t)in->height, out_frame = row * (size_t)hp;
     if (out_size < out_frame * (size_t)t) {
         cm_error_set(e, "%s: output buffer of %zu bytes is smaller than the %zu the window needs", r->dir, out_size,
@@ -427,7 +392,7 @@ static int read_frames(cmr_reader *r, int64_t index, int start, int t, int strid
         return -1;
     }
     shard_record sr;
-    if (get_record(r, index, &sr, e) != 0) return -1;
+    if (reader_get_record(r, index, &sr, e) != 0) return -1;
     cm_error pe = {{0}};
     int idx_stack[64], *idx = t <= 64 ? idx_stack : malloc((size_t)t * sizeof *idx);
     clip_reader_ctx *ctx = thread_ctx();
@@ -455,87 +420,11 @@ fail:
     return -1;
 }
 
-/* The actions block of a record (view empty, channels 0, when it has none).
- * Returns 0, or -1 with e naming shard, record and clip. */
-static int record_actions(const shard_record *sr, actions_view *v, cm_error *e)
-{
-    memset(v, 0, sizeof *v);
-    const uint8_t *block;
-    size_t block_len;
-    cm_error pe = {{0}};
-    if (clip_record_actions(sr->rec, sr->len, &block, &block_len, &pe) == 0 &&
-        (!block || actions_view_parse(block, block_len, v, &pe) == 0))
-        return 0;
-    cm_error_set(e, "%s: record %" PRId64 " (clip %s): corrupt: %s", sr->s->path, sr->local,
-                 sr->s->meta.ids[sr->local], pe.msg);
-    return -1;
-}
-
-CMR_API int cmr_clip_actions(cmr_reader *r, int64_t index, int *count, cmr_action_channel *out, int max, char *err,
-                             size_t err_size)
-{
-    cm_error e = {{0}};
-    shard_record sr;
-    actions_view v;
-    *count = 0;
-    if (get_record(r, index, &sr, &e) != 0) goto fail;
-    int rc = record_actions(&sr, &v, &e);
-    if (rc == 0) {
-        *count = v.channels;
-        for (int i = 0; i < v.channels && i < max; i++) {
-            action_channel ch;
-            actions_view_channel(&v, i, &ch);
-            memset(&out[i], 0, sizeof out[i]);
-            snprintf(out[i].name, sizeof out[i].name, "%s", ch.name);
-            out[i].type = ch.type;
-            out[i].interp = ch.interp;
-        }
-    }
-    mdb_txn_abort(sr.txn);
-    if (rc == 0) return 0;
-fail:
-    set_err(err, err_size, "%s", e.msg);
-    return -1;
-}
-
-CMR_API int cmr_read_window_actions(cmr_reader *r, int64_t index, int start, int t, int stride, float *values,
-                                    size_t values_count, uint8_t *mask, char *err, size_t err_size)
-{
-    cm_error e = {{0}};
-    shard_record sr;
-    actions_view v;
-    if (check_window(r, start, t, stride, &e) != 0 || get_record(r, index, &sr, &e) != 0) goto fail;
-    int rc = record_actions(&sr, &v, &e);
-    if (rc == 0 && values_count < (size_t)t * (size_t)v.channels) {
-        cm_error_set(&e, "%s: %zu floats for actions, the window needs %zu (%d frames x %d channels)", r->dir,
-                     values_count, (size_t)t * (size_t)v.channels, t, v.channels);
-        rc = -1;
-    }
-    if (rc == 0 && v.channels == 0) {
-        memset(mask, 0, (size_t)t); /* no actions: every frame's are missing */
-    } else if (rc == 0) {
-        int *idx = malloc((size_t)t * sizeof *idx);
-        if (!idx) {
-            cm_error_set(&e, "%s: out of memory", r->dir);
-            rc = -1;
-        } else {
-            for (int i = 0; i < t; i++) idx[i] = start + i * stride;
-            actions_view_rows(&v, idx, t, values, mask);
-            free(idx);
-        }
-    }
-    mdb_txn_abort(sr.txn);
-    if (rc == 0) return 0;
-fail:
-    set_err(err, err_size, "%s", e.msg);
-    return -1;
-}
-
 CMR_API int cmr_read_clip(cmr_reader *r, int64_t index, uint8_t *out, size_t out_size, char *err, size_t err_size)
 {
     cm_error e = {{0}};
     if (read_frames(r, index, 0, r->info.frames, 1, r->info.height, out, out_size, &e) != 0) {
-        set_err(err, err_size, "%s", e.msg);
+        reader_set_err(err, err_size, "%s", e.msg);
         return -1;
     }
     return 0;
@@ -548,7 +437,7 @@ CMR_API int cmr_read_window(cmr_reader *r, int64_t index, int start, int t, int 
     int hp = r->info.height;
     if (pad_multiple > 1) hp = (hp + pad_multiple - 1) / pad_multiple * pad_multiple;
     if (pad_multiple < 0 || read_frames(r, index, start, t, stride, hp, out, out_size, &e) != 0) {
-        set_err(err, err_size, "%s", pad_multiple < 0 ? "negative pad_multiple" : e.msg);
+        reader_set_err(err, err_size, "%s", pad_multiple < 0 ? "negative pad_multiple" : e.msg);
         return -1;
     }
     return 0;
@@ -589,13 +478,14 @@ CMR_API int64_t cmr_clip_meta(cmr_reader *r, int64_t index, char *out, size_t ou
     cm_error e = {{0}};
     int64_t len = -1;
     if (index < 0 || index >= r->info.clips) {
-        set_err(err, err_size, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index,
-                r->info.clips);
+        reader_set_err(err, err_size, "%s: clip index %" PRId64 " out of range (%" PRId64 " clips)", r->dir, index,
+                       r->info.clips);
         return -1;
     }
     if (!r->meta_path) {
-        set_err(err, err_size, "%s: no per-clip metadata (a dataset of format version %d; version 2 has meta.sqlite)",
-                r->dir, r->man.format_version);
+        reader_set_err(err, err_size,
+                       "%s: no per-clip metadata (a dataset of format version %d; version 2 has meta.sqlite)", r->dir,
+                       r->man.format_version);
         return -1;
     }
     char *json = NULL;
@@ -612,6 +502,6 @@ CMR_API int64_t cmr_clip_meta(cmr_reader *r, int64_t index, char *out, size_t ou
     if (json && out && out_size > n) memcpy(out, json, n + 1);
     else if (out && out_size) out[0] = '\0';
     free(json);
-    if (len < 0) set_err(err, err_size, "%s", e.msg);
+    if (len < 0) reader_set_err(err, err_size, "%s", e.msg);
     return len;
 }
