@@ -13,11 +13,6 @@ F=${CLIPMILL_FOOTAGE:-}
 /usr/bin/python3 -c "import av, numpy" 2>/dev/null || { echo "SKIP: /usr/bin/python3 without av or numpy"; exit 77; }
 cd "$TMP"
 SHARD="$BIN/clipmill-shard"
-PY=/usr/bin/python3
-case "${CLIPMILL_SANITIZE:-OFF}" in
-  ON|1|TRUE|true|YES|yes)
-    PY="env LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3" ;;
-esac
 L=$F/input_logs
 {
   echo "{\"url\": \"$F/supertux_gameplay_01.mp4\", \"actions\": \"$L/supertux_gameplay_01.input.tsv\"}"

@@ -9,11 +9,6 @@
 source "$(dirname "$0")/common.bash"
 cd "$TMP"
 SHARD="$BIN/clipmill-shard"
-PY=/usr/bin/python3
-case "${CLIPMILL_SANITIZE:-OFF}" in
-  ON|1|TRUE|true|YES|yes)
-    PY="env LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3" ;;
-esac
 $PY -c "import av, numpy" 2>/dev/null || { echo "SKIP: /usr/bin/python3 without av or numpy"; exit 77; }
 
 "$GEN" cfr.mp4 --kind gameplay --seconds 33 --seed 1 >/dev/null || fail "gen cfr"

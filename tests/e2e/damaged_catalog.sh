@@ -59,11 +59,6 @@ check_eq "intact catalog: every kept clip in the dataset" "$(q $DB "SELECT clips
 # --- a dataset built from a damaged catalog before this check: a clip id of
 # bytes that are not UTF-8 in a shard's metadata (its CRCs made right again).
 # verify names it; the reader's clip_id is an error, not UnicodeDecodeError.
-PY=/usr/bin/python3
-case "${CLIPMILL_SANITIZE:-OFF}" in
-  ON|1|TRUE|true|YES|yes)
-    PY="env LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3" ;;
-esac
 cp -r c/datasets/ok badid
 /usr/bin/python3 - badid/train/shard-00000.mdb <<'PY'
 import sys, zlib

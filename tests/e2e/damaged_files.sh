@@ -10,11 +10,6 @@ source "$(dirname "$0")/common.bash"
 cd "$TMP"
 SHARD="$BIN/clipmill-shard" FILTER="$BIN/clipmill-filter" EVAL="$BIN/clipmill-eval" TRAIN="$BIN/clipmill-train"
 MODEL="${CLIPMILL_SRC:?}/models/default.cmm"
-PY=/usr/bin/python3
-case "${CLIPMILL_SANITIZE:-OFF}" in
-  ON|1|TRUE|true|YES|yes)
-    PY="env LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3" ;;
-esac
 export CLIPMILL_READER_LIB=$BIN/../lib/libclipmill_reader.so PYTHONPATH=$CLIPMILL_SRC/python
 [ -f "$MODEL" ] || { echo "no $MODEL"; exit 77; }
 

@@ -10,11 +10,6 @@ source "$(dirname "$0")/common.bash"
 cd "$TMP"
 SHARD="$BIN/clipmill-shard"
 SRC=${CLIPMILL_SRC:-$(dirname "$0")/../..}
-PY=/usr/bin/python3
-case "${CLIPMILL_SANITIZE:-OFF}" in
-  ON|1|TRUE|true|YES|yes)
-    PY="env LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3" ;;
-esac
 
 for i in 1 2 3 4 5 6; do
   "$GEN" g$i.mp4 --kind gameplay --seconds 33 --seed $((i + 20)) >/dev/null || fail "gen g$i"

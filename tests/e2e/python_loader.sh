@@ -5,11 +5,6 @@
 # Two datasets (raw and h264) of the same 7 generated clips, all in train.
 source "$(dirname "$0")/common.bash"
 cd "$TMP"
-PY=/usr/bin/python3
-case "${CLIPMILL_SANITIZE:-OFF}" in
-  ON|1|TRUE|true|YES|yes)
-    PY="env LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3" ;;
-esac
 $PY -c 'import torch' 2>/dev/null || { echo "SKIP: python3-torch is not installed"; exit 77; }
 for i in 1 2 3; do
   s=33; [ $i = 1 ] && s=49     # 3 + 2 + 2 clips
