@@ -11,8 +11,8 @@
 #
 # The count of calls of each kind comes from a run in counting mode
 # (CLIPMILL_FAULT_COUNT). In CI, every N is tried where a kind has at most
-# CLIPMILL_FAULT_SMALL (12) calls, else a fixed spread of CLIPMILL_FAULT_SAMPLE
-# (5) points, first and last included; malloc gets CLIPMILL_FAULT_MALLOC (3)
+# CLIPMILL_FAULT_SMALL (4) calls, else a fixed spread of CLIPMILL_FAULT_SAMPLE
+# (3) points, first and last included; malloc gets CLIPMILL_FAULT_MALLOC (2)
 # points per tool. CLIPMILL_FAULTS=all tries every N of write, fsync, rename
 # and lmdb, and every CLIPMILL_FAULT_MALLOC_STEP-th (default 97) malloc: the
 # nightly-size run of docs/reliability.md.
@@ -28,8 +28,8 @@ esac
 [ -f "$FI" ] || { echo "skipped: no $FI"; exit 77; }
 [ -f "$MODEL" ] || { echo "skipped: no $MODEL"; exit 77; }
 ALL=${CLIPMILL_FAULTS:-}
-SMALL=${CLIPMILL_FAULT_SMALL:-12} SAMPLE=${CLIPMILL_FAULT_SAMPLE:-5}
-MALLOC=${CLIPMILL_FAULT_MALLOC:-3} MALLOC_STEP=${CLIPMILL_FAULT_MALLOC_STEP:-97}
+SMALL=${CLIPMILL_FAULT_SMALL:-4} SAMPLE=${CLIPMILL_FAULT_SAMPLE:-3}
+MALLOC=${CLIPMILL_FAULT_MALLOC:-2} MALLOC_STEP=${CLIPMILL_FAULT_MALLOC_STEP:-97}
 cd "$TMP"
 
 "$GEN" g1.mp4 --kind gameplay --seconds 5 --seed 1 >/dev/null || fail "gen g1"
@@ -62,12 +62,15 @@ prepare() {
 VOLATILE='.*run_id|.*_at|attempts|pid|host|error|decode_seconds|download_seconds'
 dump() {
   local db=$1/catalog.sqlite t cols
-  echo "integrity $(q "$db" "PRAGMA integrity_check")"
-  for t in $(q "$db" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('runs', 'merged_runs') ORDER BY name"); do
-    cols=$(q "$db" "SELECT name FROM pragma_table_info('$t')" | grep -Evx "$VOLATILE" | paste -sd,)
-    echo "== $t"
-    q "$db" "SELECT $cols FROM $t ORDER BY $cols"
-  done
+  # One sqlite3 process per dump: the query script is written once per schema.
+  if [ ! -s dump.sql ]; then
+    echo "SELECT 'integrity ' || (SELECT group_concat(integrity_check) FROM pragma_integrity_check);" > dump.sql
+    for t in $(q "$db" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('runs', 'merged_runs') ORDER BY name"); do
+      cols=$(q "$db" "SELECT name FROM pragma_table_info('$t')" | grep -Evx "$VOLATILE" | paste -sd,)
+      echo "SELECT '== $t'; SELECT $cols FROM $t ORDER BY $cols;" >> dump.sql
+    done
+  fi
+  sqlite3 -batch -noheader "$db" < dump.sql
   local s
   for s in $(cd "$1" && find . -name data.mdb -path '*staging*' | sort); do
     echo "== records ${s%/data.mdb}"

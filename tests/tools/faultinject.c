@@ -4,8 +4,9 @@
  * every call a run makes and check that each failure ends in one clear error
  * (never a signal) and that the rerun equals a clean run.
  *
- * Kinds and the calls they count (all threads together, from the moment this
- * library is loaded, i.e. before main):
+ * Kinds and the calls they count (all threads together, from the moment main
+ * is called: this library wraps __libc_start_main, so start-up, the program's
+ * constructors included, is not counted):
  *   write   write, pwrite, pwrite64, writev      (fails with EIO by default)
  *   fsync   fsync, fdatasync, msync              (EIO)
  *   rename  rename, renameat, renameat2          (EIO)
@@ -110,8 +111,24 @@ __attribute__((constructor)) static void fault_init(void)
             _exit(99);
         }
     }
-    memset(counts, 0, sizeof counts); /* the loader's own calls do not count */
+}
+
+/* Arms the counters as main is entered (constructors have run by then). */
+static int (*real_main)(int, char **, char **);
+
+static int main_armed(int argc, char **argv, char **envp)
+{
+    memset(counts, 0, sizeof counts);
     __atomic_store_n(&armed, 1, __ATOMIC_RELEASE);
+    return real_main(argc, argv, envp);
+}
+
+int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void),
+                      void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+    __typeof__(&__libc_start_main) next = (__typeof__(&__libc_start_main))dlsym(RTLD_NEXT, "__libc_start_main");
+    real_main = main;
+    return next(main_armed, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
 __attribute__((destructor)) static void fault_fini(void)
