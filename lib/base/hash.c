@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <isa-l/crc.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 uint32_t cm_crc32_update(uint32_t crc, const void *data, size_t len)
@@ -32,11 +35,40 @@ static void digest_hex(const unsigned char md[32], char out[65])
     out[64] = '\0';
 }
 
+/* OpenSSL's SHA-256, fetched once, at start-up (before main). OpenSSL sets
+ * itself up lazily on the first digest, and when an allocation fails in that
+ * set-up it goes on with a missing lock (a SIGSEGV in CRYPTO_THREAD_read_lock
+ * inside EVP_MD_fetch even after OPENSSL_init_crypto said yes; found by
+ * tests/e2e/fault_injection.sh: malloc #5999 of clipmill-shard) or returns a
+ * digest left unwritten (a garbage source id). Fetched at start-up, before
+ * the program has allocated much; a digest then never fetches again, and a
+ * fetch that failed is out of memory (cm_sha256_hex). */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void sha256_fetch(void)
+{
+    if (OPENSSL_init_crypto(0, NULL) == 1) sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+__attribute__((constructor)) static void sha256_at_startup(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+}
+
+static const EVP_MD *sha256(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md;
+}
+
 void cm_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    const EVP_MD *type = sha256();
+    /* The only way this fails is out of memory: the same end as cm_xmalloc. */
+    if (!type || EVP_Digest(data, len, md, &mdlen, type, NULL) != 1 || mdlen != 32) cm_out_of_memory(0);
     digest_hex(md, out);
 }
 
@@ -47,7 +79,8 @@ int cm_sha256_fd(int fd, int64_t len, char out[65], int64_t *bytes)
     unsigned char *buf = malloc(CHUNK);
     int64_t off = 0;
     int rc = -1;
-    if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    const EVP_MD *type = sha256();
+    if (!ctx || !buf || !type || EVP_DigestInit_ex(ctx, type, NULL) != 1) {
         errno = ENOMEM;
         goto fail;
     }
@@ -61,7 +94,10 @@ int cm_sha256_fd(int fd, int64_t len, char out[65], int64_t *bytes)
             errno = EIO; /* shorter than the caller said */
             goto fail;
         }
-        EVP_DigestUpdate(ctx, buf, (size_t)got);
+        if (EVP_DigestUpdate(ctx, buf, (size_t)got) != 1) {
+            errno = ENOMEM;
+            goto fail;
+        }
         off += got;
     }
     unsigned char md[EVP_MAX_MD_SIZE];

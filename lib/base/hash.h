@@ -15,7 +15,9 @@
 uint32_t cm_crc32(const void *data, size_t len);
 uint32_t cm_crc32_update(uint32_t crc, const void *data, size_t len); /* start with 0 */
 
-/* SHA-256 through OpenSSL EVP; out receives 64 lowercase hex chars and a NUL. */
+/* SHA-256 through OpenSSL EVP; out receives 64 lowercase hex chars and a NUL.
+ * Out of memory (OpenSSL cannot set itself up or digest) ends the program as
+ * cm_xmalloc does: one error line, exit 3. */
 void cm_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* SHA-256 of an open file, read with pread from offset 0 (the file position
