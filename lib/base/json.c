@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "util.h"
 
@@ -34,11 +33,11 @@ char *cm_str_finish(sqlite3_str *s, size_t *len)
     int err = sqlite3_str_errcode(s);
     char *text = sqlite3_str_finish(s);
     if (err != SQLITE_OK) {
-        /* SQLITE_NOMEM, or SQLITE_TOOBIG past SQLite's length limit (1e9). */
-        static const char msg[] = "clipmill: out of memory (string buffer)\n";
-        ssize_t w = write(2, msg, sizeof msg - 1);
-        (void)w;
-        abort();
+        /* SQLITE_NOMEM, or SQLITE_TOOBIG past SQLite's length limit (1e9):
+         * one error line and exit 3, like cm_xmalloc (was abort(): a
+         * SIGABRT and a core for a resource limit). */
+        sqlite3_free(text);
+        cm_out_of_memory((size_t)n);
     }
     char *copy = cm_xmalloc((size_t)n + 1);
     if (n) memcpy(copy, text, (size_t)n);

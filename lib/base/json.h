@@ -16,8 +16,8 @@
 void cm_str_appendf(sqlite3_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Ends s and returns its text as a malloc'd string (free() it; "" when
- * empty), its length in *len when len is not NULL. Aborts on out-of-memory,
- * like cm_xmalloc. */
+ * empty), its length in *len when len is not NULL. Out of memory ends the program
+ * as cm_xmalloc does (one error line, exit 3). */
 char *cm_str_finish(sqlite3_str *s, size_t *len);
 
 /* text as a JSON string literal, quotes included: '"' and '\' escaped with

@@ -327,15 +327,12 @@ void downloader_add(downloader *d, const char *url, const char *name, const char
     j->final_path = cm_path_join(d->dir, j->name);
     if (asprintf(&j->part_path, "%s.part", j->final_path) < 0 ||
         asprintf(&j->meta_path, "%s.part.meta", j->final_path) < 0 ||
-        asprintf(&j->done_meta_path, "%s.meta", j->final_path) < 0) {
-        fprintf(stderr, "clipmill: out of memory\n");
-        abort();
-    }
+        asprintf(&j->done_meta_path, "%s.meta", j->final_path) < 0)
+        cm_out_of_memory(strlen(j->final_path) + 16);
+    /* A resource limit, not a bug: one error line and exit 3, as in
+     * cm_xmalloc (was abort(), a SIGABRT and a core). */
     j->md = EVP_MD_CTX_new();
-    if (!j->md || !EVP_DigestInit_ex(j->md, EVP_sha256(), NULL)) {
-        fprintf(stderr, "clipmill: cannot create a SHA-256 context\n");
-        abort();
-    }
+    if (!j->md || EVP_DigestInit_ex(j->md, EVP_sha256(), NULL) != 1) cm_out_of_memory(sizeof(void *));
 
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL;
