@@ -22,6 +22,10 @@ typedef struct json_reader {
     sqlite3_stmt *first;   /* line of the first occurrence of a url */
 } json_reader;
 
+/* Closes j and clears it, so a second close (json_reader_open closes on
+ * failure, and manifest_read's cleanup closes again) does nothing: it used
+ * to finalize freed statements, a SIGBUS when a malloc failed while opening
+ * (tests/e2e/fault_injection.sh, clipmill-ingest malloc #401). */
 static void json_reader_close(json_reader *j)
 {
     sqlite3_finalize(j->shape);
@@ -29,6 +33,7 @@ static void json_reader_close(json_reader *j)
     sqlite3_finalize(j->seen);
     sqlite3_finalize(j->first);
     sqlite3_close(j->db);
+    memset(j, 0, sizeof *j);
 }
 
 static int json_reader_open(json_reader *j, const char *path, cm_error *e)
