@@ -41,3 +41,24 @@ footage_rows() {
     awk -F'\t' -v dir="$d" 'NR > 1 { print dir "\t" $0 }' "$d/MANIFEST.tsv"
   done
 }
+# dataset_state DIR: a dataset folder as text, for comparing two builds of the
+# same selection. A dataset records where and when it was built (format 2,
+# docs/shard-format.md), so two such builds differ in that provenance and
+# nowhere else: meta.sqlite's info rows created_at and command, card.md's
+# "command" and "created at" rows, and in manifest.json the created_at and
+# the bytes and sha256 of meta.sqlite and card.md (the two files holding it).
+# Those are left out; the three files are printed as text (meta.sqlite as its
+# SQL dump), every other file as its sha256.
+dataset_state() {
+  local f
+  (cd "$1" && find . -type f | LC_ALL=C sort) | while read -r f; do
+    case $f in
+      ./manifest.json) echo "== $f"
+        sed -E '/^  "created_at": /d; /^  "(metadata|card)": /s/"(bytes|sha256)": [^,}]*/"\1": -/g' "$1/$f" ;;
+      ./card.md) echo "== $f"; grep -Ev '^\| (command|created at \(UTC\)) \|' "$1/$f" ;;
+      ./meta.sqlite) echo "== $f"
+        sqlite3 "$1/$f" .dump | grep -Ev "^INSERT INTO info VALUES\('(created_at|command)'," ;;
+      *) echo "$f $(sha256sum < "$1/$f")" ;;
+    esac
+  done
+}

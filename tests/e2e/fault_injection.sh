@@ -7,7 +7,8 @@
 # with an error line from the tool; then the rerun without the fault must
 # leave exactly what a clean run leaves: catalog rows (run ids, times and
 # attempt counters aside), staged records byte for byte (mdb_dump), dataset
-# files byte for byte, and a catalog that passes integrity_check.
+# files byte for byte but their provenance (dataset_state in common.bash),
+# and a catalog that passes integrity_check.
 #
 # The count of calls of each kind comes from a run in counting mode
 # (CLIPMILL_FAULT_COUNT). In CI, every N is tried where a kind has at most
@@ -58,7 +59,8 @@ prepare() {
 }
 
 # Everything a run leaves, as text: every catalog table but runs, less the
-# columns that name a run or a time or count attempts; staged records; files.
+# columns that name a run or a time or count attempts; staged records; every
+# other file byte for byte, but a dataset's provenance (dataset_state).
 VOLATILE='.*run_id|.*_at|attempts|pid|host|error|decode_seconds|download_seconds'
 dump() {
   local db=$1/catalog.sqlite t cols
@@ -77,9 +79,13 @@ dump() {
     mdb_dump "$1/${s%/data.mdb}" | sed '1,/^HEADER=END/d' | paste - - | sort | sha256sum
   done
   echo "== files"
-  (cd "$1" && find . -path ./staging -prune -o -path './parts/*/staging' -prune -o -type f \
-     ! -name catalog.sqlite\* ! -name '*.lock' -print | sort |
-     while read -r f; do echo "$f $(grep -v '"created_at"' "$f" | sha256sum)"; done)
+  (cd "$1" && find . -path ./staging -prune -o -path './parts/*/staging' -prune -o \
+     -path './datasets/*' -type d -prune -o -type f ! -name catalog.sqlite\* ! -name '*.lock' -print |
+     LC_ALL=C sort | while read -r f; do echo "$f $(sha256sum < "$f")"; done)
+  local d
+  for d in "$1"/datasets/*/; do
+    [ -d "$d" ] && { echo "== dataset ${d#"$1"/}"; dataset_state "$d"; }
+  done
 }
 
 # --- clean runs: the reference state after each stage, and the call counts
@@ -113,6 +119,8 @@ check_eq "clean shard" "${CLEAN_RC[shard]}" 0
 check_eq "clean merge" "${CLEAN_RC[merge]}" 0
 check_eq "clips ingested" "$(q clean-ingest/catalog.sqlite "SELECT count(*) FROM clips")" 3
 check_eq "dataset built" "$(q clean-shard/catalog.sqlite "SELECT status FROM datasets")" complete
+check_num "dataset shards compared" "$(grep -c '/shard-[0-9]*\.mdb [0-9a-f]\{64\} ' clean-shard.txt)" ">" 0
+check_num "dataset metadata rows compared" "$(grep -c '^INSERT INTO clips' clean-shard.txt)" ">" 0
 check_eq "parts merged" "$(q clean-merge/catalog.sqlite "SELECT count(*) FROM clips")" 3
 
 # points TOTAL K: the N to try for a kind with TOTAL calls, K of them spread
