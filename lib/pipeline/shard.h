@@ -35,6 +35,12 @@ int shard_build(const build_options *o);
  * (CM_EXIT_FATAL when manifest.json cannot be read). */
 int shard_verify(const char *dataset_dir, int quiet);
 
+/* Verifies the token set in dir (token_verify.c, docs/tokens.md): prints a
+ * line per problem and a summary (unless quiet and clean), adds the problems
+ * to *problems. dataset_dir (may be NULL) is the dataset it must have been
+ * made from. Returns 0, or -1 when tokens.json itself is unusable. */
+int token_verify(const char *dir, const char *dataset_dir, int quiet, int64_t *problems);
+
 /* Writes DATASET/subsets/NAME.subset: the clips whose meta.sqlite row
  * matches the SQL condition where (docs/shard-format.md "Subsets"), read
  * back through DATASET@NAME. Prints a summary unless quiet. Returns

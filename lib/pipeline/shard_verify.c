@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dataset.h"
 #include "dataset_meta.h"
@@ -17,6 +18,7 @@
 #include "hash.h"
 #include "lmdb_file.h"
 #include "shard.h"
+#include "token_file.h"
 #include "util.h"
 
 typedef struct verify_counts {
@@ -189,8 +191,49 @@ static int verify_subsets(const char *dir, const dataset_manifest *man, verify_c
     return count;
 }
 
+/* Every finished token set in DIR/tokens/ (docs/tokens.md), against this
+ * dataset. Returns how many were checked. */
+static int verify_token_sets(const char *dir, int quiet, verify_counts *n)
+{
+    char *tok_dir = cm_path_join(dir, TOKEN_DIR);
+    DIR *d = opendir(tok_dir);
+    int count = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char *set = cm_path_join(tok_dir, de->d_name), *man = cm_path_join(set, TOKEN_MANIFEST);
+        struct stat st;
+        if (stat(man, &st) == 0) {
+            token_verify(set, dir, quiet, &n->problems);
+            count++;
+        } else if (!quiet) {
+            printf("%s: no tokens.json: an unfinished token set, not checked\n", set);
+        }
+        free(man);
+        free(set);
+    }
+    if (d) closedir(d);
+    free(tok_dir);
+    return count;
+}
+
 int shard_verify(const char *dir, int quiet)
 {
+    /* A token set's directory: its own checks, against the dataset it sits in
+     * (DATASET/tokens/NAME) when there is one. */
+    char *tok_man = cm_path_join(dir, TOKEN_MANIFEST);
+    struct stat tst;
+    int is_tokens = stat(tok_man, &tst) == 0;
+    free(tok_man);
+    if (is_tokens) {
+        char *up = cm_path_join(dir, "../.."), *up_man = cm_path_join(up, "manifest.json");
+        int64_t problems = 0;
+        int rc = token_verify(dir, stat(up_man, &tst) == 0 ? up : NULL, quiet, &problems);
+        free(up);
+        free(up_man);
+        return rc != 0 ? CM_EXIT_FATAL : problems ? CM_EXIT_PARTIAL : CM_EXIT_OK;
+    }
+
     dataset_manifest man;
     cm_error e = {{0}};
     verify_counts n = {0};
@@ -228,11 +271,15 @@ int shard_verify(const char *dir, int quiet)
     if (n.problems == 0 && n.clips != want)
         problem(&n, "%s: %" PRId64 " clips verified, manifest.json lists %" PRId64, dir, n.clips, want);
     int subsets = verify_subsets(dir, &man, &n);
-    if (!quiet || n.problems)
+    int token_sets = verify_token_sets(dir, quiet, &n);
+    if (!quiet || n.problems) {
+        char tokens[48] = "";
+        if (token_sets) snprintf(tokens, sizeof tokens, ", %d token sets", token_sets);
         printf("%s: %" PRId64 " shards, %" PRId64 " clips verified (train %" PRId64 ", val %" PRId64 ", test %" PRId64
-               "), %s, %d subsets, %" PRId64 " problems\n", dir, n.shards, n.clips, n.split_clips[0],
+               "), %s, %d subsets%s, %" PRId64 " problems\n", dir, n.shards, n.clips, n.split_clips[0],
                n.split_clips[1], n.split_clips[2], man.meta.file ? "metadata" : "no metadata (format 1)", subsets,
-               n.problems);
+               tokens, n.problems);
+    }
     sqlite3_finalize(meta_id);
     sqlite3_close(meta);
     dataset_manifest_free(&man);

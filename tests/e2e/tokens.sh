@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Token sets (docs/tokens.md) end to end, on generated gameplay with an input
+# log: tests/python/check_tokens.py writes tokens for every clip through
+# clipmill.TokenWriter (C underneath), reads them back, kills writers with
+# SIGKILL and cuts journals at random bytes (resumed runs end identical to an
+# uninterrupted one), checks windows, actions, subsets, refusals, and that a
+# flipped byte is caught by clipmill-shard verify and by the reader. Then the
+# worked example (python/examples/tokens_dynamics.py) runs on the dataset.
+source "$(dirname "$0")/common.bash"
+cd "$TMP"
+$PY -c 'import numpy' 2>/dev/null || { echo "SKIP: /usr/bin/python3 without numpy"; exit 77; }
+SRC=${CLIPMILL_SRC:-$(dirname "$0")/../..}
+SHARD="$BIN/clipmill-shard"
+for i in 1 2 3; do
+  s=33; [ $i = 1 ] && s=49     # 3 + 2 + 2 clips
+  "$GEN" g$i.mp4 --kind gameplay --seconds $s --seed $i >/dev/null || fail "gen g$i"
+done
+/usr/bin/python3 - <<'PYEOF'
+import random
+r, t, out = random.Random(1), 0.0, []
+while t < 50:
+    t += r.choice([0.1, 0.3, 0.55, 1.0])
+    out.append(f"{t:.2f}\t{r.choice(['right', 'left', 'jump'])}\t{r.choice([0, 0.25, 0.8]):.2f}")
+open("g1.input.tsv", "w").write("\n".join(out) + "\n")
+PYEOF
+{
+  echo '{"url": "g1.mp4", "title": "SuperTux gameplay 1", "domain": "platformer", "actions": "g1.input.tsv"}'
+  echo '{"url": "g2.mp4", "title": "SuperTux gameplay 2", "domain": "platformer"}'
+  echo '{"url": "g3.mp4", "title": "SuperTux gameplay 3", "domain": "platformer"}'
+} > m.jsonl
+"$INGEST" -C c -q m.jsonl || fail "ingest"
+"$SHARD" -C c -q --dataset raw --split 1,0,0 || fail "shard raw"
+"$SHARD" -C c -q --dataset other --split 0.6,0.2,0.2 || fail "shard other"
+"$SHARD" subset -q c/datasets/raw odd --where "idx % 2 = 1" || fail "subset"
+mkdir -p work
+export CLIPMILL_READER_LIB=$BIN/../lib/libclipmill_reader.so PYTHONPATH=$SRC/python
+out=$($PY "$SRC/tests/python/check_tokens.py" c/datasets/raw work "$BIN" 2>&1); rc=$?
+echo "$out"
+check_eq "token checks" "$rc" 0
+check "token checks ran" grep -q "^[0-9]* checks, 0 failed$" <<<"$out"
+
+# The set inside the dataset: verify covers it; a foreign dataset is refused.
+cp -r work/ref c/datasets/raw/tokens-ref && mkdir -p c/datasets/raw/tokens && mv c/datasets/raw/tokens-ref c/datasets/raw/tokens/t
+out=$("$SHARD" verify c/datasets/raw); rc=$?
+check_eq "verify DATASET with a token set" "$rc" 0
+check "verify counts the token set" grep -q "1 token sets, 0 problems" <<<"$out"
+check "verify checks the set against the dataset" grep -q "7 clips verified (train 7, val 0, test 0), dataset matches, 0 problems" <<<"$out"
+err=$($PY -c 'import clipmill; clipmill.Tokens("c/datasets/other", "c/datasets/raw/tokens/t", "train")' 2>&1)
+check "another dataset's tokens are refused ($err)" grep -q "made for another dataset" <<<"$err"
+cp work/flip/train.tok c/datasets/raw/tokens/t/train.tok
+out=$("$SHARD" verify -q c/datasets/raw); rc=$?
+check_eq "verify DATASET finds the flipped byte in its token set" "$rc" 1
+check "the problem names the record" grep -q "tokens/t/train.tok: record 0: tokens of step 10 do not match their CRC" <<<"$out"
+summary
