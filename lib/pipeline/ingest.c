@@ -201,9 +201,14 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
     if (me->actions && me->actions[0]) {
         /* The action log is read with the video (docs/actions.md); only local logs. */
         why = manifest_local_path_error(me->actions);
+        const char *bad = me->actions;
+        if (!why && me->actions_times && me->actions_times[0]) {
+            why = manifest_local_path_error(me->actions_times);
+            bad = me->actions_times;
+        }
         if (why) {
             char msg[512];
-            snprintf(msg, sizeof msg, "actions %s: %s", me->actions, why);
+            snprintf(msg, sizeof msg, "actions %s: %s", bad, why);
             cm_log(CM_LOG_ERROR, "%s: %s", me->url, msg);
             if (catalog_source_fail(S->cat, w->source_id, NULL, msg, S->run_id, &e) != 0)
                 cm_log(CM_LOG_ERROR, "%s: catalog: %s", me->url, e.msg);
@@ -213,15 +218,20 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
     }
     /* Set only where an item is kept (returns 1): a skipped one is reused. */
     char *actions_path = me->actions && me->actions[0] ? manifest_local_path(m, me->actions) : NULL;
+    char *times_path = actions_path && me->actions_times && me->actions_times[0] ? manifest_local_path(m, me->actions_times) : NULL;
     switch (manifest_url_kind(me->url)) {
     case URL_HTTP:
         w->remote = 1;
         w->actions_path = actions_path;
+        w->actions_times_path = times_path;
         return 1;
     case URL_UNSUPPORTED: why = "unsupported URL scheme (use a path, file://, http:// or https://)"; break;
     case URL_LOCAL: why = manifest_local_path_error(me->url); break;
     }
-    if (why || o->download_only) free(actions_path);
+    if (why || o->download_only) {
+        free(actions_path);
+        free(times_path);
+    }
     if (why) {
         cm_log(CM_LOG_ERROR, "%s: %s", me->url, why);
         if (catalog_source_fail(S->cat, w->source_id, NULL, why, S->run_id, &e) != 0)
@@ -235,6 +245,7 @@ static int plan_source(ingest_state *S, const manifest *m, const manifest_entry 
     }
     w->path = manifest_local_path(m, me->url);
     w->actions_path = actions_path;
+    w->actions_times_path = times_path;
     struct stat st;
     if (w->path && stat(w->path, &st) == 0 && S_ISREG(st.st_mode)) w->bytes = st.st_size;
     if (w->bytes <= 0) w->bytes = 1; /* directories and missing files still count for the ETA */
@@ -417,6 +428,7 @@ done:
     for (int i = 0; i < S.n_items; i++) {
         free(S.items[i].path);
         free(S.items[i].actions_path);
+        free(S.items[i].actions_times_path);
     }
     free(S.items);
     keyword_rules_free(kw);

@@ -20,6 +20,7 @@ typedef struct work_item {
     char source_id[CM_SOURCE_ID_LEN + 1];
     char *path;
     char *actions_path;            /* the manifest line's action log, NULL when it names none */
+    char *actions_times_path;      /* its actions_times (.npy tables), NULL when none */
     int64_t bytes;
     int remote;                    /* downloaded into corpus/downloads/ */
     int claimed;                   /* its content is being decoded in this run (dedup by SHA-256) */

@@ -104,7 +104,8 @@ void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
     if (w->actions_path) {
         const manifest_entry *me = w->entry;
         action_log_options lo = {.format = me->actions_format, .offset_s = me->actions_offset,
-                                 .rate = me->actions_rate, .interp = me->actions_interp, .keys = me->actions_keys};
+                                 .rate = me->actions_rate, .interp = me->actions_interp, .keys = me->actions_keys,
+                                 .columns = me->actions_columns, .times = w->actions_times_path};
         if (action_log_read(w->actions_path, &lo, &log, &e) != 0) {
             snprintf(failure, sizeof failure, "actions: %s", e.msg);
             goto fail;

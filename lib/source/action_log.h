@@ -1,8 +1,8 @@
 /* Action logs named by a manifest line (docs/actions.md): an event log of
  * key/button presses with hold times (TSV/CSV `time key hold`, or JSON Lines
  * {"t", "key", "hold"}), or a per-step table of continuous values (TSV/CSV
- * with a header, or JSON Lines, with a time column or a rate), read whole and
- * resampled onto a clip's frame times. */
+ * with a header, JSON Lines, or a NumPy .npy array, with a time column, a
+ * times file or a rate), read whole and resampled onto a clip's frame times. */
 #ifndef CLIPMILL_ACTION_LOG_H
 #define CLIPMILL_ACTION_LOG_H
 
@@ -21,6 +21,9 @@ typedef struct action_log_options {
                                {"channel": "linear", ...} (others hold); NULL/"" = hold */
     const char *keys;       /* events: NULL/"", or a JSON array of key names fixing the channels (a key
                                outside it is an error) */
+    const char *columns;    /* .npy table: NULL/"", or a JSON array naming its columns (one may be the
+                               time: t, time or timestamp) */
+    const char *times;      /* .npy table: NULL/"", or the path of a .npy of per-row times (seconds) */
 } action_log_options;
 
 typedef struct action_event {
@@ -47,9 +50,9 @@ typedef struct action_log {
     double *v;              /* n_rows * n_cols */
 } action_log;
 
-/* Reads the log at path (name, for messages, is usually path). A problem is
- * -1 with one line in e, "NAME:LINE: reason" (or "NAME: reason"), and log
- * empty. Returns 0 on success. */
+/* Reads the log at path (a name ending in .npy is a .npy table). A problem
+ * is -1 with one line in e, "PATH:LINE: reason" (.npy: "PATH: row N:
+ * reason", or "PATH: reason"), and log empty. Returns 0 on success. */
 int action_log_read(const char *path, const action_log_options *o, action_log *log, cm_error *e);
 /* The same from an open stream; ext ("tsv", "csv", "jsonl", ...) stands for
  * the file name's extension when the format is inferred. */

@@ -65,6 +65,8 @@ static void entry_free(manifest_entry *me)
     free(me->actions_format);
     free(me->actions_interp);
     free(me->actions_keys);
+    free(me->actions_columns);
+    free(me->actions_times);
     free(me->json);
 }
 
@@ -82,6 +84,7 @@ static const struct {
     {"$.sha256", offsetof(manifest_entry, sha256)},
     {"$.actions", offsetof(manifest_entry, actions)},
     {"$.actions_format", offsetof(manifest_entry, actions_format)},
+    {"$.actions_times", offsetof(manifest_entry, actions_times)},
 };
 
 /* Fields that hold JSON of a given shape, kept as text for the action log
@@ -94,6 +97,7 @@ static const struct {
 } json_fields[] = {
     {"$.actions_interp", offsetof(manifest_entry, actions_interp), "object", 1},
     {"$.actions_keys", offsetof(manifest_entry, actions_keys), "array", 0},
+    {"$.actions_columns", offsetof(manifest_entry, actions_columns), "array", 0},
 };
 
 /* Optional numbers: field, member, lowest (exclusive unless 0 allowed), highest. */

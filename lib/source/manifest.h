@@ -25,6 +25,8 @@ typedef struct manifest_entry {
     double actions_rate;   /* rows per second of a table without times, 0 when absent */
     char *actions_interp;  /* "hold", "linear", a JSON object of them by channel, or "" */
     char *actions_keys;    /* a JSON array of key names, or "" */
+    char *actions_columns; /* .npy tables: a JSON array of column names, or "" */
+    char *actions_times;   /* .npy tables: a .npy of row times, path or file: URL as actions, or "" */
     char *json;            /* the line's JSON object as given (NULL for plain text lines) */
 } manifest_entry;
 

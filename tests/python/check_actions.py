@@ -1,5 +1,6 @@
 """Checks a dataset's actions against an independent computation from the
-videos' frame timestamps (PyAV) and the event logs (docs/actions.md), and
+videos' frame timestamps (PyAV) and the logs (docs/actions.md: event logs,
+and per-step tables as .npy or CSV with a time column), and
 against `clipmill-ingest export --actions` of the staged clip (float32 bit for
 bit). Usage: check_actions.py DATASET CORPUS INGEST SPLIT... ; prints
 "N clips checked" and exits 1 on any difference."""
@@ -65,6 +66,72 @@ def expected(times, prev, ev, offset, keys):
     return vals, mask
 
 
+def is_table(m, log):
+    """docs/actions.md's inference: a text log is an event log when its first line starts with a
+    number followed by a non-number, or is the header time/key; anything else is a table."""
+    if log.endswith(".npy") or m.get("actions_format") == "table":
+        return True
+    if m.get("actions_format") == "events":
+        return False
+    first = next(line for line in open(log) if line.strip() and not line.startswith("#"))
+    f = [x.strip() for x in first.split("," if log.endswith(".csv") else "\t")]
+
+    def num(x):
+        try:
+            float(x)
+            return True
+        except ValueError:
+            return False
+    events = 2 <= len(f) <= 3 and ((num(f[0]) and not num(f[1])) or
+                                   (f[0].lower() in ("t", "time", "timestamp") and f[1].lower() in ("key", "action", "button")))
+    return not events
+
+
+def read_table(m, log):
+    """A per-step table's (names, times, values, linear flags), read with numpy/csv, as docs/actions.md says."""
+    if log.endswith(".npy"):
+        arr = np.load(log)
+        arr = arr.reshape(len(arr), -1).astype(np.float64)
+        stem = os.path.basename(log)[:-4]
+        names = m.get("actions_columns") or ([stem] if arr.shape[1] == 1 else [f"{stem}[{i}]" for i in range(arr.shape[1])])
+    else:
+        import csv
+        rows = list(csv.reader(open(log)))
+        names, arr = [c.strip() for c in rows[0]], np.array([[float(x) for x in r] for r in rows[1:]], np.float64)
+    tcol = next((i for i, n in enumerate(names) if n.lower() in ("t", "time", "timestamp")), None)
+    if "actions_rate" in m:
+        t = np.arange(len(arr)) / float(m["actions_rate"])
+    elif "actions_times" in m:
+        t = np.load(os.path.join(os.environ.get("MANIFEST_DIR", "."), m["actions_times"])).astype(np.float64)
+    else:
+        t = arr[:, tcol]
+    keep = [i for i in range(len(names)) if i != tcol]
+    interp = m.get("actions_interp", "hold")
+    linear = [(interp if isinstance(interp, str) else interp.get(names[i], "hold")) == "linear" for i in keep]
+    return [names[i] for i in keep], t, arr[:, keep], linear
+
+
+def expected_table(times, offset, tab, rate):
+    """Per frame: the last row at or before the frame's log time (hold), or between it and the next (linear)."""
+    names, t, v, linear = tab
+    step = 1.0 / rate if rate else (t[-1] - t[-2] if len(t) > 1 else 0.0)
+    end = t[-1] + (step if not all(linear) else 0.0)
+    vals = np.zeros((len(times), len(names)), np.float32)
+    mask = np.zeros(len(times), np.uint8)
+    for i, ft in enumerate(times):
+        x = ft - offset
+        if not (t[0] <= x <= end):
+            continue
+        mask[i] = 1
+        r = int(np.searchsorted(t, x, side="right")) - 1
+        for c in range(len(names)):
+            y = v[r, c]
+            if linear[c] and r + 1 < len(t):
+                y += (v[r + 1, c] - y) * ((x - t[r]) / (t[r + 1] - t[r]))
+            vals[i, c] = y
+    return vals, mask
+
+
 def main():
     dataset, corpus, ingest, splits = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
     db = sqlite3.connect(os.path.join(corpus, "catalog.sqlite"))
@@ -84,22 +151,27 @@ def main():
                 if chans or mask.any():
                     print(f"{cid}: actions without a log"); bad += 1
                 continue
-            base = os.path.dirname(os.path.join(corpus, ".."))
             video = url if os.path.isabs(url) else os.path.join(os.environ.get("MANIFEST_DIR", "."), url)
             log = m["actions"] if os.path.isabs(m["actions"]) else os.path.join(os.environ.get("MANIFEST_DIR", "."), m["actions"])
             if video not in cache:
                 cache[video] = frame_times(video)
             times = cache[video]
-            ev = read_events(log)
-            keys = sorted({k for _, k, _ in ev if k.lower() != "idle"})
-            want_names = [f"held:{k}" for k in keys] + [f"pressed:{k}" for k in keys]
-            if [c[0] for c in chans] != want_names:
-                print(f"{cid}: channels {chans}, want {want_names}"); bad += 1
-                continue
             T = ds.frames
             t = times[idx * T:(idx + 1) * T]
             prev = times[idx * T - 1] if idx > 0 else times[0] - 0.1
-            wv, wm = expected(t, prev, ev, float(m.get("actions_offset", 0)), keys)
+            offset = float(m.get("actions_offset", 0))
+            if is_table(m, log):
+                tab = read_table(m, log)
+                want_names = tab[0]
+                wv, wm = expected_table(t, offset, tab, float(m.get("actions_rate", 0)))
+            else:
+                ev = read_events(log)
+                keys = sorted({k for _, k, _ in ev if k.lower() != "idle"})
+                want_names = [f"held:{k}" for k in keys] + [f"pressed:{k}" for k in keys]
+                wv, wm = expected(t, prev, ev, offset, keys)
+            if [c[0] for c in chans] != want_names:
+                print(f"{cid}: channels {chans}, want {want_names}"); bad += 1
+                continue
             if not (np.array_equal(wm, mask) and np.array_equal(wv, vals)):
                 d = np.nonzero((wv != vals).any(1) | (wm != mask))[0]
                 print(f"{cid}: {len(d)} frames differ from the log, first {d[:5]}: got {vals[d[0]]} {mask[d[0]]}, "
