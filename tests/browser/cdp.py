@@ -10,6 +10,16 @@ of the HTML report and the labelling page.
       JSON object of what it saw (images, svgs, sections, scripts: the number
       of <script> elements, losses: the text of the losses section as
       rendered).
+  cdp.py rollout SCREENSHOT.png JSON FILE.html [JSON FILE.html]...
+      Loads each page (clipmill-eval rollout --html, or report --rollout),
+      fails on console errors, failed requests, scripts or external
+      references, and unless its rollout section shows what the JSON before
+      it (rollout --json) holds: the dataset and split as text, one polyline point per
+      step for PSNR and SSIM (random PSNR and delta PSNR exactly when the JSON
+      has them), a ring per step with exact frames, and the table's cells
+      equal to the JSON's values as rounded on the page (PSNR shown as the
+      infinity sign when every frame of the step is exact). Screenshot of the
+      first page.
   cdp.py label URL KEYS SCREENSHOT.png
       Loads the labelling page, waits for its first clip, then presses each
       character of KEYS as a real key event (B = Backspace), waiting for the
@@ -248,6 +258,76 @@ def check_report(path, shot):
     return failures
 
 
+def rollout_cells(point, has_random):
+    """The table row the page should show for one point of the JSON."""
+    def num(v, d):
+        return "\u2013" if v is None else f"{v:.{d}f}"
+    exact_all = point["frames"] > 0 and point["exact"] == point["frames"]
+    row = [str(point.get("t", "all")), str(point["frames"]), str(point["exact"]),
+           "\u221e" if exact_all else num(point["psnr"], 3), num(point["ssim"], 4)]
+    if has_random:
+        row += [num(point.get("psnr_random"), 3), num(point.get("delta_psnr"), 3)]
+    return row
+
+
+def check_rollout(shot, pairs):
+    b = Browser()
+    failures = []
+    try:
+        for i, (json_path, page) in enumerate(pairs):
+            want = json.load(open(json_path))
+            steps = want["steps"]
+            has_random = "psnr_random" in want
+            b.events.clear()
+            b.navigate("file://" + os.path.abspath(page))
+            b.pump(0.3)
+            info = b.evaluate("""(() => {
+                const h = document.getElementById('rollout');
+                const sec = [];
+                for (let e = h && h.nextElementSibling; e && e.tagName !== 'H2'; e = e.nextElementSibling) sec.push(e);
+                const q = s => sec.flatMap(e => [...(e.matches(s) ? [e] : []), ...e.querySelectorAll(s)]);
+                const curves = {};
+                for (const p of q('polyline.curve'))
+                    curves[p.dataset.series] = [...Array(p.points.numberOfItems).keys()].map(k => p.points.getItem(k).x);
+                return {found: !!h, scripts: document.scripts.length, images: document.images.length,
+                        external: [...document.querySelectorAll('[src],[href]')]
+                            .map(e => e.getAttribute('src') || e.getAttribute('href'))
+                            .filter(u => !u.startsWith('data:') && !u.startsWith('#')),
+                        codes: q('code').map(c => c.textContent), curves: curves, rings: q('circle.ring').length,
+                        rows: q('#rollout-steps tr[data-t]').map(r => [...r.cells].map(c => c.textContent))};
+            })()""")
+            print(json.dumps({"page": page, "curves": {k: len(v) for k, v in info["curves"].items()},
+                              "rings": info["rings"], "rows": len(info["rows"]), "codes": info["codes"]}))
+            fail = lambda m: failures.append(f"{page}: {m}")
+            if not info["found"]:
+                fail("no rollout section")
+                continue
+            if info["scripts"] or info["external"]:
+                fail(f"scripts {info['scripts']}, external references {info['external']}")
+            if info["codes"][:2] != [want["dataset"], want["split"]]:
+                fail(f"dataset and split shown as {info['codes'][:2]}, the JSON says {want['dataset']!r}, {want['split']!r}")
+            series = ["psnr", "ssim"] + (["psnr_random", "delta_psnr"] if has_random else [])
+            if sorted(info["curves"]) != sorted(series):
+                fail(f"curves {sorted(info['curves'])}, expected {sorted(series)}")
+            for name, xs in info["curves"].items():
+                n = sum(1 for s in steps if s.get(name) is not None)
+                if len(xs) != n or xs != sorted(xs):
+                    fail(f"curve {name}: {len(xs)} points (ascending: {xs == sorted(xs)}), {n} steps have it")
+            rings = sum(1 for s in steps if s["exact"] > 0)
+            if info["rings"] != rings:
+                fail(f"{info['rings']} ringed points, {rings} steps have exact frames")
+            expect = [rollout_cells(s, has_random) for s in steps] + [rollout_cells(want, has_random)]
+            if info["rows"] != expect:
+                bad = [(g, w) for g, w in zip(info["rows"], expect) if g != w][:3]
+                fail(f"table ({len(info['rows'])} rows) differs from the JSON ({len(expect)}): {bad}")
+            if i == 0:
+                b.screenshot(shot)
+            failures += [f"{page}: {m}" for m in b.errors()]
+    finally:
+        b.close()
+    return failures
+
+
 def check_label(url, keys, shot):
     b = Browser()
     failures = []
@@ -303,6 +383,8 @@ def main():
         return 2
     if sys.argv[1] == "report" and len(sys.argv) == 4:
         failures = check_report(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "rollout" and len(sys.argv) >= 5 and len(sys.argv) % 2 == 1:
+        failures = check_rollout(sys.argv[2], list(zip(sys.argv[3::2], sys.argv[4::2])))
     elif sys.argv[1] == "label" and len(sys.argv) == 5:
         failures = check_label(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "attack" and len(sys.argv) >= 5:

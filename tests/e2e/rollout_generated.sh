@@ -5,6 +5,10 @@
 # and capped, .npy and raw .rgb predictions are both read, and every bad
 # prediction (misnamed, truncated, wrong shape, clip out of range, frames past
 # the clip) is one error line naming it, exit 1, while the rest is measured.
+# The curves as HTML (rollout --html, report --rollout) are loaded in headless
+# Chromium: each page's section shows what the JSON holds (one polyline point
+# per step, table cells, infinity for all-exact steps, untrusted names as
+# text); a JSON that is not rollout's is one error line, exit 1, page written.
 source "$(dirname "$0")/common.bash"
 cd "$TMP"
 SHARD="$BIN/clipmill-shard"
@@ -25,7 +29,7 @@ mkdir -p truth
 for ((i = 0; i < n; i++)); do "$SHARD" export $D --split test --index $i --raw truth/$i.rgb >/dev/null; done
 $PY "$REF" make truth pred random || fail "make predictions"
 
-"$EVAL" rollout $D --pred pred --random random --json out.json > table.txt 2> err.txt
+"$EVAL" rollout $D --pred pred --random random --json out.json --html rollout.html > table.txt 2> err.txt
 check_eq "clean run exit status" "$?" 0
 check_eq "no error lines" "$(wc -l < err.txt)" 0
 check "table has delta PSNR" grep -q "delta PSNR" table.txt
@@ -35,7 +39,7 @@ check_eq "metrics equal numpy to 1e-6" "$?" 0
 check_eq "psnr capped for exact frames" "$($PY -c "import json; print(json.load(open('out.json'))['psnr_max'])")" "100.0"
 
 # Without --random: no delta columns; --json - to stdout.
-"$EVAL" rollout $D --pred pred --json - > only.json 2>/dev/null
+"$EVAL" rollout $D --pred pred --json - --html only.html > only.json 2>/dev/null
 check_eq "pred only exit status" "$?" 0
 check "no delta without --random" $PY -c "import json,sys; d=json.load(open('only.json')); sys.exit('delta_psnr' in d['steps'][0])"
 
@@ -60,4 +64,42 @@ check_eq "missing folder: fatal" "$?" 3
 check "missing folder named" grep -q "nowhere: No such file or directory" none.txt
 "$EVAL" rollout $D > /dev/null 2>&1
 check_eq "no --pred: usage error" "$?" 2
+
+# The HTML: the page of rollout --html, and the section report --rollout adds
+# to the corpus report (the same JSON; one all-exact rollout: infinity; names
+# with markup in them: shown as text).
+check "rollout page written" test -s rollout.html
+mkdir exact && cp pred/0_0.npy exact/
+"$EVAL" rollout $D --pred exact --json exact.json --html exact.html > /dev/null 2>&1
+check_eq "all-exact rollout" "$?" 0
+check_eq "all-exact steps shown as infinity" "$(grep -c "<td class='num inf'" exact.html)" 9
+"$EVAL" report -C corpus -o report.html --sheets 0 --rollout out.json 2> report_err.txt
+check_eq "report --rollout exit status" "$?" 0
+$PY - <<'PY' || fail "evil.json"
+import json
+d = json.load(open("out.json"))
+d["dataset"], d["split"] = "<script>alert(1)</script> & 'x' \"y\"", "<img src=x onerror=alert(2)>"
+json.dump(d, open("evil.json", "w"))
+PY
+"$EVAL" report -C corpus -o evil.html --sheets 0 --rollout evil.json 2>/dev/null
+check_eq "report --rollout with markup in the names" "$?" 0
+check_eq "no script element in the page" "$(grep -c '<script' evil.html)" 0
+echo '{"dataset": "x", "steps": 3}' > wrong.json
+"$EVAL" report -C corpus -o wrong.html --sheets 0 --rollout wrong.json 2> wrong_err.txt
+check_eq "report --rollout with a wrong JSON: exit 1" "$?" 1
+check_eq "one error line" "$(grep -c "error:" wrong_err.txt)" 1
+check "error names the file" grep -q "wrong.json: not the JSON of clipmill-eval rollout" wrong_err.txt
+check "the page says so" grep -q "wrong.json: not the JSON of clipmill-eval rollout" wrong.html
+check "the rest of the page stands" grep -q "id='funnel'" wrong.html
+"$EVAL" report -C corpus -o none.html --sheets 0 --rollout nowhere.json 2> none_err.txt
+check_eq "report --rollout with a missing file: exit 1" "$?" 1
+check "missing file named" grep -q "nowhere.json" none_err.txt
+if command -v chromium >/dev/null; then
+  /usr/bin/python3 "$CLIPMILL_SRC/tests/browser/cdp.py" rollout rollout.png out.json rollout.html only.json only.html \
+    out.json report.html exact.json exact.html evil.json evil.html
+  check_eq "rollout sections in headless Chromium show the JSON" "$?" 0
+  check "screenshot written" test -s rollout.png
+else
+  echo "chromium absent: browser part skipped"
+fi
 summary

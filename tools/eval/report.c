@@ -21,6 +21,7 @@
 #include "export.h"
 #include "report_calibration.h"
 #include "report_losses.h"
+#include "report_rollout.h"
 #include "report_svg.h"
 #include "util.h"
 
@@ -169,21 +170,10 @@ static void sql_table(FILE *f, sqlite3 *db, const char *sql, int64_t p1, horiz_b
     sqlite3_finalize(st);
 }
 
-static const char *const css =
-    "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}"
-    "h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}"
-    "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}"
-    "td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}"
-    ".row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.row>div{max-width:540px}.plot{display:block}"
-    ".gallery{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figure img{display:block;width:326px;"
-    "image-rendering:pixelated;border:1px solid #ccc}figcaption{font-size:11px;color:#555;max-width:326px}"
-    ".missing{width:326px;height:92px;background:#fee;color:#900;font-size:11px}.stat{margin:0}"
-    ".stat h4{margin:4px 0;font-size:13px}.flags{background:#fff4e5;border:1px solid #f0b060;padding:4px 12px}"
-    ".flags li{font-weight:600}";
 
 int eval_report_main(int argc, char **argv)
 {
-    const char *dir = ".", *out_path = NULL, *model_arg = NULL;
+    const char *dir = ".", *out_path = NULL, *model_arg = NULL, *rollout_path = NULL;
     int64_t model_id = 0;
     int sheets = 4;
     const cm_option options[] = {
@@ -192,12 +182,15 @@ int eval_report_main(int argc, char **argv)
         CM_STRING("model", 'm', "ID|FILE", &model_arg, "whose scores (a model id of the catalog, or a model file it\n"
                   "registered; default: the model of most decisions, else the newest)"),
         CM_INT("sheets", 0, "N", &sheets, 0, 50, "contact sheets of the N best, worst and borderline clips (default 4)"),
+        CM_STRING("rollout", 0, "FILE", &rollout_path, "adds a section with the curves of a world model's rollouts:\n"
+                  "the JSON of clipmill-eval rollout --json"),
         CM_END,
     };
     const cm_cli cli = {
         .program = "clipmill-eval report",
         .usage =
         "usage: clipmill-eval report [-C DIR] [-o FILE] [--model ID|FILE] [--sheets N]\n"
+        "                            [--rollout FILE]\n"
         "\n"
         "Writes one self-contained HTML report (inline SVG plots, PNG contact sheets\n"
         "as data URIs; no scripts, no external requests) about DIR/catalog.sqlite:\n"
@@ -206,7 +199,8 @@ int eval_report_main(int argc, char **argv)
         "(rejections by reason) and hours by domain and channel, the score histogram\n"
         "with the threshold, the ROC curve on labelled clips (label >= 4 good,\n"
         "<= 2 bad), reasons for rejection, statistic distributions and contact\n"
-        "sheets.\n"
+        "sheets; with --rollout, PSNR, SSIM and delta-t PSNR of predicted frames\n"
+        "over rollout time.\n"
         "\n",
         .options = options,
         .footer = EVAL_EXIT_STATUS,
@@ -220,7 +214,8 @@ int eval_report_main(int argc, char **argv)
     cm_error e = {{0}};
     FILE *f = NULL;
     cm_atomic_file out = {0};
-    int rc = CM_EXIT_FATAL, bad_images = 0;
+    int rc = CM_EXIT_FATAL, bad_images = 0, bad_rollout = 0;
+    rollout_summary rollout = {0};
     if (corpus_open(&cp, dir, CORPUS_EXISTING, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
@@ -258,7 +253,7 @@ int eval_report_main(int argc, char **argv)
     fprintf(f, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
                "<meta name='viewport' content='width=device-width'><title>clipmill report: ");
     html_text(f, dir);
-    fprintf(f, "</title><style>%s</style></head><body>\n<h1>clipmill corpus report</h1>\n<p>Corpus <code>", css);
+    fprintf(f, "</title><style>%s</style></head><body>\n<h1>clipmill corpus report</h1>\n<p>Corpus <code>", report_css);
     html_text(f, dir);
     fprintf(f, "</code>, generated %s.", now);
     {
@@ -362,6 +357,21 @@ int eval_report_main(int argc, char **argv)
     }
     fputs("</div>\n", f);
 
+    /* A world model's rollouts, when asked for; a JSON that cannot be read
+     * is said on the page and in the exit status, the rest of the page stands. */
+    if (rollout_path) {
+        cm_error re = {{0}};
+        if (rollout_summary_read_json(rollout_path, &rollout, &re) == 0) {
+            report_rollout_section(f, &rollout, rollout_path);
+        } else {
+            cm_log(CM_LOG_ERROR, "%s", re.msg);
+            fputs("<h2 id='rollout'>Rollout: predicted frames against the dataset</h2>\n<p class='flags'>", f);
+            html_text(f, re.msg);
+            fputs("</p>\n", f);
+            bad_rollout = 1;
+        }
+    }
+
     /* Contact sheets. */
     fputs("<h2 id='sheets'>Contact sheets</h2>\n<p>8 frames evenly spread over each clip.</p>\n", f);
     if (sheets > 0) {
@@ -383,8 +393,9 @@ int eval_report_main(int argc, char **argv)
         goto done;
     }
     fprintf(stderr, "clipmill-eval: wrote %s\n", out_path);
-    rc = bad_images ? CM_EXIT_PARTIAL : CM_EXIT_OK;
+    rc = bad_images || bad_rollout ? CM_EXIT_PARTIAL : CM_EXIT_OK;
 done:
+    rollout_summary_free(&rollout);
     cm_atomic_abort(&out);
     free(default_out);
     corpus_close(cp);

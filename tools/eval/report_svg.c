@@ -39,11 +39,24 @@ void series_push(series *s, double v)
     s->v[s->n++] = v;
 }
 
+/* The stylesheet of the page (report.c's and rollout's). */
+const char report_css[] =
+    "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}"
+    "h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}"
+    "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}"
+    ".row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.row>div{max-width:540px}.plot{display:block}"
+    ".gallery{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figure img{display:block;width:326px;"
+    "image-rendering:pixelated;border:1px solid #ccc}figcaption{font-size:11px;color:#555;max-width:326px}"
+    ".missing{width:326px;height:92px;background:#fee;color:#900;font-size:11px}.stat{margin:0}"
+    ".stat h4{margin:4px 0;font-size:13px}.flags{background:#fff4e5;border:1px solid #f0b060;padding:4px 12px}"
+    ".flags li{font-weight:600}.note{font-size:12px;color:#555;max-width:420px}";
+
 /* ---- SVG plots ---- */
 
 enum { PW = 420, PH = 220, ML = 44, MR = 12, MT = 12, MB = 36 };
 
-static void svg_axes(FILE *f, double x0, double x1, double ymax, const char *xlabel, const char *ylabel)
+static void svg_axes(FILE *f, double x0, double x1, double y0, double y1, const char *xlabel, const char *ylabel)
 {
     const int iw = PW - ML - MR, ih = PH - MT - MB;
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d' class='plot'>\n",
@@ -54,7 +67,7 @@ static void svg_axes(FILE *f, double x0, double x1, double ymax, const char *xla
         fprintf(f, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%.3g</text>\n", ML + fx * iw,
                 MT + ih + 13, x0 + fx * (x1 - x0));
         fprintf(f, "<text x='%d' y='%.1f' font-size='10' text-anchor='end'>%.3g</text>\n", ML - 4,
-                MT + ih - fx * ih + 3, fx * ymax);
+                MT + ih - fx * ih + 3, y0 + fx * (y1 - y0));
     }
     fprintf(f, "<text x='%d' y='%d' font-size='11' text-anchor='middle'>", ML + iw / 2, PH - 4);
     html_text(f, xlabel);
@@ -79,7 +92,7 @@ void svg_histogram(FILE *f, const series *s, double lo, double hi, int bins, dou
     }
     for (int b = 0; b < bins; b++)
         if (count[b] > top) top = count[b];
-    svg_axes(f, lo, hi, top, xlabel, "clips");
+    svg_axes(f, lo, hi, 0, top, xlabel, "clips");
     for (int b = 0; b < bins; b++) {
         double h = (double)count[b] / top * ih;
         fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#4a7bb7'><title>%d</title></rect>\n",
@@ -166,7 +179,7 @@ void svg_roc(FILE *f, scored_label *p, int n, double *auc_out)
         else neg++;
     }
     qsort(p, (size_t)n, sizeof *p, by_score_desc);
-    svg_axes(f, 0, 1, 1, "false positive rate", "true positive rate");
+    svg_axes(f, 0, 1, 0, 1, "false positive rate", "true positive rate");
     fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#bbb' stroke-dasharray='4 3'/>\n", ML, MT + ih,
             ML + iw, MT);
     fprintf(f, "<polyline fill='none' stroke='#d62728' stroke-width='2' points='%d,%d", ML, MT + ih);
@@ -186,4 +199,70 @@ void svg_roc(FILE *f, scored_label *p, int n, double *auc_out)
     }
     fputs("'/>\n</svg>\n", f);
     *auc_out = auc;
+}
+
+/* Points are marked (with a tooltip each) up to this many per curve; longer
+ * curves are the polyline alone. */
+enum { MARKED_POINTS = 120 };
+
+void svg_lines(FILE *f, const svg_line *lines, int n_lines, const double *x, int n, double y0, double y1,
+               const char *xlabel, const char *ylabel, double mark, const char *mark_label)
+{
+    const int iw = PW - ML - MR, ih = PH - MT - MB;
+    double x0 = n > 0 ? x[0] : 0, x1 = n > 0 ? x[n - 1] : 1;
+    if (!(x1 > x0)) x1 = x0 + 1;
+    if (!(y1 > y0)) y1 = y0 + 1;
+    svg_axes(f, x0, x1, y0, y1, xlabel, ylabel);
+#define PX(v) (ML + ((v) - x0) / (x1 - x0) * iw)
+#define PY(v) (MT + ih - ((v) - y0) / (y1 - y0) * ih)
+    if (!isnan(mark) && mark >= y0 && mark <= y1) {
+        fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#999' stroke-dasharray='4 3'/>", ML, PY(mark),
+                ML + iw, PY(mark));
+        /* Above the line, or below it when the line is the top of the frame. */
+        double ty = PY(mark) - 3 < MT + 10 ? PY(mark) + 11 : PY(mark) - 3;
+        fprintf(f, "<text x='%d' y='%.1f' font-size='10' text-anchor='end' fill='#666'>", ML + iw - 3, ty);
+        html_text(f, mark_label);
+        fputs("</text>\n", f);
+    }
+    for (int l = 0; l < n_lines; l++) {
+        const svg_line *c = &lines[l];
+        fputs("<polyline class='curve' data-series='", f);
+        html_text(f, c->key);
+        fprintf(f, "' fill='none' stroke='%s' stroke-width='2'%s%s%s points='", c->colour,
+                c->dash ? " stroke-dasharray='" : "", c->dash ? c->dash : "", c->dash ? "'" : "");
+        int first = 1;
+        for (int i = 0; i < n; i++) {
+            if (!isfinite(c->y[i])) continue;   /* a gap: no point */
+            fprintf(f, "%s%.2f,%.2f", first ? "" : " ", PX(x[i]), PY(c->y[i]));
+            first = 0;
+        }
+        fputs("'/>\n", f);
+        for (int i = 0; i < n; i++) {
+            int ring = c->ring && c->ring[i];
+            if (!isfinite(c->y[i]) || (n > MARKED_POINTS && !ring)) continue;
+            if (ring)
+                fprintf(f, "<circle class='ring' cx='%.2f' cy='%.2f' r='5' fill='none' stroke='%s' stroke-width='1.5'/>",
+                        PX(x[i]), PY(c->y[i]), c->colour);
+            fprintf(f, "<circle cx='%.2f' cy='%.2f' r='2.5' fill='%s'><title>", PX(x[i]), PY(c->y[i]), c->colour);
+            html_text(f, c->name);
+            fprintf(f, " at t = %g: %.4f</title></circle>\n", x[i], c->y[i]);
+        }
+    }
+    /* The legend, top right inside the frame (about 5.5 px a character). */
+    size_t longest = 0;
+    for (int l = 0; l < n_lines; l++)
+        if (strlen(lines[l].name) > longest) longest = strlen(lines[l].name);
+    const int lx = ML + iw - 30 - (int)(5.5 * (double)longest);
+    for (int l = 0; l < n_lines; l++) {
+        int y = MT + 12 + 13 * l;
+        fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='%s' stroke-width='2'%s%s%s/>", lx, y - 4,
+                lx + 18, y - 4, lines[l].colour, lines[l].dash ? " stroke-dasharray='" : "",
+                lines[l].dash ? lines[l].dash : "", lines[l].dash ? "'" : "");
+        fprintf(f, "<text x='%d' y='%d' font-size='10'>", lx + 22, y);
+        html_text(f, lines[l].name);
+        fputs("</text>\n", f);
+    }
+#undef PX
+#undef PY
+    fputs("</svg>\n", f);
 }

@@ -10,6 +10,9 @@
  * (either quote). */
 void html_text(FILE *f, const char *s);
 
+/* The page's stylesheet (the contents of its <style>). */
+extern const char report_css[];
+
 /* A growable list of values (one plotted quantity). */
 typedef struct series {
     double *v;
@@ -57,5 +60,22 @@ void svg_stacked_bars(FILE *f, const stacked_bar *b, int n, const char *const *s
 /* The ROC curve of p[0..n) (sorted in place by descending score) as an
  * inline SVG; *auc_out receives the area under it (ties count half). */
 void svg_roc(FILE *f, scored_label *p, int n, double *auc_out);
+
+/* One curve of svg_lines: y[i] at x[i]; a non-finite y is left out (a gap). */
+typedef struct svg_line {
+    const char *key;       /* data-series attribute of its polyline (tests find the curve by it) */
+    const char *name;      /* legend and tooltips */
+    const char *colour;    /* a constant: written as is */
+    const char *dash;      /* stroke-dasharray, or NULL for a solid line */
+    const double *y;
+    const unsigned char *ring; /* NULL, or [n]: 1 draws point i ringed (class 'ring'), even past 120 points */
+} svg_line;
+
+/* Curves lines[0..n_lines) over x[0..n) (ascending) as one inline SVG: each
+ * a <polyline class='curve'> with one point per finite value (and, for up to
+ * 120 points, a marker with its value as tooltip), y axis from y0 to y1, a
+ * legend, and a dashed line labelled mark_label at y = mark unless NaN. */
+void svg_lines(FILE *f, const svg_line *lines, int n_lines, const double *x, int n, double y0, double y1,
+               const char *xlabel, const char *ylabel, double mark, const char *mark_label);
 
 #endif

@@ -24,6 +24,7 @@
 #include "fsio.h"
 #include "json.h"
 #include "npy.h"
+#include "report_rollout.h"
 #include "rollout_steps.h"
 #include "util.h"
 
@@ -142,7 +143,7 @@ static char *random_counterpart(const char *dir, const char *name)
 
 int eval_rollout_main(int argc, char **argv)
 {
-    const char *pred_dir = NULL, *random_dir = NULL, *split = "test", *json_path = NULL;
+    const char *pred_dir = NULL, *random_dir = NULL, *split = "test", *json_path = NULL, *html_path = NULL;
     const cm_option options[] = {
         CM_STRING("pred", 0, "DIR", &pred_dir,
                   "predicted frames, one CLIP_START.npy or .rgb per rollout (required)"),
@@ -150,11 +151,14 @@ int eval_rollout_main(int argc, char **argv)
                   "the same rollouts driven by random actions: adds delta-t PSNR\n(pred minus random)"),
         CM_STRING("split", 0, "NAME", &split, "the dataset split the clip indices refer to (default test)"),
         CM_STRING("json", 0, "FILE", &json_path, "also write the curves as JSON ('-': on stdout instead of the table)"),
+        CM_STRING("html", 0, "FILE", &html_path, "also write them as one self-contained HTML page: the curves\n"
+                  "as inline SVG plots and the table (clipmill-eval report --rollout\nadds the same section to the corpus report)"),
         CM_END,
     };
     const cm_cli cli = {
         .program = "clipmill-eval rollout",
-        .usage = "usage: clipmill-eval rollout DATASET --pred DIR [--random DIR] [--split NAME] [--json FILE]\n\n"
+        .usage = "usage: clipmill-eval rollout DATASET --pred DIR [--random DIR] [--split NAME] [--json FILE]\n"
+                 "       [--html FILE]\n\n"
                  "PSNR and SSIM of predicted frames against the dataset's, per rollout step\n"
                  "(docs/eval.md).\n\n",
         .options = options,
@@ -249,6 +253,16 @@ int eval_rollout_main(int argc, char **argv)
     if (json_path && rollout_steps_write_json(&steps, json_path, dataset, split, &e) != 0) {
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto fail;
+    }
+    if (html_path) {
+        rollout_summary sum;
+        rollout_steps_summary(&steps, dataset, split, &sum);
+        int got = report_rollout_page(html_path, &sum, &e);
+        rollout_summary_free(&sum);
+        if (got != 0) {
+            cm_log(CM_LOG_ERROR, "%s", e.msg);
+            goto fail;
+        }
     }
     if (steps.rollouts == 0) cm_log(CM_LOG_ERROR, "%s: no prediction could be measured", pred_dir);
     rc = failed || steps.rollouts == 0 ? 1 : 0;
