@@ -29,7 +29,7 @@ double frame_mse(const uint8_t *a, const uint8_t *b, int h, int w);
 double frame_psnr_from_mse(double mse);
 
 /* SSIM of two h x w RGB24 frames (see FRAME_SSIM_WIN). h, w >= FRAME_SSIM_WIN;
- * work holds 5 * (h + 1) * (w + 1) doubles (frame_ssim_work_size). Returns
+ * work is scratch of frame_ssim_work_size(h, w) doubles (used as integers). Returns
  * a value in [-1, 1]; 1 for identical frames. */
 double frame_ssim(const uint8_t *a, const uint8_t *b, int h, int w, double *work);
 int frame_ssim_work_size(int h, int w);
