@@ -59,6 +59,12 @@ class WindowSet:
         self.shape = shapes.pop()
         self.sizes = [c * windows_per_clip for c in self.clips]
 
+    key, dtype = "frames", np.uint8
+
+    def order(self):
+        """What the sample order depends on besides the mixture (for state_dict)."""
+        return {"windows_per_clip": self.windows_per_clip, "frames": self.frames, "stride": self.stride}
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_ds"] = None
@@ -82,6 +88,10 @@ class WindowSet:
         ds = self.datasets()
         for i in range(len(clip)):
             ds[src[i]].window(int(clip[i]), int(start[i]), self.shape[0], self.stride, self.pad_to, out=out[i])
+
+    def extras(self, src, clip, start):
+        """More arrays of a batch (token sets: actions)."""
+        return {}
 
     def close(self):
         for ds in self._ds or ():
@@ -172,8 +182,19 @@ class WindowBatches:
     it is (positions consumed by all ranks, assuming they run in step)."""
 
     def __init__(self, paths, split="train", frames=16, stride=1, batch_size=8, seed=0, pad_to=0,
-                 windows_per_clip=1, weights=None, samples_per_epoch=None, drop_last=False, rank=0, world_size=1):
-        self.set = WindowSet(paths, split, frames, stride, pad_to, windows_per_clip)
+                 windows_per_clip=1, weights=None, samples_per_epoch=None, drop_last=False, rank=0, world_size=1,
+                 tokens=None, actions=None):
+        """tokens: read windows of this token set of each dataset instead of
+        frames (a set NAME in DATASET/tokens/, or one directory per path):
+        {"tokens": (B, frames, h, w) int32, ...}; actions: channel names whose
+        values the token batches carry as "actions" (B, frames, A) float32 and
+        "action_mask" (B, frames, A) uint8 (0: unknown, or a clip without that
+        channel). clipmill.tokens.TokenWindowSet."""
+        if tokens is not None:
+            from .tokens import TokenWindowSet
+            self.set = TokenWindowSet(paths, tokens, split, frames, stride, windows_per_clip, actions)
+        else:
+            self.set = WindowSet(paths, split, frames, stride, pad_to, windows_per_clip)
         if weights is not None and len(weights) != len(self.set.paths):
             raise ValueError(f"{len(weights)} weights for {len(self.set.paths)} datasets")
         if weights is None and len(self.set.paths) > 1:
@@ -211,9 +232,10 @@ class WindowBatches:
             start = self.set.starts_of(src, sample + npass * np.asarray(self.set.sizes)[src], (self.seed, epoch))
             if buf is None or len(buf) != len(pos) or not reuse:
                 shape = (len(pos),) + self.set.shape
-                buf = np.empty(shape, np.uint8) if alloc is None else alloc(shape)
+                buf = np.empty(shape, self.set.dtype) if alloc is None else alloc(shape)
             self.set.fill(src, clip, start, buf)
-            yield {"frames": buf, "source": src, "clip": clip, "start": start, "position": pos}
+            yield dict({self.set.key: buf, "source": src, "clip": clip, "start": start, "position": pos},
+                       **self.set.extras(src, clip, start))
 
     def __iter__(self):
         self._taken, self._finished = 0, False
@@ -234,8 +256,7 @@ class WindowBatches:
         return {"format": STATE_FORMAT, "epoch": self.epoch, "consumed": consumed, "order": self._order()}
 
     def _order(self):
-        s = self.set
-        return dict(self.mixture.state(), windows_per_clip=s.windows_per_clip, frames=s.frames, stride=s.stride)
+        return dict(self.mixture.state(), **self.set.order())
 
     def load_state_dict(self, state):
         """Resumes: the next iteration continues state's epoch after its consumed

@@ -238,3 +238,105 @@ class Tokens:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class TokenWindowSet:
+    """The sources of a token loader (numpy_source.WindowBatches(tokens=...),
+    torch.WindowDataset(tokens=...)): the token set `tokens` of each dataset
+    path (DATASET@SUBSET too), windows of `frames` steps at `stride`, drawn
+    within one clip each: the same sample order, mixing and resume state as
+    frame windows (a sample s of a source is clip s // windows_per_clip, its
+    start drawn from (seed, epoch, sample) below the clip's own T). actions:
+    channel names to carry (see WindowBatches). Readers open lazily per process."""
+
+    key, dtype = "tokens", np.int32
+
+    def __init__(self, paths, tokens, split="train", frames=16, stride=1, windows_per_clip=1, actions=None):
+        import warnings
+        if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__"):
+            paths = [paths]
+        self.paths, self.split, self.frames, self.stride = [os.fspath(p) for p in paths], split, frames, stride
+        tokens = [tokens] * len(self.paths) if isinstance(tokens, (str, bytes)) or hasattr(tokens, "__fspath__") \
+            else list(tokens)
+        if len(tokens) != len(self.paths):
+            raise ValueError(f"{len(tokens)} token sets for {len(self.paths)} datasets")
+        self.tokens, self.windows_per_clip, self.pad_to = [os.fspath(t) for t in tokens], windows_per_clip, 0
+        self.actions = list(actions) if actions is not None else None
+        self._tk = None
+        self.clips, self.steps, shapes, self.sets = [], [], set(), []
+        for p, t in zip(self.paths, self.tokens):
+            with Tokens(p, t, split) as tk:
+                if len(tk) == 0:
+                    warnings.warn(f"{p}: split '{split}' has no clips", stacklevel=3)
+                steps = np.array([tk.steps(i) for i in range(len(tk))], np.int64)
+                short = np.nonzero(steps - (frames - 1) * stride < 1)[0]
+                if len(short):
+                    raise ValueError(f"{p} tokens {t}: a window of {frames} steps at stride {stride} does not fit in "
+                                     f"clip {short[0]} ({steps[short[0]]} steps)")
+                self.clips.append(len(tk))
+                self.steps.append(steps)
+                shapes.add((frames, tk.height, tk.width))
+                self.sets.append({"tokenizer": tk.tokenizer, "version": tk.tokenizer_version,
+                                  "codebook": tk.codebook})
+        if len(shapes) > 1:
+            raise ValueError(f"token sets differ in window shape (steps, h, w): {sorted(shapes)}")
+        self.shape = shapes.pop()
+        self.sizes = [c * windows_per_clip for c in self.clips]
+
+    def order(self):
+        return {"windows_per_clip": self.windows_per_clip, "frames": self.frames, "stride": self.stride,
+                "tokens": self.sets}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_tk"] = None
+        return state
+
+    def datasets(self):
+        if self._tk is None:
+            self._tk = [Tokens(p, t, self.split) for p, t in zip(self.paths, self.tokens)]
+        return self._tk
+
+    def starts_of(self, src, sample, key_words):
+        from .numpy_source import _START_KEY
+        from .sampler import uniform_ints
+        out = np.empty(len(sample), np.int64)
+        for d in np.unique(src):
+            m = src == d
+            clip = sample[m] % self.sizes[d] // self.windows_per_clip
+            bound = self.steps[d][clip] - (self.frames - 1) * self.stride
+            out[m] = uniform_ints(sample[m], bound, *key_words, _START_KEY, d)
+        return out
+
+    def fill(self, src, clip, start, out):
+        tk = self.datasets()
+        for i in range(len(clip)):
+            tk[src[i]].window(int(clip[i]), int(start[i]), self.frames, self.stride, out=out[i])
+
+    def extras(self, src, clip, start):
+        if self.actions is None:
+            return {}
+        b, a = len(clip), len(self.actions)
+        values = np.zeros((b, self.frames, a), np.float32)
+        mask = np.zeros((b, self.frames, a), np.uint8)
+        col = {name: k for k, name in enumerate(self.actions)}
+        for i in range(b):
+            tk = self.datasets()[src[i]]
+            ds = tk.dataset
+            if tk.steps(int(clip[i])) != ds.frames:
+                continue               # steps are not frames: no actions (docs/tokens.md)
+            chans = ds.action_channels(int(clip[i]))
+            if not chans:
+                continue
+            v, m = ds.window_actions(int(clip[i]), int(start[i]), self.frames, self.stride, chans)
+            for j, c in enumerate(chans):
+                k = col.get(c[0])
+                if k is not None:
+                    values[i, :, k] = v[:, j]
+                    mask[i, :, k] = m
+        return {"actions": values, "action_mask": mask}
+
+    def close(self):
+        for tk in self._tk or ():
+            tk.close()
+        self._tk = None

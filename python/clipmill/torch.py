@@ -49,21 +49,25 @@ def _rank_world():
 class WindowDataset(torch.utils.data.IterableDataset):
     def __init__(self, path, split="train", frames=16, stride=1, batch_size=8, seed=0, layout="BTCHW", pad_to=0,
                  windows_per_clip=1, drop_last=None, weights=None, samples_per_epoch=None, rank=None,
-                 world_size=None, return_info=False):
+                 world_size=None, return_info=False, tokens=None, actions=None):
         """path: a dataset directory ("DATASET@SUBSET" too) or a list of them,
         mixed by weights (default: by size) into samples_per_epoch windows per
         epoch (default: all of them). rank/world_size: default torch.distributed's,
         else env RANK/WORLD_SIZE, read when iteration starts. drop_last: drop the
         epoch's last, short step (default: only when world_size > 1, so ranks stay
         in step). return_info: yield {"frames", "source", "clip", "start",
-        "position"} (tensors) instead of the frames alone."""
+        "position"} (tensors) instead of the frames alone. tokens: windows of this
+        token set (docs/tokens.md) instead of frames, (B, frames, h, w) int32
+        ("tokens" with return_info, and "actions", "action_mask" when actions
+        names channels); layout does not apply."""
         super().__init__()
         if layout not in ("BTCHW", "BTHWC"):
             raise ValueError("layout is BTCHW or BTHWC")
         self.layout, self.return_info, self._drop_last = layout, return_info, drop_last
         self._fixed = (rank, world_size)
         self.core = WindowBatches(path, split, frames, stride, batch_size, seed, pad_to, windows_per_clip, weights,
-                                  samples_per_epoch, bool(drop_last))
+                                  samples_per_epoch, bool(drop_last), tokens=tokens, actions=actions)
+        self.key = self.core.set.key   # "frames" or "tokens"
         self._shared = multiprocessing.RawArray("q", [0, 0, -1, -1, 0, 0] + [0] * _MAX_RING_WORKERS)
         self._resolve()
 
@@ -118,7 +122,7 @@ class WindowDataset(torch.utils.data.IterableDataset):
         if info is None:                        # in the training process itself: count here
             self._resolve()
             core._taken, core._finished = 0, False
-            for batch in core.batches(core.plan(), core.epoch, reuse=self.layout == "BTCHW"):
+            for batch in core.batches(core.plan(), core.epoch, reuse=self.layout == "BTCHW" and self.key == "frames"):
                 core._taken += 1
                 yield self._convert(batch)
             core._finished = True
@@ -134,14 +138,14 @@ class WindowDataset(torch.utils.data.IterableDataset):
         ring, gen = sh[_RING] if info.id < _MAX_RING_WORKERS else 0, sh[_GEN]
         pool = {}
         for k, b in enumerate(core.batches(plan, core.epoch, info.id, info.num_workers, reuse=True)):
-            f = torch.from_numpy(b["frames"])
-            f = f.permute(0, 1, 4, 2, 3) if self.layout == "BTCHW" else f
+            f = torch.from_numpy(b[self.key])
+            f = f.permute(0, 1, 4, 2, 3) if self.layout == "BTCHW" and self.key == "frames" else f
             t = None
             if ring and self._wait_released(info.id, k - ring + 1, gen):
                 t = pool.get(k % ring)
                 if t is None or t.shape != f.shape:
-                    t = pool[k % ring] = _shared_tensor(f.shape)
-            t = _shared_tensor(f.shape) if t is None else t
+                    t = pool[k % ring] = _shared_tensor(f.shape, f.dtype)
+            t = _shared_tensor(f.shape, f.dtype) if t is None else t
             t.copy_(f)
             yield self._wrap(b, t)
 
@@ -157,18 +161,24 @@ class WindowDataset(torch.utils.data.IterableDataset):
     def _wrap(self, batch, t):
         if not self.return_info:
             return t
-        return dict({k: torch.from_numpy(v) for k, v in batch.items() if k != "frames"}, frames=t)
+        out = {k: torch.from_numpy(v) for k, v in batch.items() if k != self.key}
+        out[self.key] = t
+        return out
 
     def _convert(self, batch):
-        t = torch.from_numpy(batch["frames"])
-        return self._wrap(batch, t.permute(0, 1, 4, 2, 3).contiguous() if self.layout == "BTCHW" else t)
+        t = torch.from_numpy(batch[self.key])
+        if self.key == "frames" and self.layout == "BTCHW":
+            t = t.permute(0, 1, 4, 2, 3).contiguous()
+        return self._wrap(batch, t)
 
 
-def _shared_tensor(shape):
+def _shared_tensor(shape, dtype=torch.uint8):
     n = 1
     for d in shape:
         n *= d
-    return torch.ByteTensor(torch.ByteStorage._new_shared(n)).view(shape)
+    storage = torch.IntStorage if dtype == torch.int32 else torch.ByteStorage
+    cls = torch.IntTensor if dtype == torch.int32 else torch.ByteTensor
+    return cls(storage._new_shared(n)).view(shape)
 
 
 class StatefulLoader:
@@ -201,11 +211,12 @@ class StatefulLoader:
             if workers:
                 core._taken += 1
                 if ring:               # copy out of the worker's segment, then let it reuse it
-                    seg = batch["frames"] if isinstance(batch, dict) else batch
+                    key = ds.key
+                    seg = batch[key] if isinstance(batch, dict) else batch
                     mapped.append(seg)
                     out = torch.empty(seg.shape, dtype=seg.dtype)
                     out.copy_(seg)
-                    batch = dict(batch, frames=out) if isinstance(batch, dict) else out
+                    batch = dict(batch, **{key: out}) if isinstance(batch, dict) else out
                     if i % workers < _MAX_RING_WORKERS:
                         sh[_RELEASED + i % workers] += 1
             yield batch
@@ -216,3 +227,15 @@ class StatefulLoader:
 
     def load_state_dict(self, state):
         self.dataset.load_state_dict(state)
+
+
+class TokenWindowDataset(WindowDataset):
+    """A WindowDataset over a token set (docs/tokens.md): batches of (B, steps,
+    h, w) int32 token windows, each within one clip, in the same global order,
+    mixing and state_dict as frame windows. tokens: the set's NAME (in
+    DATASET/tokens/) or directory, or one per path; actions: channel names
+    for "actions"/"action_mask" (return_info=True yields the dict)."""
+
+    def __init__(self, path, tokens, split="train", steps=16, stride=1, batch_size=8, seed=0, actions=None, **kwargs):
+        super().__init__(path, split, frames=steps, stride=stride, batch_size=batch_size, seed=seed, tokens=tokens,
+                         actions=actions, **kwargs)

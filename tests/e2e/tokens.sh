@@ -39,6 +39,17 @@ echo "$out"
 check_eq "token checks" "$rc" 0
 check "token checks ran" grep -q "^[0-9]* checks, 0 failed$" <<<"$out"
 
+# Token windows through numpy's WindowBatches and torch's TokenWindowDataset/StatefulLoader.
+if $PY -c 'import torch' 2>/dev/null; then
+  out=$(cd "$SRC/tests/python" && PYTHONPATH=$SRC/python:$SRC/tests/python $PY -W ignore::UserWarning \
+        check_token_loader.py "$TMP/c/datasets/raw" "$TMP/work/ref" 2>&1); rc=$?
+  echo "$out"
+  check_eq "token loader checks" "$rc" 0
+  check "token loader checks ran" grep -q "^[0-9]* checks, 0 failed$" <<<"$out"
+else
+  echo "python3-torch not installed: token loader checks skipped"
+fi
+
 # The set inside the dataset: verify covers it; a foreign dataset is refused.
 cp -r work/ref c/datasets/raw/tokens-ref && mkdir -p c/datasets/raw/tokens && mv c/datasets/raw/tokens-ref c/datasets/raw/tokens/t
 out=$("$SHARD" verify c/datasets/raw); rc=$?
