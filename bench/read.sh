@@ -12,6 +12,7 @@
 # docs/reader.md, each with its size and its PSNR against the raw dataset.
 #   bench/read.sh [BUILD_DIR] [SECONDS_PER_CASE]
 # Pin it for per-core figures: taskset -c 1 bench/read.sh build 6
+# Token windows first (bench/token_bench.c, .py); READ_BENCH_TOKENS_ONLY=1 runs only those.
 # Uses generated gameplay (cm_gen_footage) so it runs anywhere.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +27,17 @@ for i in 1 2 3 4; do
 done
 "$BUILD/bin/clipmill-ingest" -C c -q m.jsonl
 "$BUILD/bin/clipmill-shard" -C c -q --dataset raw --split 1,0,0
+# Token windows (docs/tokens.md): a token set of random codes for the raw dataset,
+# then 16x23x40 windows through cmr_tokens_read_window (as stored, and widened to
+# uint32) against memcpy of the same bytes, then through Python (clipmill.Tokens,
+# TokenWindowDataset). READ_BENCH_TOKENS_ONLY=1 stops after these.
+export CLIPMILL_READER_LIB=$BUILD/lib/libclipmill_reader.so PYTHONPATH=$SRC/python
+/usr/bin/python3 "$SRC/bench/token_bench.py" c/datasets/raw 0 write
+gcc -O2 -Wall -Wextra -I "$SRC/reader" "$SRC/bench/token_bench.c" -L "$BUILD/lib" -lclipmill_reader -Wl,-rpath,"$BUILD/lib" -o tb
+./tb c/datasets/raw rand train 16 "$SECS" 5 | tee tb.txt
+READ_BENCH_C=$(sed -n 's/^ *tokens as stored (uint16) *median *\([0-9]*\) windows.*/\1/p' tb.txt) \
+  /usr/bin/python3 "$SRC/bench/token_bench.py" c/datasets/raw "$SECS"
+[ -n "${READ_BENCH_TOKENS_ONLY:-}" ] && exit 0
 # name and clipmill-shard options; "h264" is the default encoding
 VARIANTS=(
   "h264|"

@@ -245,8 +245,11 @@ char *token_manifest_encode(const token_manifest *m, size_t *len)
     cm_str_appendf(s, "\n  },\n  ");
     size_t n;
     char *body = cm_str_finish(s, &n);
+    /* The CRC covers every byte of the file but its own 8 hex digits. */
+    static const char tail[] = "\"\n}\n";
+    uint32_t crc = cm_crc32_update(cm_crc32_update(cm_crc32(body, n), CRC_KEY, strlen(CRC_KEY)), tail, strlen(tail));
     s = sqlite3_str_new(NULL);
-    cm_str_appendf(s, "%s" CRC_KEY "%08x\"\n}\n", body, cm_crc32(body, n));
+    cm_str_appendf(s, "%s" CRC_KEY "%08x%s", body, crc, tail);
     free(body);
     return cm_str_finish(s, len);
 }
@@ -265,9 +268,13 @@ int token_manifest_parse(const char *text, size_t len, const char *name, token_m
             key = text + i;
             break;
         }
-    char hex[9] = {0}, want[9];
-    if (key && (size_t)(text + len - key) >= kl + 8) memcpy(hex, key + kl, 8);
-    snprintf(want, sizeof want, "%08x", key ? cm_crc32(text, (size_t)(key - text)) : 0);
+    char hex[9] = {0}, want[9] = "";
+    if (key && (size_t)(text + len - key) >= kl + 8) {
+        memcpy(hex, key + kl, 8);
+        const char *after = key + kl + 8;
+        uint32_t crc = cm_crc32_update(cm_crc32(text, (size_t)(key + kl - text)), after, (size_t)(text + len - after));
+        snprintf(want, sizeof want, "%08x", crc);
+    }
     if (!key || strcmp(hex, want) != 0) {
         cm_error_set(e, "%s: %s", name, key ? "manifest CRC mismatch (the file was changed or damaged)"
                                             : "no manifest_crc32 (not a token manifest)");

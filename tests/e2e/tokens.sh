@@ -46,15 +46,28 @@ if $PY -c 'import torch' 2>/dev/null; then
   echo "$out"
   check_eq "token loader checks" "$rc" 0
   check "token loader checks ran" grep -q "^[0-9]* checks, 0 failed$" <<<"$out"
+  # The worked example: tokenize, write, train a toy dynamics model 8 steps; a rerun writes nothing.
+  ex=$($PY "$SRC/python/examples/tokens_dynamics.py" c/datasets/raw 8 2>&1); rc=$?
+  echo "$ex" | tail -3
+  check_eq "example runs" "$rc" 0
+  check "example wrote every clip" grep -q "^train: wrote 7 clips$" <<<"$ex"
+  check "example reads (4, 16, 23, 40) int32 windows with actions" \
+    grep -q "^action channels: \['held:jump', 'held:left', 'held:right'" <<<"$ex"
+  check_eq "example: 8 steps" "$(grep -c '^step .* tokens (4, 16, 23, 40) torch.int32 loss' <<<"$ex")" 8
+  check "example: the loss falls" awk '/^loss / { exit !($2 > $4) }' <<<"$ex"
+  out=$("$SHARD" verify -q c/datasets/raw/tokens/patchmean4); rc=$?
+  check_eq "the example's token set verifies" "$rc" 0
+  ex=$($PY "$SRC/python/examples/tokens_dynamics.py" c/datasets/raw 1 2>&1)
+  check "a rerun finds the set finished and writes nothing" bash -c "! grep -q wrote <<<'$ex'"
 else
-  echo "python3-torch not installed: token loader checks skipped"
+  echo "python3-torch not installed: token loader checks and the example skipped"
 fi
 
 # The set inside the dataset: verify covers it; a foreign dataset is refused.
 cp -r work/ref c/datasets/raw/tokens-ref && mkdir -p c/datasets/raw/tokens && mv c/datasets/raw/tokens-ref c/datasets/raw/tokens/t
 out=$("$SHARD" verify c/datasets/raw); rc=$?
 check_eq "verify DATASET with a token set" "$rc" 0
-check "verify counts the token set" grep -q "1 token sets, 0 problems" <<<"$out"
+check "verify counts the token sets" grep -Eq "[12] token sets, 0 problems" <<<"$out"
 check "verify checks the set against the dataset" grep -q "7 clips verified (train 7, val 0, test 0), dataset matches, 0 problems" <<<"$out"
 err=$($PY -c 'import clipmill; clipmill.Tokens("c/datasets/other", "c/datasets/raw/tokens/t", "train")' 2>&1)
 check "another dataset's tokens are refused ($err)" grep -q "made for another dataset" <<<"$err"
