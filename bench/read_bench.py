@@ -1,5 +1,6 @@
-"""Python side of bench/read.sh: StatefulLoader (2 workers) windows/s, its
-ratio to the C reader on the same dataset (env READ_BENCH_C), workers' peak memory, and PyAV
+"""Python side of bench/read.sh: StatefulLoader (2 workers, persistent, after
+one warm-up epoch) windows/s, its ratio to the C reader on the same dataset
+(env READ_BENCH_C), workers' memory, metadata per window, and PyAV
 decoding the same 16-frame windows from the source MP4s as a baseline.
 Each runs in ROUNDS rounds (env READ_BENCH_ROUNDS, default 3) of at least
 SECONDS/ROUNDS; the median round is reported with the range.
@@ -19,19 +20,28 @@ rounds = int(os.environ.get("READ_BENCH_ROUNDS", "3"))
 c_med = float(os.environ.get("READ_BENCH_C") or 0)   # the C reader on this dataset, same run
 
 
-def worker_peak_kib(it):
-    """Peak resident memory (VmHWM) of the DataLoader iterator's worker processes."""
+def worker_memory_kib(it):
+    """Per DataLoader worker of iterator it: peak resident memory (VmHWM) and
+    its parts now (anonymous, file-backed: the shards' memory map, shared
+    memory: the batch slots), from /proc/PID/status."""
     out = []
     for w in getattr(it, "_workers", []):
         with open(f"/proc/{w.pid}/status") as f:
-            out += [int(line.split()[1]) for line in f if line.startswith("VmHWM:")]
+            st = {line.split(":")[0]: int(line.split()[1]) for line in f if line.startswith(("VmHWM", "Rss"))}
+        out.append((st["VmHWM"], st.get("RssAnon", 0), st.get("RssFile", 0), st.get("RssShmem", 0)))
     return out
 
 
-for layout in ("BTHWC", "BTCHW"):
-    ds = WindowDataset(path, "train", frames=16, batch_size=16, layout=layout, windows_per_clip=16)
+WPC = 64     # windows per clip: 1,024 windows per epoch of the 16 clips
+
+
+def loader_rate(layout):
+    ds = WindowDataset(path, "train", frames=16, batch_size=16, layout=layout, windows_per_clip=WPC)
     loader = StatefulLoader(ds, num_workers=2, persistent_workers=True)
-    epoch, rates = 0, []
+    ds.set_epoch(0)
+    for b in loader:          # warm-up: workers start, map the shards, make their slots
+        pass
+    epoch, rates = 1, []
     for _ in range(rounds):
         n, t0 = 0, time.monotonic()
         while time.monotonic() - t0 < secs / rounds:
@@ -40,23 +50,54 @@ for layout in ("BTHWC", "BTCHW"):
                 n += b.shape[0]
             epoch += 1
         rates.append(n / (time.monotonic() - t0))
-    med = statistics.median(rates)
-    ratio = f", C reader (1 thread) / this: {c_med / med:.1f}x" if c_med else ""
+    return statistics.median(rates), rates, loader
+
+
+for layout in ("BTHWC", "BTCHW"):
+    med, rates, loader = loader_rate(layout)
+    ratio = f", C reader (1 thread) / this: {c_med / med:.2f}x" if c_med else ""
     print(f"{path}: StatefulLoader 2 workers batch 16 {layout} median {med:.0f} windows/s "
           f"{med * 16 * 90 * 160 * 3 / 1e9:.2f} GB/s (rounds {min(rates):.0f}..{max(rates):.0f}){ratio}")
+    del loader
 
 # Memory per worker does not grow with the epoch: the order is computed per batch.
 peaks = {}
 for wpc in (100, 100000):
     ds = WindowDataset(path, "train", frames=16, batch_size=16, layout="BTHWC", windows_per_clip=wpc)
-    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
-    it = iter(loader)
-    for _, b in zip(range(40), it):
+    loader = StatefulLoader(ds, num_workers=2)
+    gen = iter(loader)
+    for _, b in zip(range(40), gen):
         pass
-    peaks[wpc] = (len(ds.core.mixture), worker_peak_kib(it))
-    del it
-print(f"{path}: worker peak RSS: " + "; ".join(f"{n} windows per epoch: {'/'.join(str(k // 1024) for k in p)} MiB"
-                                           for n, p in peaks.values()))
+    peaks[wpc] = (len(ds.core.mixture), worker_memory_kib(loader.loader._iterator or gen))
+    gen.close()
+print(f"{path}: StatefulLoader worker memory after 40 batches (peak RSS; now anonymous + shards' map + slots), "
+      "MiB: " + "; ".join(f"{n} windows per epoch: " + ", ".join(
+          f"{h // 1024} ({a // 1024} + {f // 1024} + {m // 1024})" for h, a, f, m in p) for n, p in peaks.values()))
+
+# Metadata per window in Python: ds.meta(i) (cmr_clip_meta + JSON) against a window read.
+from clipmill import Dataset  # noqa: E402
+with Dataset(path, "train") as d:
+    try:
+        d.meta(0)
+        rng = random.Random(2)
+        picks = [(rng.randrange(len(d)), rng.randrange(d.frames - 15)) for _ in range(400)]
+        buf = d.window(0, 0, 16)
+        cost = {}
+        for what in ("window", "window + meta"):
+            ts = []
+            for _ in range(rounds):
+                t0 = time.process_time()
+                for i, st in picks:
+                    d.window(i, st, 16, out=buf)
+                    if what != "window":
+                        d.meta(i)
+                ts.append((time.process_time() - t0) / len(picks))
+            cost[what] = statistics.median(ts)
+        print(f"{path}: Python per window (CPU): window {cost['window'] * 1e6:.1f} us, with ds.meta(i) "
+              f"{cost['window + meta'] * 1e6:.1f} us: metadata {(cost['window + meta'] - cost['window']) * 1e6:.1f} "
+              f"us per window (ds.metadata() once: columns indexed per window instead)")
+    except Exception as e:    # a dataset of format 1: no metadata
+        print(f"{path}: no per-window metadata cost ({e})")
 
 if mp4s:
     import av

@@ -443,6 +443,50 @@ CMR_API int cmr_read_window(cmr_reader *r, int64_t index, int start, int t, int 
     return 0;
 }
 
+/* One frame of w*h pixels of c channels, interleaved in src, as c planes of
+ * plane bytes each in dst (rows past h left as they are). */
+static void frame_to_planes(const uint8_t *restrict src, uint8_t *restrict dst, size_t pixels, size_t plane, int c)
+{
+    if (c == 3) {                  /* the common case, kept simple enough for the compiler */
+        uint8_t *restrict p0 = dst, *restrict p1 = dst + plane, *restrict p2 = dst + 2 * plane;
+        for (size_t i = 0; i < pixels; i++) {
+            p0[i] = src[3 * i];
+            p1[i] = src[3 * i + 1];
+            p2[i] = src[3 * i + 2];
+        }
+        return;
+    }
+    for (int ch = 0; ch < c; ch++)
+        for (size_t i = 0; i < pixels; i++) dst[(size_t)ch * plane + i] = src[i * (size_t)c + (size_t)ch];
+}
+
+CMR_API int cmr_read_window_chw(cmr_reader *r, int64_t index, int start, int t, int stride, int pad_multiple,
+                                uint8_t *out, size_t out_size, char *err, size_t err_size)
+{
+    /* Read as (t, Hp, W, C) into out (same size), then each frame through a
+     * one-frame scratch buffer into planes: the reads and checks stay those
+     * of cmr_read_window, and the scratch stays in cache. */
+    if (cmr_read_window(r, index, start, t, stride, pad_multiple, out, out_size, err, err_size) != 0) return -1;
+    int hp = r->info.height, c = r->info.channels;
+    if (pad_multiple > 1) hp = (hp + pad_multiple - 1) / pad_multiple * pad_multiple;
+    size_t pixels = (size_t)r->info.width * (size_t)r->info.height, plane = (size_t)r->info.width * (size_t)hp;
+    size_t frame = pixels * (size_t)c, out_frame = plane * (size_t)c;
+    if (c == 1) return 0;          /* one plane: the layouts are the same */
+    uint8_t *tmp = malloc(frame);
+    if (!tmp) {
+        reader_set_err(err, err_size, "%s: out of memory", r->dir);
+        return -1;
+    }
+    for (int k = 0; k < t; k++) {
+        uint8_t *f = out + (size_t)k * out_frame;
+        memcpy(tmp, f, frame);
+        frame_to_planes(tmp, f, pixels, plane, c);
+        for (int ch = 0; ch < c && plane > pixels; ch++) memset(f + (size_t)ch * plane + pixels, 0, plane - pixels);
+    }
+    free(tmp);
+    return 0;
+}
+
 CMR_API int64_t cmr_dataset_index(const cmr_reader *r, int64_t index)
 {
     if (index < 0 || index >= r->info.clips) return -1;

@@ -12,12 +12,19 @@ work and memory. A source's draws walk through a permutation of its samples
 (per seed, epoch, source and pass); a source drawn more often than it has
 samples starts a new pass, reshuffled (sampling without replacement within a
 pass). With one source and the default length this is a plain shuffle.
+
+CMixture is the C reader's mixture (cmr_mix_*, clipmill/reader.h) behind the
+same interface: independent draws with replacement, draw k a function of
+(seed, k) only, the same sequence as a C trainer's for the same seed,
+counts and weights (mixing="c" in the loaders).
 """
+import ctypes
+
 import numpy as np
 
-from .sampler import Permutation
+from .sampler import Permutation, keys
 
-_BLOCK_KEY, _PASS_KEY = 1, 2
+_BLOCK_KEY, _PASS_KEY, _C_MIX_KEY = 1, 2, 4
 
 
 class Mixture:
@@ -96,3 +103,83 @@ class Mixture:
                 out[mq] = Permutation(n, self.seed, epoch, _PASS_KEY, d, q)(off[mq])
             sample[m], npass[m] = out, p
         return src, sample, npass
+
+
+class CMixture:
+    """The C reader's weighted mixture (cmr_mix_new / cmr_mix_draw): position p
+    of epoch e is draw p of a cmr_mix seeded with c_seed(seed, e) (the C
+    sequence itself when called with draw()). Each draw picks a source by
+    weight, then a sample uniformly (with replacement: a sample may come twice
+    in an epoch, unlike Mixture)."""
+
+    def __init__(self, sizes, weights=None, seed=0, length=None):
+        from .reader import _load, ReaderError
+        self._lib = _load()
+        self.sizes = [int(n) for n in sizes]
+        if weights is None:
+            weights = self.sizes
+        self.weights = [float(w) for w in weights]
+        self.seed, self.length = int(seed), sum(self.sizes) if length is None else int(length)
+        self._err = ReaderError
+        self._mixes = {}
+        self.c_mix(self.seed)             # refuses bad weights now, with the C reader's message
+
+    def __len__(self):
+        return self.length
+
+    def state(self):
+        return {"mixing": "c", "sizes": list(self.sizes), "weights": list(self.weights), "seed": self.seed,
+                "length": self.length}
+
+    @staticmethod
+    def c_seed(seed, epoch):
+        """The cmr_mix seed of an epoch (a C trainer uses the same to follow it)."""
+        return int(keys(seed, epoch, _C_MIX_KEY)[0])
+
+    def c_mix(self, c_seed):
+        """A cmr_mix handle for c_seed (cached; freed with this object)."""
+        if c_seed not in self._mixes:
+            if len(self._mixes) > 4:
+                for h in self._mixes.values():
+                    self._lib.cmr_mix_free(h)
+                self._mixes.clear()
+            n = len(self.sizes)
+            h, err = ctypes.c_void_p(), ctypes.create_string_buffer(512)
+            if self._lib.cmr_mix_new(ctypes.byref(h), (ctypes.c_int64 * n)(*self.sizes),
+                                     (ctypes.c_double * n)(*self.weights), n, c_seed, err, 512) != 0:
+                raise ValueError(err.value.decode(errors="replace"))
+            self._mixes[c_seed] = h
+        return self._mixes[c_seed]
+
+    def draw(self, c_seed, ks):
+        """cmr_mix_draw(k) for each k of ks: (component, index) int64 arrays."""
+        h, comp, idx = self.c_mix(c_seed), ctypes.c_int(), ctypes.c_int64()
+        ks = np.asarray(ks, np.uint64).tolist()
+        src, sample = np.empty(len(ks), np.int64), np.empty(len(ks), np.int64)
+        for i, k in enumerate(ks):
+            self._lib.cmr_mix_draw(h, k, ctypes.byref(comp), ctypes.byref(idx))
+            src[i], sample[i] = comp.value, idx.value
+        return src, sample
+
+    def locate(self, positions, epoch):
+        """As Mixture.locate; the 'pass' is position + 1, so every draw gets its
+        own window start even when it repeats a sample."""
+        pos = np.asarray(positions, np.int64)
+        if len(pos) and (pos.min() < 0 or pos.max() >= self.length):
+            raise IndexError(f"position out of range [0, {self.length})")
+        src, sample = self.draw(self.c_seed(self.seed, epoch), pos)
+        return src, sample, pos + 1
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_mixes"], state["_lib"] = {}, None
+        return state
+
+    def __setstate__(self, state):
+        from .reader import _load
+        self.__dict__.update(state)
+        self._lib = _load()
+
+    def __del__(self):
+        for h in getattr(self, "_mixes", {}).values():
+            self._lib.cmr_mix_free(h)

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from .mixture import Mixture
+from .mixture import CMixture, Mixture
 from .reader import Dataset, ReaderError
 from .sampler import RankPlan, uniform_ints
 
@@ -35,7 +35,10 @@ class WindowSet:
     s // windows_per_clip. Readers are opened lazily in each process; pickling
     keeps the arguments only."""
 
-    def __init__(self, paths, split="train", frames=16, stride=1, pad_to=0, windows_per_clip=1):
+    def __init__(self, paths, split="train", frames=16, stride=1, pad_to=0, windows_per_clip=1, actions=None):
+        """actions: carry each window's actions (docs/reader.md "Actions in
+        batches"): None when any clip of the sources has them, True, False,
+        or a list of channel names (as token loaders take)."""
         if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__"):
             paths = [paths]
         self.paths, self.split, self.frames, self.stride = [str(p) for p in paths], split, frames, stride
@@ -58,6 +61,58 @@ class WindowSet:
             raise ValueError(f"sources differ in window shape (frames, height, width, channels): {sorted(shapes)}")
         self.shape = shapes.pop()
         self.sizes = [c * windows_per_clip for c in self.clips]
+        self.action_channels, self._chan_of, self._chan_maps = [], [], []
+        if actions is not False:
+            self._scan_actions(None if actions in (None, True) else list(actions))
+        if actions is False or (actions is None and not self.action_channels):
+            self.action_channels, self._chan_of, self._chan_maps = [], [], []
+
+    def _scan_actions(self, names=None):
+        """The action channels of batches: names, or the union of the sources'
+        channel names in order of first appearance (clip 0 of source 0 first).
+        Per clip, the column of each of its channels (-1: not carried). One
+        cmr_clip_actions per clip (~5 us)."""
+        fixed = names is not None
+        names = list(names or [])
+        col = {n: k for k, n in enumerate(names)}
+        for p in self.paths:
+            maps, seen = [], {}
+            with Dataset(p, self.split) as ds:
+                ids = np.empty(len(ds), np.int32)
+                for i in range(len(ds)):
+                    chans = tuple(c[0] for c in ds.action_channels(i))
+                    if chans not in seen:
+                        for n in chans:
+                            if n not in col and not fixed:
+                                col[n] = len(names)
+                                names.append(n)
+                        seen[chans] = len(maps)
+                        maps.append(np.array([col.get(n, -1) for n in chans], np.int64))
+                    ids[i] = seen[chans]
+            self._chan_of.append(ids)
+            self._chan_maps.append(maps)
+        self.action_channels = names
+
+    def fill_actions(self, src, clip, start, values, mask):
+        """The actions of window (clip[i], start[i]) of source src[i]:
+        values[i] (T, A) float32 over action_channels, mask[i] (T, A) uint8,
+        1 where known: the C reader's per-frame mask (cmr_read_window_actions)
+        on the clip's own channels, 0 on channels the clip does not have."""
+        ds = self.datasets()
+        t = values.shape[1]
+        values[...] = 0
+        mask[...] = 0
+        frame_mask = np.empty(t, np.uint8)
+        for i in range(len(clip)):
+            d, c = int(src[i]), int(clip[i])
+            cols = self._chan_maps[d][self._chan_of[d][c]]
+            if not len(cols):
+                continue
+            v = np.empty((t, len(cols)), np.float32)
+            ds[d].window_actions_into(c, int(start[i]), t, self.stride, v, frame_mask)
+            keep = cols >= 0
+            values[i][:, cols[keep]] = v[:, keep]
+            mask[i][:, cols[keep]] = frame_mask[:, None]
 
     key, dtype = "frames", np.uint8
 
@@ -83,15 +138,30 @@ class WindowSet:
             out[m] = uniform_ints(sample[m], self.starts[d], *key_words, _START_KEY, d)
         return out
 
-    def fill(self, src, clip, start, out):
-        """Reads window (clip[i], start[i]) of source src[i] into out[i]."""
+    def fill(self, src, clip, start, out, chw=False):
+        """Reads window (clip[i], start[i]) of source src[i] into out[i]
+        ((T, Hp, W, C), or (T, C, Hp, W) with chw), the C reader writing into
+        out's memory."""
         ds = self.datasets()
-        for i in range(len(clip)):
-            ds[src[i]].window(int(clip[i]), int(start[i]), self.shape[0], self.stride, self.pad_to, out=out[i])
+        src, clip, start = np.asarray(src), np.asarray(clip), np.asarray(start)
+        for d in np.unique(src):
+            rows = np.nonzero(src == d)[0]
+            if len(rows) == len(out):
+                ds[d].read_windows(clip, start, self.shape[0], self.stride, self.pad_to, out, chw)
+            else:
+                for i in rows.tolist():
+                    ds[d].read_windows(clip[i:i + 1], start[i:i + 1], self.shape[0], self.stride, self.pad_to,
+                                       out[i:i + 1], chw)
 
     def extras(self, src, clip, start):
-        """More arrays of a batch (token sets: actions)."""
-        return {}
+        """More arrays of a batch: "actions" (B, T, A) float32 and "action_mask"
+        (B, T, A) uint8 when it carries actions (fill_actions)."""
+        if not self.action_channels:
+            return {}
+        shape = (len(clip), self.shape[0], len(self.action_channels))
+        values, mask = np.empty(shape, np.float32), np.empty(shape, np.uint8)
+        self.fill_actions(src, clip, start, values, mask)
+        return {"actions": values, "action_mask": mask}
 
     def close(self):
         for ds in self._ds or ():
@@ -135,9 +205,11 @@ class WindowSource:
     record i is window i % windows_per_clip of clip i // windows_per_clip, its start
     drawn once from (seed, i). frames=None: whole clips. Pickles by arguments."""
 
-    def __init__(self, path, split="train", frames=16, stride=1, pad_to=0, windows_per_clip=1, seed=0, meta=True):
-        """meta: add the clip's metadata columns (docs/reader.md), when the dataset has them."""
-        self.set = WindowSet(path, split, frames, stride, pad_to, windows_per_clip)
+    def __init__(self, path, split="train", frames=16, stride=1, pad_to=0, windows_per_clip=1, seed=0, meta=True,
+                 actions=None):
+        """meta: add the clip's metadata columns (docs/reader.md), when the dataset has them.
+        actions: add "actions" (T, A) float32 and "action_mask" (T, A) uint8 (WindowSet)."""
+        self.set = WindowSet(path, split, frames, stride, pad_to, windows_per_clip, actions)
         self.seed, self.meta, self._schema = seed, meta, None
 
     def __len__(self):
@@ -160,6 +232,7 @@ class WindowSource:
         s.fill([0], [clip], [start], frames[None])
         ds = s.datasets()[0]
         rec = {"frames": frames, "clip": np.int64(clip), "start": np.int64(start), "clip_id": np.array(ds.clip_id(clip))}
+        rec.update({k: v[0] for k, v in s.extras([0], [clip], [start]).items()})
         if self.meta:
             if self._schema is None:
                 self._schema = _meta_schema(ds)
@@ -183,23 +256,31 @@ class WindowBatches:
 
     def __init__(self, paths, split="train", frames=16, stride=1, batch_size=8, seed=0, pad_to=0,
                  windows_per_clip=1, weights=None, samples_per_epoch=None, drop_last=False, rank=0, world_size=1,
-                 tokens=None, actions=None):
+                 tokens=None, actions=None, mixing="quota"):
         """tokens: read windows of this token set of each dataset instead of
         frames (a set NAME in DATASET/tokens/, or one directory per path):
         {"tokens": (B, frames, h, w) int32, ...}; actions: channel names whose
         values the token batches carry as "actions" (B, frames, A) float32 and
         "action_mask" (B, frames, A) uint8 (0: unknown, or a clip without that
-        channel). clipmill.tokens.TokenWindowSet."""
+        channel). clipmill.tokens.TokenWindowSet. For frames, actions is None
+        (the default: when the sources have any), True (the union of their
+        channels), False, or channel names; batches then carry the same two
+        arrays (docs/reader.md "Actions in batches"). mixing: "quota"
+        (Mixture: exact shares per block of 1024, each source without
+        replacement within a pass) or "c" (CMixture: the C reader's cmr_mix
+        draws, with replacement; what a C trainer gets)."""
         if tokens is not None:
             from .tokens import TokenWindowSet
             self.set = TokenWindowSet(paths, tokens, split, frames, stride, windows_per_clip, actions)
         else:
-            self.set = WindowSet(paths, split, frames, stride, pad_to, windows_per_clip)
+            self.set = WindowSet(paths, split, frames, stride, pad_to, windows_per_clip, actions)
         if weights is not None and len(weights) != len(self.set.paths):
             raise ValueError(f"{len(weights)} weights for {len(self.set.paths)} datasets")
         if weights is None and len(self.set.paths) > 1:
             weights = self.set.sizes
-        self.mixture = Mixture(self.set.sizes, weights, seed, samples_per_epoch)
+        if mixing not in ("quota", "c"):
+            raise ValueError('mixing is "quota" or "c"')
+        self.mixture = (CMixture if mixing == "c" else Mixture)(self.set.sizes, weights, seed, samples_per_epoch)
         self.batch_size, self.seed, self.drop_last = batch_size, seed, drop_last
         self.rank, self.world_size = rank, world_size
         self.epoch, self.start = 0, 0
@@ -220,10 +301,11 @@ class WindowBatches:
         """This rank's batches in a whole epoch."""
         return RankPlan(len(self.mixture), self.batch_size, self.rank, self.world_size, 0, self.drop_last).batches
 
-    def batches(self, plan, epoch, worker=0, workers=1, reuse=False, alloc=None):
+    def batches(self, plan, epoch, worker=0, workers=1, reuse=False, alloc=None, chw=False):
         """Batches worker, worker + workers, ... of plan. reuse: fill one buffer
         again for every batch (for callers that copy it before the next); alloc:
-        makes each new buffer from its shape (default np.empty, uint8)."""
+        makes each new buffer from its shape (default np.empty, uint8); chw:
+        frames as (B, T, C, Hp, W)."""
         buf = None
         for b in range(worker, plan.batches, workers):
             pos = plan.positions(b)
@@ -232,8 +314,14 @@ class WindowBatches:
             start = self.set.starts_of(src, sample + npass * np.asarray(self.set.sizes)[src], (self.seed, epoch))
             if buf is None or len(buf) != len(pos) or not reuse:
                 shape = (len(pos),) + self.set.shape
+                if chw:
+                    t, hp, w, c = self.set.shape
+                    shape = (len(pos), t, c, hp, w)
                 buf = np.empty(shape, self.set.dtype) if alloc is None else alloc(shape)
-            self.set.fill(src, clip, start, buf)
+            if chw:
+                self.set.fill(src, clip, start, buf, chw=True)
+            else:
+                self.set.fill(src, clip, start, buf)
             yield dict({self.set.key: buf, "source": src, "clip": clip, "start": start, "position": pos},
                        **self.set.extras(src, clip, start))
 

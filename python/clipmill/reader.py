@@ -101,6 +101,8 @@ def _load():
             lib.cmr_window_bytes.restype = sz
             lib.cmr_read_clip.argtypes = [p, i64, p, sz, buf, sz]
             lib.cmr_read_window.argtypes = [p, i64, i32, i32, i32, i32, p, sz, buf, sz]
+            if hasattr(lib, "cmr_read_window_chw"):      # an older library: transposed in numpy
+                lib.cmr_read_window_chw.argtypes = [p, i64, i32, i32, i32, i32, p, sz, buf, sz]
             lib.cmr_clip_meta.argtypes = [p, i64, buf, sz, buf, sz]
             lib.cmr_clip_meta.restype = i64
             lib.cmr_dataset_index.argtypes = [p, i64]
@@ -108,6 +110,12 @@ def _load():
             lib.cmr_metadata_path.argtypes = [p]
             lib.cmr_metadata_path.restype = ctypes.c_char_p
 
+            lib.cmr_mix_new.argtypes = [ctypes.POINTER(p), ctypes.POINTER(i64), ctypes.POINTER(ctypes.c_double), i32,
+                                        ctypes.c_uint64, buf, sz]
+            lib.cmr_mix_free.argtypes = [p]
+            lib.cmr_mix_free.restype = None
+            lib.cmr_mix_draw.argtypes = [p, ctypes.c_uint64, ctypes.POINTER(i32), ctypes.POINTER(i64)]
+            lib.cmr_mix_draw.restype = None
             if hasattr(lib, "cmr_read_window_actions"):   # an older library reads frames only
                 lib.cmr_clip_actions.argtypes = [p, i64, ctypes.POINTER(i32), p, i32, buf, sz]
                 lib.cmr_read_window_actions.argtypes = [p, i64, i32, i32, i32, p, sz, p, buf, sz]
@@ -213,6 +221,35 @@ class Dataset:
             raise ReaderError(err.value.decode(errors="replace"))
         return out
 
+    def read_windows(self, clips, starts, frames, stride=1, pad_to=0, out=None, chw=False):
+        """Windows (clips[k], starts[k]) into out[k], out a C-contiguous uint8
+        array of shape (n, frames, Hp, W, C) (made when None), the C reader
+        writing straight into out's memory (a torch tensor's .numpy(), a
+        shared-memory slot): one ctypes call per window (each releases the GIL),
+        no allocation per window. chw: (n, frames, C, Hp, W) instead
+        (cmr_read_window_chw). Returns out."""
+        hp = self.padded_height(pad_to)
+        shape = (frames, self.channels, hp, self.width) if chw else (frames, hp, self.width, self.channels)
+        clips, starts = np.asarray(clips, np.int64).tolist(), np.asarray(starts, np.int64).tolist()
+        if chw and not hasattr(self._lib, "cmr_read_window_chw"):
+            if out is None:
+                out = np.empty((len(clips),) + shape, np.uint8)
+            hwc = self.read_windows(clips, starts, frames, stride, pad_to)
+            out[...] = hwc.transpose(0, 1, 4, 2, 3)
+            return out
+        if out is None:
+            out = np.empty((len(clips),) + shape, np.uint8)
+        elif out.shape != (len(clips),) + shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be C-contiguous uint8 of shape {(len(clips),) + shape}")
+        step = int(np.prod(shape))
+        base = out.__array_interface__["data"][0]
+        err, h = ctypes.create_string_buffer(_ERR), self._h
+        read = self._lib.cmr_read_window_chw if chw else self._lib.cmr_read_window
+        for k in range(len(clips)):
+            if read(h, clips[k], starts[k], frames, stride, pad_to, base + k * step, step, err, _ERR) != 0:
+                raise ReaderError(err.value.decode(errors="replace"))
+        return out
+
     def windows_per_clip(self, frames, stride=1):
         """Start positions a window fits at: 0 .. frames_per_clip - (frames-1)*stride - 1."""
         return max(0, self.frames - (frames - 1) * stride)
@@ -295,6 +332,14 @@ class Dataset:
                                              mask.ctypes.data, err, _ERR) != 0:
             raise ReaderError(err.value.decode(errors="replace"))
         return values, mask
+
+    def window_actions_into(self, index, start, frames, stride, values, mask):
+        """window_actions into given C-contiguous arrays: values (frames, A)
+        float32 with A the clip's channel count, mask (frames,) uint8."""
+        err = ctypes.create_string_buffer(_ERR)
+        if self._lib.cmr_read_window_actions(self._h, index, start, frames, stride, values.ctypes.data, values.size,
+                                             mask.ctypes.data, err, _ERR) != 0:
+            raise ReaderError(err.value.decode(errors="replace"))
 
     def sample(self, index, start=0, frames=None, stride=1, pad_to=0):
         """A window as a dict: "frames" (window()), "actions" (frames, A) float32,

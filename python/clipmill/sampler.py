@@ -13,6 +13,8 @@ Shuffling is a keyed bijection (a Feistel network with cycle walking), not a
 stored permutation: a worker computes only the positions of the batch it
 fills, so its memory does not grow with the dataset.
 """
+import functools
+
 import numpy as np
 
 _U = np.uint64
@@ -21,8 +23,14 @@ _ROUNDS = 6
 
 def keys(*words, n=1):
     """n uint64 keys derived from integers (seed, epoch, ...): the same on every
-    machine and numpy version (SeedSequence's documented hash)."""
-    return np.random.SeedSequence([int(w) % (1 << 64) for w in words] + [len(words)]).generate_state(n, np.uint64)
+    machine and numpy version (SeedSequence's documented hash). Cached: every
+    batch asks for the same few keys, and SeedSequence costs ~0.1 ms a call."""
+    return _keys(tuple(int(w) % (1 << 64) for w in words), n).copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _keys(words, n):
+    return np.random.SeedSequence(list(words) + [len(words)]).generate_state(n, np.uint64)
 
 
 def mix(x):

@@ -24,20 +24,21 @@ worker count resumes at another with no window repeated or skipped. Epoch,
 resume point, rank and world size reach the workers through shared memory, so
 persistent_workers=True sees set_epoch and load_state_dict too.
 """
-import collections
 import multiprocessing
 import multiprocessing.context
 import os
-import time
+import warnings
 
+import numpy as np
 import torch
 import torch.utils.data
 
+from . import _slots
 from .numpy_source import WindowBatches
 
-_EPOCH, _START, _RANK, _WORLD, _GEN, _RING = range(6)
-_RELEASED = 6             # then one count per worker: batches the training process has copied out
-_MAX_RING_WORKERS = 64
+_EPOCH, _START, _RANK, _WORLD, _GEN, _SLOTS = range(6)
+_SLOT_KEY = "clipmill_slot"
+_WORKER_SLOTS = {}        # in a worker process: (prefix, pid) -> its _slots.WorkerSlots
 
 
 def _rank_world():
@@ -49,32 +50,40 @@ def _rank_world():
 class WindowDataset(torch.utils.data.IterableDataset):
     def __init__(self, path, split="train", frames=16, stride=1, batch_size=8, seed=0, layout="BTCHW", pad_to=0,
                  windows_per_clip=1, drop_last=None, weights=None, samples_per_epoch=None, rank=None,
-                 world_size=None, return_info=False, tokens=None, actions=None):
+                 world_size=None, return_info=False, tokens=None, actions=None, mixing="quota"):
         """path: a dataset directory ("DATASET@SUBSET" too) or a list of them,
         mixed by weights (default: by size) into samples_per_epoch windows per
         epoch (default: all of them). rank/world_size: default torch.distributed's,
         else env RANK/WORLD_SIZE, read when iteration starts. drop_last: drop the
         epoch's last, short step (default: only when world_size > 1, so ranks stay
         in step). return_info: yield {"frames", "source", "clip", "start",
-        "position"} (tensors) instead of the frames alone. tokens: windows of this
-        token set (docs/tokens.md) instead of frames, (B, frames, h, w) int32
-        ("tokens" with return_info, and "actions", "action_mask" when actions
-        names channels); layout does not apply."""
+        "position"} (tensors) instead of the frames alone. actions (None: when
+        the sources have any; True, False, or channel names): frame batches are
+        dicts with "frames", "actions" (B, T, A) float32 over
+        self.action_channels and "action_mask" (B, T, A) uint8 (docs/reader.md
+        "Actions in batches"). tokens: windows of this token set
+        (docs/tokens.md) instead of frames, (B, frames, h, w) int32 ("tokens"
+        with return_info, and "actions", "action_mask" when actions names
+        channels); layout does not apply. mixing: "quota" or "c" (WindowBatches)."""
         super().__init__()
         if layout not in ("BTCHW", "BTHWC"):
             raise ValueError("layout is BTCHW or BTHWC")
         self.layout, self.return_info, self._drop_last = layout, return_info, drop_last
         self._fixed = (rank, world_size)
         self.core = WindowBatches(path, split, frames, stride, batch_size, seed, pad_to, windows_per_clip, weights,
-                                  samples_per_epoch, bool(drop_last), tokens=tokens, actions=actions)
+                                  samples_per_epoch, bool(drop_last), tokens=tokens, actions=actions, mixing=mixing)
         self.key = self.core.set.key   # "frames" or "tokens"
-        self._shared = multiprocessing.RawArray("q", [0, 0, -1, -1, 0, 0] + [0] * _MAX_RING_WORKERS)
+        self.action_channels = getattr(self.core.set, "action_channels", None) or getattr(self.core.set, "actions",
+                                                                                          None) or []
+        self._shared = multiprocessing.RawArray("q", [0, 0, -1, -1, 0, 0])
+        self._slot_prefix, self._maps = _slots.new_prefix(), None
         self._resolve()
 
     def __getstate__(self):
         state = dict(self.__dict__)
         if multiprocessing.context.get_spawning_popen() is None:   # plain pickling: copy the values
             state["_shared"] = list(self._shared)
+        state["_maps"] = None
         return state
 
     def _resolve(self):
@@ -122,54 +131,83 @@ class WindowDataset(torch.utils.data.IterableDataset):
         if info is None:                        # in the training process itself: count here
             self._resolve()
             core._taken, core._finished = 0, False
-            for batch in core.batches(core.plan(), core.epoch, reuse=self.layout == "BTCHW" and self.key == "frames"):
+            pool = _slots.LocalPool() if self.key == "frames" else None   # buffers back when the trainer drops them
+            for batch in core.batches(core.plan(), core.epoch, alloc=pool and pool.take, chw=self._chw()):
                 core._taken += 1
-                yield self._convert(batch)
+                yield self._wrap(batch, torch.from_numpy(batch[self.key]))
             core._finished = True
             return
         sh = list(self._shared)                  # a worker: epoch and position from the main process
         core.epoch, core.start = sh[_EPOCH], sh[_START]
         rank, world = (sh[_RANK], sh[_WORLD]) if sh[_WORLD] > 0 else _rank_world()
         plan = core.plan(rank, world)
-        # Batches cross to the training process through shared memory, made there by the worker:
-        # torch would copy each into a new segment, and fresh shared pages are slow to fault in
-        # (38 ms per 11 MB batch here). Under StatefulLoader, which copies each batch out and
-        # says so, a worker cycles through `ring` segments of its own instead.
-        ring, gen = sh[_RING] if info.id < _MAX_RING_WORKERS else 0, sh[_GEN]
-        pool = {}
-        for k, b in enumerate(core.batches(plan, core.epoch, info.id, info.num_workers, reuse=True)):
-            f = torch.from_numpy(b[self.key])
-            f = f.permute(0, 1, 4, 2, 3) if self.layout == "BTCHW" and self.key == "frames" else f
-            t = None
-            if ring and self._wait_released(info.id, k - ring + 1, gen):
-                t = pool.get(k % ring)
-                if t is None or t.shape != f.shape:
-                    t = pool[k % ring] = _shared_tensor(f.shape, f.dtype)
-            t = _shared_tensor(f.shape, f.dtype) if t is None else t
-            t.copy_(f)
-            yield self._wrap(b, t)
+        if sh[_SLOTS] and self.key == "frames" and _slots.available():
+            yield from self._slot_batches(plan, info, sh[_GEN])
+            return
+        # A plain DataLoader: each batch read straight into a new shared segment (torch would make
+        # one and copy into it; it cannot tell when the trainer is done with a batch).
+        seg = []
 
-    def _wait_released(self, worker, count, gen):
-        """Waits until the training process has copied out `count` of this worker's
-        batches; False when a new iteration began meanwhile (then use a new segment)."""
-        while self._shared[_RELEASED + worker] < count:
-            if self._shared[_GEN] != gen:
-                return False
-            time.sleep(0.0002)
-        return True
+        def into_segment(shape):
+            seg[:] = [_shared_tensor(shape, torch.int32 if self.key == "tokens" else torch.uint8)]
+            return seg[0].numpy()
 
-    def _wrap(self, batch, t):
-        if not self.return_info:
+        for b in core.batches(plan, core.epoch, info.id, info.num_workers, alloc=into_segment, chw=self._chw()):
+            yield self._wrap(b, seg[0])
+
+    def _slot_batches(self, plan, info, gen):
+        """Under StatefulLoader: each batch in a reused shared-memory slot
+        (clipmill._slots), the C reader writing straight into it (BTCHW too:
+        cmr_read_window_chw); only the slot's name crosses the queue."""
+        key = (self._slot_prefix, os.getpid())
+        slots = _WORKER_SLOTS.get(key)
+        if slots is None:
+            slots = _WORKER_SLOTS[key] = _slots.WorkerSlots(self._slot_prefix)
+        core, chw = self.core, self.layout == "BTCHW"
+        first, taken = True, [None]
+
+        def into_slot(shape):
+            nonlocal first
+            taken[0] = slots.take(shape, reclaim_filled=first)
+            first = False
+            return np.empty(shape, np.uint8) if taken[0] is None else taken[0][1]
+
+        for b in core.batches(plan, core.epoch, info.id, info.num_workers, alloc=into_slot, chw=chw):
+            got = taken[0]
+            if got is None:                     # every slot held by the trainer: a segment of torch's
+                t = _shared_tensor(b["frames"].shape)
+                t.copy_(torch.from_numpy(b["frames"]))
+                yield self._wrap(b, t)
+                continue
+            slot, view = got
+            yield self._wrap(b, {_SLOT_KEY: _slots.WorkerSlots.describe(slot, view.shape, gen)}, _Packed)
+
+    def _chw(self):
+        return self.layout == "BTCHW" and self.key == "frames"
+
+    def _wrap(self, batch, t, small=None):
+        """What the loader yields: the frames (tokens) t alone, or a dict with
+        the info fields (return_info) and, for frames, actions. small: how the
+        small arrays travel (the slot path packs them as bytes: a tensor would
+        cost a shared-memory segment and a file descriptor each)."""
+        acts = self.key == "frames" or self.return_info
+        keys = [k for k in batch if k != self.key and (self.return_info or (acts and k in ("actions", "action_mask")))]
+        if not keys:
             return t
-        out = {k: torch.from_numpy(v) for k, v in batch.items() if k != self.key}
+        small = small or torch.from_numpy
+        out = {k: small(batch[k]) for k in keys}
         out[self.key] = t
         return out
 
-    def _convert(self, batch):
-        t = torch.from_numpy(batch[self.key])
-        if self.key == "frames" and self.layout == "BTCHW":
-            t = t.permute(0, 1, 4, 2, 3).contiguous()
-        return self._wrap(batch, t)
+
+class _Packed:
+    """A small numpy array crossing the DataLoader's queue as bytes."""
+
+    def __init__(self, a):
+        self.data, self.dtype, self.shape = a.tobytes(), a.dtype.str, a.shape
+
+    def tensor(self):
+        return torch.from_numpy(np.frombuffer(self.data, self.dtype).reshape(self.shape).copy())
 
 
 def _shared_tensor(shape, dtype=torch.uint8):
@@ -184,10 +222,20 @@ def _shared_tensor(shape, dtype=torch.uint8):
 class StatefulLoader:
     """A DataLoader over a WindowDataset (batch_size=None) that counts the
     batches it hands out, so state_dict() is exact however many workers run
-    ahead. Keyword arguments go to torch.utils.data.DataLoader."""
+    ahead. Keyword arguments go to torch.utils.data.DataLoader, except
+    pin_memory: with workers, the frames are copied from their slot into
+    pinned memory here (torch's caching host allocator, so the slot is free
+    at once and a non_blocking copy to the GPU is safe); the DataLoader's pin
+    thread would only see the slot's name."""
 
     def __init__(self, dataset, **kwargs):
         self.dataset = dataset
+        self.pin = bool(kwargs.get("pin_memory")) and kwargs.get("num_workers", 0) > 0
+        if self.pin:
+            kwargs["pin_memory"] = False
+            if not torch.cuda.is_available():
+                warnings.warn("pin_memory=True but no CUDA device: not pinning", stacklevel=2)
+                self.pin = False
         self.loader = torch.utils.data.DataLoader(dataset, batch_size=None, **kwargs)
 
     def __len__(self):
@@ -197,30 +245,42 @@ class StatefulLoader:
         ds = self.dataset
         ds._resolve()
         core, workers = ds.core, self.loader.num_workers
-        ring = (self.loader.prefetch_factor or 2) + 2 if workers else 0
         sh = ds._shared
-        sh[_GEN] += 1                  # a worker still waiting from an earlier iteration gives up
-        for w in range(min(workers, _MAX_RING_WORKERS)):
-            sh[_RELEASED + w] = 0
-        sh[_RING] = ring
+        sh[_GEN] += 1                  # workers see a new iteration (slots filled for an old one are free again)
+        gen = sh[_GEN]
+        sh[_SLOTS] = 1 if workers else 0
+        if workers and ds._maps is None:
+            _slots.sweep_stale()
+            ds._maps = _slots.MainMaps(ds._slot_prefix)
         core._taken, core._finished = 0, False
-        # The workers' segments stay mapped here (torch reuses a mapping while its storage lives):
-        # mapping a segment anew costs what allocating it does.
-        mapped = collections.deque(maxlen=ring * workers)
-        for i, batch in enumerate(self.loader):
-            if workers:
-                core._taken += 1
-                if ring:               # copy out of the worker's segment, then let it reuse it
-                    key = ds.key
-                    seg = batch[key] if isinstance(batch, dict) else batch
-                    mapped.append(seg)
-                    out = torch.empty(seg.shape, dtype=seg.dtype)
-                    out.copy_(seg)
-                    batch = dict(batch, **{key: out}) if isinstance(batch, dict) else out
-                    if i % workers < _MAX_RING_WORKERS:
-                        sh[_RELEASED + i % workers] += 1
-            yield batch
-        core._finished = True
+        try:
+            for batch in self.loader:
+                if workers:
+                    core._taken += 1
+                    batch = self._from_slot(ds, batch, gen, self.pin)
+                yield batch
+            core._finished = True
+        finally:
+            if workers and not self.loader.persistent_workers and ds._maps is not None:
+                ds._maps.close()       # its workers are gone: unlink the names of slots never mapped
+
+    @staticmethod
+    def _from_slot(ds, batch, gen, pin=False):
+        info = isinstance(batch, dict) and _SLOT_KEY not in batch      # return_info: frames among other keys
+        frames = batch.get("frames") if info else batch
+        if not isinstance(frames, dict):
+            return batch               # a fallback batch in torch's own segment
+        desc = frames[_SLOT_KEY]
+        if desc["gen"] != gen:
+            raise RuntimeError("a batch of an earlier iteration of this loader (iterate one at a time)")
+        t = torch.from_numpy(ds._maps.array(desc))
+        if pin:                        # untested here (no GPU on the test machine)
+            t = torch.empty(t.shape, dtype=t.dtype, pin_memory=True).copy_(t)
+            batch = {k: v.tensor().pin_memory() if isinstance(v, _Packed) else v for k, v in batch.items()} \
+                if info else batch
+        if not info:
+            return t
+        return dict({k: v.tensor() if isinstance(v, _Packed) else v for k, v in batch.items()}, frames=t)
 
     def state_dict(self):
         return self.dataset.state_dict()

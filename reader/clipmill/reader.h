@@ -87,6 +87,12 @@ CMR_API int cmr_read_clip(cmr_reader *r, int64_t index, uint8_t *out, size_t out
 CMR_API int cmr_read_window(cmr_reader *r, int64_t index, int start, int t, int stride, int pad_multiple,
                             uint8_t *out, size_t out_size, char *err, size_t err_size);
 
+/* cmr_read_window with channels first: out as (t, C, Hp, W) uint8, each
+ * frame's channels as planes of Hp rows (rows H..Hp-1 zero), the layout of
+ * PyTorch's (T, C, H, W) tensors. Same checks, errors and out_size. */
+CMR_API int cmr_read_window_chw(cmr_reader *r, int64_t index, int start, int t, int stride, int pad_multiple,
+                                uint8_t *out, size_t out_size, char *err, size_t err_size);
+
 /* The per-clip metadata of clip `index` (docs/shard-format.md
  * "meta.sqlite"): one JSON object, NUL-terminated, of its meta.sqlite row
  * (clip_id, source_id, url, title, channel, domain, license, clip_index,
