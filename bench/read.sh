@@ -13,6 +13,8 @@
 #   bench/read.sh [BUILD_DIR] [SECONDS_PER_CASE]
 # Pin it for per-core figures: taskset -c 1 bench/read.sh build 6
 # Token windows first (bench/token_bench.c, .py); READ_BENCH_TOKENS_ONLY=1 runs only those.
+# READ_BENCH_DEFAULT_ONLY=1: only the default h264 encoding (no trade-off
+# table), for the C and Python rows alone.
 # Uses generated gameplay (cm_gen_footage) so it runs anywhere.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,6 +49,7 @@ VARIANTS=(
   "h264-k4|--keyint 4"
   "h264-crf14|--crf 14"
 )
+[ "${READ_BENCH_DEFAULT_ONLY:-0}" = 1 ] && VARIANTS=("h264|")
 for v in "${VARIANTS[@]}"; do
   # shellcheck disable=SC2086
   "$BUILD/bin/clipmill-shard" -C c -q --dataset "${v%%|*}" --split 1,0,0 --codec h264 ${v#*|}

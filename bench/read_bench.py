@@ -35,9 +35,9 @@ def worker_memory_kib(it):
 WPC = 64     # windows per clip: 1,024 windows per epoch of the 16 clips
 
 
-def loader_rate(layout):
+def loader_rate(layout, workers):
     ds = WindowDataset(path, "train", frames=16, batch_size=16, layout=layout, windows_per_clip=WPC)
-    loader = StatefulLoader(ds, num_workers=2, persistent_workers=True)
+    loader = StatefulLoader(ds, num_workers=workers, persistent_workers=workers > 0)
     ds.set_epoch(0)
     for b in loader:          # warm-up: workers start, map the shards, make their slots
         pass
@@ -54,11 +54,17 @@ def loader_rate(layout):
 
 
 for layout in ("BTHWC", "BTCHW"):
-    med, rates, loader = loader_rate(layout)
+    med, rates, loader = loader_rate(layout, 2)
     ratio = f", C reader (1 thread) / this: {c_med / med:.2f}x" if c_med else ""
     print(f"{path}: StatefulLoader 2 workers batch 16 {layout} median {med:.0f} windows/s "
           f"{med * 16 * 90 * 160 * 3 / 1e9:.2f} GB/s (rounds {min(rates):.0f}..{max(rates):.0f}){ratio}")
     del loader
+
+# In the training process itself (num_workers=0): buffers reused, no IPC, one reading thread.
+med, rates, loader = loader_rate("BTHWC", 0)
+ratio = f", C reader (1 thread) / this: {c_med / med:.2f}x" if c_med else ""
+print(f"{path}: StatefulLoader 0 workers (in process) batch 16 BTHWC median {med:.0f} windows/s "
+      f"(rounds {min(rates):.0f}..{max(rates):.0f}){ratio}")
 
 # Memory per worker does not grow with the epoch: the order is computed per batch.
 peaks = {}
@@ -68,7 +74,7 @@ for wpc in (100, 100000):
     gen = iter(loader)
     for _, b in zip(range(40), gen):
         pass
-    peaks[wpc] = (len(ds.core.mixture), worker_memory_kib(loader.loader._iterator or gen))
+    peaks[wpc] = (len(ds.core.mixture), worker_memory_kib(loader.iterator))
     gen.close()
 print(f"{path}: StatefulLoader worker memory after 40 batches (peak RSS; now anonymous + shards' map + slots), "
       "MiB: " + "; ".join(f"{n} windows per epoch: " + ", ".join(

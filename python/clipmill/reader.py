@@ -259,9 +259,9 @@ class Dataset:
         IndexError out of range; ReaderError for a dataset of format version 1."""
         if index < 0:
             index += self._len
-        err = ctypes.create_string_buffer(_ERR)
-        n = self._lib.cmr_clip_meta(self._h, index, None, 0, err, _ERR)
-        if n >= 0:
+        err, out = ctypes.create_string_buffer(_ERR), ctypes.create_string_buffer(8192)
+        n = self._lib.cmr_clip_meta(self._h, index, out, 8192, err, _ERR)   # one call when the row fits (most do)
+        if n >= 8192:
             out = ctypes.create_string_buffer(n + 1)
             n = self._lib.cmr_clip_meta(self._h, index, out, n + 1, err, _ERR)
         if n < 0:

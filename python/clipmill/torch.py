@@ -237,6 +237,7 @@ class StatefulLoader:
                 warnings.warn("pin_memory=True but no CUDA device: not pinning", stacklevel=2)
                 self.pin = False
         self.loader = torch.utils.data.DataLoader(dataset, batch_size=None, **kwargs)
+        self.iterator = None
 
     def __len__(self):
         return len(self.dataset)
@@ -254,7 +255,8 @@ class StatefulLoader:
             ds._maps = _slots.MainMaps(ds._slot_prefix)
         core._taken, core._finished = 0, False
         try:
-            for batch in self.loader:
+            self.iterator = iter(self.loader)     # its workers (bench/read_bench.py reads their memory)
+            for batch in self.iterator:
                 if workers:
                     core._taken += 1
                     batch = self._from_slot(ds, batch, gen, self.pin)
