@@ -7,6 +7,7 @@ packages=(
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libsqlite3-dev sqlite3 liblmdb-dev lmdb-utils libssl-dev
   libcurl4-openssl-dev libopenblas-dev libisal-dev
+  libprotobuf-c-dev protobuf-c-compiler
   python3 python3-numpy python3-lmdb python3-av python3-torch libclang-rt-14-dev bc
   python3-setuptools python3-venv help2man man-db file
   libmicrohttpd-dev chromium curl
