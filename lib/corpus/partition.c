@@ -99,6 +99,35 @@ static void put_setting(corpus_settings *s, const char *name, const char *fmt, .
     s->n++;
 }
 
+void corpus_settings_put(corpus_settings *s, const char *name, const char *value)
+{
+    if (s->n < SETTINGS_MAX) put_setting(s, name, "%s", value);
+}
+
+int corpus_setting_get(catalog *c, const char *name, char *out, size_t n, cm_error *e)
+{
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM settings WHERE name = ?1", -1, &st, NULL) != SQLITE_OK) {
+        cm_error_set(e, "catalog settings: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        snprintf(out, n, "%s", v ? v : "");
+        rc = 1;
+    } else if (step == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        cm_error_set(e, "catalog settings: %s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int corpus_settings_describe(corpus_settings *s, int fps_num, int fps_den, int width, int height, int clip_frames,
                              const clip_encode_options *encode, const char *fit, int keyword_filter,
                              const char *keywords_path, cm_error *e)

@@ -69,6 +69,14 @@ int corpus_settings_describe(corpus_settings *s, int fps_num, int fps_den, int w
                              const clip_encode_options *encode, const char *fit, int keyword_filter,
                              const char *keywords_path, cm_error *e);
 
+/* Adds one more setting (at most SETTINGS_MAX in all; value cut to 79
+ * bytes): e.g. "episode_policy" when a run ingests robot episodes. */
+void corpus_settings_put(corpus_settings *s, const char *name, const char *value);
+
+/* The recorded value of setting name into out (n bytes). Returns 1 when
+ * found, 0 when the catalog has no such setting, -1 with e set. */
+int corpus_setting_get(catalog *c, const char *name, char *out, size_t n, cm_error *e);
+
 /* In one write transaction: records every setting the catalog's settings
  * table lacks (the first run of a corpus or part, or a corpus made before the
  * setting was recorded) and compares the others. A catalog made before

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "corpus.h"
+#include "episode.h"
 #include "fsio.h"
 #include "inputs.h"
 #include "keywords.h"
@@ -331,6 +332,14 @@ int ingest_run(const ingest_options *o, const char *const *inputs, int n_inputs,
         cm_log(CM_LOG_ERROR, "%s", e.msg);
         goto done;
     }
+    /* The robotics clip policy is recorded when a run has episodes, and must
+     * then agree with the one the corpus' episodes were cut with. */
+    for (int i = 0; i < m.count; i++)
+        if (m.entries[i].e->episodes && m.entries[i].e->episodes[0]) {
+            episode_policy pol = {.short_mode = o->episode_short ? EPISODE_SHORT_DROP : EPISODE_SHORT_PAD};
+            corpus_settings_put(&settings, "episode_policy", episode_policy_describe(&pol));
+            break;
+        }
     int differ = corpus_settings_check(S.cat, &settings, S.st, 0, &e);
     if (differ != 0) {
         if (differ > 0)

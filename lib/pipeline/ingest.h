@@ -40,6 +40,7 @@ typedef struct ingest_options {
                                       partition_of_source(id, partition_count) is partition_index
                                       (lib/partition.h); the others are not even recorded */
     int partition_count;
+    int episode_short;             /* robot episodes: EPISODE_SHORT_PAD (default) or _DROP (docs/robotics.md) */
 } ingest_options;
 
 void ingest_options_default(ingest_options *o);

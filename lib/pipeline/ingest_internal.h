@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "clip_actions.h"
 #include "corpus.h"
 #include "ingest.h"
 #include "progress.h"
@@ -52,6 +53,21 @@ typedef struct ingest_state {
  * (clip_frames * out_h * out_w * 3 bytes). Errors are logged and recorded,
  * never returned: the run goes on with the next source. */
 void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_buf);
+
+/* The same for a source of robot episodes (w->entry->episodes set;
+ * ingest_episode.c, docs/robotics.md). */
+void ingest_process_episodes(ingest_state *S, const work_item *w, uint8_t *clip_buf);
+
+/* A zeroed row at rows[n_rows], growing the array. */
+clip_row *ingest_next_row(clip_row **rows, int n_rows, int *cap_rows);
+
+/* Measures, encodes (with the actions a, when not NULL) and stages frames
+ * (S->clip_frames of them) as clip clip_index of w's source starting at
+ * start_s, filling r; *chan_json holds the catalog's channel list of a, kept
+ * while the next clips have the same (the caller frees it). Returns 0, or -1
+ * with failure set (nothing staged for this clip). */
+int ingest_stage_clip(ingest_state *S, const work_item *w, const uint8_t *frames, int clip_index, double start_s,
+                      const clip_actions *a, char **chan_json, clip_row *r, char *failure, size_t failure_len);
 
 /* Logs "url: msg" as one error line and records the source as failed. */
 void ingest_record_failure(ingest_state *S, const work_item *w, const source_probe *probe, const char *msg);

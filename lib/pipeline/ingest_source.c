@@ -60,23 +60,78 @@ static char *channels_json(const clip_actions *a)
     return cm_str_finish(js, NULL);
 }
 
-/* Aligns the log to one clip's frames, attaches the actions to its record
- * and fills the row's statistics. Returns 0, or -1 with e set. */
-static int clip_add_actions(const action_log *log, const double *times, int t, double prev_s, clip_row *r,
-                            char **chan_json, uint8_t **rec, size_t *rec_len, cm_error *e)
+clip_row *ingest_next_row(clip_row **rows, int n_rows, int *cap_rows)
 {
-    clip_actions a;
-    clip_actions_alloc(&a, t, action_log_channels(log));
-    action_log_align(log, times, t, prev_s, &a);
-    int rc = clip_record_attach_actions(rec, rec_len, &a, e);
-    if (rc == 0) {
-        if (!*chan_json) *chan_json = channels_json(&a);
-        r->actions_json = *chan_json;
-        r->action_channels = a.channels;
-        clip_actions_stats(&a, &r->action_valid_frac, &r->action_active_frac, &r->action_distinct);
+    if (n_rows == *cap_rows) {
+        *cap_rows = *cap_rows ? *cap_rows * 2 : 16;
+        *rows = cm_xrealloc(*rows, (size_t)*cap_rows * sizeof **rows);
     }
-    clip_actions_free(&a);
-    return rc;
+    clip_row *r = &(*rows)[n_rows];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+int ingest_stage_clip(ingest_state *S, const work_item *w, const uint8_t *frames, int clip_index, double start_s,
+                      const clip_actions *a, char **chan_json, clip_row *r, char *failure, size_t failure_len)
+{
+    const ingest_options *o = S->o;
+    const int T = S->clip_frames, H = o->decode.out_h, W = o->decode.out_w;
+    cm_error e = {{0}};
+    r->clip_index = clip_index;
+    r->start_s = start_s;
+    r->frames = T;
+    r->width = W;
+    r->height = H;
+    r->fps_num = o->decode.fps_num;
+    r->fps_den = o->decode.fps_den;
+    clip_stats_compute(frames, T, H, W, &r->stats);
+    clip_tsig sig;   /* 964 bytes; its stored form goes to the catalog */
+    clip_tsig_compute(frames, T, H, W, &sig);
+    r->tsig_len = clip_tsig_pack(&sig, r->tsig);
+    r->staging = o->staging_name;
+    cm_clip_id(w->source_id, clip_index, r->staging_key);
+    r->codec = clip_codec_name(o->encode.codec);
+
+    uint8_t *rec = NULL;
+    size_t rec_len = 0;
+    if (clip_record_encode(frames, T, H, W, o->decode.fps_num, o->decode.fps_den, &o->encode, &rec, &rec_len, &e) !=
+        0) {
+        snprintf(failure, failure_len, "encoding clip %d: %s", clip_index, e.msg);
+        return -1;
+    }
+    if (a) {
+        if (clip_record_attach_actions(&rec, &rec_len, a, &e) != 0) {
+            free(rec);
+            snprintf(failure, failure_len, "actions of clip %d: %s", clip_index, e.msg);
+            return -1;
+        }
+        /* The channels JSON is shared by the clips of a source while it stays the same. */
+        char *js = channels_json(a);
+        if (!*chan_json || strcmp(*chan_json, js) != 0) {
+            free(*chan_json);
+            *chan_json = js;
+        } else {
+            free(js);
+        }
+        r->actions_json = *chan_json;
+        r->action_channels = a->channels;
+        clip_actions_stats(a, &r->action_valid_frac, &r->action_active_frac, &r->action_distinct);
+    }
+    clip_header hdr;
+    if (clip_record_parse(rec, rec_len, &hdr, 0, &e) != 0) {
+        free(rec);
+        snprintf(failure, failure_len, "clip %d: %s", clip_index, e.msg);
+        return -1;
+    }
+    r->bytes = (int64_t)rec_len;
+    r->record_crc = hdr.payload_crc;
+    int put = store_put(S->st, r->staging_key, rec, rec_len, &e);
+    free(rec);
+    if (put != 0) {
+        snprintf(failure, failure_len, "staging: %s", e.msg);
+        return -1;
+    }
+    return 0;
 }
 
 /* Decodes one source into clips, stages them, and records it in the catalog. */
@@ -101,6 +156,10 @@ void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
     char *chan_json = NULL;
     memset(&log, 0, sizeof log);
 
+    if (w->entry->episodes && w->entry->episodes[0]) {
+        ingest_process_episodes(S, w, clip_buf);
+        return;
+    }
     if (w->actions_path) {
         const manifest_entry *me = w->entry;
         action_log_options lo = {.format = me->actions_format, .offset_s = me->actions_offset,
@@ -144,54 +203,17 @@ void ingest_process_source(ingest_state *S, const work_item *w, uint8_t *clip_bu
         in_clip++;
         if (in_clip < T) continue;
 
-        clip_row *r;
-        if (n_rows == cap_rows) {
-            cap_rows = cap_rows ? cap_rows * 2 : 16;
-            rows = cm_xrealloc(rows, (size_t)cap_rows * sizeof *rows);
+        clip_row *r = ingest_next_row(&rows, n_rows, &cap_rows);
+        clip_actions acts, *ap = NULL;
+        if (have_log) {
+            clip_actions_alloc(&acts, T, action_log_channels(&log));
+            action_log_align(&log, times, T, prev_s, &acts);
+            ap = &acts;
         }
-        r = &rows[n_rows];
-        memset(r, 0, sizeof *r);
-        r->clip_index = n_rows;
-        r->start_s = (double)(frames_out - T) * tick_s;
-        r->frames = T;
-        r->width = W;
-        r->height = H;
-        r->fps_num = o->decode.fps_num;
-        r->fps_den = o->decode.fps_den;
-        clip_stats_compute(clip_buf, T, H, W, &r->stats);
-        clip_tsig sig;   /* 964 bytes; its stored form goes to the catalog */
-        clip_tsig_compute(clip_buf, T, H, W, &sig);
-        r->tsig_len = clip_tsig_pack(&sig, r->tsig);
-        r->staging = o->staging_name;
-        cm_clip_id(w->source_id, n_rows, r->staging_key);
-        r->codec = clip_codec_name(o->encode.codec);
-
-        uint8_t *rec = NULL;
-        size_t rec_len = 0;
-        if (clip_record_encode(clip_buf, T, H, W, o->decode.fps_num, o->decode.fps_den, &o->encode, &rec,
-                               &rec_len, &e) != 0) {
-            snprintf(failure, sizeof failure, "encoding clip %d: %s", n_rows, e.msg);
-            goto fail;
-        }
-        if (have_log && clip_add_actions(&log, times, T, prev_s, r, &chan_json, &rec, &rec_len, &e) != 0) {
-            free(rec);
-            snprintf(failure, sizeof failure, "actions of clip %d: %s", n_rows, e.msg);
-            goto fail;
-        }
-        clip_header hdr;
-        if (clip_record_parse(rec, rec_len, &hdr, 0, &e) != 0) {
-            free(rec);
-            snprintf(failure, sizeof failure, "clip %d: %s", n_rows, e.msg);
-            goto fail;
-        }
-        r->bytes = (int64_t)rec_len;
-        r->record_crc = hdr.payload_crc;
-        int put = store_put(S->st, r->staging_key, rec, rec_len, &e);
-        free(rec);
-        if (put != 0) {
-            snprintf(failure, sizeof failure, "staging: %s", e.msg);
-            goto fail;
-        }
+        int staged = ingest_stage_clip(S, w, clip_buf, n_rows, (double)(frames_out - T) * tick_s, ap, &chan_json, r,
+                                       failure, sizeof failure);
+        if (ap) clip_actions_free(ap);
+        if (staged != 0) goto fail;
         n_rows++;
         in_clip = 0;
         cm_stop_test_point();

@@ -13,6 +13,7 @@
 #include "dataset_meta.h"
 #include "datasets_meta.h"
 #include "hash.h"
+#include "partition.h"
 #include "shard_internal.h"
 
 static int set_info(dataset_meta_writer *w, const char *key, cm_error *e, const char *fmt, ...)
@@ -49,6 +50,11 @@ static int write_info(build_state *B, dataset_meta_writer *w, cm_error *e)
     rc |= set_info(w, "clips_selected", e, "%d", B->n);
     rc |= set_info(w, "clips_duplicate", e, "%" PRId64, B->dup_count);
     rc |= dataset_meta_set_info(w, "query", B->query, e);
+    /* The robotics clip policy, when the corpus has robot episodes (docs/robotics.md). */
+    char policy[128];
+    int has = corpus_setting_get(corpus_catalog(B->corpus), "episode_policy", policy, sizeof policy, e);
+    if (has < 0) rc = -1;
+    else if (has > 0) rc |= dataset_meta_set_info(w, "episode_policy", policy, e);
     return rc ? -1 : 0;
 }
 

@@ -67,6 +67,11 @@ static void entry_free(manifest_entry *me)
     free(me->actions_keys);
     free(me->actions_columns);
     free(me->actions_times);
+    free(me->episodes);
+    free(me->camera);
+    free(me->episode_actions);
+    free(me->episode_states);
+    free(me->episode_time);
     free(me->json);
 }
 
@@ -85,6 +90,11 @@ static const struct {
     {"$.actions", offsetof(manifest_entry, actions)},
     {"$.actions_format", offsetof(manifest_entry, actions_format)},
     {"$.actions_times", offsetof(manifest_entry, actions_times)},
+    {"$.episodes", offsetof(manifest_entry, episodes)},
+    {"$.camera", offsetof(manifest_entry, camera)},
+    {"$.episode_actions", offsetof(manifest_entry, episode_actions)},
+    {"$.episode_states", offsetof(manifest_entry, episode_states)},
+    {"$.episode_time", offsetof(manifest_entry, episode_time)},
 };
 
 /* Fields that hold JSON of a given shape, kept as text for the action log

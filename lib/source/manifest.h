@@ -27,6 +27,11 @@ typedef struct manifest_entry {
     char *actions_keys;    /* a JSON array of key names, or "" */
     char *actions_columns; /* .npy tables: a JSON array of column names, or "" */
     char *actions_times;   /* .npy tables: a .npy of row times, path or file: URL as actions, or "" */
+    char *episodes;        /* robot episodes: their format ("tfrecord", ...), "" for video (docs/robotics.md) */
+    char *camera;          /* episodes: the image feature or key, "" = the reader's default */
+    char *episode_actions; /* episodes: key (prefix) of the action channels, "" = default */
+    char *episode_states;  /* episodes: key (prefix) of the state channels, "" = default */
+    char *episode_time;    /* episodes: key of the per-step times (seconds), "" = default */
     char *json;            /* the line's JSON object as given (NULL for plain text lines) */
 } manifest_entry;
 

@@ -261,6 +261,10 @@ int main(int argc, char **argv)
         CM_INT("clip-seconds", 0, "N", &o.clip_seconds, 1, 3600, "clip length in seconds (default 16)"),
         CM_CHOICE("fit", 0, "crop|pad", &fit, "sources of another aspect ratio: centre crop (default) or pad"),
         CM_CHOICE("codec", 0, "raw|h264", &codec, "staged clip payload (default raw)"),
+        CM_CHOICE("episode-short", 0, "pad|drop", &o.episode_short,
+                  "robot episodes: the frames after an episode's last whole\n"
+                  "clip make a clip padded to length (mask 0; default), or\n"
+                  "are dropped (docs/robotics.md)"),
         CM_INT("crf", 0, "N", &o.encode.crf, 0, 51, "h264 quality, lower is better (default 12)"),
         CM_INT("max-attempts", 0, "N", &o.max_attempts, 1, 1000000,
                "give up on a source after N failed attempts (default 3)"),
