@@ -9,8 +9,6 @@
 
 #include "episode_image.h"
 
-extern const episode_reader tfrecord_episode_reader;
-
 /* One line per format; a reader of another format adds its line here. */
 static const episode_reader *const readers[] = {
     &tfrecord_episode_reader,
@@ -221,6 +219,15 @@ int episode_source_open(episode_source **out, const char *path, const episode_op
     s->path = cm_xstrdup(path);
     *out = s;
     return 0;
+}
+
+episode_source *episode_source_wrap(const episode_reader *r, void *state, const char *name)
+{
+    episode_source *s = cm_xcalloc(1, sizeof *s);
+    s->r = r;
+    s->state = state;
+    s->path = cm_xstrdup(name);
+    return s;
 }
 
 int episode_source_next(episode_source *s, episode *ep, cm_error *e)

@@ -107,6 +107,15 @@ typedef struct episode_reader {
     void (*close)(void *state);
 } episode_reader;
 
+/* A source over a reader's state opened some other way (tests, fuzzing);
+ * name is for messages. */
+episode_source *episode_source_wrap(const episode_reader *r, void *state, const char *name);
+
+/* The TFRecord reader (tfrecord_episode.c), and its state over len bytes at
+ * mem instead of a file (kept, not copied), for episode_source_wrap. */
+extern const episode_reader tfrecord_episode_reader;
+void *tfrecord_episode_state_mem(const uint8_t *mem, size_t len, const char *name, const episode_options *o);
+
 /* --- Clip policy (episode_clips.c, docs/robotics.md "Clip policy") ------- */
 
 typedef enum { EPISODE_SHORT_PAD = 0, EPISODE_SHORT_DROP = 1 } episode_short_mode;

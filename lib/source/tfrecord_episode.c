@@ -306,6 +306,14 @@ static int tf_open(void **state, const char *path, const episode_options *o, cm_
     return 0;
 }
 
+void *tfrecord_episode_state_mem(const uint8_t *mem, size_t len, const char *name, const episode_options *o)
+{
+    tf_state *S = cm_xcalloc(1, sizeof *S);
+    tfrecord_open_mem(&S->r, mem, len, name);
+    S->o = *o;
+    return S;
+}
+
 /* Fills ep with the steps of the current record from the cursor to the
  * episode's end (is_first on a later step, is_last on this one, or the
  * record's end). */
