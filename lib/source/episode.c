@@ -175,23 +175,21 @@ int episode_finish(episode *ep, cm_error *e)
             return -1;
         }
         for (int s = 0; s < ep->steps; s++) ep->t[s] = s / ep->opt.rate;
-        return 0;
-    }
-    if (timed != ep->steps) {
+    } else if (timed != ep->steps) {
         cm_error_set(e, "episode %d: %d of %d steps have a time", ep->index, timed, ep->steps);
         return -1;
+    } else {
+        double t0 = ep->t[0];
+        for (int s = 1; s < ep->steps; s++)
+            if (ep->t[s] < ep->t[s - 1]) {
+                cm_error_set(e, "episode %d: step %d's time %.9g is before step %d's %.9g", ep->index, s, ep->t[s],
+                             s - 1, ep->t[s - 1]);
+                return -1;
+            }
+        for (int s = 0; s < ep->steps; s++) ep->t[s] -= t0;
     }
-    double t0 = ep->t[0];
-    for (int s = 0; s < ep->steps; s++) {
-        if (s > 0 && ep->t[s] < ep->t[s - 1]) {
-            cm_error_set(e, "episode %d: step %d's time %.9g is before step %d's %.9g", ep->index, s, ep->t[s],
-                         s - 1, ep->t[s - 1]);
-            return -1;
-        }
-    }
-    for (int s = 0; s < ep->steps; s++) ep->t[s] -= t0;
-    if (ep->t[ep->steps - 1] > 1e6) {
-        cm_error_set(e, "episode %d lasts more than 1e6 s", ep->index);
+    if (ep->t[ep->steps - 1] > EPISODE_SECONDS_MAX) {
+        cm_error_set(e, "episode %d lasts more than %.0f s", ep->index, EPISODE_SECONDS_MAX);
         return -1;
     }
     return 0;

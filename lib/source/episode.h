@@ -19,7 +19,8 @@
 #include "decode.h"
 #include "util.h"
 
-#define EPISODE_STEPS_MAX 1000000    /* per episode */
+#define EPISODE_STEPS_MAX 36000      /* per episode (1 h at 10 Hz): it is held whole, 1.5 GB at 160x90 */
+#define EPISODE_SECONDS_MAX 86400.0  /* the last step's time: bounds the frame grid */
 #define EPISODE_CHANNELS_MAX 1024    /* actions + states */
 
 /* What a manifest line says about its episodes (docs/robotics.md, "Manifest"). */

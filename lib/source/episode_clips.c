@@ -31,7 +31,7 @@ int episode_grid(const episode *ep, const episode_policy *p, int **step_of_frame
     int64_t n = tick_of(ep->t[S - 1] + dur, p);
     int64_t last = tick_of(ep->t[S - 1], p);
     if (n < last + 1) n = last + 1;
-    if (n > INT32_MAX / 2) n = INT32_MAX / 2; /* episode_finish bounds times at 1e6 s: not reached at sane rates */
+    if (n > INT32_MAX / 2) n = INT32_MAX / 2; /* not reached: episode_finish bounds times (EPISODE_SECONDS_MAX) */
     int *map = cm_xmalloc((size_t)n * sizeof *map);
     int s = 0;
     for (int64_t k = 0; k < n; k++) {
