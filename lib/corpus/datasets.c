@@ -53,6 +53,28 @@ int datasets_delete(catalog *c, int64_t dataset_id, cm_error *e)
     return rc;
 }
 
+int datasets_run_unfinished(catalog *c, int64_t dataset_id, int64_t *run_id, cm_error *e)
+{
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *q = NULL;
+    int found = -1;
+    if (sqlite3_prepare_v2(db, "SELECT d.run_id FROM datasets AS d JOIN runs AS r USING (run_id)"
+                           " WHERE d.dataset_id = ?1 AND r.ended_at IS NULL", -1, &q, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_int64(q, 1, dataset_id);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        *run_id = sqlite3_column_int64(q, 0);
+        found = 1;
+    } else if (step == SQLITE_DONE) {
+        found = 0;
+    }
+done:
+    if (found < 0) cm_error_set(e, "catalog: the run of dataset %lld: %s", (long long)dataset_id, sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    return found;
+}
+
 int datasets_writing(catalog *c, dataset_writing **rows, int *n, cm_error *e)
 {
     sqlite3 *db = catalog_db(c);

@@ -28,6 +28,14 @@ int datasets_state(catalog *c, const char *name, int64_t *dataset_id, cm_error *
  * (a complete row is never deleted). Returns 0, or -1 with e set. */
 int datasets_delete(catalog *c, int64_t dataset_id, cm_error *e);
 
+/* Whether the run that built the complete dataset_id never recorded its
+ * end: it was killed, or its closing commit failed, after the dataset was
+ * renamed into place, so the dataset is whole and a rerun of that build has
+ * nothing left to do. Returns 1 (and *run_id, that run) when its runs row
+ * has no ended_at, 0 when it has one (or the run is unknown), or -1 with e
+ * set. */
+int datasets_run_unfinished(catalog *c, int64_t dataset_id, int64_t *run_id, cm_error *e);
+
 /* A dataset row still 'writing', with the run that began it. */
 typedef struct dataset_writing {
     int64_t dataset_id, run_id;

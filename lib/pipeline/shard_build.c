@@ -135,6 +135,18 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
     int state = datasets_state(corpus_catalog(B->corpus), o->name, &old_id, e);
     if (state < 0) return CM_EXIT_FATAL;
     if (path_exists(B->final_dir)) {
+        /* Killed, or the catalog failed, after the rename but before the run's
+         * end was recorded: the dataset is whole, and the rerun is done. */
+        int64_t built_by = 0;
+        int unfinished = state == DATASET_COMPLETE
+                             ? datasets_run_unfinished(corpus_catalog(B->corpus), old_id, &built_by, e)
+                             : 0;
+        if (unfinished < 0) return CM_EXIT_FATAL;
+        if (unfinished) {
+            cm_log(CM_LOG_INFO, "%s: already built by run %" PRId64 ", which ended before recording its end",
+                   B->final_dir, built_by);
+            return CM_EXIT_OK;
+        }
         cm_error_set(e, "%s already exists; a finished dataset is immutable: choose a new name", B->final_dir);
         return CM_EXIT_USAGE;
     }
@@ -238,7 +250,8 @@ int shard_build(const build_options *o)
     if (catalog_run_end(corpus_catalog(B.corpus), run_id, &rc, code, &e2) != 0) {
         /* The dataset is in place, but the catalog failed: not a success. */
         if (code == CM_EXIT_OK) {
-            e = e2;
+            cm_error_set(&e, "%s is built, but its run's end could not be recorded (%s); a rerun finds it done",
+                         B.final_dir, e2.msg);
             code = CM_EXIT_FATAL;
         } else {
             cm_log(CM_LOG_ERROR, "%s", e2.msg);

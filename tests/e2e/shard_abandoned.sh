@@ -4,7 +4,9 @@
 # under another name, removes both (one info line each), and also a lock-less
 # folder of a dead process (a clipmill from before the lock) and a stray lock
 # file; a concurrent build held still (SIGSTOP, alive, its lock held) is not
-# touched and finishes a dataset that verifies once it runs on.
+# touched and finishes a dataset that verifies once it runs on. A build that
+# ended after its rename but before its run's end was recorded is done: the
+# same command again exits 0.
 source "$(dirname "$0")/common.bash"
 cd "$TMP"
 SHARD="$BIN/clipmill-shard"
@@ -71,5 +73,20 @@ wait $LIVE; check_eq "live build: exit status after it ran on" "$?" 0
 check_eq "live dataset complete" "$(row live)" complete
 "$SHARD" verify -q $D/live; check_eq "live dataset verifies" "$?" 0
 check_eq "no temporary entries left" "$(ls $D | grep -c tmp)" 0
+
+# --- a build that ended after its rename, before its run's end was recorded
+# (killed there, or that commit failed: the fault-injection test's shard
+# write #44 of 53): the same command again finds the dataset whole and is done;
+# a build whose run ended keeps its name (a finished dataset is immutable).
+next_files=$(find $D/next -type f | sort | xargs sha256sum)
+q $DB "UPDATE runs SET ended_at = NULL, exit_code = NULL WHERE run_id = (SELECT run_id FROM datasets WHERE name = 'next')"
+"$SHARD" -C c -q --dataset next --split 1,0,0 2> again.err
+check_eq "run's end not recorded, the same build again: exit status" "$?" 0
+check "... says it was already built" grep -q "$D/next: already built by run [0-9]*, which ended before recording its end" again.err
+check_eq "... the dataset untouched" "$(find $D/next -type f | sort | xargs sha256sum)" "$next_files"
+check_eq "... no temporary entries left" "$(ls $D | grep -c tmp)" 0
+"$SHARD" -C c -q --dataset live --split 1,0,0 2> taken.err
+check_eq "run's end recorded, the same build again: refused" "$?" 2
+check "... the name is taken" grep -q "$D/live already exists; a finished dataset is immutable" taken.err
 
 summary
