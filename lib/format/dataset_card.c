@@ -2,6 +2,7 @@
 #include "dataset_card.h"
 #include "dataset_meta.h"
 #include "fsio.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,13 @@ static void cell(sqlite3_str *b, const char *s)
     }
 }
 
-static void setting(sqlite3_str *b, sqlite3 *db, const char *key, const char *label)
+/* A "| label | value |" row, none when the key is absent. Returns 0, or -1
+ * when the value could not be read (a card quietly missing a row is wrong). */
+static int setting(sqlite3_str *b, sqlite3 *db, const char *key, const char *label)
 {
-    char *v = dataset_meta_info(db, key);
-    if (!v) return;
+    char *v;
+    if (dataset_meta_info_get(db, key, &v) != 0) return -1;
+    if (!v) return 0;
     sqlite3_str_appendf(b, "| %s | ", label);
     if (strchr(v, '\n')) {
         for (char *p = v; *p; p++) if (*p == '\n') *p = ' ';
@@ -33,6 +37,7 @@ static void setting(sqlite3_str *b, sqlite3 *db, const char *key, const char *la
     cell(b, v);
     sqlite3_str_appendall(b, " |\n");
     free(v);
+    return 0;
 }
 
 /* One "by X" table: clips, sources and hours per value of expr. */
@@ -67,43 +72,51 @@ int dataset_card_write(const char *meta_path, const char *card_path, cm_error *e
     sqlite3 *db = NULL;
     if (dataset_meta_open(meta_path, &db, e) != 0) return -1;
     sqlite3_str *b = sqlite3_str_new(NULL);
-    char *name = dataset_meta_info(db, "name");
+    char *name = NULL;
+    int rc = dataset_meta_info_get(db, "name", &name);
     sqlite3_str_appendall(b, "# Dataset ");
     cell(b, name);
     free(name);
     sqlite3_str_appendall(b, "\n\nWritten by clipmill-shard; every clip's row is in meta.sqlite (docs/shard-format.md).\n"
                              "\n## Built with\n\n| setting | value |\n|---|---|\n");
-    setting(b, db, "command", "command");
-    setting(b, db, "clipmill_version", "clipmill version");
-    setting(b, db, "created_at", "created at (UTC)");
-    setting(b, db, "codec", "codec");
-    setting(b, db, "crf", "h264 crf");
-    setting(b, db, "frames_per_clip", "frames per clip");
-    setting(b, db, "frame_size", "frame size");
-    setting(b, db, "fps", "frames per second");
-    setting(b, db, "seed", "shuffle seed");
-    setting(b, db, "split_fractions", "split fractions (train, val, test)");
-    setting(b, db, "dedup_hamming", "near-duplicate threshold (pHash bits)");
-    setting(b, db, "clips_selected", "clips selected");
-    setting(b, db, "clips_duplicate", "near-duplicates dropped");
-    setting(b, db, "query", "selection query");
-    int rc = 0;
-    rc |= group_table(b, db, "By split", "split", "CASE k WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END", 3);
-    rc |= group_table(b, db, "By domain", "domain", "count(*) DESC, k", 100);
-    rc |= group_table(b, db, "By channel", "channel", "count(*) DESC, k", 100);
-    rc |= group_table(b, db, "By license", "license", "count(*) DESC, k", 100);
-    rc |= group_table(b, db, "By decision", "coalesce(decision || ': ' || coalesce(decision_reason, ''), NULL)",
-                      "count(*) DESC, k", 100);
+    /* The first failure stops the card, so the error line has its message. */
+    static const char *const settings[][2] = {
+        {"command", "command"},
+        {"clipmill_version", "clipmill version"},
+        {"created_at", "created at (UTC)"},
+        {"codec", "codec"},
+        {"crf", "h264 crf"},
+        {"frames_per_clip", "frames per clip"},
+        {"frame_size", "frame size"},
+        {"fps", "frames per second"},
+        {"seed", "shuffle seed"},
+        {"split_fractions", "split fractions (train, val, test)"},
+        {"dedup_hamming", "near-duplicate threshold (pHash bits)"},
+        {"clips_selected", "clips selected"},
+        {"clips_duplicate", "near-duplicates dropped"},
+        {"query", "selection query"},
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof settings / sizeof settings[0]; i++)
+        rc = setting(b, db, settings[i][0], settings[i][1]);
+    if (rc == 0)
+        rc = group_table(b, db, "By split", "split", "CASE k WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END", 3);
+    if (rc == 0) rc = group_table(b, db, "By domain", "domain", "count(*) DESC, k", 100);
+    if (rc == 0) rc = group_table(b, db, "By channel", "channel", "count(*) DESC, k", 100);
+    if (rc == 0) rc = group_table(b, db, "By license", "license", "count(*) DESC, k", 100);
+    if (rc == 0)
+        rc = group_table(b, db, "By decision", "coalesce(decision || ': ' || coalesce(decision_reason, ''), NULL)",
+                         "count(*) DESC, k", 100);
     if (rc != 0) {
-        cm_error_set(e, "%s: %s", meta_path, sqlite3_errmsg(db));
+        /* No SQLite error: sqlite3_mprintf of a table's query ran out of memory. */
+        cm_error_set(e, "%s: %s", meta_path, sqlite3_errcode(db) != SQLITE_OK ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_free(sqlite3_str_finish(b));
         sqlite3_close(db);
         return -1;
     }
     sqlite3_close(db);
-    size_t len = (size_t)sqlite3_str_length(b);
-    char *text = sqlite3_str_finish(b);
-    rc = cm_write_file_atomic(card_path, text ? text : "", text ? len : 0, e);
-    sqlite3_free(text);
+    size_t len = 0;
+    char *text = cm_str_finish(b, &len); /* out of memory: one line, exit 3 (not an empty card) */
+    rc = cm_write_file_atomic(card_path, text, len, e);
+    free(text);
     return rc;
 }

@@ -215,16 +215,32 @@ int dataset_meta_open(const char *path, sqlite3 **db, cm_error *e)
     return 0;
 }
 
-char *dataset_meta_info(sqlite3 *db, const char *key)
+int dataset_meta_info_get(sqlite3 *db, const char *key, char **value)
 {
     sqlite3_stmt *q = NULL;
-    char *v = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM info WHERE key = ?1", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-            v = cm_xstrdup((const char *)sqlite3_column_text(q, 0));
+    int rc = -1;
+    *value = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM info WHERE key = ?1", -1, &q, NULL) != SQLITE_OK) goto done;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(q, 0);
+        /* A NULL from column_text is either SQL NULL or out of memory. */
+        if (!v && sqlite3_column_type(q, 0) != SQLITE_NULL) goto done;
+        if (v) *value = cm_xstrdup(v);
+    } else if (step != SQLITE_DONE) {
+        goto done;
     }
+    rc = 0;
+done:
     sqlite3_finalize(q);
+    return rc;
+}
+
+char *dataset_meta_info(sqlite3 *db, const char *key)
+{
+    char *v;
+    dataset_meta_info_get(db, key, &v);
     return v;
 }
 

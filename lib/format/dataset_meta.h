@@ -78,7 +78,14 @@ int dataset_meta_json(sqlite3_stmt *row, sqlite3_stmt *scores, int split, int64_
 int dataset_meta_select(sqlite3 *db, const char *path, const char *where, int64_t *idx[3], int64_t n[3],
                         cm_error *e);
 
-/* Reads key's info value into a malloc'd string (NULL when absent). */
+/* Reads key's info value into a malloc'd string (NULL when absent, or when
+ * the query failed: callers that must tell the two apart use
+ * dataset_meta_info_get). */
 char *dataset_meta_info(sqlite3 *db, const char *key);
+
+/* Reads key's info value into *value (malloc'd; NULL when the key is absent
+ * or its value NULL). Returns 0, or -1 when the query failed (out of memory,
+ * I/O: sqlite3_errmsg(db) says which) with *value NULL. */
+int dataset_meta_info_get(sqlite3 *db, const char *key, char **value);
 
 #endif

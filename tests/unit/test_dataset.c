@@ -1,9 +1,15 @@
-/* Shard metadata records and manifest.json parsing (lib/dataset.h). */
+/* Shard metadata records and manifest.json parsing (lib/dataset.h); the
+ * dataset card's handling of a value it cannot read (dataset_card.h). */
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dataset.h"
+#include "dataset_card.h"
+#include "fsio.h"
+#include "util.h"
 #include "test.h"
 
 static void test_meta_roundtrip(void)
@@ -128,10 +134,51 @@ static void test_manifest(void)
     CHECK(dataset_manifest_read("/nonexistent-dir", &m, &e) != 0 && strstr(e.msg, "/nonexistent-dir/manifest.json"));
 }
 
+/* A setting the card cannot read is an error, never a row quietly left out
+ * (the fault-injection run: a failed allocation while reading the codec
+ * dropped that row and clipmill-shard exited 0). Here reading 'codec' fails
+ * for real: info is a view whose codec value overflows when computed. */
+static void test_card_unreadable_setting(void)
+{
+    char *meta = cm_path_join(test_tmpdir(), "card-meta.sqlite");
+    char *card = cm_path_join(test_tmpdir(), "card.md");
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(meta, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "CREATE TABLE clips (split, source_id, duration_s, frames, fps, domain, channel, license,"
+                       " decision, decision_reason);"
+                       "CREATE VIEW info (key, value) AS SELECT 'name', 'd' UNION ALL SELECT 'seed', '7'"
+                       " UNION ALL SELECT 'codec', abs(-9223372036854775807 - 1);",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    cm_error e = {{0}};
+    CHECK(dataset_card_write(meta, card, &e) != 0);
+    CHECK_MSG(strstr(e.msg, "card-meta.sqlite: integer overflow") != NULL, "got: %s", e.msg);
+    CHECK(access(card, F_OK) != 0);
+
+    /* The same file with a readable codec: a card with both rows. */
+    CHECK(sqlite3_open(meta, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "DROP VIEW info; CREATE VIEW info (key, value) AS SELECT 'name', 'd'"
+                       " UNION ALL SELECT 'seed', '7' UNION ALL SELECT 'codec', 'raw';",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(dataset_card_write(meta, card, &e) == 0);
+    uint8_t *data = NULL;
+    size_t n = 0;
+    CHECK(cm_read_file(card, &data, &n, &e) == 0);
+    const char *text = (const char *)data; /* NUL-terminated by cm_read_file */
+    CHECK(text && strstr(text, "| codec | raw |") && strstr(text, "| shuffle seed | 7 |"));
+    free(data);
+    free(meta);
+    free(card);
+}
+
 int main(void)
 {
     test_meta_roundtrip();
     test_manifest();
+    test_card_unreadable_setting();
     CHECK(dataset_split_parse("val") == SPLIT_VAL && dataset_split_parse("dev") == -1);
     return test_summary();
 }
