@@ -16,7 +16,8 @@
 # (3) points, first and last included; malloc gets CLIPMILL_FAULT_MALLOC (2)
 # points per tool. CLIPMILL_FAULTS=all tries every N of write, fsync, rename
 # and lmdb, and every CLIPMILL_FAULT_MALLOC_STEP-th (default 97) malloc: the
-# nightly-size run of docs/reliability.md.
+# nightly-size run of docs/reliability.md. Last, one run per tool where
+# every write from the middle one on fails with ENOSPC (a disk that stays full).
 # Skipped in the sanitizer build: ASan must be the first library loaded and
 # replaces malloc itself, so the shim cannot be preloaded there.
 source "$(dirname "$0")/common.bash"
@@ -133,6 +134,8 @@ points() {
 }
 
 # one STAGE KIND N: a run with the fault, then (when it failed) the rerun.
+# N may carry the shim's suffixes: "N+:ENOSPC" fails that call and every later
+# one of the kind with ENOSPC.
 one() {
   local stage=$1 kind=$2 n=$3 w=w rc rc2 ok=1
   prepare "$stage" $w
@@ -178,5 +181,15 @@ for kind in write fsync rename lmdb malloc; do
   done
   echo "fault injection: $kind: $TRIED runs, $COVERED points covered, $SURVIVED survived"
 done
+# A disk that stays full: every write from the middle one of each tool's run
+# on fails with ENOSPC (so the error path's own writes fail too); the rerun,
+# with room again, must still give the clean result.
+COVERED=0 SURVIVED=0 TRIED=0
+for stage in ingest filter shard merge; do
+  total=${TOTAL[$stage.write]:-0}
+  [ "$total" -ge 1 ] || continue
+  one $stage write "$(((total + 1) / 2))+:ENOSPC"; TRIED=$((TRIED + 1))
+done
+echo "fault injection: write from N on, ENOSPC: $TRIED runs, $COVERED points covered, $SURVIVED survived"
 echo "fault injection: $RUNS runs in all"
 summary
