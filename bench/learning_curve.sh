@@ -12,7 +12,9 @@
 #     (default build, ../shared/footage and ../shared/footage-more)
 #   env: GAMES="ceferino xjump" (default: every game but '-'), NS="10 20 50",
 #        STRIDE=4 (seconds between clip windows of the label pool), SEED=1,
-#        BASE_ARGS (the base model's recipe), KEEP=1 (keep the work dir)
+#        BASE_ARGS (the base model's recipe; default: models/train-default.sh's,
+#        leave-one-game-out over the other games, threshold from out-of-game
+#        scores), KEEP=1 (keep the work dir)
 #
 # Few clips per game (a 60 s recording is 3 clips of 16 s), so:
 # - Each game's recordings (variants and corrupt files aside, those shorter
@@ -45,7 +47,9 @@ bin=$BUILD/bin
 NS=${NS:-10 20 50}
 STRIDE=${STRIDE:-4}
 SEED=${SEED:-1}
-BASE_ARGS=${BASE_ARGS:---split-key channel --test-frac 0 --val-frac 0 --cv 5}
+# (word-split on purpose: the SQL expression has no spaces)
+GAME_KEY="json_extract(manifest_json,'\$.game')"
+BASE_ARGS=${BASE_ARGS:---split-key channel --cv-key $GAME_KEY --cv 10 --test-frac 0 --val-frac 0}
 W=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "work dir: $W" >&2 || trap 'rm -rf "$W"' EXIT
 log() { echo "learning_curve: $*" >&2; }
@@ -68,7 +72,8 @@ log "games: $GAMES; n = 0 $NS per fold; windows every $STRIDE s; seed $SEED; bas
 
 # Every file ingested once; each corpus below is a copy of this catalog (or
 # of its own ingest) on the same staging store.
-awk -F'\t' '{ printf "{\"url\": \"%s/%s\", \"title\": \"%s %s\", \"channel\": \"%s\", \"domain\": \"%s\"}\n", $1, $2, $3, $4, $7, $4 }' \
+awk -F'\t' '{ printf "{\"url\": \"%s/%s\", \"title\": \"%s %s\", \"channel\": \"%s\", \"domain\": \"%s\", \"game\": \"%s\"}\n",
+                 $1, $2, $3, $4, $7, $4, ($3 == "-" ? "no-game" : $3) }' \
   "$W/rows.tsv" > "$W/all.jsonl"
 "$bin/clipmill-ingest" -C "$W/all" -j 2 --no-keyword-filter -q "$W/all.jsonl" 2>/dev/null   # corrupt files fail
 copy_all() {  # DIR: a corpus of every clip, no labels
