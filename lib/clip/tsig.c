@@ -332,3 +332,16 @@ int clip_tsig_unpack(const uint8_t *in, size_t len, clip_tsig *s)
     }
     return 0;
 }
+
+int clip_tsig_unpack_keys(const uint8_t *in, size_t len, uint64_t key[TSIG_VIEWS])
+{
+    if (!in || len < 2 || in[0] != TSIG_PACKED_FORMAT || in[1] > TSIG_MAX_WORDS || len != packed_len(in[1]))
+        return -1;
+    const size_t view_len = (packed_len(in[1]) - 2) / TSIG_VIEWS;
+    for (int v = 0; v < TSIG_VIEWS; v++) {
+        const uint8_t *p = in + 2 + (size_t)v * view_len;
+        key[v] = 0;
+        for (int b = 0; b < 8; b++) key[v] |= (uint64_t)p[b] << (8 * b);
+    }
+    return in[1];
+}

@@ -84,4 +84,10 @@ size_t clip_tsig_pack(const clip_tsig *s, uint8_t *out);
  * one (wrong format byte, word count or length; s is then zeroed). */
 int clip_tsig_unpack(const uint8_t *in, size_t len, clip_tsig *s);
 
+/* The keys alone of a stored form, with clip_tsig_unpack's checks (so a form
+ * this accepts, clip_tsig_unpack accepts): returns its word count (0: too
+ * short to compare) with key[] set, or -1 when it is not one. For indexes
+ * that hold keys only (lib/curate/dup_index.h). */
+int clip_tsig_unpack_keys(const uint8_t *in, size_t len, uint64_t key[TSIG_VIEWS]);
+
 #endif

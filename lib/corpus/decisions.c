@@ -7,7 +7,7 @@
 
 struct decisions_batch {
     catalog *c;
-    sqlite3_stmt *clips, *put, *tsig;
+    sqlite3_stmt *clips, *put, *tsig, *ids;
     int64_t model_id, run_id;
     char decided_at[32];
     int committed;
@@ -154,6 +154,20 @@ int decisions_batch_next(decisions_batch *b, decision_clip *clip, cm_error *e)
     return 1;
 }
 
+int decisions_batch_next_id(decisions_batch *b, const char **clip_id, cm_error *e)
+{
+    sqlite3 *db = catalog_db(b->c);
+    /* The listing's order (clip_id is unique), from the primary key's index
+     * alone: a few bytes per clip, where the listing reads each clip's row. */
+    if (!b->ids && sqlite3_prepare_v2(db, "SELECT clip_id FROM clips ORDER BY clip_id", -1, &b->ids, NULL) != SQLITE_OK)
+        return sql_error(db, e, "listing clip ids");
+    int step = sqlite3_step(b->ids);
+    if (step == SQLITE_DONE) return 0;
+    if (step != SQLITE_ROW) return sql_error(db, e, "listing clip ids");
+    *clip_id = (const char *)sqlite3_column_text(b->ids, 0);
+    return 1;
+}
+
 int decisions_batch_tsig(decisions_batch *b, int64_t rowid, const void **tsig, size_t *len, cm_error *e)
 {
     sqlite3_stmt *st = b->tsig;
@@ -208,6 +222,7 @@ void decisions_batch_end(decisions_batch *b)
     sqlite3_finalize(b->clips);
     sqlite3_finalize(b->put);
     sqlite3_finalize(b->tsig);
+    sqlite3_finalize(b->ids);
     if (!b->committed && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     free(b);
 }

@@ -58,7 +58,7 @@ typedef struct decision_row {
 } decision_row;
 
 /* A decision pass over every clip of a catalog in one write transaction:
- * begin, next/put for each clip, commit, end. */
+ * begin, next for each clip, next_id/put for each clip, commit, end. */
 typedef struct decisions_batch decisions_batch;
 
 /* Begins the write transaction (BEGIN IMMEDIATE) and the listing of every
@@ -72,6 +72,11 @@ int decisions_batch_begin(catalog *c, int64_t model_id, const char *decided_at, 
 /* The next clip of the listing. Returns 1 with clip filled, 0 after the last
  * clip, -1 with e set. */
 int decisions_batch_next(decisions_batch *b, decision_clip *clip, cm_error *e);
+
+/* After the listing (decisions_batch_next returned 0): the clips' ids again,
+ * in the same order, for the decisions to be put in a second pass. Returns 1
+ * with *clip_id (valid until the next call), 0 after the last, -1 with e set. */
+int decisions_batch_next_id(decisions_batch *b, const char **clip_id, cm_error *e);
 
 /* The clips.tsig of the clip listed with rowid (decision_clip.rowid): 0 with
  * *tsig (NULL when it has none) and *len, valid until the next call; -1 with

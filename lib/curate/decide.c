@@ -55,28 +55,66 @@ void decide_rules_from_row(const decision_rules_row *r, decide_rules *d)
     snprintf(d->decided_at, sizeof d->decided_at, "%s", r->decided_at);
 }
 
+/* What the second pass needs of a clip, from the listing. */
+typedef struct clip_verdict {
+    double score;
+    uint64_t phash;
+    int64_t source_no;
+    unsigned failed;                   /* rules_check's bits, then RULE_DUPLICATE */
+    unsigned char scored, has_phash;
+} clip_verdict;
+
+/* The near-duplicate rule over the listed clips, in the listing's (clip_id)
+ * order: a clip that passes the other rules is a duplicate of the first
+ * earlier one of another source it copies (signatures: dup_index, clips
+ * without a format-2 signature: their pHash, among themselves, as before);
+ * otherwise it becomes an original. Returns 0, or -1 with e set. */
+static int mark_duplicates(dup_index *dx, phash_index *ix, clip_verdict *v, int n, fetch_ctx *fc)
+{
+    dup_index_build(dx);
+    for (int k = 0; k < n; k++) {
+        /* Only clips without another rule failure enter the duplicate index:
+         * a black or static clip is no original for another clip to copy. */
+        if (v[k].failed) continue;
+        if (dup_index_has_key(dx, k)) {
+            int64_t first;
+            int found = dup_index_find(dx, k, fetch_tsig, fc, &first, NULL);
+            if (found < 0) return -1;
+            if (found) v[k].failed |= RULE_DUPLICATE;
+            else dup_index_add(dx, k);
+        } else if (v[k].has_phash) {
+            if (phash_index_find(ix, v[k].phash, v[k].source_no, NULL, NULL) >= 0) v[k].failed |= RULE_DUPLICATE;
+            else phash_index_add(ix, v[k].phash, v[k].source_no);
+        }
+    }
+    return 0;
+}
+
 int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t run_id, decide_counts *dc,
                  cm_error *e)
 {
     decisions_batch *b = NULL;
     decision_clip clip;
     decision_rules_row row;
-    int rc = -1, got;
+    int rc = -1, got, n = 0, cap = 0;
     const rules_config *r = &d->rules;
-    /* Clips with a temporal signature are compared by it (dup_index);
-     * clips without one (staged before schema 9, or with the signature's
-     * first format) by their pHash, among themselves, as before. */
-    phash_index *ix = r->phash_distance_max >= 0 ? phash_index_new(r->phash_distance_max) : NULL;
-    dup_index *dx = r->phash_distance_max >= 0 ? dup_index_new() : NULL;
-    clip_tsig *sig = cm_xmalloc(sizeof *sig);
+    const int dup_rule = r->phash_distance_max >= 0;
+    phash_index *ix = dup_rule ? phash_index_new(r->phash_distance_max) : NULL;
+    dup_index *dx = dup_rule ? dup_index_new() : NULL;
+    clip_verdict *v = NULL;
     fetch_ctx fc = {NULL, e};
     int64_t source_no = -1;
     char last_source[CM_SOURCE_ID_LEN + 1] = "";
+    const char *clip_id;
     memset(dc, 0, sizeof *dc);
     /* The batch lists the clips in clip_id order (source id, then clip
      * index): the canonical order that makes "the first clip of a
      * near-duplicate group" a property of the clips, not of when or in which
-     * part they were ingested. */
+     * part they were ingested. Two passes: the listing (each clip's row read
+     * once: rules, score, signature keys), the duplicate rule over every
+     * clip's keys (dup_index is built from all of them before the first
+     * query), then the decisions put by clip id from the primary key's index
+     * (docs/filter.md, "The index"). */
     if (decisions_batch_begin(c, model_id, d->decided_at, run_id, &b, e) != 0) goto fail;
     fc.b = b;
     while ((got = decisions_batch_next(b, &clip, e)) == 1) {
@@ -84,44 +122,63 @@ int decide_clips(catalog *c, int64_t model_id, const decide_rules *d, int64_t ru
             snprintf(last_source, sizeof last_source, "%s", clip.source_id);
             source_no++;
         }
-        dc->clips++;
-        unsigned failed = rules_check(r, &clip.stats, clip.duration_s, clip.width, clip.height);
-        /* Only clips without another rule failure enter the duplicate index:
-         * a black or static clip is no original for another clip to copy. */
-        if (dx && !failed && clip.tsig && clip_tsig_unpack(clip.tsig, clip.tsig_len, sig) == 0 && sig->words > 0) {
-            int64_t first;
-            int found = dup_index_find(dx, sig, source_no, fetch_tsig, &fc, &first, NULL);
-            if (found < 0) goto fail;
-            if (found) failed |= RULE_DUPLICATE;
-            else dup_index_add(dx, sig, source_no, clip.rowid);
-        } else if (ix && clip.has_phash && !failed) {
-            if (phash_index_find(ix, clip.stats.phash, source_no, NULL, NULL) >= 0) failed |= RULE_DUPLICATE;
-            else phash_index_add(ix, clip.stats.phash, source_no);
+        if (n == cap) {
+            if (cap > INT32_MAX / 2) abort();
+            cap = cap ? 2 * cap : 1024;
+            v = cm_xrealloc(v, (size_t)cap * sizeof *v);
         }
-        const char *reason = rules_reason(failed);
+        clip_verdict *cv = &v[n++];
+        cv->failed = rules_check(r, &clip.stats, clip.duration_s, clip.width, clip.height);
+        cv->scored = (unsigned char)clip.scored;
+        cv->score = clip.score;
+        cv->has_phash = (unsigned char)clip.has_phash;
+        cv->phash = clip.stats.phash;
+        cv->source_no = source_no;
+        if (dx) {
+            /* A signature of no words (two frames or fewer) or of the first
+             * format finds nothing: such a clip takes the pHash rule. */
+            uint64_t key[TSIG_VIEWS];
+            dup_index_put(dx, clip_tsig_unpack_keys(clip.tsig, clip.tsig_len, key) > 0 ? key : NULL, source_no,
+                          clip.rowid);
+        }
+    }
+    if (got < 0) goto fail;
+    if (dx && mark_duplicates(dx, ix, v, n, &fc) != 0) goto fail;
+    for (int k = 0; k < n; k++) {
+        if ((got = decisions_batch_next_id(b, &clip_id, e)) != 1) {
+            /* Both listings run in this transaction: the same clips. */
+            if (got == 0) cm_error_set(e, "catalog: %d clips listed, then fewer ids", n);
+            goto fail;
+        }
+        dc->clips++;
+        const clip_verdict *cv = &v[k];
+        const char *reason = rules_reason(cv->failed);
         int keep = 0;
-        if (!reason && !clip.scored) {
+        if (!reason && !cv->scored) {
             dc->undecided++;
             continue;
         }
         if (!reason) {
-            keep = clip.score >= d->threshold;
+            keep = cv->score >= d->threshold;
             reason = keep ? "good_score" : "low_score";
         }
         if (keep) {
             dc->kept++;
         } else {
             dc->rejected++;
-            int k = 0;
-            while (k < RULES_COUNT && !(failed & (1u << k))) k++;
-            dc->by_reason[k]++;
+            int j = 0;
+            while (j < RULES_COUNT && !(cv->failed & (1u << j))) j++;
+            dc->by_reason[j]++;
         }
-        const decision_row dr = {clip.clip_id, keep, reason, clip.scored, clip.score, d->threshold};
+        const decision_row dr = {clip_id, keep, reason, cv->scored, cv->score, d->threshold};
         int changed = decisions_batch_put(b, &dr, e);
         if (changed < 0) goto fail;
         dc->changed += changed;
     }
-    if (got < 0) goto fail;
+    if (n > 0 && (got = decisions_batch_next_id(b, &clip_id, e)) != 0) {
+        if (got == 1) cm_error_set(e, "catalog: %d clips listed, then more ids", n);
+        goto fail;
+    }
     decide_rules_to_row(d, &row);
     if (decisions_batch_commit(b, &row, e) != 0) goto fail;
     rc = 0;
@@ -129,7 +186,7 @@ fail:
     decisions_batch_end(b);
     phash_index_free(ix);
     dup_index_free(dx);
-    free(sig);
+    free(v);
     return rc;
 }
 

@@ -70,9 +70,5 @@ int phash_index_add(phash_index *ix, uint64_t h, int64_t group);
  * *distance (may be NULL) receives its Hamming distance. *candidates (may be
  * NULL) is increased by the number of full distance checks made. */
 int phash_index_find(const phash_index *ix, uint64_t h, int64_t group, int *distance, int64_t *candidates);
-/* Every entry of another group within max_distance of h, in increasing entry
- * order, into *ids (grown as needed: *cap_ids entries allocated; the caller
- * frees *ids). Returns their number, also in *n_ids. */
-int phash_index_find_all(const phash_index *ix, uint64_t h, int64_t group, int **ids, int *n_ids, int *cap_ids);
 
 #endif
