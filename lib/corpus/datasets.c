@@ -330,6 +330,34 @@ fail:
     return rc;
 }
 
+int datasets_clip_tsig(catalog *c, const char *clip_id, void **blob, size_t *len, cm_error *e)
+{
+    sqlite3 *db = catalog_db(c);
+    sqlite3_stmt *st = NULL;
+    int rc = -1, step;
+    *blob = NULL;
+    *len = 0;
+    if (sqlite3_prepare_v2(db, "SELECT tsig FROM clips WHERE clip_id = ?1", -1, &st, NULL) != SQLITE_OK) goto fail;
+    sqlite3_bind_text(st, 1, clip_id, -1, SQLITE_STATIC);
+    if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 0);
+        if (b) {
+            *len = (size_t)sqlite3_column_bytes(st, 0);
+            *blob = cm_xmalloc(*len ? *len : 1);
+            memcpy(*blob, b, *len);
+        }
+        rc = 0;
+    } else if (step == SQLITE_DONE) {
+        cm_error_set(e, "catalog: clip %s is gone", clip_id);
+        sqlite3_finalize(st);
+        return -1;
+    }
+fail:
+    if (rc != 0) cm_error_set(e, "catalog: reading the signature of clip %s: %s", clip_id, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int datasets_select_next(dataset_select *q, dataset_candidate *cand, cm_error *e)
 {
     sqlite3_stmt *st = q->q;

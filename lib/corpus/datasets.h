@@ -138,6 +138,11 @@ typedef struct dataset_candidate {
  * Returns the count (0 when nothing is decided), or -1 with e set. */
 int64_t datasets_kept_count(catalog *c, cm_error *e);
 
+/* The clips.tsig of clip_id into *blob (caller frees; NULL when it has none)
+ * and *len. Returns 0, or -1 with e set (an SQL error, or no such clip). For
+ * the build's near-duplicate pass, which holds only the signatures' keys. */
+int datasets_clip_tsig(catalog *c, const char *clip_id, void **blob, size_t *len, cm_error *e);
+
 typedef struct dataset_select dataset_select;
 
 /* Builds the selection query for sel and starts it: every clip of the

@@ -185,7 +185,9 @@ static int build(build_state *B, int64_t run_id, cm_error *e)
         cm_error_set(e, "the selection is empty: no dataset written (query: %s)", B->query);
         return CM_EXIT_PARTIAL;
     }
-    B->dup_count = shard_drop_duplicates(B->clips, B->n, o->dedup_hamming);
+    shard_fetch_ctx fc = {B, e};
+    B->dup_count = shard_drop_copies(B->clips, B->n, o->dedup_hamming, shard_fetch_tsig, &fc);
+    if (B->dup_count < 0) return CM_EXIT_FATAL;
     for (int i = 0; i < B->n; i++)
         B->clips[i].split = B->clips[i].dup_of >= 0 ? -1 : shard_split_of_source(B->clips[i].source_id, o->split);
     if (catalog_begin_dataset(B, run_id, e) != 0) return CM_EXIT_FATAL;

@@ -1,11 +1,14 @@
 /* Dataset build, near-duplicate removal across sources
  * (docs/shard-format.md, "How clips are chosen and placed", step 2), with the
- * filter's multi-index pHash search (phash_index, lib/curate/rules.c): only
- * kept clips enter the index, in clip_id order, so "the lowest entry of
- * another source within D" is the earliest kept clip the scan finds. */
+ * filter's rule: temporal signatures through the filter's duplicate index
+ * (dup_index, lib/curate/dup_index.h), and for clips without one, the
+ * multi-index pHash search (phash_index, lib/curate/rules.c). Only kept clips
+ * enter the indexes, in clip_id order, so the answer is the earliest kept
+ * clip the scan finds. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets.h"
 #include "rules.h"
 #include "shard_internal.h"
 
@@ -45,19 +48,23 @@ static int64_t *source_groups(const sel_clip *clips, int n)
     return group;
 }
 
-int64_t shard_drop_duplicates(sel_clip *clips, int n, int max_distance)
+static int64_t drop_by_phash_scan(sel_clip *clips, int n, int max_distance, int skip_tsig);
+
+/* The pHash rule over the clips with a pHash (and, with skip_tsig, without a
+ * signature). */
+static int64_t drop_by_phash(sel_clip *clips, int n, int max_distance, int skip_tsig)
 {
     if (max_distance < 0) return 0;
     /* The index covers 0..63 bits; at 64 every pair matches, and the scan
      * stops at a clip's first candidate. */
-    if (max_distance > 63) return shard_drop_duplicates_scan(clips, n, max_distance);
+    if (max_distance > 63) return drop_by_phash_scan(clips, n, max_distance, skip_tsig);
     int64_t dropped = 0;
     int64_t *group = source_groups(clips, n);
     int *clip_of_entry = cm_xmalloc(((size_t)n + 1) * sizeof *clip_of_entry);
     phash_index *ix = phash_index_new(max_distance);
     for (int i = 0; i < n; i++) {
         sel_clip *c = &clips[i];
-        if (!c->has_phash) continue;
+        if (!c->has_phash || (skip_tsig && c->has_tsig)) continue;
         int entry = phash_index_find(ix, c->phash, group[i], NULL, NULL);
         if (entry >= 0) {
             c->dup_of = clip_of_entry[entry];
@@ -72,18 +79,64 @@ int64_t shard_drop_duplicates(sel_clip *clips, int n, int max_distance)
     return dropped;
 }
 
+int64_t shard_drop_duplicates(sel_clip *clips, int n, int max_distance)
+{
+    return drop_by_phash(clips, n, max_distance, 0);
+}
+
+int shard_fetch_tsig(void *ctx, int64_t handle, clip_tsig *s)
+{
+    shard_fetch_ctx *f = ctx;
+    const sel_clip *c = &f->B->clips[handle];
+    void *blob;
+    size_t len;
+    if (datasets_clip_tsig(corpus_catalog(f->B->corpus), c->clip_id, &blob, &len, f->e) != 0) return -1;
+    int rc = clip_tsig_unpack(blob, len, s);
+    free(blob);
+    if (rc != 0) cm_error_set(f->e, "catalog: the signature of clip %s changed while building", c->clip_id);
+    return rc;
+}
+
+int64_t shard_drop_copies(sel_clip *clips, int n, int max_distance, dup_index_fetch fetch, void *ctx)
+{
+    if (max_distance < 0) return 0;
+    int64_t dropped = 0;
+    int64_t *group = source_groups(clips, n);
+    dup_index *dx = dup_index_new();
+    for (int i = 0; i < n; i++) dup_index_put(dx, clips[i].has_tsig ? clips[i].tsig_key : NULL, group[i], i);
+    dup_index_build(dx);
+    for (int i = 0; i < n && dropped >= 0; i++) {
+        if (!clips[i].has_tsig) continue;
+        int64_t first;
+        int found = dup_index_find(dx, i, fetch, ctx, &first, NULL);
+        if (found < 0) {
+            dropped = -1;
+        } else if (found) {
+            clips[i].dup_of = (int)first;
+            dropped++;
+        } else {
+            dup_index_add(dx, i);
+        }
+    }
+    dup_index_free(dx);
+    free(group);
+    /* The two rules see disjoint clips: one pass after the other decides as
+     * one pass in clip_id order would. */
+    return dropped < 0 ? -1 : dropped + drop_by_phash(clips, n, max_distance, 1);
+}
+
 /* The definition, as clipmill-shard did it before the index: O(n^2)
  * comparisons (about 18 minutes at 1M clips, bench/shard_dedup.sh). */
-int64_t shard_drop_duplicates_scan(sel_clip *clips, int n, int max_distance)
+static int64_t drop_by_phash_scan(sel_clip *clips, int n, int max_distance, int skip_tsig)
 {
     int64_t dropped = 0;
     if (max_distance < 0) return 0;
     for (int i = 0; i < n; i++) {
         sel_clip *c = &clips[i];
-        if (!c->has_phash) continue;
+        if (!c->has_phash || (skip_tsig && c->has_tsig)) continue;
         for (int j = 0; j < i; j++) {
             const sel_clip *k = &clips[j];
-            if (!k->has_phash || k->dup_of >= 0 || strcmp(k->source_id, c->source_id) == 0) continue;
+            if (!k->has_phash || (skip_tsig && k->has_tsig) || k->dup_of >= 0 || strcmp(k->source_id, c->source_id) == 0) continue;
             if (__builtin_popcountll(c->phash ^ k->phash) <= max_distance) {
                 c->dup_of = j;
                 dropped++;
@@ -92,4 +145,9 @@ int64_t shard_drop_duplicates_scan(sel_clip *clips, int n, int max_distance)
         }
     }
     return dropped;
+}
+
+int64_t shard_drop_duplicates_scan(sel_clip *clips, int n, int max_distance)
+{
+    return drop_by_phash_scan(clips, n, max_distance, 0);
 }

@@ -10,6 +10,7 @@
 
 #include "corpus.h"
 #include "dataset.h"
+#include "dup_index.h"
 #include "shard.h"
 #include "util.h"
 
@@ -20,6 +21,8 @@ typedef struct sel_clip {
     char *staging;                 /* its store (NULL: the corpus' default) */
     uint64_t phash;
     int has_phash;
+    uint64_t tsig_key[2];          /* its temporal signature's keys (lib/clip/tsig.h) */
+    int has_tsig;                  /* 1: a format-2 signature of at least one word */
     int frames, width, height;
     int64_t bytes, record_crc;     /* of its staged record per the catalog; -1: unknown */
     int split;                     /* -1: dropped as a duplicate */
@@ -66,6 +69,25 @@ int shard_select_clips(build_state *B, cm_error *e);
  * filter's pHash index (lib/curate/rules.h); never fails (allocation failure
  * aborts). */
 int64_t shard_drop_duplicates(sel_clip *clips, int n, int max_distance);
+/* The build's near-duplicate pass: the filter's rule (lib/curate/decide.c,
+ * docs/filter.md "What a duplicate is"), so a dataset built without the
+ * filter's decisions drops what the filter would: in clip_id order, a clip
+ * with a signature (has_tsig) is dropped as a copy of the first earlier kept
+ * clip of another source with a signature that it copies (dup_index: keys
+ * within 8 bits, then the copy test on the signatures, which fetch reads by
+ * the clip's index in clips); clips without one by their pHash within
+ * max_distance bits, among themselves (shard_drop_duplicates' rule).
+ * max_distance < 0 drops nothing. Returns the number dropped, or -1 when
+ * fetch failed. */
+int64_t shard_drop_copies(sel_clip *clips, int n, int max_distance, dup_index_fetch fetch, void *ctx);
+/* fetch for shard_drop_copies: reads the signature of B->clips[handle] from
+ * the catalog; an error is set in e. */
+typedef struct shard_fetch_ctx {
+    build_state *B;
+    cm_error *e;
+} shard_fetch_ctx;
+int shard_fetch_tsig(void *ctx, int64_t handle, clip_tsig *s);
+
 /* The same by comparing every pair (O(n^2)): the definition, which
  * shard_drop_duplicates must match clip for clip (tests/unit/test_shard_dedup.c,
  * bench/shard_dedup.c), and its answer for max_distance > 63. */

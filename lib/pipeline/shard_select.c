@@ -50,6 +50,9 @@ int shard_select_clips(build_state *B, cm_error *e)
         snprintf(c->key, sizeof c->key, "%s", cand.staging_key);
         c->has_phash = cand.phash && strlen(cand.phash) == 16;
         if (c->has_phash) c->phash = strtoull(cand.phash, NULL, 16);
+        /* The signature's keys only (3 KB per clip otherwise); the
+         * near-duplicate pass reads whole signatures of candidates. */
+        c->has_tsig = clip_tsig_unpack_keys(cand.tsig, cand.tsig_len, c->tsig_key) > 0;
         c->frames = cand.frames;
         c->width = cand.width;
         c->height = cand.height;

@@ -4,7 +4,8 @@
 # filter task sees two of them. The merge of the filtered parts must redo the
 # duplicate rule across parts and end with the decisions of a single-process
 # filter, which keeps the copy with the smallest clip_id whatever the order or
-# the runs the sources were ingested in. Also: parts filtered with different
+# the runs the sources were ingested in; clipmill-shard on that corpus without
+# decisions drops the same clips. Also: parts filtered with different
 # options are merged but not redecided, until the odd part is filtered again.
 source "$(dirname "$0")/common.bash"
 SRC=${CLIPMILL_SRC:-}
@@ -90,6 +91,20 @@ DC="SELECT clip_id, split, shard_index, record_index, duplicate_of FROM dataset_
 check_eq "dataset clips equal" "$(q $P/catalog.sqlite "$DC")" "$(q single/catalog.sqlite "$DC")"
 SH="SELECT split, shard_index, clips, bytes, sha256 FROM dataset_shards ORDER BY split, shard_index"
 check_eq "shard files equal (SHA-256)" "$(q $P/catalog.sqlite "$SH")" "$(q single/catalog.sqlite "$SH")"
+
+# --- clipmill-shard's own pass is the filter's rule: on the same corpus
+# without decisions (every clip selected) it drops the filter's duplicates
+# and names the same originals. At --dedup-hamming 1 the pHash rule it had
+# before differs: the first clips of the copies' pHashes are 2 bits apart,
+# so it kept one of them as an original for the third copy.
+cp -r single nodec && sqlite3 nodec/catalog.sqlite "DELETE FROM decisions" || fail "copy single"
+"$SHARD" -C nodec -q --dataset all --split 1,0,0 --seed 5 --dedup-hamming 1 || fail "shard nodec"
+check_eq "the build without decisions drops the filter's duplicates, clip for clip" \
+  "$(q nodec/catalog.sqlite "SELECT clip_id FROM dataset_clips WHERE duplicate_of IS NOT NULL ORDER BY clip_id")" \
+  "$(q single/catalog.sqlite "SELECT clip_id FROM decisions WHERE reason = 'duplicate' ORDER BY clip_id")"
+check_eq "each a copy of the first clip_id's clip" \
+  "$(q nodec/catalog.sqlite "SELECT count(*) FROM dataset_clips WHERE duplicate_of IS NOT NULL
+     AND source_id IN ($GROUP) AND duplicate_of LIKE '$first-%' AND substr(duplicate_of, 18) = substr(clip_id, 18)")" 4
 
 # --- one part filtered with other options: merged, not redecided
 "$FILTER" -C $P --partition 1/4 --model "$MODEL" -j 1 -q --dup-distance 2 || fail "refilter part 1"

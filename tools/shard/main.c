@@ -241,8 +241,9 @@ int main(int argc, char **argv)
         CM_SIZE("shard-bytes", 0, "SIZE", &o.shard_bytes, 1 << 20,
                 "bound on a shard file's size (default 1G; K, M, G, T suffixes)"),
         CM_INT("dedup-hamming", 0, "N", &o.dedup_hamming, -1, 64,
-               "drop a clip within N bits of phash of a clip of another\n"
-               "source (default 4; -1 keeps near-duplicates)"),
+               "drop copies of a clip of another source: the filter's rule\n"
+               "(temporal signatures; clips without one: within N bits of\n"
+               "phash, default 4); -1 keeps near-duplicates"),
         CM_STRING("domain", 0, "D", &o.domain, "only sources of this domain"),
         CM_STRING("model", 'm', "ID|FILE", &o.model, "with --min-score: the model whose scores count, a model id\n"
                   "of the catalog's models table or a model file it scored"),
