@@ -23,6 +23,7 @@ if [ ! -d "$seed" ]; then
   for args in "--steps 3,2" "--steps 4 --layout sequence --image png --timestamps" "--steps 2,3 --one-record"; do
     if "$OUT/bin/cm_gen_episodes" "$OUT/seed.tfrecord" --size 16x9 $args 2>/dev/null; then
       { printf "\\x0$i"; cat "$OUT/seed.tfrecord"; } > "$seed/gen$i"
+      { printf "\\x2$i"; cat "$OUT/seed.tfrecord"; } > "$seed/gen$i-reframed"
     fi
     i=$((i + 1))
   done
