@@ -11,6 +11,7 @@ packages=(
   python3 python3-numpy python3-lmdb python3-av python3-torch libclang-rt-14-dev bc
   python3-setuptools python3-venv help2man man-db file
   libmicrohttpd-dev chromium curl
+  libhdf5-dev python3-h5py
   munge slurmctld slurmd slurm-client
 )
 missing=()
