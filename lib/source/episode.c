@@ -12,6 +12,7 @@
 /* One line per format; a reader of another format adds its line here. */
 static const episode_reader *const readers[] = {
     &tfrecord_episode_reader,
+    &hdf5_episode_reader,
 };
 
 struct episode_source {

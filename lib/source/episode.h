@@ -116,6 +116,8 @@ episode_source *episode_source_wrap(const episode_reader *r, void *state, const 
  * mem instead of a file (kept, not copied), for episode_source_wrap. */
 extern const episode_reader tfrecord_episode_reader;
 void *tfrecord_episode_state_mem(const uint8_t *mem, size_t len, const char *name, const episode_options *o);
+/* The HDF5 reader (hdf5_episode.c, on hdf5_file.c). */
+extern const episode_reader hdf5_episode_reader;
 
 /* --- Clip policy (episode_clips.c, docs/robotics.md "Clip policy") ------- */
 
