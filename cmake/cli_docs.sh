@@ -6,7 +6,9 @@
 #
 # For each tool BIN_DIR/clipmill-TOOL, and each of its subcommands (found
 # recursively through --options-table, lib/base/cli.h):
-#   OUT_DIR/man/man1/clipmill-TOOL[-SUB...].1   help2man of its --help
+#   OUT_DIR/man/man1/clipmill-TOOL[-SUB...].1.gz   help2man of its --help,
+#       compressed with gzip -9n as Debian policy asks of installed pages (no
+#       name or time stamp in the gzip header: the same bytes at every build)
 #   OUT_DIR/bash-completion/completions/clipmill-TOOL
 #       options per subcommand; values: the choices of a "a|b" option,
 #       directories for DIR, files for FILE/PATH, nothing for numbers.
@@ -49,6 +51,7 @@ man_page() {
   "$help2man" --no-info --no-discard-stderr --section=1 --version-string="$version" \
     --source="clipmill $version" --manual="clipmill manual" --name="$what" \
     --output="$man_dir/$name.1" "$wrap/$name"
+  gzip -9nf "$man_dir/$name.1"
 }
 
 # completion_case PATH TABLE: the case arm of one (sub)command: its options,

@@ -5,7 +5,7 @@
 #   include/clipmill/reader.h
 #   share/clipmill/models/default.cmm    clipmill-filter's default --model
 #   share/clipmill/{schema,keywords_default.txt,python}
-#   share/man/man1/clipmill-*.1          one page per tool and subcommand
+#   share/man/man1/clipmill-*.1.gz       one page per tool and subcommand
 #   share/bash-completion/completions/clipmill-*
 #   share/modulefiles/clipmill/VERSION   an environment-modules file
 #   share/doc/clipmill/                  README.md and docs/

@@ -45,7 +45,7 @@ each_command() {   # each_command TOOL WORDS...: checks one, then its subcommand
   local name="clipmill-$tool${*:+-}$(IFS=-; echo "$*")"
   clean "clipmill-$tool" "$@" --help >help.txt 2>&1; check_eq "$name --help" "$?" 0
   check "$name --help says usage" grep -qi "usage" help.txt
-  check "man page $name.1" test -s "$P/share/man/man1/$name.1"
+  check "man page $name.1.gz" gzip -t "$P/share/man/man1/$name.1.gz"
   pages=$((pages + 1))
   for sub in $(clean "clipmill-$tool" "$@" --options-table | awk -F'\t' '$1 == "subcommand" { print $2 }'); do
     each_command "$tool" "$@" "$sub"
@@ -168,8 +168,8 @@ check "info: splits" grep -Eq "^train +1 " info.txt
 check "info: the installed reader" grep -q "^reader    $P/lib/libclipmill_reader.so" info.txt
 
 # man renders the page, by file and through MANPATH.
-clean env MANWIDTH=80 man -l "$P/share/man/man1/clipmill-ingest.1" >man.txt 2>man.err
-check_eq "man -l clipmill-ingest.1" "$?" 0
+clean env MANWIDTH=80 man -l "$P/share/man/man1/clipmill-ingest.1.gz" >man.txt 2>man.err
+check_eq "man -l clipmill-ingest.1.gz" "$?" 0
 check "man page: NAME" grep -q "clipmill-ingest - " man.txt
 check "man page: an option" grep -q -- "--corpus DIR" man.txt
 clean env MANPATH="$P/share/man" MANWIDTH=80 man -P cat clipmill-shard-verify >man2.txt 2>&1
@@ -208,11 +208,11 @@ check "clipmill_VERSION_ARCH.deb" test -f "$deb"
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >deb.txt
 for f in $TOOLS; do check "deb: clipmill-$f" grep -qx "/usr/bin/clipmill-$f" deb.txt; done
 for f in /usr/lib/libclipmill_reader.so /usr/include/clipmill/reader.h /usr/lib/pkgconfig/clipmill-reader.pc \
-         /usr/share/man/man1/clipmill-ingest.1 /usr/share/man/man1/clipmill-shard-verify.1 \
+         /usr/share/man/man1/clipmill-ingest.1.gz /usr/share/man/man1/clipmill-shard-verify.1.gz \
          /usr/share/bash-completion/completions/clipmill-ingest /usr/share/clipmill/models/default.cmm; do
   check "deb: $f" grep -qx "$f" deb.txt
 done
-check_eq "deb: every man page" "$(grep -c '^/usr/share/man/man1/clipmill-.*\.1$' deb.txt)" "$pages"
+check_eq "deb: every man page, compressed" "$(grep -c '^/usr/share/man/man1/clipmill-.*\.1\.gz$' deb.txt)" "$pages"
 depends=$(dpkg-deb -f "$deb" Depends)
 for lib in libavformat libsqlite3 liblmdb libcurl libopenblas; do
   check "deb depends on $lib (shlibdeps)" grep -q "$lib" <<<"$depends"
