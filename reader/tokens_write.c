@@ -198,8 +198,12 @@ CMR_API int cmr_tokw_open(cmr_token_writer **out, const char *dataset_dir, const
     *out = NULL;
     cmr_token_writer *w = cm_xcalloc(1, sizeof *w);
     w->fd = -1;
-    if (load_dataset(w, dataset_dir, tok, &e) != 0 || cm_mkdir_p(out_dir, &e) != 0) goto fail;
-    w->dir = cm_xstrdup(out_dir);
+    w->dir = token_set_path(dataset_dir, out_dir ? out_dir : "");
+    out_dir = w->dir;
+    if (!out_dir[0] || load_dataset(w, dataset_dir, tok, &e) != 0 || cm_mkdir_p(out_dir, &e) != 0) {
+        if (!out_dir[0]) cm_error_set(&e, "%s: no token set name or directory", dataset_dir);
+        goto fail;
+    }
     w->journal = cm_path_join(out_dir, TOKEN_JOURNAL);
     char *man = cm_path_join(out_dir, TOKEN_MANIFEST);
     struct stat st;

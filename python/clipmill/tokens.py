@@ -1,7 +1,7 @@
 """Token sets (docs/tokens.md): write a tokenizer's codes for every clip of a
 dataset, resumably, then read token windows that never cross clips.
 
-    with TokenWriter("corpus/datasets/v1", "corpus/datasets/v1/tokens/vq4",
+    with TokenWriter("corpus/datasets/v1", "vq4",             # corpus/datasets/v1/tokens/vq4
                      tokenizer="patchmean", version="1", patch_size=4, codebook=1024) as tw:
         for split in ("train", "val", "test"):
             for i in tw.missing(split):          # a resumed run skips what is written
@@ -60,8 +60,8 @@ def _lib():
 
 
 class TokenWriter:
-    """Writes the tokens of every clip of a dataset to out (a directory;
-    DATASET/tokens/NAME by convention). Resumes a killed run's journal;
+    """Writes the tokens of every clip of a dataset to out (a directory, or a
+    NAME without '/' for DATASET/tokens/NAME, where Tokens(dataset, NAME) reads). Resumes a killed run's journal;
     close() finishes the set (every clip of every split written), after which
     it is immutable. One writer per directory at a time."""
 

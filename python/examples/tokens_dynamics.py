@@ -16,7 +16,6 @@ dynamics model on token windows (torch, CPU).
    (plus the clip's actions when the dataset has them), a few optimiser
    steps on CPU; the loss printed per step should fall.
 """
-import os
 import sys
 
 import numpy as np
@@ -39,8 +38,7 @@ def tokenize(frames):
 
 
 def write_tokens(dataset):
-    out = os.path.join(dataset, "tokens", NAME)
-    with clipmill.TokenWriter(dataset, out, tokenizer="patchmean", version="1", patch_size=PATCH,
+    with clipmill.TokenWriter(dataset, NAME, tokenizer="patchmean", version="1", patch_size=PATCH,
                               codebook=CODEBOOK) as tw:
         for split in ("train", "val", "test"):
             todo = tw.missing(split)

@@ -32,7 +32,8 @@ typedef struct cmr_tokenizer {
 typedef struct cmr_token_writer cmr_token_writer;
 
 /* Opens a writer of dataset_dir's tokens (every split, the whole dataset:
- * no DIR@SUBSET) at out_dir (created). Resumes a journal when one is there
+ * no DIR@SUBSET) at out_dir (created): a directory, or a NAME without '/'
+ * for dataset_dir/tokens/NAME (as cmr_tokens_open reads it). Resumes a journal when one is there
  * (its dataset and tokenizer must be these); a finished set with the same
  * dataset and tokenizer opens finished (every clip written, nothing to
  * write); a finished set of another dataset or tokenizer is refused. */
