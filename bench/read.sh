@@ -67,5 +67,6 @@ done
 # the C reader's median (wall) of the same dataset: the baseline of its Python rows
 c_median() { sed -n "s/^c\/datasets\/$1 train reader: median \([0-9]*\) windows.*/\1/p" "rb-$1.txt"; }
 export CLIPMILL_READER_LIB=$BUILD/lib/libclipmill_reader.so
+export READ_BENCH_RB=$PWD/rb      # Python rounds alternate with C rounds (read_bench.py)
 READ_BENCH_C=$(c_median raw) /usr/bin/python3 "$SRC/bench/read_bench.py" c/datasets/raw "$SECS" g*.mp4
 READ_BENCH_C=$(c_median h264) /usr/bin/python3 "$SRC/bench/read_bench.py" c/datasets/h264 "$SECS"

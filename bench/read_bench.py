@@ -3,11 +3,16 @@ one warm-up epoch) windows/s, its ratio to the C reader on the same dataset
 (env READ_BENCH_C), workers' memory, metadata per window, and PyAV
 decoding the same 16-frame windows from the source MP4s as a baseline.
 Each runs in ROUNDS rounds (env READ_BENCH_ROUNDS, default 3) of at least
-SECONDS/ROUNDS; the median round is reported with the range.
+SECONDS/ROUNDS; the median round is reported with the range. With env
+READ_BENCH_RB (the read_bench binary) each loader round follows a round of
+the C reader on the same dataset, and the ratios are of those pairs: on a
+shared machine only rates measured side by side compare.
     read_bench.py DATASET_DIR SECONDS MP4..."""
 import os
 import random
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -35,36 +40,79 @@ def worker_memory_kib(it):
 WPC = 64     # windows per clip: 1,024 windows per epoch of the 16 clips
 
 
+def cpu_seconds(pids):
+    """User + system CPU seconds of processes so far (/proc/PID/stat)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def c_round(seconds):
+    """One round of the C reader (bench/read_bench.c, env READ_BENCH_RB) on
+    this dataset now: (windows/s wall, windows per CPU-s), or None."""
+    rb = os.environ.get("READ_BENCH_RB")
+    if not rb:
+        return None
+    out = subprocess.run([rb, path, "train", str(seconds), "1"], capture_output=True, text=True).stdout
+    m = re.search(r"train reader: median (\d+) windows/s .*\| (\d+) windows per CPU-s", out)
+    return (float(m.group(1)), float(m.group(2))) if m else None
+
+
 def loader_rate(layout, workers):
+    """Rounds of the loader, each right after a round of the C reader on the
+    same dataset (the machine is shared: only rates measured side by side
+    compare). Per round: windows/s (wall) and per CPU-second of the training
+    process and its workers together."""
     ds = WindowDataset(path, "train", frames=16, batch_size=16, layout=layout, windows_per_clip=WPC)
     loader = StatefulLoader(ds, num_workers=workers, persistent_workers=workers > 0)
     ds.set_epoch(0)
     for b in loader:          # warm-up: workers start, map the shards, make their slots
         pass
-    epoch, rates = 1, []
+    pids = [os.getpid()] + [w.pid for w in getattr(loader.iterator, "_workers", [])]
+    epoch, rows = 1, []
     for _ in range(rounds):
-        n, t0 = 0, time.monotonic()
+        c = c_round(max(1, round(secs / rounds / 2)))
+        n, t0, c0 = 0, time.monotonic(), cpu_seconds(pids)
         while time.monotonic() - t0 < secs / rounds:
             ds.set_epoch(epoch)
             for b in loader:
                 n += b.shape[0]
             epoch += 1
-        rates.append(n / (time.monotonic() - t0))
-    return statistics.median(rates), rates, loader
+        wall, cpu = n / (time.monotonic() - t0), n / max(1e-9, cpu_seconds(pids) - c0)
+        rows.append((wall, cpu, c))
+    return rows, loader
+
+
+def report(what, rows):
+    wall = [r[0] for r in rows]
+    cpu = [r[1] for r in rows]
+    line = (f"{path}: {what} median {statistics.median(wall):.0f} windows/s (rounds {min(wall):.0f}.."
+            f"{max(wall):.0f}), {statistics.median(cpu):.0f} per CPU-s of all its processes")
+    paired = [r for r in rows if r[2]]
+    if paired:
+        rw = [r[2][0] / r[0] for r in paired]
+        rc = [r[2][1] / r[1] for r in paired]
+        line += (f"; C reader (1 thread) in the rounds between: {statistics.median([r[2][0] for r in paired]):.0f} "
+                 f"windows/s, {statistics.median([r[2][1] for r in paired]):.0f} per CPU-s; C / this: "
+                 f"{statistics.median(rw):.2f}x wall ({min(rw):.2f}..{max(rw):.2f}), "
+                 f"{statistics.median(rc):.2f}x per CPU-s")
+    elif c_med:
+        line += f"; C reader (1 thread) / this: {c_med / statistics.median(wall):.2f}x (wall, earlier in the run)"
+    print(line, flush=True)
 
 
 for layout in ("BTHWC", "BTCHW"):
-    med, rates, loader = loader_rate(layout, 2)
-    ratio = f", C reader (1 thread) / this: {c_med / med:.2f}x" if c_med else ""
-    print(f"{path}: StatefulLoader 2 workers batch 16 {layout} median {med:.0f} windows/s "
-          f"{med * 16 * 90 * 160 * 3 / 1e9:.2f} GB/s (rounds {min(rates):.0f}..{max(rates):.0f}){ratio}")
+    rows, loader = loader_rate(layout, 2)
+    report(f"StatefulLoader 2 workers batch 16 {layout}", rows)
     del loader
 
 # In the training process itself (num_workers=0): buffers reused, no IPC, one reading thread.
-med, rates, loader = loader_rate("BTHWC", 0)
-ratio = f", C reader (1 thread) / this: {c_med / med:.2f}x" if c_med else ""
-print(f"{path}: StatefulLoader 0 workers (in process) batch 16 BTHWC median {med:.0f} windows/s "
-      f"(rounds {min(rates):.0f}..{max(rates):.0f}){ratio}")
+rows, loader = loader_rate("BTHWC", 0)
+report("StatefulLoader 0 workers (in process) batch 16 BTHWC", rows)
+del loader
 
 # Memory per worker does not grow with the epoch: the order is computed per batch.
 peaks = {}
@@ -86,12 +134,12 @@ with Dataset(path, "train") as d:
     try:
         d.meta(0)
         rng = random.Random(2)
-        picks = [(rng.randrange(len(d)), rng.randrange(d.frames - 15)) for _ in range(400)]
+        picks = [(rng.randrange(len(d)), rng.randrange(d.frames - 15)) for _ in range(2000)]
         buf = d.window(0, 0, 16)
         cost = {}
         for what in ("window", "window + meta"):
             ts = []
-            for _ in range(rounds):
+            for _ in range(max(rounds, 5)):
                 t0 = time.process_time()
                 for i, st in picks:
                     d.window(i, st, 16, out=buf)

@@ -83,7 +83,7 @@ class WindowDataset(torch.utils.data.IterableDataset):
         state = dict(self.__dict__)
         if multiprocessing.context.get_spawning_popen() is None:   # plain pickling: copy the values
             state["_shared"] = list(self._shared)
-        state["_maps"] = None
+        state["_maps"], state["_pool"] = None, None
         return state
 
     def _resolve(self):
@@ -131,7 +131,9 @@ class WindowDataset(torch.utils.data.IterableDataset):
         if info is None:                        # in the training process itself: count here
             self._resolve()
             core._taken, core._finished = 0, False
-            pool = _slots.LocalPool() if self.key == "frames" else None   # buffers back when the trainer drops them
+            if self.key == "frames" and getattr(self, "_pool", None) is None:   # kept across epochs
+                self._pool = _slots.LocalPool()
+            pool = self._pool if self.key == "frames" else None   # buffers back when the trainer drops them
             for batch in core.batches(core.plan(), core.epoch, alloc=pool and pool.take, chw=self._chw()):
                 core._taken += 1
                 yield self._wrap(batch, torch.from_numpy(batch[self.key]))
