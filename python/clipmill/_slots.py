@@ -149,8 +149,12 @@ class MainMaps:
         """Forgets the mappings (held batches keep theirs) and unlinks the
         names of slots made but never mapped here (workers shut down)."""
         self.maps = {}
-        for path in glob.glob(self.prefix + "-*"):
-            _unlink(path)
+        unlink_prefix(self.prefix)
+
+
+def unlink_prefix(prefix):
+    for path in glob.glob(prefix + "-*"):
+        _unlink(path)
 
 
 class LocalPool:

@@ -28,6 +28,7 @@ import multiprocessing
 import multiprocessing.context
 import os
 import warnings
+import weakref
 
 import numpy as np
 import torch
@@ -255,6 +256,9 @@ class StatefulLoader:
         if workers and ds._maps is None:
             _slots.sweep_stale()
             ds._maps = _slots.MainMaps(ds._slot_prefix)
+            # persistent workers leave the names of slots they filled for an abandoned iteration:
+            # removed when the dataset goes, or at exit
+            weakref.finalize(ds, _slots.unlink_prefix, ds._slot_prefix)
         core._taken, core._finished = 0, False
         try:
             self.iterator = iter(self.loader)     # its workers (bench/read_bench.py reads their memory)

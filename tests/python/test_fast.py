@@ -122,7 +122,10 @@ def main():
     ref2.set_epoch(2)
     check(all(torch.equal(b, torch.from_numpy(r["frames"])) for b, r in zip(loader, ref2)),
           "after an abandoned iteration, the next epoch is numpy's")
-    del loader
+    prefix = ds._slot_prefix
+    del loader, ds
+    gc.collect()
+    check(not glob.glob(prefix + "-*"), "persistent workers' slot names are gone with the dataset")
 
     # --- actions in samples and batches
     staged = {}
