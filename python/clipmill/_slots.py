@@ -117,8 +117,17 @@ class WorkerSlots:
 
 
 def _unlink_all(slots):
+    """A worker leaving: its slot names, except those FILLED and not yet taken.
+    A worker of an iterable dataset is told to exit as soon as its stream ends,
+    while the training process may still hold its last batches in torch's
+    reorder buffer, unmapped; under spawn the exit runs this finalizer
+    (atexit), so removing those names lost batches ("No such file" on map).
+    The training process unlinks each name when it maps the slot, and the
+    rest when the iteration ends (MainMaps.close), the dataset goes, or a
+    later loader sweeps a dead process's files."""
     for s in slots:
-        _unlink(s.path)
+        if s.state[0] != FILLED:
+            _unlink(s.path)
 
 
 def _release(state):
