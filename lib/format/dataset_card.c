@@ -8,8 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Markdown table cells hold catalog text (titles, channels): a '|' or a line
- * break would end the cell. */
+/* Markdown table cells hold catalog text (titles, channels, the selection
+ * query), which is untrusted: the card is rendered as a page (dataset hubs)
+ * and printed to terminals. So a '|' or a line break would end the cell, '<'
+ * and '&' would open raw HTML, '[', '!', '*', '_', '`', '~' and a backslash would
+ * make links, remote images or formatting; each is written so that it renders
+ * as itself. Control bytes (a terminal's escape sequences) are written as a
+ * visible \xNN. */
 static void cell(sqlite3_str *b, const char *s)
 {
     if (!s) {
@@ -17,9 +22,16 @@ static void cell(sqlite3_str *b, const char *s)
         return;
     }
     for (; *s; s++) {
-        if (*s == '|') sqlite3_str_appendall(b, "\\|");
-        else if (*s == '\n' || *s == '\r') sqlite3_str_appendchar(b, 1, ' ');
-        else sqlite3_str_appendchar(b, 1, *s);
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n' || c == '\r') sqlite3_str_appendchar(b, 1, ' ');
+        else if (c < 0x20 || c == 0x7f) sqlite3_str_appendf(b, "\\\\x%02X", c);
+        else if (c == '&') sqlite3_str_appendall(b, "&amp;");
+        else if (c == '<') sqlite3_str_appendall(b, "&lt;");
+        else if (c == '>') sqlite3_str_appendall(b, "&gt;");
+        else if (strchr("|\\`*_[]!~", c)) {
+            sqlite3_str_appendchar(b, 1, '\\');
+            sqlite3_str_appendchar(b, 1, (char)c);
+        } else sqlite3_str_appendchar(b, 1, (char)c);
     }
 }
 
@@ -31,9 +43,6 @@ static int setting(sqlite3_str *b, sqlite3 *db, const char *key, const char *lab
     if (dataset_meta_info_get(db, key, &v) != 0) return -1;
     if (!v) return 0;
     sqlite3_str_appendf(b, "| %s | ", label);
-    if (strchr(v, '\n')) {
-        for (char *p = v; *p; p++) if (*p == '\n') *p = ' ';
-    }
     cell(b, v);
     sqlite3_str_appendall(b, " |\n");
     free(v);

@@ -134,6 +134,27 @@ static void test_manifest(void)
     CHECK(dataset_manifest_read("/nonexistent-dir", &m, &e) != 0 && strstr(e.msg, "/nonexistent-dir/manifest.json"));
 }
 
+/* The clips table meta.sqlite's card reads; a test adds its rows and info. */
+#define CARD_CLIPS_TABLE \
+    "CREATE TABLE IF NOT EXISTS clips (split, source_id, duration_s, frames, fps, domain, channel, license," \
+    " decision, decision_reason);"
+
+/* Runs sql on meta (an SQLite file), then writes card from it. Returns the
+ * card's text (NUL-terminated, to free), or NULL with e set when the card
+ * was not written or could not be read back. */
+static char *card_from_sql(const char *meta, const char *card, const char *sql, cm_error *e)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(meta, &db) == SQLITE_OK);
+    CHECK_MSG(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    if (dataset_card_write(meta, card, e) != 0) return NULL;
+    uint8_t *data = NULL;
+    size_t n = 0;
+    if (cm_read_file(card, &data, &n, e) != 0) return NULL;
+    return (char *)data; /* NUL-terminated by cm_read_file */
+}
+
 /* A setting the card cannot read is an error, never a row quietly left out
  * (the fault-injection run: a failed allocation while reading the codec
  * dropped that row and clipmill-shard exited 0). Here reading 'codec' fails
@@ -142,34 +163,48 @@ static void test_card_unreadable_setting(void)
 {
     char *meta = cm_path_join(test_tmpdir(), "card-meta.sqlite");
     char *card = cm_path_join(test_tmpdir(), "card.md");
-    sqlite3 *db = NULL;
-    CHECK(sqlite3_open(meta, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db,
-                       "CREATE TABLE clips (split, source_id, duration_s, frames, fps, domain, channel, license,"
-                       " decision, decision_reason);"
-                       "CREATE VIEW info (key, value) AS SELECT 'name', 'd' UNION ALL SELECT 'seed', '7'"
-                       " UNION ALL SELECT 'codec', abs(-9223372036854775807 - 1);",
-                       NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
     cm_error e = {{0}};
-    CHECK(dataset_card_write(meta, card, &e) != 0);
+    char *text = card_from_sql(meta, card,
+                               CARD_CLIPS_TABLE "CREATE VIEW info (key, value) AS SELECT 'name', 'd'"
+                               " UNION ALL SELECT 'seed', '7' UNION ALL SELECT 'codec', abs(-9223372036854775807 - 1);",
+                               &e);
+    CHECK(text == NULL);
     CHECK_MSG(strstr(e.msg, "card-meta.sqlite: integer overflow") != NULL, "got: %s", e.msg);
     CHECK(access(card, F_OK) != 0);
 
     /* The same file with a readable codec: a card with both rows. */
-    CHECK(sqlite3_open(meta, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db,
-                       "DROP VIEW info; CREATE VIEW info (key, value) AS SELECT 'name', 'd'"
-                       " UNION ALL SELECT 'seed', '7' UNION ALL SELECT 'codec', 'raw';",
-                       NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
-    CHECK(dataset_card_write(meta, card, &e) == 0);
-    uint8_t *data = NULL;
-    size_t n = 0;
-    CHECK(cm_read_file(card, &data, &n, &e) == 0);
-    const char *text = (const char *)data; /* NUL-terminated by cm_read_file */
+    text = card_from_sql(meta, card,
+                         "DROP VIEW info; CREATE VIEW info (key, value) AS SELECT 'name', 'd'"
+                         " UNION ALL SELECT 'seed', '7' UNION ALL SELECT 'codec', 'raw';",
+                         &e);
     CHECK(text && strstr(text, "| codec | raw |") && strstr(text, "| shuffle seed | 7 |"));
-    free(data);
+    free(text);
+    free(meta);
+    free(card);
+}
+
+/* Catalog text in the card (name, channels, the query) renders as itself:
+ * no raw HTML, no link or remote image, no terminal escape, no cell break. */
+static void test_card_escapes_catalog_text(void)
+{
+    char *meta = cm_path_join(test_tmpdir(), "card-esc.sqlite");
+    char *card = cm_path_join(test_tmpdir(), "card-esc.md");
+    cm_error e = {{0}};
+    char *text = card_from_sql(
+        meta, card,
+        CARD_CLIPS_TABLE "INSERT INTO clips VALUES ('train', 1, 16, 160, 10, 'game',"
+        " '<script>alert(1)</script> ![x](http://e/t.png) [a](http://e) *b* a|b', 'x&y', NULL, NULL);"
+        "CREATE VIEW info (key, value) AS SELECT 'name', 'd' || char(27) || '[2J' || char(7)"
+        " UNION ALL SELECT 'query', 'SELECT * FROM clips WHERE title LIKE ''%_`x`\\%''';",
+        &e);
+    CHECK_MSG(text != NULL, "%s", e.msg);
+    CHECK(text && !strchr(text, 27) && !strchr(text, 7));
+    CHECK(text && strstr(text, "# Dataset d\\\\x1B\\[2J\\\\x07\n"));
+    CHECK(text && !strstr(text, "<script") && strstr(text, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    CHECK(text && strstr(text, "\\!\\[x\\](http://e/t.png) \\[a\\](http://e) \\*b\\* a\\|b | 1 |"));
+    CHECK(text && strstr(text, "| x&amp;y | 1 |"));
+    CHECK(text && strstr(text, "| selection query | SELECT \\* FROM clips WHERE title LIKE '%\\_\\`x\\`\\\\%' |"));
+    free(text);
     free(meta);
     free(card);
 }
@@ -179,6 +214,7 @@ int main(void)
     test_meta_roundtrip();
     test_manifest();
     test_card_unreadable_setting();
+    test_card_escapes_catalog_text();
     CHECK(dataset_split_parse("val") == SPLIT_VAL && dataset_split_parse("dev") == -1);
     return test_summary();
 }
