@@ -166,8 +166,12 @@ static int verify_main(int argc, char **argv)
         .program = "clipmill-shard verify",
         .usage =
         "usage: clipmill-shard verify [-q] DATASET_DIR\n"
+        "       clipmill-shard verify [-q] DATASET_DIR/tokens/NAME\n"
         "\n"
-        "Checks every shard's SHA-256 against manifest.json and every record's CRCs.\n"
+        "Checks every shard's SHA-256 against manifest.json and every record's CRCs,\n"
+        "meta.sqlite, card.md, the subsets and every finished token set in\n"
+        "DATASET_DIR/tokens/ (docs/tokens.md). Given a token set's directory, checks\n"
+        "that set alone, against the dataset it sits in.\n"
         "\n",
         .options = options,
         .footer = "Exit status: 0 clean; 1 problems found; 2 usage error; 3 manifest.json unreadable.\n",
@@ -256,7 +260,7 @@ int main(int argc, char **argv)
         .program = "clipmill-shard",
         .usage =
         "usage: clipmill-shard [OPTIONS] --dataset NAME\n"
-        "       clipmill-shard verify DATASET_DIR\n"
+        "       clipmill-shard verify DATASET_DIR | DATASET_DIR/tokens/NAME\n"
         "       clipmill-shard export DATASET_DIR [--split S] (--index N | --clip ID) [--raw FILE] [--mp4 FILE]\n"
         "       clipmill-shard subset DATASET_DIR NAME --where SQL\n"
         "\n"
