@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The learning curve of adapting to a new game (docs/classifier.md,
+# The learning curve of adapting to a new game (docs/classifier-experiments.md,
 # "Learning curve"): for each game of the footage folders, a model trained on
 # the OTHER games is fine-tuned (clipmill-train --init) on n = 10, 20, 50
 # labels of the held-out game chosen in the --active order (clipmill-train

@@ -53,7 +53,7 @@ check_num "bad clips" "$(q $DB "SELECT count(*) FROM v_clip_label WHERE label = 
 # model trained on the 19 others), seed 1. The target is ROC-AUC >=
 # 0.95 on held-out recordings, printed by clipmill-eval classifier --cv from
 # the out-of-fold scores the training run stored. Measured 0.965 for seeds
-# 1..5 alike (docs/classifier.md, which also has the stricter 5-fold figures).
+# 1..5 alike (docs/classifier-experiments.md, which also has the stricter 5-fold figures).
 "$TRAIN" -C c --seed 1 --cv 20 --split-key channel --name footage --json > train.json 2> train.err
 check_eq "train exit status" "$?" 0
 grep -v '^epoch' train.err >&2
