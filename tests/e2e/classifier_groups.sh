@@ -3,7 +3,8 @@
 # "games" (a manifest field game; each game has gameplay and junk of its own,
 # channel = the recording), trained with --cv-key on the game, and what
 # clipmill-eval classifier prints from the out-of-fold scores: per held-out
-# game ROC-AUC and decisions at the stored threshold, the worst game,
+# game ROC-AUC and decisions at the stored threshold and at the threshold
+# the same rule picks without that game's scores, the worst game,
 # decisions per domain, calibration (reliability bins, expected calibration
 # error), each recomputed here in Python from the catalog and the stored
 # out-of-fold scores. Refusals: --cv-key without --cv, a split group that
@@ -46,6 +47,8 @@ check_eq "eval --cv" "$?" 0
 cat cv.txt
 check "text: per game table" grep -q "^  game2 " cv.txt
 check "text: worst line" grep -q "^worst: good kept" cv.txt
+check "text: each game at the threshold picked without it" grep -qE "^  game2 +[0-9.]+ " <(sed -n '/^at the threshold picked without the group/,/^worst without it/p' cv.txt)
+check "text: worst line without it" grep -q "^worst without it: good kept" cv.txt
 check "text: expected calibration error" grep -q "^expected calibration error" cv.txt
 "$EVAL" classifier -C c --model c/models/logo.cmm --cv --json > cv.json
 check_eq "eval --cv --json" "$?" 0
@@ -81,6 +84,30 @@ fr = [(g["good_kept"] / g["good"], k) for k, g in groups.items() if g["good"]]
 want("worst kept", abs(ev["worst"]["good_kept_frac"]["value"] - min(fr)[0]) < 1e-9)
 fr = [(g["bad_rejected"] / g["bad"], k) for k, g in groups.items() if g["bad"]]
 want("worst rejected", abs(ev["worst"]["bad_rejected_frac"]["value"] - min(fr)[0]) < 1e-9)
+# The threshold rule (lowest score whose precision >= 0.95, else the highest
+# score of the best precision) on all the out-of-fold scores is the stored
+# threshold; on every other group's alone, each group's threshold_without.
+def pick(sy, target=0.95):
+    best = hit = None
+    for t in sorted({x for x, _ in sy}, reverse=True):
+        kept = [y for x, y in sy if x >= t]
+        p = sum(kept) / len(kept)
+        if p >= target: hit = t
+        if best is None or p > best[0]: best = (p, t)
+    return hit if hit is not None else best[1]
+sy = [(cv[r[0]], r[3] == 5) for r in rows]
+want("stored threshold is the rule on all scores", abs(pick(sy) - thr) < 1e-6)
+for name, g in groups.items():
+    t = pick([(cv[r[0]], r[3] == 5) for r in rows if r[1] != name])
+    p = [cv[r[0]] for r in rows if r[1] == name and r[3] == 5]
+    n = [cv[r[0]] for r in rows if r[1] == name and r[3] == 1]
+    want(name + " threshold_without", abs(g["threshold_without"] - t) < 1e-6)
+    want(name + " kept without", g["good_kept_without"] == sum(x >= t for x in p))
+    want(name + " rejected without", g["bad_rejected_without"] == sum(x < t for x in n))
+fr = [g["good_kept_without"] / g["good"] for g in groups.values() if g["good"]]
+want("worst kept without", abs(ev["worst"]["good_kept_frac_without"]["value"] - min(fr)) < 1e-6)
+fr = [g["bad_rejected_without"] / g["bad"] for g in groups.values() if g["bad"]]
+want("worst rejected without", abs(ev["worst"]["bad_rejected_frac_without"]["value"] - min(fr)) < 1e-6)
 doms = {d["domain"]: d for d in ev["domains"]}
 for dname in set(r[2] for r in rows):
     s = [cv[r[0]] for r in rows if r[2] == dname]

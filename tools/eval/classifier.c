@@ -185,6 +185,10 @@ int eval_classifier_main(int argc, char **argv)
     int *y = cm_xmalloc((size_t)(n ? n : 1) * sizeof(int));
     int pos = 0, tp = 0, fp = 0, tn = 0, fn = 0;
     const float thr = classifier_get_info(m)->threshold;
+    /* Out-of-fold scores: the stored threshold was picked on all of them
+     * (train's --cv), so each group is also shown at the threshold the same
+     * rule picks without it. */
+    const double transfer_target = cv ? classifier_get_info(m)->target_precision : 0;
     for (int i = 0; i < n; i++) {
         s[i] = v[i].s;
         y[i] = v[i].y;
@@ -224,7 +228,7 @@ int eval_classifier_main(int argc, char **argv)
         cm_json_fnumber(stdout, accuracy);
         printf(",\"confusion\":{\"tp\":%d,\"fp\":%d,\"tn\":%d,\"fn\":%d}", tp, fp, tn, fn);
         eval_print_calibration(stdout, v, n, 1);
-        eval_print_breakdown(stdout, v, n, thr, by, 1);
+        eval_print_breakdown(stdout, v, n, thr, by, transfer_target, 1);
         printf(",\"misclassified\":[");
         for (int i = 0, first = 1; i < n; i++) {
             if ((v[i].s >= thr) == (v[i].y != 0)) continue;
@@ -250,7 +254,7 @@ int eval_classifier_main(int argc, char **argv)
         printf("at threshold %.4f: precision %.4f, recall %.4f, accuracy %.4f\n", thr, precision, recall, accuracy);
         printf("confusion:        predicted good  predicted bad\n");
         printf("  labelled good   %14d  %13d\n  labelled bad    %14d  %13d\n", tp, fn, fp, tn);
-        eval_print_breakdown(stdout, v, n, thr, by, 0);
+        eval_print_breakdown(stdout, v, n, thr, by, transfer_target, 0);
         eval_print_calibration(stdout, v, n, 0);
         for (int i = 0; i < n; i++)
             if ((v[i].s >= thr) != (v[i].y != 0))

@@ -33,6 +33,8 @@ typedef struct group_row {
     const char *name;
     int good, bad, kept, rejected;     /* good clips, bad clips, good kept, bad rejected */
     double auc, auc_all_bad;           /* own good vs own bad; own good vs every bad clip of the set */
+    float thr_without;                 /* the threshold rule on every other group's clips (NAN: not asked) */
+    int kept_without, rejected_without;/* this group's decisions at thr_without */
 } group_row;
 
 static double frac(int a, int b)
@@ -59,10 +61,51 @@ static double group_auc(const eval_clip *v, int n, const char *g, int all_bad)
     return auc;
 }
 
+/* The threshold that the model's rule (the lowest score whose precision is
+ * >= target, classifier_pick_threshold) picks on the clips of every group
+ * but g, and g's decisions there: what a group that took no part in picking
+ * the threshold meets, as a new game does. The stored threshold of a model
+ * trained with --cv was picked on all the out-of-fold scores, the group's
+ * own among them, so decisions at it flatter the group; these do not. */
+static void group_without(const eval_clip *v, int n, group_row *r, double target)
+{
+    float *s = cm_xmalloc((size_t)(n ? n : 1) * sizeof(float));
+    int *y = cm_xmalloc((size_t)(n ? n : 1) * sizeof(int)), m = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(v[i].group, r->name) == 0) continue;
+        s[m] = v[i].s;
+        y[m++] = v[i].y;
+    }
+    r->thr_without = m ? classifier_pick_threshold(s, y, m, target, NULL, NULL) : NAN;
+    r->kept_without = r->rejected_without = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(v[i].group, r->name) != 0) continue;
+        int keep = v[i].s >= r->thr_without;
+        if (v[i].y) r->kept_without += keep;
+        else r->rejected_without += !keep;
+    }
+    free(s);
+    free(y);
+}
+
 static void json_num(FILE *out, const char *key, double x, int comma)
 {
     fprintf(out, "%s\"%s\":", comma ? "," : "", key);
     cm_json_fnumber(out, x);
+}
+
+/* A group's value of measure `which` (worst_key's order); NAN where it has
+ * none (no good clips, no bad clips, not asked). */
+static double worst_value(const group_row *r, int which)
+{
+    switch (which) {
+    case 0: return frac(r->kept, r->good);
+    case 1: return frac(r->rejected, r->bad);
+    case 2: return r->auc;
+    case 3: return r->auc_all_bad;
+    case 4: return isnan(r->thr_without) ? NAN : frac(r->kept_without, r->good);
+    default: return isnan(r->thr_without) ? NAN : frac(r->rejected_without, r->bad);
+    }
 }
 
 /* The worst group by one measure (lowest value among groups where it is
@@ -72,10 +115,7 @@ static int worst_of(const group_row *r, int n, int which)
     int w = -1;
     double best = INFINITY;
     for (int i = 0; i < n; i++) {
-        double x = which == 0 ? frac(r[i].kept, r[i].good)
-                   : which == 1 ? frac(r[i].rejected, r[i].bad)
-                   : which == 2 ? r[i].auc
-                                : r[i].auc_all_bad;
+        double x = worst_value(&r[i], which);
         if (isfinite(x) && x < best) {
             best = x;
             w = i;
@@ -84,15 +124,31 @@ static int worst_of(const group_row *r, int n, int which)
     return w;
 }
 
-static const char *worst_key[4] = {"good_kept_frac", "bad_rejected_frac", "roc_auc", "roc_auc_vs_all_bad"};
-static const char *worst_text[4] = {"good kept", "bad rejected", "ROC-AUC", "ROC-AUC against every bad clip"};
+#define WORST_MEASURES 6
+static const char *worst_key[WORST_MEASURES] = {"good_kept_frac", "bad_rejected_frac", "roc_auc", "roc_auc_vs_all_bad",
+                                                "good_kept_frac_without", "bad_rejected_frac_without"};
+static const char *worst_text[WORST_MEASURES] = {"good kept", "bad rejected", "ROC-AUC", "ROC-AUC against every bad clip",
+                                                 "good kept", "bad rejected"};   /* the last two: "worst without it" */
 
-static double worst_value(const group_row *r, int which)
+/* Prints worst measures [from, to) as text, "; "-separated. */
+static void print_worst_text(FILE *out, const group_row *r, int n, int from, int to, const char *const *text)
 {
-    return which == 0 ? frac(r->kept, r->good) : which == 1 ? frac(r->rejected, r->bad) : which == 2 ? r->auc : r->auc_all_bad;
+    for (int k = from; k < to; k++) {
+        int w = worst_of(r, n, k);
+        const char *sep = k > from ? ";" : "";
+        char name[256];
+        if (w < 0) {
+            fprintf(out, "%s %s -", sep, text[k]);
+            continue;
+        }
+        cm_clean(r[w].name, name, sizeof name);
+        if (k == 2 || k == 3) fprintf(out, "%s %s %.4f (%s)", sep, text[k], worst_value(&r[w], k), name);
+        else fprintf(out, "%s %s %.1f%% (%s)", sep, text[k], 100 * worst_value(&r[w], k), name);
+    }
+    fprintf(out, "\n");
 }
 
-static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const char *by, int json)
+static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const char *by, double target, int json)
 {
     name_list names = {0};
     for (int i = 0; i < n; i++) name_index(&names, v[i].group);
@@ -113,7 +169,10 @@ static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const 
     for (int j = 0; j < names.n; j++) {
         r[j].auc = group_auc(v, n, r[j].name, 0);
         r[j].auc_all_bad = group_auc(v, n, r[j].name, 1);
+        r[j].thr_without = NAN;
+        if (target > 0) group_without(v, n, &r[j], target);
     }
+    const int n_worst = target > 0 ? WORST_MEASURES : 4;
     if (json) {
         fprintf(out, ",\"by\":");
         cm_json_fputs(out, by);
@@ -127,10 +186,17 @@ static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const 
             json_num(out, "bad_rejected_frac", frac(r[j].rejected, r[j].bad), 1);
             json_num(out, "roc_auc", r[j].auc, 1);
             json_num(out, "roc_auc_vs_all_bad", r[j].auc_all_bad, 1);
+            if (target > 0) {
+                json_num(out, "threshold_without", r[j].thr_without, 1);
+                fprintf(out, ",\"good_kept_without\":%d,\"bad_rejected_without\":%d", r[j].kept_without,
+                        r[j].rejected_without);
+                json_num(out, "good_kept_frac_without", worst_value(&r[j], 4), 1);
+                json_num(out, "bad_rejected_frac_without", worst_value(&r[j], 5), 1);
+            }
             fprintf(out, "}");
         }
         fprintf(out, "],\"worst\":{");
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < n_worst; k++) {
             int w = worst_of(r, names.n, k);
             fprintf(out, "%s\"%s\":", k ? "," : "", worst_key[k]);
             if (w < 0) {
@@ -159,15 +225,25 @@ static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const 
                     r[j].bad, r[j].auc, r[j].auc_all_bad, kept, rej);
         }
         fprintf(out, "worst:");
-        for (int k = 0; k < 4; k++) {
-            int w = worst_of(r, names.n, k);
-            char name[256];
-            if (w >= 0) cm_clean(r[w].name, name, sizeof name);
-            if (w < 0) fprintf(out, "%s %s -", k ? ";" : "", worst_text[k]);
-            else if (k < 2) fprintf(out, "%s %s %.1f%% (%s)", k ? ";" : "", worst_text[k], 100 * worst_value(&r[w], k), name);
-            else fprintf(out, "%s %s %.4f (%s)", k ? ";" : "", worst_text[k], worst_value(&r[w], k), name);
+        print_worst_text(out, r, names.n, 0, 4, worst_text);
+        if (target > 0) {
+            fprintf(out, "at the threshold picked without the group (the model's rule, precision >= %.2f, on every other "
+                    "group's clips: what a new game meets):\n", target);
+            fprintf(out, "  %-16s %9s %18s %18s\n", "group", "threshold", "good kept", "bad rejected");
+            for (int j = 0; j < names.n; j++) {
+                char kept[32] = "-", rej[32] = "-", name[256];
+                if (r[j].good)
+                    snprintf(kept, sizeof kept, "%d/%d %5.1f%%", r[j].kept_without, r[j].good,
+                             100.0 * r[j].kept_without / r[j].good);
+                if (r[j].bad)
+                    snprintf(rej, sizeof rej, "%d/%d %5.1f%%", r[j].rejected_without, r[j].bad,
+                             100.0 * r[j].rejected_without / r[j].bad);
+                fprintf(out, "  %-16s %9.4f %18s %18s\n", cm_clean(r[j].name, name, sizeof name), r[j].thr_without, kept,
+                        rej);
+            }
+            fprintf(out, "worst without it:");
+            print_worst_text(out, r, names.n, 4, 6, worst_text);
         }
-        fprintf(out, "\n");
     }
     free(r);
     free(names.name);
@@ -206,9 +282,9 @@ static void print_domains(FILE *out, const eval_clip *v, int n, float thr, int j
     free(names.name);
 }
 
-void eval_print_breakdown(FILE *out, const eval_clip *v, int n, float thr, const char *by, int json)
+void eval_print_breakdown(FILE *out, const eval_clip *v, int n, float thr, const char *by, double target, int json)
 {
-    if (by) print_groups(out, v, n, thr, by, json);
+    if (by) print_groups(out, v, n, thr, by, target, json);
     print_domains(out, v, n, thr, json);
 }
 

@@ -21,9 +21,15 @@ typedef struct eval_clip {
  * the grouping's name, e.g. the SQL key) its good and bad clips, ROC-AUC of
  * its good against its bad clips and against every bad clip of the set,
  * good clips kept and bad clips rejected, then the worst group of each;
- * decisions per domain. Text, or (json) the members
- * ,"by":...,"groups":[...],"worst":{...},"domains":[...] of an object. */
-void eval_print_breakdown(FILE *out, const eval_clip *v, int n, float thr, const char *by, int json);
+ * with target > 0 (out-of-fold scores of a model whose threshold is the
+ * lowest score of precision >= target on them), also each group's decisions
+ * at the threshold that rule picks on the other groups' clips alone, and the
+ * worst group of those; decisions per domain. Text, or (json) the members
+ * ,"by":...,"groups":[...],"worst":{...},"domains":[...] of an object
+ * (with target > 0 each group has threshold_without, good_kept_without,
+ * bad_rejected_without and their fractions, and worst has
+ * good_kept_frac_without and bad_rejected_frac_without). */
+void eval_print_breakdown(FILE *out, const eval_clip *v, int n, float thr, const char *by, double target, int json);
 
 /* Prints the reliability bins and the expected calibration error of the
  * clips' scores: text lines, or (json) ,"calibration":[...],"ece":X,"mce":Y. */
