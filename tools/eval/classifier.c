@@ -220,7 +220,8 @@ int eval_classifier_main(int argc, char **argv)
         cm_json_fnumber(stdout, auc);
         printf(",\"pr_auc\":");
         cm_json_fnumber(stdout, ap);
-        printf(",\"threshold\":%.6g,\"precision\":", thr);
+        /* 9 digits: a float exactly, so that a clip whose score is the threshold reads back kept */
+        printf(",\"threshold\":%.9g,\"precision\":", thr);
         cm_json_fnumber(stdout, precision);
         printf(",\"recall\":");
         cm_json_fnumber(stdout, recall);
