@@ -49,7 +49,7 @@ STRIDE=${STRIDE:-4}
 SEED=${SEED:-1}
 # (word-split on purpose: the SQL expression has no spaces)
 GAME_KEY="json_extract(manifest_json,'\$.game')"
-BASE_ARGS=${BASE_ARGS:---split-key channel --cv-key $GAME_KEY --cv 10 --test-frac 0 --val-frac 0}
+BASE_ARGS=${BASE_ARGS:---split-key channel --cv-key $GAME_KEY --cv 10 --test-frac 0 --val-frac 0 --epochs 0}
 W=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "work dir: $W" >&2 || trap 'rm -rf "$W"' EXIT
 log() { echo "learning_curve: $*" >&2; }

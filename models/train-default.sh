@@ -22,4 +22,4 @@ trap 'rm -rf "$W"' EXIT
 # by a model that never saw the game) gives the held-out figures, and the
 # threshold is picked on those out-of-game scores.
 "$BIN/clipmill-train" -C "$W/c" --seed 1 --split-key channel --cv-key "json_extract(manifest_json, '\$.game')" \
-  --cv 10 --test-frac 0 --val-frac 0 --name default -o "$SRC/models/default.cmm"
+  --cv 10 --test-frac 0 --val-frac 0 --epochs 0 --name default -o "$SRC/models/default.cmm"
