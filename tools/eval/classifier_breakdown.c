@@ -42,6 +42,14 @@ static double frac(int a, int b)
     return b ? (double)a / b : NAN;
 }
 
+/* "a/b pct%" into buf, "-" when b is 0: a table cell of clips kept or rejected. */
+static const char *count_cell(char *buf, size_t size, int a, int b)
+{
+    if (b) snprintf(buf, size, "%d/%d %5.1f%%", a, b, 100.0 * a / b);
+    else snprintf(buf, size, "-");
+    return buf;
+}
+
 /* ROC-AUC of the good clips of group g (g < 0: all) against the bad clips
  * of group g (all_bad: of every group). */
 static double group_auc(const eval_clip *v, int n, const char *g, int all_bad)
@@ -131,8 +139,9 @@ static const char *worst_text[WORST_MEASURES] = {"good kept", "bad rejected", "R
                                                  "good kept", "bad rejected"};   /* the last two: "worst without it" */
 
 /* Prints worst measures [from, to) as text, "; "-separated. */
-static void print_worst_text(FILE *out, const group_row *r, int n, int from, int to, const char *const *text)
+static void print_worst_text(FILE *out, const group_row *r, int n, int from, int to)
 {
+    const char *const *text = worst_text;
     for (int k = from; k < to; k++) {
         int w = worst_of(r, n, k);
         const char *sep = k > from ? ";" : "";
@@ -187,7 +196,9 @@ static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const 
             json_num(out, "roc_auc", r[j].auc, 1);
             json_num(out, "roc_auc_vs_all_bad", r[j].auc_all_bad, 1);
             if (target > 0) {
-                json_num(out, "threshold_without", r[j].thr_without, 1);
+                /* 9 digits, as the threshold: a float exactly (a clip's score) */
+                if (isnan(r[j].thr_without)) fprintf(out, ",\"threshold_without\":null");
+                else fprintf(out, ",\"threshold_without\":%.9g", r[j].thr_without);
                 fprintf(out, ",\"good_kept_without\":%d,\"bad_rejected_without\":%d", r[j].kept_without,
                         r[j].rejected_without);
                 json_num(out, "good_kept_frac_without", worst_value(&r[j], 4), 1);
@@ -216,33 +227,25 @@ static void print_groups(FILE *out, const eval_clip *v, int n, float thr, const 
         fprintf(out, "  %-16s %5s %5s %8s %12s %18s %18s\n", "group", "good", "bad", "ROC-AUC", "vs all bad", "good kept",
                 "bad rejected");
         for (int j = 0; j < names.n; j++) {
-            char kept[32] = "-", rej[32] = "-";
-            if (r[j].good) snprintf(kept, sizeof kept, "%d/%d %5.1f%%", r[j].kept, r[j].good, 100.0 * r[j].kept / r[j].good);
-            if (r[j].bad)
-                snprintf(rej, sizeof rej, "%d/%d %5.1f%%", r[j].rejected, r[j].bad, 100.0 * r[j].rejected / r[j].bad);
-            char name[256];   /* group names (channels, games) come from manifests: sanitised */
+            char kept[32], rej[32], name[256];   /* group names (channels, games) come from manifests: sanitised */
             fprintf(out, "  %-16s %5d %5d %8.4f %12.4f %18s %18s\n", cm_clean(r[j].name, name, sizeof name), r[j].good,
-                    r[j].bad, r[j].auc, r[j].auc_all_bad, kept, rej);
+                    r[j].bad, r[j].auc, r[j].auc_all_bad, count_cell(kept, sizeof kept, r[j].kept, r[j].good),
+                    count_cell(rej, sizeof rej, r[j].rejected, r[j].bad));
         }
         fprintf(out, "worst:");
-        print_worst_text(out, r, names.n, 0, 4, worst_text);
+        print_worst_text(out, r, names.n, 0, 4);
         if (target > 0) {
             fprintf(out, "at the threshold picked without the group (the model's rule, precision >= %.2f, on every other "
                     "group's clips: what a new game meets):\n", target);
             fprintf(out, "  %-16s %9s %18s %18s\n", "group", "threshold", "good kept", "bad rejected");
             for (int j = 0; j < names.n; j++) {
-                char kept[32] = "-", rej[32] = "-", name[256];
-                if (r[j].good)
-                    snprintf(kept, sizeof kept, "%d/%d %5.1f%%", r[j].kept_without, r[j].good,
-                             100.0 * r[j].kept_without / r[j].good);
-                if (r[j].bad)
-                    snprintf(rej, sizeof rej, "%d/%d %5.1f%%", r[j].rejected_without, r[j].bad,
-                             100.0 * r[j].rejected_without / r[j].bad);
-                fprintf(out, "  %-16s %9.4f %18s %18s\n", cm_clean(r[j].name, name, sizeof name), r[j].thr_without, kept,
-                        rej);
+                char kept[32], rej[32], name[256];
+                fprintf(out, "  %-16s %9.4f %18s %18s\n", cm_clean(r[j].name, name, sizeof name), r[j].thr_without,
+                        count_cell(kept, sizeof kept, r[j].kept_without, r[j].good),
+                        count_cell(rej, sizeof rej, r[j].rejected_without, r[j].bad));
             }
             fprintf(out, "worst without it:");
-            print_worst_text(out, r, names.n, 4, 6, worst_text);
+            print_worst_text(out, r, names.n, 4, 6);
         }
     }
     free(r);
